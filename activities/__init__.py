@@ -1,0 +1,1 @@
+"""Activities: the only place that does I/O."""

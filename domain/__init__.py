@@ -1,0 +1,1 @@
+"""Pure SLA rules: business calendar, policy, intake models and the incident decider."""

@@ -1,0 +1,405 @@
+"""Business-time arithmetic ("Bereitschaftszeit") on aware datetimes.
+
+A :class:`BusinessCalendar` knows when the support team is on duty: weekdays,
+opening hours as wall-clock times in one time zone, public holidays and extra
+closed dates, plus optional extra windows (booked extended on-call).  It answers
+four questions about instants:
+
+* :meth:`~BusinessCalendar.add` — the earliest instant at which a given amount of
+  business time has elapsed since a start (a deadline),
+* :meth:`~BusinessCalendar.between` — business time between two instants,
+* :meth:`~BusinessCalendar.is_open` and :meth:`~BusinessCalendar.next_open`.
+
+Why an index: deadlines of 900 business hours span months. Instead of stepping
+day by day, the calendar keeps a sorted list of open intervals (as UTC
+microseconds) with the cumulative business time before each one, so ``add`` and
+``between`` are two bisects whatever the duration. The index covers whole years
+and is rebuilt, wider, the first time an instant outside it is asked about.
+
+The module is pure: no clock, no I/O. ``holidays`` is only consulted while the
+index is built.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holidays_lib
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+# The index grows by at least this many years at a time, so a long series of
+# look-ups around the edge of the index does not rebuild it over and over.
+_GROWTH_YEARS = 2
+_MIN_YEAR = 1971
+_MAX_YEAR = 9998
+
+
+class HolidaySource(BaseModel):
+    """Public holidays taken from the ``holidays`` package."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    country: str = Field(min_length=2, max_length=3, description="ISO 3166 code, e.g. DE")
+    subdivision: str | None = Field(default=None, description="e.g. NW for Nordrhein-Westfalen")
+
+    @model_validator(mode="after")
+    def _known_to_holidays(self) -> HolidaySource:
+        try:
+            holidays_lib.country_holidays(self.country, subdiv=self.subdivision, years=2026)
+        except NotImplementedError as exc:
+            raise ValueError(f"unknown holiday country {self.country!r}") from exc
+        except ValueError as exc:  # unknown subdivision
+            raise ValueError(str(exc)) from exc
+        return self
+
+
+class CalendarSpec(BaseModel):
+    """The ``[calendar]`` section of a policy file.
+
+    Attributes:
+        timezone: IANA zone whose wall clock the opening hours are read in.
+        weekdays: Days the team works.
+        opens: Opening time, ``HH:MM``.
+        closes: Closing time, ``HH:MM``; ``"24:00"`` means the end of the day.
+        holidays: Where public holidays come from; ``None`` for none.
+        closed_dates: Extra days without support.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timezone: str = "Europe/Berlin"
+    weekdays: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    opens: str = "08:00"
+    closes: str = "18:00"
+    holidays: HolidaySource | None = None
+    closed_dates: tuple[date, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("weekdays")
+    @classmethod
+    def _some_weekdays(cls, value: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
+        if not value:
+            raise ValueError("at least one weekday is needed")
+        if len(set(value)) != len(value):
+            raise ValueError("weekdays must not repeat")
+        return value
+
+    @field_validator("opens", "closes")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        _parse_clock(value)
+        return value
+
+    @model_validator(mode="after")
+    def _opens_before_closes(self) -> CalendarSpec:
+        if _parse_clock(self.opens) >= _parse_clock(self.closes):
+            raise ValueError(f"opens ({self.opens}) must be before closes ({self.closes})")
+        return self
+
+
+def _parse_clock(value: str) -> int:
+    """Seconds after midnight for ``HH:MM`` (``24:00`` allowed)."""
+    parts = value.split(":")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
+        raise ValueError(f"time must look like HH:MM, got {value!r}")
+    hours, minutes = int(parts[0]), int(parts[1])
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes != 0):
+        raise ValueError(f"no such time of day: {value!r}")
+    return hours * 3600 + minutes * 60
+
+
+def _to_us(instant: datetime) -> int:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(
+            f"naive datetime {instant.isoformat()} refused: business time needs an aware "
+            "datetime (with a UTC offset or time zone)"
+        )
+    return (instant - _EPOCH) // _US
+
+
+def _us_to_utc(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """Open intervals ``[starts[i], ends[i])`` in UTC microseconds, sorted and disjoint.
+
+    ``cum[i]`` is the business time before interval ``i`` (from the index's first
+    interval), ``cum_end[i] = cum[i] + (ends[i] - starts[i])``.
+    """
+
+    first_year: int
+    last_year: int
+    lo_us: int  # start of first_year (local midnight), everything before is unknown
+    hi_us: int  # end of last_year
+    starts: list[int]
+    ends: list[int]
+    cum: list[int]
+    cum_end: list[int]
+
+
+class BusinessCalendar:
+    """Business time over aware datetimes; see the module docstring.
+
+    Instances are immutable from the outside and safe to share between threads:
+    the lazily grown index is swapped in whole under a lock.
+    """
+
+    def __init__(
+        self,
+        spec: CalendarSpec | None = None,
+        *,
+        extra_windows: Iterable[tuple[datetime, datetime]] = (),
+    ) -> None:
+        """Build a calendar.
+
+        Args:
+            spec: Weekdays, hours, zone and holidays; the default is Mon–Fri
+                08:00–18:00 Europe/Berlin without holidays.
+            extra_windows: Additional open intervals (aware ``(start, end)``), e.g.
+                a booked extended on-call window. They are merged with the
+                regular hours.
+
+        Raises:
+            ValueError: A window is naive or ends before it starts.
+        """
+        self.spec = spec or CalendarSpec()
+        self.zone = ZoneInfo(self.spec.timezone)
+        self._weekdays = frozenset(WEEKDAYS.index(d) for d in self.spec.weekdays)
+        self._opens = _parse_clock(self.spec.opens)
+        self._closes = _parse_clock(self.spec.closes)
+        self._closed_dates = frozenset(self.spec.closed_dates)
+        windows: list[tuple[int, int]] = []
+        for start, end in extra_windows:
+            s, e = _to_us(start), _to_us(end)
+            if e <= s:
+                raise ValueError(f"extra window ends before it starts: {start} – {end}")
+            windows.append((s, e))
+        self._windows = tuple(sorted(windows))
+        self._lock = threading.Lock()
+        self._index: _Index | None = None
+
+    # -- public API ---------------------------------------------------------
+
+    def with_windows(self, windows: Iterable[tuple[datetime, datetime]]) -> BusinessCalendar:
+        """Return a calendar that is also open in ``windows`` (e.g. booked on-call)."""
+        existing = [(_us_to_utc(s), _us_to_utc(e)) for s, e in self._windows]
+        return BusinessCalendar(self.spec, extra_windows=[*existing, *windows])
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        """The earliest instant at which ``duration`` of business time has elapsed.
+
+        Business time counts from ``start``, or from the next opening if the
+        calendar is closed at ``start``. A result that lands exactly on a closing
+        time stays there (Mon 14:00 + 4 h → Mon 18:00). ``duration == 0`` returns
+        ``start`` itself.
+
+        Args:
+            start: Aware instant.
+            duration: Non-negative business time.
+
+        Returns:
+            Aware datetime in the calendar's time zone.
+
+        Raises:
+            ValueError: ``start`` is naive or ``duration`` negative.
+        """
+        s = _to_us(start)
+        d = duration // _US
+        if d < 0:
+            raise ValueError(f"duration must not be negative, got {duration}")
+        if d == 0:
+            return start.astimezone(self.zone)
+        index = self._covering(s)
+        target = self._position(index, s) + d
+        while target > index.cum_end[-1]:
+            index = self._grow(index.first_year, index.last_year + 1)
+            target = self._position(index, s) + d  # the origin may have moved
+        j = bisect_left(index.cum_end, target)
+        result = index.starts[j] + (target - index.cum[j])
+        return _us_to_utc(result).astimezone(self.zone)
+
+    def between(self, start: datetime, end: datetime) -> timedelta:
+        """Business time from ``start`` to ``end``; negative if ``end`` is earlier.
+
+        Raises:
+            ValueError: An argument is naive.
+        """
+        s, e = _to_us(start), _to_us(end)
+        index = self._covering(min(s, e), max(s, e))
+        return timedelta(microseconds=self._position(index, e) - self._position(index, s))
+
+    def is_open(self, instant: datetime) -> bool:
+        """Whether the team is on duty at ``instant`` (opening inclusive, closing exclusive).
+
+        Raises:
+            ValueError: ``instant`` is naive.
+        """
+        s = _to_us(instant)
+        index = self._covering(s)
+        i = bisect_right(index.starts, s) - 1
+        return i >= 0 and s < index.ends[i]
+
+    def next_open(self, instant: datetime) -> datetime:
+        """``instant`` itself if open, else the next opening after it.
+
+        Raises:
+            ValueError: ``instant`` is naive.
+        """
+        s = _to_us(instant)
+        index = self._covering(s)
+        i = bisect_right(index.starts, s) - 1
+        if i >= 0 and s < index.ends[i]:
+            return instant.astimezone(self.zone)
+        while i + 1 >= len(index.starts) or index.starts[i + 1] >= index.hi_us:
+            index = self._grow(index.first_year, index.last_year + 1)
+            i = bisect_right(index.starts, s) - 1
+        return _us_to_utc(index.starts[i + 1]).astimezone(self.zone)
+
+    def open_window(self, instant: datetime) -> tuple[datetime, datetime] | None:
+        """The open interval containing ``instant``, or ``None`` when closed.
+
+        Raises:
+            ValueError: ``instant`` is naive.
+        """
+        s = _to_us(instant)
+        index = self._covering(s)
+        i = bisect_right(index.starts, s) - 1
+        if i < 0 or s >= index.ends[i]:
+            return None
+        return (
+            _us_to_utc(index.starts[i]).astimezone(self.zone),
+            _us_to_utc(index.ends[i]).astimezone(self.zone),
+        )
+
+    def is_business_day(self, day: date) -> bool:
+        """Whether ``day`` has regular opening hours (weekday, no holiday, not closed)."""
+        return (
+            day.weekday() in self._weekdays
+            and day not in self._closed_dates
+            and day not in self._holidays_for(day.year, day.year)
+        )
+
+    # -- index --------------------------------------------------------------
+
+    @staticmethod
+    def _position(index: _Index, us: int) -> int:
+        """Business time from the index origin to ``us``."""
+        i = bisect_right(index.starts, us) - 1
+        if i < 0:
+            return 0
+        return index.cum[i] + min(us - index.starts[i], index.ends[i] - index.starts[i])
+
+    def _covering(self, lo_us: int, hi_us: int | None = None) -> _Index:
+        """The index, grown if needed so that it covers ``[lo_us, hi_us]``."""
+        hi_us = lo_us if hi_us is None else hi_us
+        index = self._index
+        if index is not None and index.lo_us <= lo_us and hi_us < index.hi_us:
+            return index
+        lo_year = _us_to_utc(lo_us).astimezone(self.zone).year
+        hi_year = _us_to_utc(hi_us).astimezone(self.zone).year
+        return self._grow(lo_year, hi_year)
+
+    def _grow(self, first_year: int, last_year: int) -> _Index:
+        """Rebuild the index so that it covers at least ``first_year..last_year``."""
+        with self._lock:
+            current = self._index
+            if current is None:
+                lo, hi = first_year - 1, last_year + 1
+            else:
+                if current.first_year <= first_year and last_year <= current.last_year:
+                    return current  # another thread grew it meanwhile
+                lo = min(current.first_year, first_year - _GROWTH_YEARS)
+                if first_year >= current.first_year:
+                    lo = current.first_year
+                hi = max(current.last_year, last_year + _GROWTH_YEARS)
+                if last_year <= current.last_year:
+                    hi = current.last_year
+            lo, hi = max(lo, _MIN_YEAR), min(hi, _MAX_YEAR)
+            if current is not None and lo == current.first_year and hi == current.last_year:
+                raise ValueError("instant or duration outside the supported years 1971-9998")
+            self._index = self._build(lo, hi)
+            return self._index
+
+    def _holidays_for(self, first_year: int, last_year: int) -> frozenset[date]:
+        source = self.spec.holidays
+        if source is None:
+            return frozenset()
+        table = holidays_lib.country_holidays(
+            source.country, subdiv=source.subdivision, years=range(first_year, last_year + 1)
+        )
+        return frozenset(table.keys())
+
+    def _build(self, first_year: int, last_year: int) -> _Index:
+        closed = self._closed_dates | self._holidays_for(first_year, last_year)
+        intervals: list[tuple[int, int]] = []
+        day = date(first_year, 1, 1)
+        last = date(last_year, 12, 31)
+        one_day = timedelta(days=1)
+        opens = time(self._opens // 3600, self._opens % 3600 // 60)
+        closes_next_midnight = self._closes == 86_400
+        closes = (
+            None if closes_next_midnight else time(self._closes // 3600, self._closes % 3600 // 60)
+        )
+        while day <= last:
+            if day.weekday() in self._weekdays and day not in closed:
+                start = datetime.combine(day, opens, tzinfo=self.zone)
+                end = (
+                    datetime.combine(day + one_day, time(0), tzinfo=self.zone)
+                    if closes is None
+                    else datetime.combine(day, closes, tzinfo=self.zone)
+                )
+                intervals.append((_to_us(start), _to_us(end)))
+            day += one_day
+        lo_us = _to_us(datetime.combine(date(first_year, 1, 1), time(0), tzinfo=self.zone))
+        hi_us = _to_us(datetime.combine(last + one_day, time(0), tzinfo=self.zone))
+        for s, e in self._windows:
+            if e > lo_us and s < hi_us:
+                intervals.append((max(s, lo_us), min(e, hi_us)))
+        merged = _merge(sorted(intervals))
+        starts = [s for s, _ in merged]
+        ends = [e for _, e in merged]
+        cum: list[int] = []
+        cum_end: list[int] = []
+        total = 0
+        for s, e in merged:
+            cum.append(total)
+            total += e - s
+            cum_end.append(total)
+        if not merged:
+            # A calendar with no open hour in these years (all closed dates):
+            # keep the lists non-empty so bisects have something to land on.
+            starts, ends, cum, cum_end = [hi_us], [hi_us], [0], [0]
+        return _Index(first_year, last_year, lo_us, hi_us, starts, ends, cum, cum_end)
+
+
+def _merge(intervals: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Union of sorted intervals; touching ones become one."""
+    merged: list[tuple[int, int]] = []
+    for s, e in intervals:
+        if merged and s <= merged[-1][1]:
+            if e > merged[-1][1]:
+                merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged

@@ -1,0 +1,1034 @@
+"""The incident as an event-sourced decider.
+
+Two pure functions carry every rule of the SLA's incident process:
+
+* :func:`decide` takes the current state, a command and the current instant and
+  returns the events the command causes, or raises a :class:`DomainError`;
+* :func:`evolve` applies one event to a state.
+
+:func:`pending_timers` tells the workflow which instant-triggered commands are
+outstanding (reaction breach, missed estimate, warnings, pages), so the workflow
+only has to sleep until the earliest one and hand the command back to
+:func:`decide`.
+
+Nothing here reads a clock or a calendar: every business-time instant arrives
+precomputed inside a command (DESIGN §3: calendar arithmetic happens in local
+activities, never in workflow code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.calendar import BusinessCalendar
+from domain.errors import (
+    AlreadyDone,
+    InvalidEscalation,
+    InvalidEstimate,
+    MissingText,
+    NotDue,
+    NotPublished,
+    WrongStatus,
+)
+from domain.report import IncidentReport
+from domain.sla import Deadlines, Severity
+
+# -- vocabulary ----------------------------------------------------------------
+
+
+class IncidentStatus(StrEnum):
+    """Lifecycle status of an incident."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+EscalationStage = Literal[0, 1, 2, 3, "extended"]
+"""Escalation stage: 0 (none), 1, 2, 3 (management) or ``"extended"``."""
+
+STAGE_ORDER: tuple[EscalationStage, ...] = (0, 1, 2, 3, "extended")
+
+
+def stage_rank(stage: EscalationStage) -> int:
+    """Position of ``stage`` in the order 0 < 1 < 2 < 3 < extended."""
+    return STAGE_ORDER.index(stage)
+
+
+class EscalationTrigger(StrEnum):
+    """What raised the escalation stage."""
+
+    ESTIMATE_MISSED = "estimate_missed"  # the estimate expired unresolved
+    ESTIMATE_REPLACED = "estimate_replaced"  # the operator extended before it expired
+    OPERATOR = "operator"  # explicit escalate command (stage 3 / extended)
+
+
+class EscalatedBy(StrEnum):
+    """Who triggered an explicit escalation."""
+
+    CUSTOMER = "customer"
+    COMPANY = "company"
+
+
+class DeadlineKind(StrEnum):
+    """The two SLA deadlines."""
+
+    REACTION = "reaction"
+    RESOLUTION = "resolution"
+
+
+class PageReason(StrEnum):
+    """Why on-duty was paged for a critical incident."""
+
+    RECEIVED = "received"  # at once on receipt (or on reclassification to critical)
+    NEXT_OPENING = "next_opening"  # received late or outside hours: again at opening
+    REMINDER = "reminder"  # still unacknowledged
+
+
+# -- events --------------------------------------------------------------------
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: datetime
+
+
+class IncidentReported(_Event):
+    """A report was accepted and the SLA clock started."""
+
+    type: Literal["reported"] = "reported"
+    ticket_id: str
+    report: IncidentReport
+    received_at: datetime
+    severity: Severity
+    deadlines: dict[Severity, Deadlines]
+    all_users: bool
+    next_opening_page: datetime | None = None
+
+
+class Acknowledged(_Event):
+    """The operator confirmed receipt with classification and estimate."""
+
+    type: Literal["acknowledged"] = "acknowledged"
+    severity: Severity
+    estimate: datetime
+    all_users: bool
+    on_time: bool
+
+
+class Reclassified(_Event):
+    """The severity changed; deadlines were recomputed from receipt."""
+
+    type: Literal["reclassified"] = "reclassified"
+    previous: Severity
+    severity: Severity
+    reason: str
+    reaction_due: datetime
+    resolution_due: datetime
+
+
+class EstimateExtended(_Event):
+    """A new estimate was communicated, with a reason."""
+
+    type: Literal["estimate_extended"] = "estimate_extended"
+    previous: datetime
+    estimate: datetime
+    reason: str
+    replaced_live: bool = Field(
+        default=False, description="the previous estimate had not expired: it counts as failed"
+    )
+
+
+class EstimateMissed(_Event):
+    """The communicated estimate passed while the incident was unresolved."""
+
+    type: Literal["estimate_missed"] = "estimate_missed"
+    estimate: datetime
+
+
+class Escalated(_Event):
+    """The escalation stage went up."""
+
+    type: Literal["escalated"] = "escalated"
+    stage: EscalationStage
+    previous: EscalationStage
+    trigger: EscalationTrigger
+    reason: str
+    by: EscalatedBy | None = None
+
+
+class ResourcesDecided(_Event):
+    """Management answered a stage-3 escalation."""
+
+    type: Literal["resources_decided"] = "resources_decided"
+    decision: str
+
+
+class DeadlineWarned(_Event):
+    """The support lead was warned that a deadline is near."""
+
+    type: Literal["deadline_warned"] = "deadline_warned"
+    kind: DeadlineKind
+    due: datetime
+
+
+class ReactionBreached(_Event):
+    """The reaction deadline passed without acknowledgement."""
+
+    type: Literal["reaction_breached"] = "reaction_breached"
+    due: datetime
+
+
+class ResolutionBreached(_Event):
+    """The SLA resolution deadline passed unresolved."""
+
+    type: Literal["resolution_breached"] = "resolution_breached"
+    due: datetime
+
+
+class OnDutyPaged(_Event):
+    """On-duty was paged about a critical incident."""
+
+    type: Literal["on_duty_paged"] = "on_duty_paged"
+    reason: PageReason
+    next_reminder_at: datetime | None
+
+
+class StatusPublished(_Event):
+    """The incident appeared on the public status page."""
+
+    type: Literal["status_published"] = "status_published"
+    message: str | None
+    expected_resolution: datetime | None
+
+
+class StatusUpdated(_Event):
+    """The status-page entry changed (new estimate or operator message)."""
+
+    type: Literal["status_updated"] = "status_updated"
+    message: str | None
+    expected_resolution: datetime | None
+
+
+class StatusResolved(_Event):
+    """The status-page entry was marked resolved."""
+
+    type: Literal["status_resolved"] = "status_resolved"
+    message: str
+
+
+class Resolved(_Event):
+    """The disturbance was resolved; the customer gets the confirmation."""
+
+    type: Literal["resolved"] = "resolved"
+    summary: str
+    reaction_met: bool
+    resolution_met: bool
+
+
+Event = Annotated[
+    IncidentReported
+    | Acknowledged
+    | Reclassified
+    | EstimateExtended
+    | EstimateMissed
+    | Escalated
+    | ResourcesDecided
+    | DeadlineWarned
+    | ReactionBreached
+    | ResolutionBreached
+    | OnDutyPaged
+    | StatusPublished
+    | StatusUpdated
+    | StatusResolved
+    | Resolved,
+    Field(discriminator="type"),
+]
+"""Any incident event (discriminated by ``type``)."""
+
+
+# -- commands ------------------------------------------------------------------
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OpenIncident(_Command):
+    """Start the SLA clock for a validated report.
+
+    ``deadlines`` holds the deadlines of *every* severity (computed once from
+    the receipt instant), so reclassification needs no further calendar call.
+    ``next_opening_page`` is set for a critical report received late or outside
+    hours (see ``SlaPolicy.critical_pages``).
+    """
+
+    kind: Literal["open"] = "open"
+    ticket_id: str
+    report: IncidentReport
+    received_at: datetime
+    deadlines: dict[Severity, Deadlines]
+    next_opening_page: datetime | None = None
+
+
+class Acknowledge(_Command):
+    """Confirm receipt with classification and estimated resolution time."""
+
+    kind: Literal["acknowledge"] = "acknowledge"
+    severity: Severity
+    estimate: datetime
+    all_users: bool = False
+    status_message: str | None = None
+
+
+class Reclassify(_Command):
+    """Change the severity; deadlines are recomputed from receipt."""
+
+    kind: Literal["reclassify"] = "reclassify"
+    severity: Severity
+    reason: str
+
+
+class ExtendEstimate(_Command):
+    """Communicate a new, later estimate with a reason."""
+
+    kind: Literal["extend"] = "extend"
+    estimate: datetime
+    reason: str
+
+
+class Escalate(_Command):
+    """Raise the escalation to stage 3 (management) or the extended process."""
+
+    kind: Literal["escalate"] = "escalate"
+    stage: Literal[3, "extended"]
+    reason: str
+    by: EscalatedBy = EscalatedBy.COMPANY
+
+
+class DecideResources(_Command):
+    """Record management's decision on a stage-3 escalation."""
+
+    kind: Literal["decide_resources"] = "decide_resources"
+    decision: str
+
+
+class PostStatusUpdate(_Command):
+    """Post a message on the status page (publishing it if ``all_users``)."""
+
+    kind: Literal["status_update"] = "status_update"
+    message: str
+    all_users: bool = False
+
+
+class Resolve(_Command):
+    """Close the incident with a summary for the customer."""
+
+    kind: Literal["resolve"] = "resolve"
+    summary: str
+
+
+class MissEstimate(_Command):
+    """Timer: the estimate has passed."""
+
+    kind: Literal["miss_estimate"] = "miss_estimate"
+
+
+class BreachReaction(_Command):
+    """Timer: the reaction deadline has passed."""
+
+    kind: Literal["breach_reaction"] = "breach_reaction"
+
+
+class BreachResolution(_Command):
+    """Timer: the resolution deadline has passed."""
+
+    kind: Literal["breach_resolution"] = "breach_resolution"
+
+
+class WarnDeadline(_Command):
+    """Timer: a deadline is near (``alerts.warn_at`` of its time has passed)."""
+
+    kind: Literal["warn"] = "warn"
+    deadline: DeadlineKind
+
+
+class PageOnDuty(_Command):
+    """Timer: page on-duty about a critical incident.
+
+    ``next_reminder_at`` is when to remind again if still unacknowledged; the
+    workflow computes it (business time) before issuing the command.
+    """
+
+    kind: Literal["page"] = "page"
+    reason: PageReason
+    next_reminder_at: datetime | None = None
+
+
+Command = (
+    OpenIncident
+    | Acknowledge
+    | Reclassify
+    | ExtendEstimate
+    | Escalate
+    | DecideResources
+    | PostStatusUpdate
+    | Resolve
+    | MissEstimate
+    | BreachReaction
+    | BreachResolution
+    | WarnDeadline
+    | PageOnDuty
+)
+"""Any incident command."""
+
+TimerCommand = MissEstimate | BreachReaction | BreachResolution | WarnDeadline | PageOnDuty
+
+_C = TypeVar("_C", bound=_Command)
+
+
+# -- state ---------------------------------------------------------------------
+
+
+class IncidentState(BaseModel):
+    """The folded state of one incident, including every event so far."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ticket_id: str
+    report: IncidentReport
+    received_at: datetime
+    status: IncidentStatus = IncidentStatus.NEW
+    severity: Severity
+    classified: bool = False
+    deadlines: dict[Severity, Deadlines]
+    estimate: datetime | None = None
+    estimate_failed: bool = False
+    failed_estimates: int = 0
+    escalation_stage: EscalationStage = 0
+    all_users: bool = False
+    on_status_page: bool = False
+    reaction_breached: bool = False
+    resolution_breached: bool = False
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution_summary: str | None = None
+    management_decision: str | None = None
+    warned: tuple[DeadlineWarned, ...] = ()
+    pages_sent: int = 0
+    next_opening_page: datetime | None = None
+    next_reminder_at: datetime | None = None
+    events: tuple[Event, ...] = ()
+
+    @property
+    def current(self) -> Deadlines:
+        """Deadlines under the current severity."""
+        return self.deadlines[self.severity]
+
+    @property
+    def reaction_due(self) -> datetime:
+        """Acknowledgement deadline under the current severity."""
+        return self.current.reaction_due
+
+    @property
+    def resolution_due(self) -> datetime:
+        """SLA resolution deadline under the current severity."""
+        return self.current.resolution_due
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the incident is not yet resolved."""
+        return self.status is not IncidentStatus.RESOLVED
+
+    @property
+    def breached(self) -> bool:
+        """Whether any SLA deadline was breached."""
+        return self.reaction_breached or self.resolution_breached
+
+    def was_warned(self, kind: DeadlineKind, due: datetime) -> bool:
+        """Whether the warning for this deadline (at this instant) was sent."""
+        return any(w.kind is kind and w.due == due for w in self.warned)
+
+
+# -- decide --------------------------------------------------------------------
+
+
+def decide(state: IncidentState | None, command: Command, now: datetime) -> list[Event]:
+    """Events caused by ``command`` at instant ``now``.
+
+    Args:
+        state: Current state; ``None`` before the incident is opened.
+        command: What an operator, timer or intake asks for.
+        now: The current instant (aware).
+
+    Returns:
+        The events to append, oldest first (possibly empty: nothing to do).
+
+    Raises:
+        DomainError: The rules refuse the command; the message says why.
+        ValueError: ``now`` is naive.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    if isinstance(command, OpenIncident):
+        if state is not None:
+            raise AlreadyDone(f"incident {state.ticket_id} is already open")
+        return _open(command, now)
+    if state is None:
+        raise WrongStatus("no such incident: it was never opened")
+    if not state.is_open:
+        raise WrongStatus(
+            f"incident {state.ticket_id} is resolved; nothing can change after resolution"
+        )
+    match command:
+        case Acknowledge():
+            return _caught_up(state, now, _acknowledge, command)
+        case Reclassify():
+            return _caught_up(state, now, _reclassify, command)
+        case ExtendEstimate():
+            return _caught_up(state, now, _extend, command)
+        case Escalate():
+            return _caught_up(state, now, _escalate, command)
+        case DecideResources():
+            return _caught_up(state, now, _decide_resources, command)
+        case PostStatusUpdate():
+            return _caught_up(state, now, _status_update, command)
+        case Resolve():
+            return _caught_up(state, now, _resolve, command)
+        case MissEstimate():
+            return _miss_estimate(state, now)
+        case BreachReaction():
+            return _breach_reaction(state, now)
+        case BreachResolution():
+            return _breach_resolution(state, now)
+        case WarnDeadline():
+            return _warn(state, command, now)
+        case PageOnDuty():
+            return _page(state, command, now)
+    raise TypeError(f"unknown command {command!r}")  # pragma: no cover - exhaustive above
+
+
+def _caught_up(
+    state: IncidentState,
+    now: datetime,
+    handler: Callable[[IncidentState, _C, datetime], list[Event]],
+    command: _C,
+) -> list[Event]:
+    """Run ``handler`` on ``state`` after recording deadlines that already passed.
+
+    A timer and an operator command can race: an acknowledgement arriving after
+    the reaction deadline, before its timer fired, still is a breach. Recording
+    the overdue facts first (same ``now``) makes the result independent of
+    which one the workflow saw first. Warnings and pages are not facts but
+    notifications, so they are not caught up.
+    """
+    events: list[Event] = []
+    for timer in pending_timers(state):
+        if timer.at < now and isinstance(
+            timer.command, BreachReaction | MissEstimate | BreachResolution
+        ):
+            overdue = decide(state, timer.command, now)
+            state = fold(state, overdue)
+            events.extend(overdue)
+    return events + handler(state, command, now)
+
+
+def _text(value: str | None, what: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise MissingText(f"{what} is required")
+    return text
+
+
+def _open(command: OpenIncident, now: datetime) -> list[Event]:
+    severity = command.report.suggested_severity()
+    missing = [s.value for s in Severity if s not in command.deadlines]
+    if missing:
+        raise ValueError(f"deadlines missing for severities: {', '.join(missing)}")
+    all_users = command.report.all_users_affected
+    events: list[Event] = [
+        IncidentReported(
+            at=now,
+            ticket_id=command.ticket_id,
+            report=command.report,
+            received_at=command.received_at,
+            severity=severity,
+            deadlines=command.deadlines,
+            all_users=all_users,
+            next_opening_page=(
+                command.next_opening_page if severity is Severity.CRITICAL else None
+            ),
+        )
+    ]
+    if all_users:
+        events.append(StatusPublished(at=now, message=None, expected_resolution=None))
+    return events
+
+
+def _acknowledge(state: IncidentState, command: Acknowledge, now: datetime) -> list[Event]:
+    if state.status is not IncidentStatus.NEW:
+        raise WrongStatus(
+            f"incident {state.ticket_id} is already acknowledged; "
+            "use reclassify to change the severity or extend to change the estimate"
+        )
+    if command.estimate <= now:
+        raise InvalidEstimate(f"the estimate {command.estimate.isoformat()} is not in the future")
+    events: list[Event] = []
+    if command.severity is not state.severity:
+        deadlines = state.deadlines[command.severity]
+        events.append(
+            Reclassified(
+                at=now,
+                previous=state.severity,
+                severity=command.severity,
+                reason="classified at acknowledgement",
+                reaction_due=deadlines.reaction_due,
+                resolution_due=deadlines.resolution_due,
+            )
+        )
+    reaction_due = state.deadlines[command.severity].reaction_due
+    events.append(
+        Acknowledged(
+            at=now,
+            severity=command.severity,
+            estimate=command.estimate,
+            all_users=command.all_users or state.all_users,
+            on_time=not state.reaction_breached and now <= reaction_due,
+        )
+    )
+    message = (command.status_message or "").strip() or None
+    if state.on_status_page:
+        events.append(StatusUpdated(at=now, message=message, expected_resolution=command.estimate))
+    elif command.all_users:
+        events.append(
+            StatusPublished(at=now, message=message, expected_resolution=command.estimate)
+        )
+    return events
+
+
+def _reclassify(state: IncidentState, command: Reclassify, now: datetime) -> list[Event]:
+    reason = _text(command.reason, "a reason for the reclassification")
+    if command.severity is state.severity:
+        raise AlreadyDone(f"incident {state.ticket_id} is already {state.severity.value}")
+    deadlines = state.deadlines[command.severity]
+    return [
+        Reclassified(
+            at=now,
+            previous=state.severity,
+            severity=command.severity,
+            reason=reason,
+            reaction_due=deadlines.reaction_due,
+            resolution_due=deadlines.resolution_due,
+        )
+    ]
+
+
+def _estimate_failure(
+    state: IncidentState, trigger: EscalationTrigger, now: datetime
+) -> Event | None:
+    """The escalation caused by the current estimate failing, if it raises the stage.
+
+    Counting rule (DESIGN §2): each communicated estimate fails at most once;
+    the first failure means stage 1, the second stage 2; stages only go up.
+    """
+    failures = state.failed_estimates + 1
+    target: EscalationStage = 1 if failures == 1 else 2
+    if stage_rank(target) <= stage_rank(state.escalation_stage):
+        return None
+    reason = (
+        "the communicated estimate passed unresolved"
+        if trigger is EscalationTrigger.ESTIMATE_MISSED
+        else "the communicated estimate was replaced before it expired"
+    )
+    return Escalated(
+        at=now, stage=target, previous=state.escalation_stage, trigger=trigger, reason=reason
+    )
+
+
+def _extend(state: IncidentState, command: ExtendEstimate, now: datetime) -> list[Event]:
+    if state.status is not IncidentStatus.ACKNOWLEDGED or state.estimate is None:
+        raise WrongStatus(f"incident {state.ticket_id} has no estimate yet; acknowledge it first")
+    reason = _text(command.reason, "a reason for the extension")
+    if command.estimate <= now:
+        raise InvalidEstimate(
+            f"the new estimate {command.estimate.isoformat()} is not in the future"
+        )
+    if command.estimate <= state.estimate:
+        raise InvalidEstimate(
+            f"the new estimate {command.estimate.isoformat()} is not later than the current "
+            f"one ({state.estimate.isoformat()})"
+        )
+    events: list[Event] = []
+    # Replacing a live estimate counts as its failure (stage 1/2); an estimate
+    # that already failed is answered by this extension, which raises nothing.
+    replaced_live = not state.estimate_failed
+    if replaced_live:
+        escalation = _estimate_failure(state, EscalationTrigger.ESTIMATE_REPLACED, now)
+        if escalation is not None:
+            events.append(escalation)
+    events.append(
+        EstimateExtended(
+            at=now,
+            previous=state.estimate,
+            estimate=command.estimate,
+            reason=reason,
+            replaced_live=replaced_live,
+        )
+    )
+    if state.on_status_page:
+        events.append(StatusUpdated(at=now, message=None, expected_resolution=command.estimate))
+    return events
+
+
+def _escalate(state: IncidentState, command: Escalate, now: datetime) -> list[Event]:
+    reason = _text(command.reason, "a reason for the escalation")
+    if stage_rank(command.stage) <= stage_rank(state.escalation_stage):
+        raise InvalidEscalation(
+            f"incident {state.ticket_id} is already at escalation stage "
+            f"{state.escalation_stage}; stages only go up"
+        )
+    if command.stage == "extended" and state.escalation_stage == 0:
+        raise InvalidEscalation(
+            "the extended escalation follows an escalation that found no solution; "
+            f"incident {state.ticket_id} has not been escalated yet"
+        )
+    return [
+        Escalated(
+            at=now,
+            stage=command.stage,
+            previous=state.escalation_stage,
+            trigger=EscalationTrigger.OPERATOR,
+            reason=reason,
+            by=command.by,
+        )
+    ]
+
+
+def _decide_resources(state: IncidentState, command: DecideResources, now: datetime) -> list[Event]:
+    decision = _text(command.decision, "management's decision")
+    if stage_rank(state.escalation_stage) < stage_rank(3):
+        raise InvalidEscalation(
+            f"incident {state.ticket_id} was not escalated to management (stage 3)"
+        )
+    return [ResourcesDecided(at=now, decision=decision)]
+
+
+def _status_update(state: IncidentState, command: PostStatusUpdate, now: datetime) -> list[Event]:
+    message = _text(command.message, "a status message")
+    if state.on_status_page:
+        return [StatusUpdated(at=now, message=message, expected_resolution=state.estimate)]
+    if not command.all_users:
+        raise NotPublished(
+            f"incident {state.ticket_id} is not on the status page (only disturbances that "
+            "affect all users are); post with all_users to publish it"
+        )
+    return [StatusPublished(at=now, message=message, expected_resolution=state.estimate)]
+
+
+def _resolve(state: IncidentState, command: Resolve, now: datetime) -> list[Event]:
+    summary = _text(command.summary, "a resolution summary")
+    # Overdue breaches were caught up before this runs, so the flags are final.
+    events: list[Event] = [
+        Resolved(
+            at=now,
+            summary=summary,
+            reaction_met=not state.reaction_breached,
+            resolution_met=not state.resolution_breached,
+        )
+    ]
+    if state.on_status_page:
+        events.append(StatusResolved(at=now, message=summary))
+    return events
+
+
+def _require_due(due: datetime | None, now: datetime, what: str) -> None:
+    if due is None or now < due:
+        raise NotDue(f"{what} is not due yet")
+
+
+def _miss_estimate(state: IncidentState, now: datetime) -> list[Event]:
+    if state.status is not IncidentStatus.ACKNOWLEDGED or state.estimate is None:
+        raise WrongStatus("there is no communicated estimate to miss")
+    if state.estimate_failed:
+        raise AlreadyDone("this estimate has already failed")
+    _require_due(state.estimate, now, "the estimate")
+    events: list[Event] = [EstimateMissed(at=now, estimate=state.estimate)]
+    escalation = _estimate_failure(state, EscalationTrigger.ESTIMATE_MISSED, now)
+    if escalation is not None:
+        events.append(escalation)
+    return events
+
+
+def _breach_reaction(state: IncidentState, now: datetime) -> list[Event]:
+    if state.status is not IncidentStatus.NEW:
+        raise WrongStatus("the incident was acknowledged; the reaction deadline cannot pass")
+    if state.reaction_breached:
+        raise AlreadyDone("the reaction breach is already recorded")
+    _require_due(state.reaction_due, now, "the reaction deadline")
+    return [ReactionBreached(at=now, due=state.reaction_due)]
+
+
+def _breach_resolution(state: IncidentState, now: datetime) -> list[Event]:
+    if state.resolution_breached:
+        raise AlreadyDone("the resolution breach is already recorded")
+    _require_due(state.resolution_due, now, "the resolution deadline")
+    return [ResolutionBreached(at=now, due=state.resolution_due)]
+
+
+def _warn(state: IncidentState, command: WarnDeadline, now: datetime) -> list[Event]:
+    if command.deadline is DeadlineKind.REACTION:
+        if state.status is not IncidentStatus.NEW or state.reaction_breached:
+            raise WrongStatus("no reaction deadline is pending")
+        due, warning = state.reaction_due, state.current.reaction_warning
+    else:
+        if state.resolution_breached:
+            raise WrongStatus("the resolution deadline has already passed")
+        due, warning = state.resolution_due, state.current.resolution_warning
+    if state.was_warned(command.deadline, due):
+        raise AlreadyDone(f"the {command.deadline.value} warning was already sent")
+    _require_due(warning, now, f"the {command.deadline.value} warning")
+    return [DeadlineWarned(at=now, kind=command.deadline, due=due)]
+
+
+def _page(state: IncidentState, command: PageOnDuty, now: datetime) -> list[Event]:
+    if state.severity is not Severity.CRITICAL:
+        raise WrongStatus("only critical incidents page on-duty")
+    if command.reason is PageReason.RECEIVED:
+        if state.pages_sent:
+            raise AlreadyDone("on-duty was already paged")
+    else:
+        if state.status is not IncidentStatus.NEW:
+            raise WrongStatus("the incident was acknowledged; no more pages")
+        due = (
+            state.next_opening_page
+            if command.reason is PageReason.NEXT_OPENING
+            else state.next_reminder_at
+        )
+        _require_due(due, now, f"the {command.reason.value} page")
+    next_reminder = command.next_reminder_at if state.status is IncidentStatus.NEW else None
+    if next_reminder is not None and next_reminder <= now:
+        raise NotDue("the next reminder must lie in the future")
+    return [OnDutyPaged(at=now, reason=command.reason, next_reminder_at=next_reminder)]
+
+
+# -- evolve --------------------------------------------------------------------
+
+
+def evolve(state: IncidentState | None, event: Event) -> IncidentState:
+    """Apply one event; returns the new state (the old one is unchanged).
+
+    Raises:
+        ValueError: A first event that is not ``IncidentReported``.
+    """
+    if state is None:
+        if not isinstance(event, IncidentReported):
+            raise ValueError(f"an incident starts with 'reported', not {event.type!r}")
+        return IncidentState(
+            ticket_id=event.ticket_id,
+            report=event.report,
+            received_at=event.received_at,
+            severity=event.severity,
+            deadlines=event.deadlines,
+            all_users=event.all_users,
+            next_opening_page=event.next_opening_page,
+            events=(event,),
+        )
+    changes: dict[str, object] = {"events": (*state.events, event)}
+    match event:
+        case Acknowledged():
+            changes |= {
+                "status": IncidentStatus.ACKNOWLEDGED,
+                "severity": event.severity,
+                "classified": True,
+                "estimate": event.estimate,
+                "estimate_failed": False,
+                "all_users": state.all_users or event.all_users,
+                "acknowledged_at": event.at,
+                "next_reminder_at": None,
+            }
+        case Reclassified():
+            changes |= {"severity": event.severity, "classified": True}
+        case EstimateExtended():
+            changes |= {"estimate": event.estimate, "estimate_failed": False}
+            if event.replaced_live:
+                changes["failed_estimates"] = state.failed_estimates + 1
+        case EstimateMissed():
+            changes |= {"estimate_failed": True, "failed_estimates": state.failed_estimates + 1}
+        case Escalated():
+            # Stages only go up, even if a stale event says otherwise.
+            if stage_rank(event.stage) > stage_rank(state.escalation_stage):
+                changes["escalation_stage"] = event.stage
+        case ResourcesDecided():
+            changes["management_decision"] = event.decision
+        case DeadlineWarned():
+            changes["warned"] = (*state.warned, event)
+        case ReactionBreached():
+            changes["reaction_breached"] = True
+        case ResolutionBreached():
+            changes["resolution_breached"] = True
+        case OnDutyPaged():
+            changes |= {
+                "pages_sent": state.pages_sent + 1,
+                "next_reminder_at": event.next_reminder_at,
+            }
+            if event.reason is PageReason.NEXT_OPENING:
+                changes["next_opening_page"] = None
+        case StatusPublished():
+            changes |= {"on_status_page": True, "all_users": True}
+        case Resolved():
+            changes |= {
+                "status": IncidentStatus.RESOLVED,
+                "resolved_at": event.at,
+                "resolution_summary": event.summary,
+                "next_reminder_at": None,
+                "next_opening_page": None,
+            }
+        case _:
+            pass  # recorded in the event list only (status updates, first report)
+    return state.model_copy(update=changes)
+
+
+def fold(state: IncidentState | None, events: Iterable[Event]) -> IncidentState:
+    """Apply ``events`` in order (``evolve`` repeatedly).
+
+    Raises:
+        ValueError: The sequence is empty and ``state`` is ``None``.
+    """
+    for event in events:
+        state = evolve(state, event)
+    if state is None:
+        raise ValueError("no events to fold")
+    return state
+
+
+def execute(
+    state: IncidentState | None, command: Command, now: datetime
+) -> tuple[IncidentState, list[Event]]:
+    """:func:`decide` then :func:`fold`: the new state and the events that made it."""
+    events = decide(state, command, now)
+    if not events:
+        if state is None:  # pragma: no cover - _open always emits
+            raise ValueError("opening produced no events")
+        return state, events
+    return fold(state, events), events
+
+
+# -- timers --------------------------------------------------------------------
+
+
+class TimerDue(BaseModel):
+    """An instant at which a timer command becomes due."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    command: TimerCommand
+
+
+def pending_timers(state: IncidentState) -> list[TimerDue]:
+    """Timer commands still to come for ``state``, earliest first.
+
+    An entry whose instant lies in the past is due at once. After resolution
+    there are none.
+    """
+    if not state.is_open:
+        return []
+    timers: list[TimerDue] = []
+    new = state.status is IncidentStatus.NEW
+    if state.severity is Severity.CRITICAL:
+        if state.pages_sent == 0:
+            timers.append(
+                TimerDue(at=state.received_at, command=PageOnDuty(reason=PageReason.RECEIVED))
+            )
+        elif new and state.next_opening_page is not None:
+            timers.append(
+                TimerDue(
+                    at=state.next_opening_page, command=PageOnDuty(reason=PageReason.NEXT_OPENING)
+                )
+            )
+        if new and state.pages_sent and state.next_reminder_at is not None:
+            timers.append(
+                TimerDue(at=state.next_reminder_at, command=PageOnDuty(reason=PageReason.REMINDER))
+            )
+    if new and not state.reaction_breached:
+        if not state.was_warned(DeadlineKind.REACTION, state.reaction_due):
+            timers.append(
+                TimerDue(
+                    at=state.current.reaction_warning,
+                    command=WarnDeadline(deadline=DeadlineKind.REACTION),
+                )
+            )
+        timers.append(TimerDue(at=state.reaction_due, command=BreachReaction()))
+    if state.estimate is not None and not state.estimate_failed:
+        timers.append(TimerDue(at=state.estimate, command=MissEstimate()))
+    if not state.resolution_breached:
+        if not state.was_warned(DeadlineKind.RESOLUTION, state.resolution_due):
+            timers.append(
+                TimerDue(
+                    at=state.current.resolution_warning,
+                    command=WarnDeadline(deadline=DeadlineKind.RESOLUTION),
+                )
+            )
+        timers.append(TimerDue(at=state.resolution_due, command=BreachResolution()))
+    return sorted(timers, key=lambda t: t.at)
+
+
+# -- outcome -------------------------------------------------------------------
+
+
+class IncidentOutcome(BaseModel):
+    """The SLA result of an incident (the workflow's result)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    severity: Severity
+    status: IncidentStatus
+    reaction_met: bool | None
+    resolution_met: bool | None
+    time_to_react: timedelta | None
+    time_to_resolve: timedelta | None
+    reaction_breached: bool
+    resolution_breached: bool
+    highest_stage: EscalationStage
+    failed_estimates: int
+
+
+def outcome(state: IncidentState, calendar: BusinessCalendar) -> IncidentOutcome:
+    """Summarize ``state`` as an :class:`IncidentOutcome`.
+
+    Business time to react counts to the acknowledgement (or to resolution,
+    for incidents fixed before an acknowledgement was needed); ``None`` where
+    it has not happened.
+    """
+    reacted_at = state.acknowledged_at or state.resolved_at
+    resolved: Resolved | None = next((e for e in state.events if isinstance(e, Resolved)), None)
+    return IncidentOutcome(
+        ticket_id=state.ticket_id,
+        severity=state.severity,
+        status=state.status,
+        reaction_met=(
+            resolved.reaction_met
+            if resolved
+            else (None if reacted_at is None else not state.reaction_breached)
+        ),
+        resolution_met=resolved.resolution_met if resolved else None,
+        time_to_react=(
+            calendar.between(state.received_at, reacted_at) if reacted_at is not None else None
+        ),
+        time_to_resolve=(
+            calendar.between(state.received_at, state.resolved_at)
+            if state.resolved_at is not None
+            else None
+        ),
+        reaction_breached=state.reaction_breached,
+        resolution_breached=state.resolution_breached,
+        highest_stage=state.escalation_stage,
+        failed_estimates=state.failed_estimates,
+    )

@@ -1,0 +1,1 @@
+"""Shipped SLA policy files (package data)."""

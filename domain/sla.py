@@ -1,0 +1,254 @@
+"""Severities, the SLA policy file and the deadlines it defines.
+
+The policy is data: every number of the SLA (reaction and resolution times,
+warning share, reminder interval) comes from a TOML file, see DESIGN §4 and the
+shipped ``domain/policies/myconvento.toml``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from domain.calendar import BusinessCalendar, CalendarSpec
+from domain.errors import describe_validation_error
+from domain.values import BusinessDuration, EmailAddress, NonEmptyText
+
+
+class Severity(StrEnum):
+    """Classification of a disturbance (SLA "Klassifizierung")."""
+
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+
+    @property
+    def label_de(self) -> str:
+        """The SLA's German word for this severity."""
+        return _SEVERITY_DE[self]
+
+
+_SEVERITY_DE = {
+    Severity.CRITICAL: "kritisch",
+    Severity.MAJOR: "wesentlich",
+    Severity.MINOR: "geringfügig",
+}
+
+
+class Plan(StrEnum):
+    """Subscription plan; only premium includes phone support."""
+
+    STANDARD = "standard"
+    PREMIUM = "premium"
+
+
+class SeverityTargets(BaseModel):
+    """Reaction and resolution time of one severity, in business time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reaction: BusinessDuration
+    resolution: BusinessDuration
+
+    @model_validator(mode="after")
+    def _reaction_first(self) -> SeverityTargets:
+        if self.reaction > self.resolution:
+            raise ValueError("reaction must not be longer than resolution")
+        return self
+
+
+class AlertPolicy(BaseModel):
+    """When operators are warned and on-duty is paged."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    warn_at: float = Field(default=0.75, gt=0, lt=1, description="share of a deadline's time")
+    critical_reminder_every: BusinessDuration = timedelta(minutes=30)
+    critical_late_cutoff: BusinessDuration = timedelta(hours=1)
+
+
+class Contacts(BaseModel):
+    """Internal addresses notified by the engine."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    support_lead: EmailAddress
+    on_duty: EmailAddress
+    experts: EmailAddress
+    management: EmailAddress
+
+
+class Customer(BaseModel):
+    """One entry of the customer directory."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    company: NonEmptyText
+    plan: Plan = Plan.STANDARD
+    contacts: tuple[EmailAddress, ...] = ()
+
+
+class Deadlines(BaseModel):
+    """The deadlines of one incident under one severity (aware instants).
+
+    Attributes:
+        reaction_due: Acknowledgement due.
+        resolution_due: Resolution (or extension) due.
+        reaction_warning: When the support lead is warned about ``reaction_due``.
+        resolution_warning: When the support lead is warned about ``resolution_due``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reaction_due: datetime
+    resolution_due: datetime
+    reaction_warning: datetime
+    resolution_warning: datetime
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names file and key."""
+
+
+class SlaPolicy(BaseModel):
+    """An SLA policy: calendar, targets per severity, alerts, contacts, customers.
+
+    ``SlaPolicy`` is a pydantic model so that a snapshot of it can travel with
+    every incident workflow; :attr:`calendar` is derived from the ``[calendar]``
+    section and is not part of the serialized form.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+    name: NonEmptyText
+    calendar_spec: CalendarSpec = Field(alias="calendar")
+    severity: dict[Severity, SeverityTargets]
+    alerts: AlertPolicy = AlertPolicy()
+    contacts: Contacts
+    customers: tuple[Customer, ...] = ()
+
+    @model_validator(mode="after")
+    def _every_severity(self) -> SlaPolicy:
+        missing = [s.value for s in Severity if s not in self.severity]
+        if missing:
+            raise ValueError(f"severity section missing for: {', '.join(missing)}")
+        companies = [c.company.casefold() for c in self.customers]
+        duplicates = sorted({c for c in companies if companies.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"customers listed twice: {', '.join(duplicates)}")
+        return self
+
+    # -- loading ------------------------------------------------------------
+
+    @classmethod
+    def default(cls) -> SlaPolicy:
+        """The shipped myconvento policy (package data)."""
+        text = resources.files("domain.policies").joinpath("myconvento.toml").read_text("utf-8")
+        return cls.from_toml(text, source="myconvento.toml (shipped)")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SlaPolicy:
+        """Load a policy TOML file.
+
+        Raises:
+            PolicyError: The file is missing, not TOML, or a key is wrong; the
+                message names the file and every offending key.
+        """
+        path = Path(path)
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise PolicyError(f"{path}: cannot read policy file: {exc.strerror}") from exc
+        return cls.from_toml(text, source=str(path))
+
+    @classmethod
+    def from_toml(cls, text: str, *, source: str = "<policy>") -> SlaPolicy:
+        """Parse policy TOML text; see :meth:`from_file`."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
+        return cls.from_mapping(data, source=source)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], *, source: str = "<policy>") -> SlaPolicy:
+        """Validate an already parsed policy mapping; see :meth:`from_file`."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise PolicyError(f"{source}: {describe_validation_error(exc)}") from exc
+
+    # -- derived ------------------------------------------------------------
+
+    @cached_property
+    def calendar(self) -> BusinessCalendar:
+        """The business calendar of the ``[calendar]`` section."""
+        return BusinessCalendar(self.calendar_spec)
+
+    def targets(self, severity: Severity) -> SeverityTargets:
+        """Reaction and resolution time for ``severity``."""
+        return self.severity[Severity(severity)]
+
+    def reaction_due(self, severity: Severity, received_at: datetime) -> datetime:
+        """Deadline for the acknowledgement of a report received at ``received_at``."""
+        return self.calendar.add(received_at, self.targets(severity).reaction)
+
+    def resolution_due(self, severity: Severity, received_at: datetime) -> datetime:
+        """Deadline for resolution (or an extension) of a report received at ``received_at``."""
+        return self.calendar.add(received_at, self.targets(severity).resolution)
+
+    def deadlines(self, severity: Severity, received_at: datetime) -> Deadlines:
+        """Deadlines and warning instants for ``severity``.
+
+        See :meth:`reaction_due` and :meth:`resolution_due`; the warnings fall
+        after ``alerts.warn_at`` of each deadline's business time.
+        """
+        targets = self.targets(severity)
+        return Deadlines(
+            reaction_due=self.calendar.add(received_at, targets.reaction),
+            resolution_due=self.calendar.add(received_at, targets.resolution),
+            reaction_warning=self.calendar.add(received_at, targets.reaction * self.alerts.warn_at),
+            resolution_warning=self.calendar.add(
+                received_at, targets.resolution * self.alerts.warn_at
+            ),
+        )
+
+    def all_deadlines(self, received_at: datetime) -> dict[Severity, Deadlines]:
+        """:meth:`deadlines` for every severity: one call serves any reclassification."""
+        return {severity: self.deadlines(severity, received_at) for severity in Severity}
+
+    def critical_pages(self, received_at: datetime) -> list[datetime]:
+        """Instants at which on-duty is paged for a critical report.
+
+        At once always. A report received while the team is on duty with at
+        least ``critical_late_cutoff`` left before closing is worked on at once
+        ("beginnen sofort"); any other is paged again at the next opening.
+        """
+        window = self.calendar.open_window(received_at)
+        if window is not None and window[1] - received_at >= self.alerts.critical_late_cutoff:
+            return [received_at]
+        reopening = self.calendar.next_open(window[1] if window else received_at)
+        return [received_at, reopening]
+
+    def customer(self, company: str) -> Customer | None:
+        """The directory entry for ``company`` (case-insensitive), if any."""
+        key = company.strip().casefold()
+        return next((c for c in self.customers if c.company.casefold() == key), None)
+
+    def plan_of(self, company: str) -> Plan:
+        """The company's plan; unknown companies are on the standard plan."""
+        entry = self.customer(company)
+        return entry.plan if entry else Plan.STANDARD

@@ -1,0 +1,1 @@
+"""Temporal workflows: orchestration only; the rules live in ``domain``."""
