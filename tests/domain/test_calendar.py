@@ -560,6 +560,28 @@ def test_extra_window_overlapping_regular_hours_is_not_counted_twice() -> None:
     assert calendar.open_window(berlin(2026, 3, 3, 19)) == (berlin(2026, 3, 3, 8), evening[1])
 
 
+def test_extra_window_touching_closing_time_extends_the_open_window() -> None:
+    evening = (berlin(2026, 3, 3, 18), berlin(2026, 3, 3, 20))  # Tuesday right after closing
+    calendar = MYCONVENTO.with_windows([evening])
+    assert calendar.is_open(berlin(2026, 3, 3, 18))
+    assert calendar.open_window(berlin(2026, 3, 3, 17, 30)) == (berlin(2026, 3, 3, 8), evening[1])
+    same_instant_in_berlin(calendar.add(berlin(2026, 3, 3, 17), 3 * H), berlin(2026, 3, 3, 20))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: opening hours inside the DST gap give a negative open interval",
+)
+def test_opening_hours_inside_the_spring_forward_gap_give_no_business_time() -> None:
+    # Sundays 02:30-03:00: on 2026-03-29 that wall-clock half hour does not exist,
+    # so that Sunday has no business time; the Sundays around it have 30 min each.
+    calendar = BusinessCalendar(CalendarSpec(weekdays=("sun",), opens="02:30", closes="03:00"))
+    saturday = berlin(2026, 3, 28, 12)
+    assert calendar.between(saturday, berlin(2026, 3, 30)) == timedelta(0)
+    assert calendar.between(berlin(2026, 3, 22), berlin(2026, 4, 6)) == H
+    same_instant_in_berlin(calendar.add(saturday, timedelta(minutes=10)), berlin(2026, 4, 5, 2, 40))
+
+
 def test_closed_dates_close_a_weekday() -> None:
     wednesday = date(2026, 3, 4)
     spec = SlaPolicy.default().calendar_spec.model_copy(update={"closed_dates": (wednesday,)})
