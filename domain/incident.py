@@ -131,6 +131,7 @@ class Reclassified(_Event):
     reason: str
     reaction_due: datetime
     resolution_due: datetime
+    at_acknowledgement: bool = False
 
 
 class EstimateExtended(_Event):
@@ -590,6 +591,7 @@ def _acknowledge(state: IncidentState, command: Acknowledge, now: datetime) -> l
                 reason="classified at acknowledgement",
                 reaction_due=deadlines.reaction_due,
                 resolution_due=deadlines.resolution_due,
+                at_acknowledgement=True,
             )
         )
     reaction_due = state.deadlines[command.severity].reaction_due

@@ -1,0 +1,205 @@
+"""Who is told what, for each incident event (pure rules).
+
+The workflow hands every new event to :func:`notifications_for` and sends what
+comes back through the notification activity; it holds no rule of its own
+about recipients. Every notification carries a deterministic ``message_id``
+derived from ticket, event position and message kind, so a retried activity
+re-sends the *same* message rather than a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.incident import (
+    Acknowledged,
+    DeadlineWarned,
+    Escalated,
+    EscalationStage,
+    EscalationTrigger,
+    EstimateExtended,
+    Event,
+    IncidentReported,
+    IncidentState,
+    OnDutyPaged,
+    ReactionBreached,
+    Reclassified,
+    ResolutionBreached,
+    Resolved,
+    ResourcesDecided,
+)
+from domain.sla import Contacts, Severity, SlaPolicy
+
+
+class MessageKind(StrEnum):
+    """Kinds of e-mail; each has a German template of the same name."""
+
+    RECEIPT = "receipt"
+    ACKNOWLEDGEMENT = "acknowledgement"
+    RECLASSIFICATION = "reclassification"
+    EXTENSION = "extension"
+    NEW_ESTIMATE_REQUIRED = "new_estimate_required"
+    STAGE_2 = "stage_2"
+    MANAGEMENT_ESCALATION = "management_escalation"
+    EXTENDED_ESCALATION = "extended_escalation"
+    RESOURCES_DECIDED = "resources_decided"
+    DEADLINE_WARNING = "deadline_warning"
+    REACTION_BREACH = "reaction_breach"
+    RESOLUTION_BREACH = "resolution_breach"
+    ON_DUTY_PAGE = "on_duty_page"
+    RESOLUTION = "resolution"
+
+
+class IncidentFacts(BaseModel):
+    """What every message about an incident may mention."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    company: str
+    reporter: str
+    reporter_email: str
+    description: str
+    severity: Severity
+    classified: bool
+    received_at: datetime
+    reaction_due: datetime
+    resolution_due: datetime
+    estimate: datetime | None
+    escalation_stage: EscalationStage
+    all_users: bool
+    timezone: str
+
+
+class Notification(BaseModel):
+    """One e-mail to send: template kind, recipients, facts and the triggering event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: MessageKind
+    message_id: str
+    to: tuple[str, ...]
+    facts: IncidentFacts
+    event: Event
+    timeline: tuple[Event, ...] = ()
+
+
+def message_id(ticket_id: str, sequence: int, kind: MessageKind, domain: str) -> str:
+    """Deterministic RFC 5322 Message-ID for the ``sequence``-th event of a ticket."""
+    return f"<{ticket_id}.{sequence}.{kind.value}@{domain}>"
+
+
+def facts_of(state: IncidentState, timezone: str) -> IncidentFacts:
+    """The :class:`IncidentFacts` of ``state``."""
+    return IncidentFacts(
+        ticket_id=state.ticket_id,
+        company=state.report.company,
+        reporter=state.report.full_name,
+        reporter_email=state.report.email,
+        description=state.report.description,
+        severity=state.severity,
+        classified=state.classified,
+        received_at=state.received_at,
+        reaction_due=state.reaction_due,
+        resolution_due=state.resolution_due,
+        estimate=state.estimate,
+        escalation_stage=state.escalation_stage,
+        all_users=state.all_users,
+        timezone=timezone,
+    )
+
+
+def _customer_contacts(state: IncidentState, policy: SlaPolicy) -> tuple[str, ...]:
+    """The reporter plus the company's directory contacts, without repeats."""
+    entry = policy.customer(state.report.company)
+    addresses = [state.report.email, *(entry.contacts if entry else ())]
+    return tuple(dict.fromkeys(a.lower() for a in addresses))
+
+
+def _recipients(
+    event: Event, state: IncidentState, policy: SlaPolicy
+) -> tuple[MessageKind, tuple[str, ...]] | None:
+    contacts: Contacts = policy.contacts
+    reporter = (state.report.email,)
+    match event:
+        case IncidentReported():
+            return MessageKind.RECEIPT, reporter
+        case Acknowledged():
+            return MessageKind.ACKNOWLEDGEMENT, reporter
+        case Reclassified(at_acknowledgement=False) if state.acknowledged_at is not None:
+            return MessageKind.RECLASSIFICATION, reporter
+        case EstimateExtended():
+            return MessageKind.EXTENSION, reporter
+        case Escalated(stage=1, trigger=EscalationTrigger.ESTIMATE_MISSED):
+            return MessageKind.NEW_ESTIMATE_REQUIRED, (contacts.support_lead,)
+        case Escalated(stage=2):
+            return MessageKind.STAGE_2, (
+                *_customer_contacts(state, policy),
+                contacts.experts,
+                contacts.support_lead,
+            )
+        case Escalated(stage=3):
+            return MessageKind.MANAGEMENT_ESCALATION, (contacts.management, contacts.support_lead)
+        case Escalated(stage="extended"):
+            return MessageKind.EXTENDED_ESCALATION, (
+                contacts.management,
+                *_customer_contacts(state, policy),
+                contacts.support_lead,
+            )
+        case ResourcesDecided():
+            return MessageKind.RESOURCES_DECIDED, (contacts.support_lead, contacts.experts)
+        case DeadlineWarned():
+            return MessageKind.DEADLINE_WARNING, (contacts.support_lead,)
+        case ReactionBreached():
+            return MessageKind.REACTION_BREACH, (contacts.support_lead,)
+        case ResolutionBreached():
+            return MessageKind.RESOLUTION_BREACH, (contacts.support_lead, contacts.management)
+        case OnDutyPaged():
+            return MessageKind.ON_DUTY_PAGE, (contacts.on_duty,)
+        case Resolved():
+            return MessageKind.RESOLUTION, reporter
+    return None
+
+
+_WITH_TIMELINE = {MessageKind.MANAGEMENT_ESCALATION, MessageKind.EXTENDED_ESCALATION}
+
+
+def notifications_for(
+    state: IncidentState,
+    sequence: int,
+    policy: SlaPolicy,
+    *,
+    mail_domain: str = "sla.myconvento.com",
+) -> list[Notification]:
+    """The e-mails caused by the ``sequence``-th event of ``state.events``.
+
+    ``state`` is the state after the command that caused the event, so the
+    message shows the incident as it now is (new estimate, new stage).
+
+    Args:
+        state: The incident including the event.
+        sequence: Index of the event in ``state.events``.
+        policy: Contacts and customer directory.
+        mail_domain: Right-hand side of generated Message-IDs.
+
+    Returns:
+        Zero or one notification (a list so that rules may grow).
+    """
+    event = state.events[sequence]
+    routed = _recipients(event, state, policy)
+    if routed is None:
+        return []
+    kind, to = routed
+    return [
+        Notification(
+            kind=kind,
+            message_id=message_id(state.ticket_id, sequence, kind, mail_domain),
+            to=tuple(dict.fromkeys(to)),
+            facts=facts_of(state, policy.calendar_spec.timezone),
+            event=event,
+            timeline=state.events if kind in _WITH_TIMELINE else (),
+        )
+    ]

@@ -1,0 +1,79 @@
+"""Read models of an incident: what ``view`` queries, ``sla show`` and ``sla list`` return."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.incident import EscalationStage, Event, IncidentState, IncidentStatus
+from domain.report import Channel
+from domain.sla import Severity
+
+
+class IncidentSummary(BaseModel):
+    """An incident at a glance (``sla list``; DESIGN §4 keys without ``events``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    status: IncidentStatus
+    severity: Severity
+    classified: bool
+    company: str
+    reporter: str
+    channel: Channel
+    received_at: datetime
+    reaction_due: datetime
+    resolution_due: datetime
+    estimate: datetime | None
+    escalation_stage: EscalationStage
+    reaction_breached: bool
+    resolution_breached: bool
+    all_users: bool
+    on_status_page: bool
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    resolution_summary: str | None
+    management_decision: str | None
+
+
+class IncidentView(IncidentSummary):
+    """The full view of an incident: summary plus every domain event, oldest first."""
+
+    events: tuple[Event, ...]
+
+
+def summarize(state: IncidentState) -> IncidentSummary:
+    """The :class:`IncidentSummary` of ``state``."""
+    return IncidentSummary(**_summary_fields(state))
+
+
+def view(state: IncidentState) -> IncidentView:
+    """The :class:`IncidentView` of ``state``."""
+    return IncidentView(**_summary_fields(state), events=state.events)
+
+
+def _summary_fields(state: IncidentState) -> dict[str, object]:
+    return {
+        "ticket_id": state.ticket_id,
+        "status": state.status,
+        "severity": state.severity,
+        "classified": state.classified,
+        "company": state.report.company,
+        "reporter": state.report.full_name,
+        "channel": state.report.channel,
+        "received_at": state.received_at,
+        "reaction_due": state.reaction_due,
+        "resolution_due": state.resolution_due,
+        "estimate": state.estimate,
+        "escalation_stage": state.escalation_stage,
+        "reaction_breached": state.reaction_breached,
+        "resolution_breached": state.resolution_breached,
+        "all_users": state.all_users,
+        "on_status_page": state.on_status_page,
+        "acknowledged_at": state.acknowledged_at,
+        "resolved_at": state.resolved_at,
+        "resolution_summary": state.resolution_summary,
+        "management_decision": state.management_decision,
+    }
