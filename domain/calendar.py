@@ -55,12 +55,14 @@ class HolidaySource(BaseModel):
 
     @model_validator(mode="after")
     def _known_to_holidays(self) -> HolidaySource:
-        try:
-            holidays_lib.country_holidays(self.country, subdiv=self.subdivision, years=2026)
-        except NotImplementedError as exc:
-            raise ValueError(f"unknown holiday country {self.country!r}") from exc
-        except ValueError as exc:  # unknown subdivision
-            raise ValueError(str(exc)) from exc
+        supported = holidays_lib.list_supported_countries()
+        if self.country not in supported:
+            raise ValueError(f"unknown holiday country {self.country!r}")
+        if self.subdivision is not None and self.subdivision not in supported[self.country]:
+            raise ValueError(
+                f"unknown subdivision {self.subdivision!r} of {self.country}; "
+                f"known: {', '.join(supported[self.country])}"
+            )
         return self
 
 

@@ -233,6 +233,15 @@ class Resolved(_Event):
     resolution_met: bool
 
 
+class DeliveryFailed(_Event):
+    """A notification could not be delivered (e.g. the address does not exist)."""
+
+    type: Literal["delivery_failed"] = "delivery_failed"
+    message_kind: str
+    to: tuple[str, ...]
+    error: str
+
+
 Event = Annotated[
     IncidentReported
     | Acknowledged
@@ -248,7 +257,8 @@ Event = Annotated[
     | StatusPublished
     | StatusUpdated
     | StatusResolved
-    | Resolved,
+    | Resolved
+    | DeliveryFailed,
     Field(discriminator="type"),
 ]
 """Any incident event (discriminated by ``type``)."""
@@ -372,6 +382,15 @@ class PageOnDuty(_Command):
     next_reminder_at: datetime | None = None
 
 
+class RecordDeliveryFailure(_Command):
+    """A notification failed permanently; recorded so that someone follows up."""
+
+    kind: Literal["delivery_failure"] = "delivery_failure"
+    message_kind: str
+    to: tuple[str, ...]
+    error: str
+
+
 Command = (
     OpenIncident
     | Acknowledge
@@ -386,6 +405,7 @@ Command = (
     | BreachResolution
     | WarnDeadline
     | PageOnDuty
+    | RecordDeliveryFailure
 )
 """Any incident command."""
 
@@ -483,6 +503,13 @@ def decide(state: IncidentState | None, command: Command, now: datetime) -> list
         return _open(command, now)
     if state is None:
         raise WrongStatus("no such incident: it was never opened")
+    if isinstance(command, RecordDeliveryFailure):
+        # Also after resolution: the resolution confirmation itself may bounce.
+        return [
+            DeliveryFailed(
+                at=now, message_kind=command.message_kind, to=command.to, error=command.error
+            )
+        ]
     if not state.is_open:
         raise WrongStatus(
             f"incident {state.ticket_id} is resolved; nothing can change after resolution"

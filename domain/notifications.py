@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.incident import (
     Acknowledged,
     DeadlineWarned,
+    DeliveryFailed,
     Escalated,
     EscalationStage,
     EscalationTrigger,
@@ -51,6 +52,7 @@ class MessageKind(StrEnum):
     RESOLUTION_BREACH = "resolution_breach"
     ON_DUTY_PAGE = "on_duty_page"
     RESOLUTION = "resolution"
+    DELIVERY_FAILED = "delivery_failed"
 
 
 class IncidentFacts(BaseModel):
@@ -161,6 +163,9 @@ def _recipients(
             return MessageKind.ON_DUTY_PAGE, (contacts.on_duty,)
         case Resolved():
             return MessageKind.RESOLUTION, reporter
+        case DeliveryFailed() if contacts.support_lead not in event.to:
+            # Not when the support lead's own mail bounced: that would loop.
+            return MessageKind.DELIVERY_FAILED, (contacts.support_lead,)
     return None
 
 

@@ -15,7 +15,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from domain.calendar import BusinessCalendar, CalendarSpec
 from domain.errors import describe_validation_error
@@ -62,6 +69,21 @@ class SeverityTargets(BaseModel):
         if self.reaction > self.resolution:
             raise ValueError("reaction must not be longer than resolution")
         return self
+
+
+class SeverityTable(BaseModel):
+    """The ``[severity.*]`` sections: one entry per severity, all required."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    critical: SeverityTargets
+    major: SeverityTargets
+    minor: SeverityTargets
+
+    def __getitem__(self, severity: Severity) -> SeverityTargets:
+        """Targets of ``severity``."""
+        targets: SeverityTargets = getattr(self, Severity(severity).value)
+        return targets
 
 
 class AlertPolicy(BaseModel):
@@ -135,21 +157,19 @@ class SlaPolicy(BaseModel):
 
     name: NonEmptyText
     calendar_spec: CalendarSpec = Field(alias="calendar")
-    severity: dict[Severity, SeverityTargets]
+    severity: SeverityTable
     alerts: AlertPolicy = AlertPolicy()
     contacts: Contacts
     customers: tuple[Customer, ...] = ()
 
-    @model_validator(mode="after")
-    def _every_severity(self) -> SlaPolicy:
-        missing = [s.value for s in Severity if s not in self.severity]
-        if missing:
-            raise ValueError(f"severity section missing for: {', '.join(missing)}")
-        companies = [c.company.casefold() for c in self.customers]
+    @field_validator("customers")
+    @classmethod
+    def _customers_once(cls, customers: tuple[Customer, ...]) -> tuple[Customer, ...]:
+        companies = [c.company.casefold() for c in customers]
         duplicates = sorted({c for c in companies if companies.count(c) > 1})
         if duplicates:
-            raise ValueError(f"customers listed twice: {', '.join(duplicates)}")
-        return self
+            raise ValueError(f"listed twice: {', '.join(duplicates)}")
+        return customers
 
     # -- loading ------------------------------------------------------------
 
@@ -200,7 +220,7 @@ class SlaPolicy(BaseModel):
 
     def targets(self, severity: Severity) -> SeverityTargets:
         """Reaction and resolution time for ``severity``."""
-        return self.severity[Severity(severity)]
+        return self.severity[severity]
 
     def reaction_due(self, severity: Severity, received_at: datetime) -> datetime:
         """Deadline for the acknowledgement of a report received at ``received_at``."""

@@ -1,0 +1,95 @@
+"""Business-time calculations for workflows, run as local activities.
+
+Workflow code must not run calendar arithmetic (DESIGN §3): ``holidays`` cannot
+run in the sandbox, and a changed holiday table would shift timers on replay.
+These activities do it instead; their results are recorded in history.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity
+
+from domain.incident import IncidentOutcome, IncidentState, outcome
+from domain.sla import Deadlines, Severity, SlaPolicy
+
+
+class ClockRequest(BaseModel):
+    """Input of :meth:`CalendarActivities.compute_incident_clock`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy: SlaPolicy
+    received_at: datetime
+
+
+class IncidentClock(BaseModel):
+    """Deadlines of every severity, and the late page for a critical report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deadlines: dict[Severity, Deadlines]
+    next_opening_page: datetime | None
+
+
+class ReminderRequest(BaseModel):
+    """Input of :meth:`CalendarActivities.compute_next_reminder`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy: SlaPolicy
+    after: datetime
+
+
+class OutcomeRequest(BaseModel):
+    """Input of :meth:`CalendarActivities.compute_outcome`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy: SlaPolicy
+    state: IncidentState
+
+
+class CalendarActivities:
+    """Local activities answering business-time questions for a policy snapshot."""
+
+    def __init__(self) -> None:
+        """Create the activities with an empty policy cache."""
+        # Building a calendar index costs milliseconds; keep one per policy
+        # snapshot (workflows send the same snapshot over and over).
+        self._policies: dict[str, SlaPolicy] = {}
+        self._lock = threading.Lock()
+
+    def _policy(self, policy: SlaPolicy) -> SlaPolicy:
+        key = policy.model_dump_json()
+        with self._lock:
+            cached = self._policies.get(key)
+            if cached is None:
+                if len(self._policies) > 64:
+                    self._policies.clear()
+                cached = self._policies[key] = policy
+            return cached
+
+    @activity.defn
+    async def compute_incident_clock(self, request: ClockRequest) -> IncidentClock:
+        """Deadlines of every severity from the receipt instant, and the late page."""
+        policy = self._policy(request.policy)
+        pages = policy.critical_pages(request.received_at)
+        return IncidentClock(
+            deadlines=policy.all_deadlines(request.received_at),
+            next_opening_page=pages[1] if len(pages) > 1 else None,
+        )
+
+    @activity.defn
+    async def compute_next_reminder(self, request: ReminderRequest) -> datetime:
+        """When to remind on-duty again: ``critical_reminder_every`` of business time later."""
+        policy = self._policy(request.policy)
+        return policy.calendar.add(request.after, policy.alerts.critical_reminder_every)
+
+    @activity.defn
+    async def compute_outcome(self, request: OutcomeRequest) -> IncidentOutcome:
+        """The incident's SLA outcome with business times to react and resolve."""
+        return outcome(request.state, self._policy(request.policy).calendar)

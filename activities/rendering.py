@@ -1,0 +1,119 @@
+"""German message texts from Jinja2 templates.
+
+Templates live in ``activities/templates/email/<kind>.txt.j2``; each defines a
+``subject`` and a ``body`` block. Times are shown in the policy's time zone as
+German wall-clock text ("Dienstag, 24.11.2026, 10:30 Uhr").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from domain.incident import EscalationStage
+from domain.notifications import MessageKind, Notification
+from domain.sla import Severity
+
+_WEEKDAYS_DE = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
+_STAGES_DE = {
+    0: "keine",
+    1: "Stufe 1",
+    2: "Stufe 2",
+    3: "Stufe 3 (Geschäftsführung)",
+    "extended": "erweiterter Eskalationsprozess",
+}
+
+_EVENTS_DE = {
+    "reported": "Störungsmeldung eingegangen",
+    "acknowledged": "Bestätigt mit Klassifizierung und Schätzung",
+    "reclassified": "Neu klassifiziert",
+    "estimate_extended": "Störungsbehebungszeit verlängert",
+    "estimate_missed": "Geschätzte Störungsbehebungszeit verpasst",
+    "escalated": "Eskaliert",
+    "resources_decided": "Entscheidung der Geschäftsführung",
+    "deadline_warned": "Warnung: Frist bald erreicht",
+    "reaction_breached": "Reaktionszeit überschritten",
+    "resolution_breached": "Störungsbehebungszeit überschritten",
+    "on_duty_paged": "Bereitschaft alarmiert",
+    "status_published": "Auf der Störungsseite veröffentlicht",
+    "status_updated": "Störungsseite aktualisiert",
+    "status_resolved": "Störungsseite: behoben",
+    "resolved": "Störung behoben",
+}
+
+
+def event_de(event_type: str) -> str:
+    """German label of a domain event type (for timelines)."""
+    return _EVENTS_DE.get(event_type, event_type)
+
+
+def german_datetime(value: datetime | None, timezone: str = "Europe/Berlin") -> str:
+    """``Dienstag, 24.11.2026, 10:30 Uhr`` in ``timezone``; ``–`` for ``None``."""
+    if value is None:
+        return "–"
+    local = value.astimezone(ZoneInfo(timezone))
+    return f"{_WEEKDAYS_DE[local.weekday()]}, {local:%d.%m.%Y, %H:%M} Uhr"
+
+
+def severity_de(value: Severity | str) -> str:
+    """The SLA's German severity word."""
+    return Severity(value).label_de
+
+
+def stage_de(value: EscalationStage) -> str:
+    """German name of an escalation stage."""
+    return _STAGES_DE[value]
+
+
+def template_environment(
+    package: str = "activities", folder: str = "templates"
+) -> jinja2.Environment:
+    """The Jinja2 environment shared by e-mail and status-page templates."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader(package, folder),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "xml", "atom")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["severity_de"] = severity_de
+    env.filters["stage_de"] = stage_de
+    env.filters["event_de"] = event_de
+    return env
+
+
+class MessageRenderer:
+    """Renders a :class:`Notification` to a German subject and body."""
+
+    def __init__(self, environment: jinja2.Environment | None = None) -> None:
+        """Use ``environment`` or the packaged templates."""
+        self._env = environment or template_environment()
+        for kind in MessageKind:  # fail at start-up, not on the first incident
+            self._env.get_template(self._name(kind))
+
+    @staticmethod
+    def _name(kind: MessageKind) -> str:
+        return f"email/{kind.value}.txt.j2"
+
+    def render(self, notification: Notification) -> tuple[str, str]:
+        """Subject and body of ``notification``."""
+        template = self._env.get_template(self._name(notification.kind))
+        timezone = notification.facts.timezone
+
+        def local(value: datetime | None) -> str:
+            return german_datetime(value, timezone)
+
+        context = template.new_context(
+            {
+                "facts": notification.facts,
+                "event": notification.event,
+                "timeline": notification.timeline,
+                "local": local,
+            }
+        )
+        subject = "".join(template.blocks["subject"](context)).strip()
+        body = "".join(template.blocks["body"](context)).strip() + "\n"
+        return " ".join(subject.split()), body

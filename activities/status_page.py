@@ -1,0 +1,147 @@
+"""Status page I/O: posting to the single-writer workflow, and rendering the static site.
+
+The site is three files written atomically to the status directory:
+``index.html`` (German, readable on a phone, no external assets),
+``status.json`` (machine-readable) and ``feed.atom``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from activities.files import write_atomic
+from activities.rendering import german_datetime, severity_de, template_environment
+from domain.status import StatusBoard, StatusEntry, StatusPost
+
+
+class StatusSnapshot(BaseModel):
+    """What the render activity needs: the board, the instant and the display zone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    board: StatusBoard
+    generated_at: datetime
+    timezone: str = "Europe/Berlin"
+    title: str = "myconvento Störungsseite"
+
+
+class StatusPostRequest(BaseModel):
+    """Input of :meth:`StatusPostActivities.post_status`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    post: StatusPost
+    workflow_id: str
+    task_queue: str
+
+
+class StatusPostActivities:
+    """Delivers status posts to the status page workflow (signal, starting it if needed)."""
+
+    def __init__(self, client: Client) -> None:
+        """Use ``client`` to reach the status page workflow."""
+        self._client = client
+
+    @activity.defn
+    async def post_status(self, request: StatusPostRequest) -> None:
+        """Start the status page workflow if it is not running, then signal the post."""
+        # Imported here: workflows import activities' models, not the other way round.
+        from workflows.status_page import StatusPageInput, StatusPageWorkflow
+
+        handle = await self._client.start_workflow(
+            StatusPageWorkflow.run,
+            StatusPageInput(),
+            id=request.workflow_id,
+            task_queue=request.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        await handle.signal(StatusPageWorkflow.post, request.post)
+
+
+def status_document(snapshot: StatusSnapshot) -> dict[str, Any]:
+    """The ``status.json`` document."""
+
+    def entry(e: StatusEntry) -> dict[str, Any]:
+        return {
+            "ticket_id": e.ticket_id,
+            "severity": e.severity.value,
+            "published_at": e.published_at.isoformat(),
+            "expected_resolution": (
+                e.expected_resolution.isoformat() if e.expected_resolution else None
+            ),
+            "resolved_at": e.resolved_at.isoformat() if e.resolved_at else None,
+            "updates": [
+                {
+                    "at": u.at.isoformat(),
+                    "kind": u.kind.value,
+                    "message": u.message,
+                    "expected_resolution": (
+                        u.expected_resolution.isoformat() if u.expected_resolution else None
+                    ),
+                }
+                for u in e.updates
+            ],
+        }
+
+    return {
+        "generated_at": snapshot.generated_at.isoformat(),
+        "timezone": snapshot.timezone,
+        "active": [entry(e) for e in snapshot.board.active],
+        "resolved": [entry(e) for e in snapshot.board.resolved],
+    }
+
+
+class StatusSiteActivities:
+    """Renders the status site into ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        """Write the site to ``directory`` (created if missing)."""
+        self._directory = directory
+        self._env = template_environment()
+        self._html = self._env.get_template("status/index.html.j2")
+        self._atom = self._env.get_template("status/feed.atom.j2")
+
+    def render(self, snapshot: StatusSnapshot) -> dict[str, bytes]:
+        """File name → content for the snapshot (pure; used by the activity and tests)."""
+
+        def local(value: datetime | None) -> str:
+            return german_datetime(value, snapshot.timezone)
+
+        context = {
+            "snapshot": snapshot,
+            "active": snapshot.board.active,
+            "resolved": snapshot.board.resolved,
+            "local": local,
+            "severity_de": severity_de,
+            "utc": lambda value: value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        document = json.dumps(status_document(snapshot), ensure_ascii=False, indent=2)
+        return {
+            "index.html": self._html.render(context).encode("utf-8"),
+            "status.json": (document + "\n").encode("utf-8"),
+            "feed.atom": self._atom.render(context).encode("utf-8"),
+        }
+
+    @activity.defn
+    async def render_status_site(self, snapshot: StatusSnapshot) -> list[str]:
+        """Write ``index.html``, ``status.json`` and ``feed.atom`` atomically; returns the paths."""
+        files = self.render(snapshot)
+
+        def write_all() -> list[str]:
+            paths = []
+            # status.json last: scripts that poll it see a consistent site.
+            for name in ("index.html", "feed.atom", "status.json"):
+                write_atomic(self._directory / name, files[name])
+                paths.append(str(self._directory / name))
+            return paths
+
+        return await asyncio.to_thread(write_all)

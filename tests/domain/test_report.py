@@ -1,0 +1,425 @@
+"""Tests for the intake models ``domain.report`` (DESIGN §2 "Required report fields", §4)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from domain.errors import describe_validation_error
+from domain.report import ChangeRequest, Channel, IncidentReport, Scope
+from domain.sla import Severity
+
+# The intake report example of DESIGN §4, verbatim.
+DESIGN_EXAMPLE = """\
+{
+  "company": "Beispiel Versand GmbH",
+  "full_name": "Erika Mustermann",
+  "phone": "+49 2131 123456",
+  "email": "erika.mustermann@beispiel-versand.de",
+  "description": "Anmeldung nicht möglich, Fehlermeldung 503.",
+  "attachments": ["https://files.example/screenshot-1.png"],
+  "first_noticed_at": "2026-11-24T09:12:00+01:00",
+  "scope": "all_workstations",
+  "reproducible": true,
+  "channel": "chat",
+  "request_id": "chat-48213",
+  "login_impossible": true,
+  "shipping_module_affected": false,
+  "workaround_available": false,
+  "customer_says_not_critical": false
+}
+"""
+
+VALID: dict[str, Any] = json.loads(DESIGN_EXAMPLE)
+
+REQUIRED = (
+    "company",
+    "full_name",
+    "phone",
+    "email",
+    "description",
+    "first_noticed_at",
+    "scope",
+    "reproducible",
+    "channel",
+)
+OPTIONAL = (
+    "attachments",
+    "request_id",
+    "login_impossible",
+    "shipping_module_affected",
+    "workaround_available",
+    "customer_says_not_critical",
+)
+FACTS = (
+    "login_impossible",
+    "shipping_module_affected",
+    "workaround_available",
+    "customer_says_not_critical",
+)
+
+
+def minimal() -> dict[str, Any]:
+    """The example with only the required fields."""
+    return {key: VALID[key] for key in REQUIRED}
+
+
+def errors_of(data: dict[str, Any], model: type[Any] = IncidentReport) -> str:
+    with pytest.raises(ValidationError) as info:
+        model.model_validate(data)
+    return describe_validation_error(info.value)
+
+
+def test_required_and_optional_fields_match_the_model() -> None:
+    fields = IncidentReport.model_fields
+    assert set(fields) == set(REQUIRED) | set(OPTIONAL)
+    assert {name for name, f in fields.items() if f.is_required()} == set(REQUIRED)
+
+
+# -- the DESIGN example ------------------------------------------------------------
+
+
+def test_design_example_validates() -> None:
+    report = IncidentReport.model_validate_json(DESIGN_EXAMPLE)
+    assert report.company == "Beispiel Versand GmbH"
+    assert report.full_name == "Erika Mustermann"
+    assert report.phone == "+49 2131 123456"
+    assert report.email == "erika.mustermann@beispiel-versand.de"
+    assert report.attachments == ("https://files.example/screenshot-1.png",)
+    assert report.first_noticed_at == datetime(2026, 11, 24, 8, 12, tzinfo=UTC)
+    assert report.first_noticed_at.utcoffset() == timedelta(hours=1)
+    assert report.scope is Scope.ALL_WORKSTATIONS
+    assert report.reproducible is True
+    assert report.channel is Channel.CHAT
+    assert report.request_id == "chat-48213"
+    assert report.login_impossible is True
+    assert report.suggested_severity() is Severity.CRITICAL
+    assert report.all_users_affected is False
+
+
+def test_json_round_trip() -> None:
+    report = IncidentReport.model_validate_json(DESIGN_EXAMPLE)
+    assert IncidentReport.model_validate_json(report.model_dump_json()) == report
+    assert IncidentReport.model_validate(report.model_dump()) == report
+
+
+@given(
+    login_impossible=st.booleans(),
+    shipping_module_affected=st.booleans(),
+    workaround_available=st.booleans(),
+    customer_says_not_critical=st.booleans(),
+)
+def test_suggested_severity_follows_the_table(
+    login_impossible: bool,
+    shipping_module_affected: bool,
+    workaround_available: bool,
+    customer_says_not_critical: bool,
+) -> None:
+    report = IncidentReport.model_validate(
+        {
+            **VALID,
+            "login_impossible": login_impossible,
+            "shipping_module_affected": shipping_module_affected,
+            "workaround_available": workaround_available,
+            "customer_says_not_critical": customer_says_not_critical,
+        }
+    )
+    if login_impossible or shipping_module_affected:
+        expected = Severity.CRITICAL
+    elif workaround_available or customer_says_not_critical:
+        expected = Severity.MINOR
+    else:
+        expected = Severity.MAJOR
+    assert report.suggested_severity() is expected
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        ({}, Severity.MAJOR),
+        ({"login_impossible": True}, Severity.CRITICAL),
+        ({"shipping_module_affected": True, "workaround_available": True}, Severity.CRITICAL),
+        ({"workaround_available": True}, Severity.MINOR),
+        ({"customer_says_not_critical": True}, Severity.MINOR),
+    ],
+)
+def test_suggested_severity_examples(facts: dict[str, bool], expected: Severity) -> None:
+    report = IncidentReport.model_validate({**minimal(), **facts})
+    assert report.suggested_severity() is expected
+
+
+# -- missing fields ----------------------------------------------------------------
+
+
+def test_empty_report_names_every_required_field() -> None:
+    with pytest.raises(ValidationError) as info:
+        IncidentReport.model_validate_json("{}")
+    description = describe_validation_error(info.value)
+    for name in REQUIRED:
+        assert f"{name}: required" in description
+    for name in OPTIONAL:
+        assert name not in description
+    assert "\n" not in description
+    assert description.count("; ") == len(REQUIRED) - 1
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_each_required_field_is_required(name: str) -> None:
+    data = minimal()
+    del data[name]
+    assert errors_of(data) == f"{name}: required"
+
+
+def test_only_required_fields_is_enough() -> None:
+    report = IncidentReport.model_validate(minimal())
+    assert report.suggested_severity() is Severity.MAJOR
+
+
+# -- malformed fields --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("full_name", "Erika"),
+        ("full_name", "  Erika  "),
+        ("full_name", ""),
+        ("company", "   "),
+        ("company", "x" * 201),
+        ("phone", "abc"),
+        ("phone", "12"),
+        ("phone", "+49 2131 12345x"),
+        ("phone", "1" * 21),
+        ("email", "erika@"),
+        ("email", "erika.mustermann"),
+        ("email", "erika mustermann@beispiel-versand.de"),
+        ("email", "erika@beispiel-versand"),
+        ("first_noticed_at", "2026-11-24T09:12:00"),
+        ("first_noticed_at", "yesterday"),
+        ("scope", "everywhere"),
+        ("scope", "ALL_WORKSTATIONS"),
+        ("channel", "fax"),
+        ("reproducible", "maybe"),
+        ("reproducible", None),
+        ("description", "   \n\t "),
+        ("description", ""),
+        ("description", "x" * 20_001),
+        ("attachments", [""]),
+        ("attachments", ["   "]),
+        ("attachments", "https://files.example/screenshot-1.png"),
+        ("attachments", ["a"] * 51),
+        ("request_id", "chat 48213"),
+        ("request_id", ""),
+        ("request_id", "x" * 129),
+        ("request_id", 48213),
+        ("login_impossible", "perhaps"),
+    ],
+)
+def test_malformed_field_is_refused_and_named(field: str, value: Any) -> None:
+    description = errors_of({**VALID, field: value})
+    assert description.startswith(f"{field}")
+    # only the bad field is reported
+    assert all(part.split(":")[0].split(".")[0] == field for part in description.split("; "))
+
+
+def test_unknown_field_is_refused() -> None:
+    assert errors_of({**VALID, "prio": "high"}) == "prio: unknown field"
+
+
+def test_naive_first_noticed_at_message() -> None:
+    description = errors_of({**VALID, "first_noticed_at": "2026-11-24T09:12:00"})
+    assert "first_noticed_at" in description
+    assert "time zone" in description
+
+
+def test_one_word_name_message() -> None:
+    assert "first and last name" in errors_of({**VALID, "full_name": "Erika"})
+
+
+def test_several_bad_fields_are_all_named() -> None:
+    data = {**VALID, "full_name": "Erika", "phone": "12", "email": "erika@", "channel": "fax"}
+    del data["scope"]
+    description = errors_of(data)
+    for field in ("full_name", "phone", "email", "channel", "scope"):
+        assert f"{field}: " in description
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "stored"),
+    [
+        ("full_name", "  Erika   Mustermann ", "Erika   Mustermann"),
+        ("email", " erika@beispiel-versand.de ", "erika@beispiel-versand.de"),
+        ("company", " Beispiel Versand GmbH ", "Beispiel Versand GmbH"),
+        ("phone", "(02131) 123-456", "(02131) 123-456"),
+        ("phone", "+49/2131.123456", "+49/2131.123456"),
+        ("request_id", " mail:abc@y ", "mail:abc@y"),
+        ("request_id", "monitoring/alert-7.1_b", "monitoring/alert-7.1_b"),
+    ],
+)
+def test_acceptable_spellings(field: str, value: str, stored: str) -> None:
+    report = IncidentReport.model_validate({**VALID, field: value})
+    assert getattr(report, field) == stored
+
+
+def test_other_utc_offsets_are_fine() -> None:
+    report = IncidentReport.model_validate({**VALID, "first_noticed_at": "2026-11-24T08:12:00Z"})
+    assert report.first_noticed_at == datetime(
+        2026, 11, 24, 9, 12, tzinfo=timezone(timedelta(hours=1))
+    )
+
+
+# -- defaults and model behaviour --------------------------------------------------
+
+
+def test_defaults() -> None:
+    report = IncidentReport.model_validate(minimal())
+    for fact in FACTS:
+        assert getattr(report, fact) is False
+    assert report.attachments == ()
+    assert report.request_id is None
+
+
+def test_report_is_frozen() -> None:
+    report = IncidentReport.model_validate_json(DESIGN_EXAMPLE)
+    with pytest.raises(ValidationError):
+        report.company = "Andere GmbH"  # type: ignore[misc]
+    assert report.company == "Beispiel Versand GmbH"
+    assert hash(report) == hash(IncidentReport.model_validate_json(DESIGN_EXAMPLE))
+
+
+@pytest.mark.parametrize("channel", list(Channel))
+def test_all_users_affected_only_for_monitoring(channel: Channel) -> None:
+    report = IncidentReport.model_validate({**VALID, "channel": channel.value})
+    assert report.channel is channel
+    assert report.all_users_affected is (channel is Channel.MONITORING)
+
+
+def test_channels_and_scopes() -> None:
+    assert {c.value for c in Channel} == {"chat", "phone", "email", "monitoring"}
+    assert {s.value for s in Scope} == {"all_workstations", "some_workstations"}
+
+
+# -- change requests ---------------------------------------------------------------
+
+CHANGE_REQUEST: dict[str, Any] = {
+    "company": "Beispiel Versand GmbH",
+    "full_name": "Erika Mustermann",
+    "email": "erika.mustermann@beispiel-versand.de",
+    "title": "Sendungsverfolgung im Kundenportal",
+    "description": "Bitte die Sendungsnummer im Kundenportal anzeigen.",
+    "attachments": ["mockup.png"],
+    "request_id": "chat-48214",
+}
+
+
+def test_change_request_example_validates() -> None:
+    request = ChangeRequest.model_validate(CHANGE_REQUEST)
+    assert request.title == "Sendungsverfolgung im Kundenportal"
+    assert request.phone is None
+    assert request.attachments == ("mockup.png",)
+    assert ChangeRequest.model_validate_json(request.model_dump_json()) == request
+    with_phone = ChangeRequest.model_validate({**CHANGE_REQUEST, "phone": "+49 2131 123456"})
+    assert with_phone.phone == "+49 2131 123456"
+
+
+def test_change_request_minimal_defaults() -> None:
+    data = {k: CHANGE_REQUEST[k] for k in ("company", "full_name", "email", "title", "description")}
+    request = ChangeRequest.model_validate(data)
+    assert (request.phone, request.attachments, request.request_id) == (None, (), None)
+
+
+def test_change_request_needs_a_title() -> None:
+    data = dict(CHANGE_REQUEST)
+    del data["title"]
+    assert errors_of(data, ChangeRequest) == "title: required"
+    assert "title" in errors_of({**CHANGE_REQUEST, "title": "  "}, ChangeRequest)
+
+
+def test_change_request_refuses_bad_fields() -> None:
+    data = {**CHANGE_REQUEST, "phone": "12", "full_name": "Erika", "severity": "critical"}
+    description = errors_of(data, ChangeRequest)
+    for field in ("phone", "full_name"):
+        assert f"{field}: " in description
+    assert "severity: unknown field" in description
+
+
+def test_empty_change_request_names_every_required_field() -> None:
+    description = errors_of({}, ChangeRequest)
+    for name in ("company", "full_name", "email", "title", "description"):
+        assert f"{name}: required" in description
+    assert "phone" not in description
+
+
+# -- fuzzing -----------------------------------------------------------------------
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=30),
+    st.lists(st.one_of(st.none(), st.integers(), st.text(max_size=10)), max_size=4),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+ACTIONS = st.sampled_from(["keep", "keep", "drop", "junk"])
+# The first st.text() draw of a fresh process builds Hypothesis' Unicode table,
+# which can trip the too_slow health check on a cold cache.
+FUZZ = settings(suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(st.data())
+def test_fuzzed_reports_validate_or_name_what_is_missing(data: st.DataObject) -> None:
+    report: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, value in VALID.items():
+        action = data.draw(ACTIONS, label=f"action for {key}")
+        if action == "keep":
+            report[key] = value
+        elif action == "junk":
+            report[key] = data.draw(JUNK, label=key)
+        else:
+            dropped.append(key)
+    if data.draw(st.booleans(), label="add an unknown field"):
+        report["prio"] = data.draw(JUNK, label="prio")
+    try:
+        IncidentReport.model_validate(report)
+    except ValidationError as exc:
+        description = describe_validation_error(exc)
+        assert description
+        for key in dropped:
+            if key in REQUIRED:
+                assert f"{key}: required" in description
+        if "prio" in report:
+            assert "prio: unknown field" in description
+    else:
+        assert not any(key in REQUIRED for key in dropped)
+        assert "prio" not in report
+
+
+@FUZZ
+@given(st.data())
+def test_fuzzed_json_reports_raise_only_validation_errors(data: st.DataObject) -> None:
+    json_junk = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=30),
+        st.lists(st.text(max_size=10), max_size=3),
+    )
+    report = {
+        key: data.draw(st.one_of(st.just(value), json_junk), label=key)
+        for key, value in VALID.items()
+    }
+    text = json.dumps(report)
+    try:
+        IncidentReport.model_validate_json(text)
+    except ValidationError as exc:
+        assert describe_validation_error(exc)

@@ -1,0 +1,158 @@
+"""The worker: builds adapters from configuration and runs every workflow and activity.
+
+Configuration (DESIGN §4): the Temporal connection from the SDK's env config;
+``SLA_DATA_DIR`` (default ``.sla``) for the outbox and the status site;
+``SLA_SMTP_HOST`` (with ``SLA_SMTP_PORT``, ``SLA_SMTP_USER``,
+``SLA_SMTP_PASSWORD``, ``SLA_SMTP_STARTTLS``) switches e-mail from the outbox to
+SMTP; ``SLA_MAIL_FROM`` sets the sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.calendar import CalendarActivities
+from activities.mail import Mailer, OutboxMailer, SmtpMailer
+from activities.notifications import NotificationActivities
+from activities.rendering import MessageRenderer
+from activities.status_page import StatusPostActivities, StatusSiteActivities
+from workflows.client import connect, ensure_search_attributes
+from workflows.incident import IncidentWorkflow
+from workflows.names import TASK_QUEUE
+from workflows.status_page import StatusPageWorkflow
+
+log = logging.getLogger("sla.worker")
+
+WORKFLOWS: tuple[type, ...] = (IncidentWorkflow, StatusPageWorkflow)
+DEFAULT_SENDER = "myconvento Support <support@myconvento.com>"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Everything the worker reads from the environment."""
+
+    data_dir: Path
+    sender: str
+    smtp: SmtpMailer | None
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where ``.eml`` files go when no SMTP server is configured."""
+        return self.data_dir / "outbox"
+
+    @property
+    def status_dir(self) -> Path:
+        """Where the status site is written."""
+        return self.data_dir / "status"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerSettings:
+        """Read ``SLA_*`` variables (see the module docstring).
+
+        Raises:
+            ValueError: ``SLA_SMTP_PORT`` is not a number.
+        """
+        env = os.environ if env is None else env
+        smtp = None
+        if host := env.get("SLA_SMTP_HOST"):
+            port_text = env.get("SLA_SMTP_PORT", "25")
+            if not port_text.isdigit():
+                raise ValueError(f"SLA_SMTP_PORT must be a number, got {port_text!r}")
+            smtp = SmtpMailer(
+                host=host,
+                port=int(port_text),
+                user=env.get("SLA_SMTP_USER") or None,
+                password=env.get("SLA_SMTP_PASSWORD") or None,
+                starttls=env.get("SLA_SMTP_STARTTLS", "").lower() in {"1", "true", "yes"},
+            )
+        return cls(
+            data_dir=Path(env.get("SLA_DATA_DIR", ".sla")),
+            sender=env.get("SLA_MAIL_FROM", DEFAULT_SENDER),
+            smtp=smtp,
+        )
+
+    def mailer(self) -> Mailer:
+        """SMTP when configured, else the outbox."""
+        return self.smtp if self.smtp is not None else OutboxMailer(self.outbox_dir)
+
+
+def build_activities(
+    client: Client, settings: WorkerSettings, *, mailer: Mailer | None = None
+) -> list[Callable[..., Any]]:
+    """Wire every activity with its adapters (the only place that does)."""
+    notifications = NotificationActivities(
+        mailer or settings.mailer(), MessageRenderer(), settings.sender
+    )
+    calendar = CalendarActivities()
+    site = StatusSiteActivities(settings.status_dir)
+    posts = StatusPostActivities(client)
+    return [
+        calendar.compute_incident_clock,
+        calendar.compute_next_reminder,
+        calendar.compute_outcome,
+        notifications.send_notification,
+        site.render_status_site,
+        posts.post_status,
+    ]
+
+
+def build_worker(
+    client: Client,
+    settings: WorkerSettings,
+    *,
+    task_queue: str = TASK_QUEUE,
+    mailer: Mailer | None = None,
+) -> Worker:
+    """A worker for every workflow and activity of the engine."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=build_activities(client, settings, mailer=mailer),
+    )
+
+
+async def run(settings: WorkerSettings | None = None, client: Client | None = None) -> None:
+    """Connect, register search attributes, and run until SIGINT/SIGTERM."""
+    settings = settings or WorkerSettings.from_env()
+    client = client or await connect()
+    added = await ensure_search_attributes(client)
+    if added:
+        log.info("registered search attributes: %s", ", ".join(added))
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    where = settings.smtp.host if settings.smtp else settings.outbox_dir
+    log.info(
+        "worker on task queue %s; mail to %s; status site in %s",
+        TASK_QUEUE,
+        where,
+        settings.status_dir,
+    )
+    async with worker:
+        await stop.wait()
+        log.info("stopping: finishing running activities")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Script entry: ``python worker.py``."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Connecting to Temporal and preparing a namespace (shared by worker, starter, CLI and tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+
+from workflows.names import SEARCH_ATTRIBUTES
+
+
+async def connect(profile: str | None = None, **overrides: Any) -> Client:
+    """Connect using the SDK's environment configuration.
+
+    ``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS
+    settings and profiles from the Temporal config file all apply, so the same
+    code reaches a dev server, a self-hosted cluster or Temporal Cloud.
+
+    Args:
+        profile: Config-file profile name (default profile when ``None``).
+        **overrides: Arguments for ``Client.connect`` that win over the config.
+    """
+    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))
+    config.setdefault("target_host", "localhost:7233")
+    config.update(overrides)
+    return await Client.connect(data_converter=pydantic_data_converter, **config)
+
+
+def _indexed_type(key: SearchAttributeKey[Any]) -> IndexedValueType.ValueType:
+    mapping = {
+        SearchAttributeIndexedValueType.KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        SearchAttributeIndexedValueType.BOOL: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+        SearchAttributeIndexedValueType.DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+        SearchAttributeIndexedValueType.INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+        SearchAttributeIndexedValueType.TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+        SearchAttributeIndexedValueType.DOUBLE: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+    }
+    return mapping[key.indexed_value_type]
+
+
+async def ensure_search_attributes(
+    client: Client, keys: Iterable[SearchAttributeKey[Any]] = SEARCH_ATTRIBUTES
+) -> list[str]:
+    """Register the custom search attributes that the namespace lacks; returns the added names."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    known = set(existing.custom_attributes) | set(existing.system_attributes)
+    missing = {k.name: _indexed_type(k) for k in keys if k.name not in known}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    return sorted(missing)

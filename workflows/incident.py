@@ -1,0 +1,377 @@
+"""``IncidentWorkflow``: one support report, from receipt to resolution (workflow ID = ticket ID).
+
+Orchestration only. Every rule lives in :mod:`domain.incident` (``decide`` /
+``evolve`` / ``pending_timers``) and :mod:`domain.notifications`; business-time
+instants come from local activities. The workflow
+
+* opens the incident with the deadlines of every severity (one local activity),
+* sleeps until the earliest pending timer or a state change, and feeds expired
+  timers back to ``decide``,
+* accepts operator commands as updates (validated first; refusals never reach
+  history) and escalation steps as signals,
+* delivers the side effects of every new event (e-mails, status page) in order,
+  in a separate task so that a mail outage never delays a deadline,
+* keeps search attributes current and continues as new when history grows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.calendar import (
+        CalendarActivities,
+        ClockRequest,
+        OutcomeRequest,
+        ReminderRequest,
+    )
+    from activities.notifications import NotificationActivities
+    from activities.status_page import StatusPostActivities, StatusPostRequest
+    from domain.errors import DomainError, NotDue
+    from domain.incident import (
+        Acknowledge,
+        Command,
+        DecideResources,
+        Escalate,
+        ExtendEstimate,
+        IncidentOutcome,
+        IncidentState,
+        IncidentStatus,
+        OpenIncident,
+        PageOnDuty,
+        PostStatusUpdate,
+        Reclassify,
+        RecordDeliveryFailure,
+        Resolve,
+        TimerCommand,
+        decide,
+        fold,
+        pending_timers,
+    )
+    from domain.notifications import Notification, notifications_for
+    from domain.report import IncidentReport
+    from domain.sla import SlaPolicy
+    from domain.status import status_post_for
+    from domain.view import IncidentView, view
+    from workflows import names
+
+_LOCAL = timedelta(seconds=10)
+_NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+
+
+class IncidentInput(BaseModel):
+    """Start input of :class:`IncidentWorkflow` (also its continue-as-new input).
+
+    Attributes:
+        ticket_id: The ticket ID (also the workflow ID).
+        report: The validated report.
+        received_at: When the report was received (aware).
+        policy: The policy snapshot this incident runs under.
+        status_page_id: Workflow ID of the status page (tests use their own).
+        state: Carried state after continue-as-new (``None`` on first start).
+        effects_done: How many events already had their side effects delivered.
+        max_history_events: Continue as new after this many history events
+            (``None``: when the server suggests it).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    report: IncidentReport
+    received_at: datetime
+    policy: SlaPolicy
+    status_page_id: str = names.STATUS_PAGE_WORKFLOW_ID
+    state: IncidentState | None = None
+    effects_done: int = 0
+    max_history_events: int | None = None
+
+
+def _refusal(error: DomainError) -> ApplicationError:
+    return ApplicationError(error.message, type=error.kind.value, non_retryable=True)
+
+
+@workflow.defn
+class IncidentWorkflow:
+    """The durable SLA clock of one incident."""
+
+    @workflow.init
+    def __init__(self, input: IncidentInput) -> None:
+        """Restore carried state (continue-as-new) or start empty."""
+        self._input = input
+        self._policy = input.policy
+        self._state: IncidentState | None = input.state
+        self._effects_done = input.effects_done
+        self._search_attributes: dict[str, Any] = {}
+
+    # -- queries, updates, signals -------------------------------------------
+
+    @workflow.query
+    def view(self) -> IncidentView:
+        """The full state with every domain event."""
+        if self._state is None:
+            raise ApplicationError("the incident is still being opened", type="NotOpenYet")
+        return view(self._state)
+
+    @workflow.update
+    async def acknowledge(self, command: Acknowledge) -> IncidentView:
+        """Confirm receipt with classification and estimate (customer is told both)."""
+        return await self._operator(command)
+
+    @acknowledge.validator
+    def _validate_acknowledge(self, command: Acknowledge) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def reclassify(self, command: Reclassify) -> IncidentView:
+        """Change the severity; deadlines are recomputed from receipt."""
+        return await self._operator(command)
+
+    @reclassify.validator
+    def _validate_reclassify(self, command: Reclassify) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def extend(self, command: ExtendEstimate) -> IncidentView:
+        """Communicate a new estimate with a reason (stage 1/2 as the SLA says)."""
+        return await self._operator(command)
+
+    @extend.validator
+    def _validate_extend(self, command: ExtendEstimate) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def resolve(self, command: Resolve) -> IncidentView:
+        """Close the incident; the customer gets the resolution confirmation."""
+        return await self._operator(command)
+
+    @resolve.validator
+    def _validate_resolve(self, command: Resolve) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def post_status_update(self, command: PostStatusUpdate) -> IncidentView:
+        """Post a message on the status page."""
+        return await self._operator(command)
+
+    @post_status_update.validator
+    def _validate_post_status_update(self, command: PostStatusUpdate) -> None:
+        self._validate(command)
+
+    @workflow.signal
+    async def escalate(self, command: Escalate) -> None:
+        """Stage 3 (management) or the extended escalation, with a reason."""
+        await self._signalled(command)
+
+    @workflow.signal
+    async def decide_resources(self, command: DecideResources) -> None:
+        """Management's answer to a stage-3 escalation."""
+        await self._signalled(command)
+
+    def _validate(self, command: Command) -> None:
+        if self._state is None:
+            return  # still opening: the handler waits and decides then
+        try:
+            decide(self._state, command, workflow.now())
+        except DomainError as error:
+            raise _refusal(error) from None
+
+    async def _operator(self, command: Command) -> IncidentView:
+        await workflow.wait_condition(lambda: self._state is not None)
+        try:
+            self._apply(command)
+        except DomainError as error:
+            raise _refusal(error) from None
+        assert self._state is not None
+        return view(self._state)
+
+    async def _signalled(self, command: Command) -> None:
+        await workflow.wait_condition(lambda: self._state is not None)
+        try:
+            self._apply(command)
+        except DomainError as error:
+            # A signal cannot answer its sender; the CLI checks the command
+            # against the `view` query before signalling, so this is a race.
+            workflow.logger.warning("refused %s: %s", type(command).__name__, error.message)
+
+    # -- core ---------------------------------------------------------------
+
+    def _apply(self, command: Command) -> None:
+        events = decide(self._state, command, workflow.now())
+        if events:
+            self._state = fold(self._state, events)
+
+    @workflow.run
+    async def run(self, input: IncidentInput) -> IncidentOutcome:
+        """Run the incident until it is resolved; returns the SLA outcome."""
+        if self._state is None:
+            clock = await workflow.execute_local_activity_method(
+                CalendarActivities.compute_incident_clock,
+                ClockRequest(policy=self._policy, received_at=input.received_at),
+                start_to_close_timeout=_LOCAL,
+                summary="deadlines in business time",
+            )
+            self._apply(
+                OpenIncident(
+                    ticket_id=input.ticket_id,
+                    report=input.report,
+                    received_at=input.received_at,
+                    deadlines=clock.deadlines,
+                    next_opening_page=clock.next_opening_page,
+                )
+            )
+        effects = asyncio.create_task(self._deliver_effects())
+        try:
+            while self._current.is_open:
+                self._upsert_search_attributes()
+                if self._should_continue_as_new():
+                    await self._continue_as_new()
+                await self._next_timer()
+            self._upsert_search_attributes()
+            await workflow.wait_condition(self._effects_drained)
+        finally:
+            effects.cancel()
+        return await workflow.execute_local_activity_method(
+            CalendarActivities.compute_outcome,
+            OutcomeRequest(policy=self._policy, state=self._current),
+            start_to_close_timeout=_LOCAL,
+            summary="SLA outcome",
+        )
+
+    @property
+    def _current(self) -> IncidentState:
+        assert self._state is not None, "incident not opened"
+        return self._state
+
+    async def _next_timer(self) -> None:
+        """Fire the earliest due timer, or wait for it or for any state change."""
+        state = self._current
+        timers = pending_timers(state)
+        now = workflow.now()
+        if timers and timers[0].at <= now:
+            await self._fire(timers[0].command)
+            return
+        timeout = timers[0].at - now if timers else None
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._state is not state or self._should_continue_as_new(),
+                timeout=timeout,
+                timeout_summary=type(timers[0].command).__name__ if timers else None,
+            )
+
+    async def _fire(self, command: TimerCommand) -> None:
+        if isinstance(command, PageOnDuty) and self._current.status is IncidentStatus.NEW:
+            next_reminder = await workflow.execute_local_activity_method(
+                CalendarActivities.compute_next_reminder,
+                ReminderRequest(policy=self._policy, after=workflow.now()),
+                start_to_close_timeout=_LOCAL,
+                summary="next on-duty reminder",
+            )
+            command = command.model_copy(update={"next_reminder_at": next_reminder})
+        # Timer resolution can wake us a hair early; the loop then waits again.
+        with contextlib.suppress(NotDue):
+            self._apply(command)
+
+    # -- side effects ---------------------------------------------------------
+
+    def _effects_drained(self) -> bool:
+        return self._effects_done >= len(self._current.events)
+
+    async def _deliver_effects(self) -> None:
+        """Deliver, in event order, every e-mail and status post of every new event."""
+        while True:
+            await workflow.wait_condition(
+                lambda: self._state is not None and not self._effects_drained()
+            )
+            sequence = self._effects_done
+            state = self._current
+            for notification in notifications_for(state, sequence, self._policy):
+                await self._send(notification)
+            post = status_post_for(state, state.events[sequence])
+            if post is not None:
+                await workflow.execute_activity_method(
+                    StatusPostActivities.post_status,
+                    StatusPostRequest(
+                        post=post,
+                        workflow_id=self._input.status_page_id,
+                        task_queue=workflow.info().task_queue,
+                    ),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=_NOTIFY_RETRY,
+                    summary=f"status page: {post.kind.value}",
+                )
+            self._effects_done = sequence + 1
+
+    async def _send(self, notification: Notification) -> None:
+        try:
+            await workflow.execute_activity_method(
+                NotificationActivities.send_notification,
+                notification,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=_NOTIFY_RETRY,
+                summary=f"e-mail {notification.kind.value} to {', '.join(notification.to)}",
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
+                raise
+            # Permanent: record it as an event, which alerts the support lead.
+            self._apply(
+                RecordDeliveryFailure(
+                    message_kind=notification.kind.value,
+                    to=notification.to,
+                    error=cause.message,
+                )
+            )
+
+    # -- search attributes and continue-as-new ---------------------------------
+
+    def _upsert_search_attributes(self) -> None:
+        state = self._current
+        values: list[tuple[Any, Any]] = [
+            (names.TICKET_STATUS, state.status.value),
+            (names.SEVERITY, state.severity.value),
+            (names.COMPANY, state.report.company),
+            (names.CHANNEL, state.report.channel.value),
+            (names.ESCALATION_STAGE, str(state.escalation_stage)),
+            (names.REACTION_DUE, state.reaction_due),
+            (names.RESOLUTION_DUE, state.resolution_due),
+            (names.SLA_BREACHED, state.breached),
+            (names.ALL_USERS, state.all_users),
+        ]
+        updates: list[SearchAttributeUpdate[Any]] = []
+        for key, value in values:
+            if self._search_attributes.get(key.name) != value:
+                self._search_attributes[key.name] = value
+                updates.append(key.value_set(value))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        if self._input.max_history_events is not None:
+            return info.get_current_history_length() >= self._input.max_history_events
+        return info.is_continue_as_new_suggested()
+
+    async def _continue_as_new(self) -> None:
+        drained: Callable[[], bool] = lambda: (  # noqa: E731
+            workflow.all_handlers_finished() and self._effects_drained()
+        )
+        await workflow.wait_condition(drained)
+        workflow.continue_as_new(
+            self._input.model_copy(
+                update={"state": self._current, "effects_done": self._effects_done}
+            )
+        )
