@@ -1,7 +1,7 @@
 """German message texts from Jinja2 templates.
 
-Templates live in ``activities/templates/email/<kind>.txt.j2``; each defines a
-``subject`` and a ``body`` block. Times are shown in the policy's time zone as
+Templates live in ``activities/templates/email/<kind>.txt.j2``; each extends a
+layout that renders the ``subject`` block, a line ``---`` and the body. Times are shown in the policy's time zone as
 German wall-clock text ("Dienstag, 24.11.2026, 10:30 Uhr").
 """
 
@@ -106,14 +106,14 @@ class MessageRenderer:
         def local(value: datetime | None) -> str:
             return german_datetime(value, timezone)
 
-        context = template.new_context(
-            {
-                "facts": notification.facts,
-                "event": notification.event,
-                "timeline": notification.timeline,
-                "local": local,
-            }
+        text = template.render(
+            facts=notification.facts,
+            event=notification.event,
+            timeline=notification.timeline,
+            local=local,
         )
-        subject = "".join(template.blocks["subject"](context)).strip()
-        body = "".join(template.blocks["body"](context)).strip() + "\n"
-        return " ".join(subject.split()), body
+        # Layouts put the subject block first, then a line "---", then the body.
+        subject, separator, body = text.partition("\n---\n")
+        if not separator:
+            raise ValueError(f"template {template.name} lacks the subject/body separator")
+        return " ".join(subject.split()), body.strip() + "\n"

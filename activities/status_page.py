@@ -137,6 +137,9 @@ class StatusSiteActivities:
         files = self.render(snapshot)
 
         def write_all() -> list[str]:
+            # A render cut off by a worker crash may leave a temporary file.
+            for stale in self._directory.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
             paths = []
             # status.json last: scripts that poll it see a consistent site.
             for name in ("index.html", "feed.atom", "status.json"):

