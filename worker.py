@@ -29,6 +29,7 @@ from activities.status_page import StatusPostActivities, StatusSiteActivities
 from workflows.client import connect, ensure_search_attributes
 from workflows.incident import IncidentWorkflow
 from workflows.names import TASK_QUEUE
+from workflows.sandbox import workflow_runner
 from workflows.status_page import StatusPageWorkflow
 
 log = logging.getLogger("sla.worker")
@@ -119,6 +120,7 @@ def build_worker(
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=build_activities(client, settings, mailer=mailer),
+        workflow_runner=workflow_runner(),
     )
 
 

@@ -1,8 +1,9 @@
 """German message texts from Jinja2 templates.
 
 Templates live in ``activities/templates/email/<kind>.txt.j2``; each extends a
-layout that renders the ``subject`` block, a line ``---`` and the body. Times are shown in the policy's time zone as
-German wall-clock text ("Dienstag, 24.11.2026, 10:30 Uhr").
+layout that renders the ``subject`` block, a line ``---`` and the body. Times
+are shown in the policy's time zone as German wall-clock text
+("Dienstag, 24.11.2026, 10:30 Uhr").
 """
 
 from __future__ import annotations

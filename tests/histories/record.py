@@ -1,0 +1,133 @@
+"""Record workflow histories for the replay tests: ``python -m tests.histories.record``.
+
+Run it after a deliberate workflow change (together with ``workflow.patched``
+where running workflows must keep their old path), and commit the JSON files.
+Each scenario drives a workflow on the time-skipping server and saves its
+history next to this file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from domain.incident import (
+    Acknowledge,
+    DecideResources,
+    Escalate,
+    EscalatedBy,
+    ExtendEstimate,
+    PostStatusUpdate,
+    Reclassify,
+    Resolve,
+)
+from domain.sla import Severity
+from starter import report_incident
+from tests.conftest import Stack, make_stack, report
+from tests.servers import installed_binary
+from workflows.client import ensure_search_attributes
+from workflows.incident import IncidentWorkflow
+
+HERE = Path(__file__).parent
+Scenario = Callable[[Stack], Awaitable[list[WorkflowHandle[object, object]]]]
+
+
+async def _open(stack: Stack, **changes: object) -> WorkflowHandle[IncidentWorkflow, object]:
+    ticket = await report_incident(
+        stack.client,
+        report(**changes),
+        received_at=await stack.now(),
+        task_queue=stack.task_queue,
+        status_page_id=stack.status_page_id,
+    )
+    return stack.client.get_workflow_handle_for(IncidentWorkflow.run, ticket)  # type: ignore[return-value]
+
+
+async def critical_escalated(stack: Stack) -> list[WorkflowHandle[object, object]]:
+    """Critical: paged, acknowledged for all users, estimate missed twice, stage 3, resolved."""
+    handle = await _open(stack)
+    now = await stack.now()
+    await handle.execute_update(
+        IncidentWorkflow.acknowledge,
+        Acknowledge(severity=Severity.CRITICAL, estimate=now + timedelta(hours=2), all_users=True),
+    )
+    await stack.skip_to(now + timedelta(hours=3))
+    await handle.execute_update(
+        IncidentWorkflow.extend,
+        ExtendEstimate(estimate=now + timedelta(hours=6), reason="Datenbank-Failover dauert an"),
+    )
+    await stack.skip_to(now + timedelta(hours=7))
+    await handle.signal(
+        IncidentWorkflow.escalate,
+        Escalate(stage=3, reason="Hersteller-Support nötig", by=EscalatedBy.COMPANY),
+    )
+    await handle.signal(
+        IncidentWorkflow.decide_resources, DecideResources(decision="Zwei Entwickler abgestellt")
+    )
+    await handle.execute_update(
+        IncidentWorkflow.post_status_update, PostStatusUpdate(message="Fehlerursache gefunden")
+    )
+    await handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="Index neu aufgebaut"))
+    await handle.result()
+    status = stack.client.get_workflow_handle(stack.status_page_id)
+    return [handle, status]  # type: ignore[list-item]
+
+
+async def minor_reclassified_breached(stack: Stack) -> list[WorkflowHandle[object, object]]:
+    """Minor: reaction warning and breach, late ack as major, reclassified back, resolved."""
+    handle = await _open(stack, login_impossible=False, workaround_available=True)
+    await stack.skip_to(await stack.now() + timedelta(days=7))
+    now = await stack.now()
+    await handle.execute_update(
+        IncidentWorkflow.acknowledge,
+        Acknowledge(severity=Severity.MAJOR, estimate=now + timedelta(days=2)),
+    )
+    await handle.execute_update(
+        IncidentWorkflow.reclassify,
+        Reclassify(severity=Severity.MINOR, reason="Workaround bestätigt"),
+    )
+    await handle.execute_update(
+        IncidentWorkflow.resolve, Resolve(summary="Konfiguration korrigiert")
+    )
+    await handle.result()
+    return [handle]  # type: ignore[list-item]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "critical_escalated": critical_escalated,
+    "minor_reclassified_breached": minor_reclassified_breached,
+}
+
+
+async def record() -> None:
+    """Run every scenario and write ``<scenario>-<workflow>.json`` histories."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=installed_binary("temporal-test-server"),
+    )
+    try:
+        await ensure_search_attributes(env.client)
+        for name, scenario in SCENARIOS.items():
+            with tempfile.TemporaryDirectory() as data_dir:
+                stack = make_stack(env.client, env, Path(data_dir))
+                async with stack.worker:
+                    handles = await scenario(stack)
+                    for handle in handles:
+                        history = await handle.fetch_history()
+                        kind = "status_page" if handle.id == stack.status_page_id else "incident"
+                        path = HERE / f"{name}-{kind}.json"
+                        path.write_text(history.to_json(), "utf-8")
+                        print(f"recorded {path.name}: {len(history.events)} events")
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(record())
