@@ -1,0 +1,120 @@
+"""Shared plumbing of the ``sla`` commands: parsing, connecting, refusing clearly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.errors import DomainError
+from domain.sla import PolicyError, SlaPolicy
+from starter import IntakeError
+from workflows.client import connect
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A refusal to print as one line on stderr (exit code 1)."""
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` to stderr and exit with ``code``."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def load_policy(path: Path | None = None) -> SlaPolicy:
+    """``--policy``, else ``$SLA_POLICY``, else the shipped policy."""
+    chosen = path or (Path(os.environ["SLA_POLICY"]) if os.environ.get("SLA_POLICY") else None)
+    return SlaPolicy.from_file(chosen) if chosen else SlaPolicy.default()
+
+
+def parse_instant(text: str, zone: str = "Europe/Berlin", *, what: str = "time") -> datetime:
+    """ISO 8601 → aware datetime; a naive value means wall-clock time in ``zone``.
+
+    Raises:
+        CliError: Not ISO 8601.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CliError(
+            f"{what} {text!r} is not an ISO 8601 date-time (e.g. 2026-11-24T15:30 or "
+            "2026-11-24T15:30+01:00)"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(zone))
+    return value
+
+
+def describe_failure(error: BaseException, ticket_id: str | None = None) -> str:
+    """One readable line for any failure a command can meet."""
+    if isinstance(error, CliError | IntakeError | PolicyError | DomainError):
+        return str(error)
+    if isinstance(error, WorkflowUpdateFailedError):
+        cause = error.cause
+        if isinstance(cause, ApplicationError):
+            return cause.message
+        return str(cause)
+    if isinstance(error, RPCError):
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return f"unknown ticket {ticket_id}" if ticket_id else f"not found: {error.message}"
+        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            return f"Temporal is not reachable ({error.message}); is `sla dev` running?"
+        return f"Temporal refused the request: {error.message}"
+    if isinstance(error, RuntimeError) and "connect" in str(error).lower():
+        address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
+        return f"cannot connect to Temporal at {address}; is `sla dev` running?"
+    if isinstance(error, ApplicationError):
+        return error.message
+    return f"{type(error).__name__}: {error}"
+
+
+def run(
+    body: Callable[[], Coroutine[Any, Any, T]] | Callable[[], Awaitable[T]],
+    *,
+    ticket_id: str | None = None,
+) -> T:
+    """Run an async command body; any failure becomes one line on stderr and exit 1."""
+    try:
+        return asyncio.run(body())  # type: ignore[arg-type]
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except BaseException as error:
+        fail(describe_failure(error, ticket_id))
+
+
+async def client() -> Client:
+    """A client from the SDK's env config (``TEMPORAL_ADDRESS``, profiles, TLS, API key)."""
+    try:
+        return await connect()
+    except RuntimeError as error:
+        address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
+        raise CliError(
+            f"cannot connect to Temporal at {address}; is `sla dev` running? ({error})"
+        ) from None
+
+
+def print_json(value: BaseModel | list[BaseModel] | dict[str, Any] | list[Any]) -> None:
+    """Print JSON (pydantic models in their JSON form) to stdout."""
+    if isinstance(value, BaseModel):
+        data: Any = value.model_dump(mode="json")
+    elif isinstance(value, list):
+        data = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+    else:
+        data = value
+    print(json.dumps(data, ensure_ascii=False, indent=2))

@@ -1,0 +1,465 @@
+"""The ``sla`` command line (DESIGN §4).
+
+Every command accepts ``--json``; a refusal prints one line on stderr and exits
+non-zero. Times are ISO 8601; naive ones mean wall-clock time in the policy's
+zone (Europe/Berlin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+
+from cli.common import CliError, client, fail, load_policy, parse_instant, print_json, run
+from cli.render import incidents_table, next_deadline, show_incident
+from domain.errors import DomainError
+from domain.incident import (
+    Acknowledge,
+    DecideResources,
+    Escalate,
+    EscalatedBy,
+    ExtendEstimate,
+    IncidentStatus,
+    PostStatusUpdate,
+    Reclassify,
+    Resolve,
+    decide,
+    fold,
+)
+from domain.report import Channel, Scope
+from domain.sla import Severity, SlaPolicy
+from domain.view import IncidentSummary, IncidentView
+from starter import report_incident
+from workflows.incident import IncidentWorkflow
+
+app = typer.Typer(
+    name="sla",
+    help="Operate the myconvento support SLA: incidents, deadlines, escalations, status page.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
+]
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+# -- the stack -------------------------------------------------------------------
+
+
+@app.command()
+def dev(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Outbox, status site, SQLite database [default: $SLA_DATA_DIR or .sla]"),
+    ] = None,
+    policy: PolicyOption = None,
+    port: Annotated[int, typer.Option(help="Temporal frontend port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+    status_port: Annotated[int, typer.Option(help="Status page HTTP port.")] = 8080,
+) -> None:
+    """Run the embedded stack: Temporal dev server, worker and status page, until Ctrl-C."""
+    from cli.dev import DevConfig, run_dev
+
+    if policy is not None:
+        load_policy(policy)  # refuse a broken policy before starting anything
+    try:
+        code = run_dev(
+            DevConfig(
+                data_dir=data_dir or Path(os.environ.get("SLA_DATA_DIR", ".sla")),
+                policy=policy.resolve() if policy else None,
+                port=port,
+                ui_port=ui_port,
+                status_port=status_port,
+            )
+        )
+    except CliError as error:
+        fail(str(error))
+    raise typer.Exit(code)
+
+
+@app.command()
+def worker(policy: PolicyOption = None) -> None:
+    """Run the worker (connection from the SDK env config, data dir from $SLA_DATA_DIR)."""
+    import worker as worker_module
+
+    if policy is not None:
+        os.environ["SLA_POLICY"] = str(policy)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run(worker_module.run)
+
+
+# -- intake -----------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    file: Annotated[Path | None, typer.Option("--file", help="Report JSON (DESIGN §4).")] = None,
+    company: Annotated[str | None, typer.Option()] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Full name of the reporter.")] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    first_noticed: Annotated[str | None, typer.Option(help="ISO date-time.")] = None,
+    scope: Annotated[Scope | None, typer.Option()] = None,
+    reproducible: Annotated[bool | None, typer.Option("--reproducible/--not-reproducible")] = None,
+    channel: Annotated[Channel, typer.Option()] = Channel.CHAT,
+    request_id: Annotated[str | None, typer.Option()] = None,
+    attachment: Annotated[list[str] | None, typer.Option(help="Repeatable.")] = None,
+    login_impossible: Annotated[bool, typer.Option()] = False,
+    shipping_module_affected: Annotated[bool, typer.Option()] = False,
+    workaround_available: Annotated[bool, typer.Option()] = False,
+    not_critical: Annotated[bool, typer.Option(help="The customer says: not critical.")] = False,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Report a disturbance; prints the ticket ID."""
+    sla_policy = _policy(policy)
+    if file is not None:
+        try:
+            data: Any = file.read_text("utf-8")
+        except OSError as error:
+            fail(f"cannot read {file}: {error.strerror}")
+    else:
+        zone = sla_policy.calendar_spec.timezone
+        first = _parse(first_noticed, zone, "--first-noticed") if first_noticed else None
+        data = {
+            "company": company,
+            "full_name": name,
+            "phone": phone,
+            "email": email,
+            "description": description,
+            "first_noticed_at": first.isoformat() if first else None,
+            "scope": scope.value if scope else None,
+            "reproducible": reproducible,
+            "channel": channel.value,
+            "request_id": request_id,
+            "attachments": attachment or [],
+            "login_impossible": login_impossible,
+            "shipping_module_affected": shipping_module_affected,
+            "workaround_available": workaround_available,
+            "customer_says_not_critical": not_critical,
+        }
+        data = {k: v for k, v in data.items() if v is not None}
+
+    async def body() -> str:
+        return await report_incident(await client(), data, policy=sla_policy)
+
+    ticket_id = run(body)
+    if as_json:
+        print_json({"ticket_id": ticket_id})
+    else:
+        print(ticket_id)
+
+
+def _parse(text: str, zone: str, what: str) -> datetime:
+    try:
+        return parse_instant(text, zone, what=what)
+    except CliError as error:
+        fail(str(error))
+
+
+def _policy(path: Path | None) -> SlaPolicy:
+    try:
+        return load_policy(path)
+    except Exception as error:
+        fail(str(error))
+
+
+# -- reading ----------------------------------------------------------------------
+
+
+async def _view(c: Client, ticket_id: str) -> IncidentView:
+    handle = c.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
+    return await handle.query(IncidentWorkflow.view)
+
+
+@app.command("list")
+def list_incidents(
+    status: Annotated[IncidentStatus | None, typer.Option(help="Only this status.")] = None,
+    severity: Annotated[Severity | None, typer.Option()] = None,
+    breached: Annotated[bool, typer.Option("--breached", help="Only SLA breaches.")] = False,
+    company: Annotated[str | None, typer.Option()] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include resolved incidents.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 200,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List incidents (open ones unless --status or --all), next deadline first."""
+    sla_policy = _policy(policy)
+    clauses = ["WorkflowType = 'IncidentWorkflow'"]
+    if status is not None:
+        clauses.append(f"TicketStatus = '{status.value}'")
+    elif not all_:
+        clauses.append("TicketStatus != 'resolved'")
+    if severity is not None:
+        clauses.append(f"Severity = '{severity.value}'")
+    if breached:
+        clauses.append("SlaBreached = true")
+    if company is not None:
+        clauses.append(f"Company = {json.dumps(company)}")
+    query = " AND ".join(clauses)
+
+    async def body() -> list[IncidentSummary]:
+        c = await client()
+        ids = []
+        async for execution in c.list_workflows(query, limit=limit):
+            if execution.status in (
+                WorkflowExecutionStatus.RUNNING,
+                WorkflowExecutionStatus.COMPLETED,
+            ):
+                ids.append(execution.id)
+        gate = asyncio.Semaphore(16)
+
+        async def one(ticket_id: str) -> IncidentSummary:
+            async with gate:
+                view = await _view(c, ticket_id)
+                return IncidentSummary.model_validate(view.model_dump(exclude={"events"}))
+
+        return list(await asyncio.gather(*(one(i) for i in dict.fromkeys(ids))))
+
+    summaries = run(body)
+    summaries.sort(key=lambda s: (s.status is IncidentStatus.RESOLVED, _due(s)))
+    if as_json:
+        print_json(summaries)
+        return
+    if not summaries:
+        print("no incidents")
+        return
+    _console().print(incidents_table(summaries, datetime.now(UTC), sla_policy.calendar))
+
+
+def _due(summary: IncidentSummary) -> datetime:
+    return next_deadline(summary)[1] or summary.received_at
+
+
+@app.command()
+def show(
+    ticket_id: Annotated[str, typer.Argument(help="Ticket ID, e.g. INC-20261124-7QK2AB.")],
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """State, deadlines with remaining business time, escalation stage, timeline."""
+    sla_policy = _policy(policy)
+
+    async def body() -> IncidentView:
+        return await _view(await client(), ticket_id)
+
+    view = run(body, ticket_id=ticket_id)
+    if as_json:
+        print_json(view)
+        return
+    show_incident(view, datetime.now(UTC), sla_policy.calendar, _console())
+
+
+# -- operator commands ------------------------------------------------------------
+
+
+Handle = WorkflowHandle[IncidentWorkflow, Any]
+
+
+def _update(
+    ticket_id: str,
+    call: Callable[[Handle], Awaitable[IncidentView]],
+    as_json: bool,
+    done: str,
+) -> None:
+    """Send an update; the workflow's validator refuses what the rules refuse."""
+
+    async def body() -> IncidentView:
+        c = await client()
+        return await call(c.get_workflow_handle_for(IncidentWorkflow.run, ticket_id))
+
+    view = run(body, ticket_id=ticket_id)
+    if as_json:
+        print_json(view)
+    else:
+        print(f"{ticket_id}: {done} (status {view.status.value}, stage {view.escalation_stage})")
+
+
+def _instant(text: str, policy: Path | None, what: str) -> datetime:
+    return _parse(text, _policy(policy).calendar_spec.timezone, what)
+
+
+@app.command()
+def ack(
+    ticket_id: str,
+    severity: Annotated[Severity, typer.Option(help="Classification.")],
+    estimate: Annotated[str, typer.Option(help="Estimated resolution time (ISO 8601).")],
+    all_users: Annotated[
+        bool, typer.Option("--all-users", help="Publish on the status page.")
+    ] = False,
+    message: Annotated[str | None, typer.Option(help="Public status page text.")] = None,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Acknowledge with classification and estimate; the customer is told both."""
+    command = Acknowledge(
+        severity=severity,
+        estimate=_instant(estimate, policy, "--estimate"),
+        all_users=all_users,
+        status_message=message,
+    )
+    _update(
+        ticket_id,
+        lambda h: h.execute_update(IncidentWorkflow.acknowledge, command),
+        as_json,
+        "acknowledged",
+    )
+
+
+@app.command()
+def reclassify(
+    ticket_id: str,
+    severity: Annotated[Severity, typer.Option()],
+    reason: Annotated[str, typer.Option()],
+    as_json: JsonOption = False,
+) -> None:
+    """Change the severity; deadlines are recomputed from receipt."""
+    command = Reclassify(severity=severity, reason=reason)
+    _update(
+        ticket_id,
+        lambda h: h.execute_update(IncidentWorkflow.reclassify, command),
+        as_json,
+        "reclassified",
+    )
+
+
+@app.command()
+def extend(
+    ticket_id: str,
+    until: Annotated[str, typer.Option(help="New estimated resolution time (ISO 8601).")],
+    reason: Annotated[str, typer.Option(help="Why (sent to the customer).")],
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Communicate a new estimate with a reason (escalation stage 1/2 as the SLA says)."""
+    command = ExtendEstimate(estimate=_instant(until, policy, "--until"), reason=reason)
+    _update(
+        ticket_id,
+        lambda h: h.execute_update(IncidentWorkflow.extend, command),
+        as_json,
+        "estimate extended",
+    )
+
+
+@app.command()
+def resolve(
+    ticket_id: str,
+    summary: Annotated[str, typer.Option(help="What was done (sent to the customer).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve; the customer gets the confirmation and the status page is updated."""
+    command = Resolve(summary=summary)
+    _update(
+        ticket_id,
+        lambda h: h.execute_update(IncidentWorkflow.resolve, command),
+        as_json,
+        "resolved",
+    )
+
+
+@app.command("status-update")
+def status_update(
+    ticket_id: str,
+    message: Annotated[str, typer.Option(help="Public text for the status page.")],
+    all_users: Annotated[bool, typer.Option("--all-users", help="Publish if not yet.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Post an update on the status page."""
+    command = PostStatusUpdate(message=message, all_users=all_users)
+    _update(
+        ticket_id,
+        lambda h: h.execute_update(IncidentWorkflow.post_status_update, command),
+        as_json,
+        "status page updated",
+    )
+
+
+def _signal(ticket_id: str, command: Escalate | DecideResources, as_json: bool, done: str) -> None:
+    """Check a signal against the current state first: a signal cannot answer a refusal."""
+
+    async def body() -> None:
+        c = await client()
+        view = await _view(c, ticket_id)
+        try:
+            decide(fold(None, view.events), command, datetime.now(UTC))
+        except DomainError as error:
+            raise CliError(error.message) from None
+        handle = c.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
+        if isinstance(command, Escalate):
+            await handle.signal(IncidentWorkflow.escalate, command)
+        else:
+            await handle.signal(IncidentWorkflow.decide_resources, command)
+
+    run(body, ticket_id=ticket_id)
+    if as_json:
+        print_json({"ticket_id": ticket_id, "signalled": command.kind})
+    else:
+        print(f"{ticket_id}: {done}")
+
+
+@app.command()
+def escalate(
+    ticket_id: str,
+    stage: Annotated[str, typer.Option(help="3 (management) or 'extended'.")],
+    reason: Annotated[str, typer.Option()],
+    by: Annotated[EscalatedBy, typer.Option(help="Who triggers it.")] = EscalatedBy.COMPANY,
+    as_json: JsonOption = False,
+) -> None:
+    """Escalate to stage 3 (management decides on resources) or the extended process."""
+    if stage not in {"3", "extended"}:
+        fail(f"--stage must be 3 or extended, got {stage!r} (stages 1 and 2 are automatic)")
+    command = Escalate(stage=3 if stage == "3" else "extended", reason=reason, by=by)
+    _signal(ticket_id, command, as_json, f"escalated to stage {stage}")
+
+
+@app.command("decide")
+def decide_resources(
+    ticket_id: str,
+    decision: Annotated[str, typer.Option(help="Management's decision on resources.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Record management's decision on a stage-3 escalation."""
+    _signal(ticket_id, DecideResources(decision=decision), as_json, "decision recorded")
+
+
+def main() -> None:
+    """Console-script entry point.
+
+    Exits through ``os._exit`` after flushing: the SDK's Rust runtime can abort
+    at interpreter shutdown (sdk-python issue 300), which would turn a clean
+    command into noise and a wrong exit code.
+    """
+    try:
+        app()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

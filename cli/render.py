@@ -1,0 +1,130 @@
+"""Rich output for operators: incident tables and timelines."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from domain.calendar import BusinessCalendar
+from domain.incident import Event, IncidentStatus
+from domain.view import IncidentSummary, IncidentView
+
+
+def local(value: datetime | None, calendar: BusinessCalendar) -> str:
+    """``Tue 24.11. 10:30`` in the calendar's zone; ``–`` for ``None``."""
+    if value is None:
+        return "–"
+    return value.astimezone(calendar.zone).strftime("%a %d.%m.%Y %H:%M")
+
+
+def business_left(due: datetime | None, now: datetime, calendar: BusinessCalendar) -> Text:
+    """Remaining business time to ``due``, red when overdue."""
+    if due is None:
+        return Text("–")
+    left = calendar.between(now, due)
+    text = format_duration(abs(left))
+    if left < timedelta(0):
+        return Text(f"overdue {text}", style="bold red")
+    return Text(text, style="yellow" if left < timedelta(hours=1) else "")
+
+
+def format_duration(value: timedelta) -> str:
+    """``3h 05m`` / ``45m`` / ``12s``."""
+    seconds = int(value.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"
+
+
+def next_deadline(summary: IncidentSummary) -> tuple[str, datetime | None]:
+    """The deadline the operator must watch next, and its name."""
+    if summary.status is IncidentStatus.NEW:
+        return "reaction", summary.reaction_due
+    if summary.status is IncidentStatus.ACKNOWLEDGED:
+        if summary.estimate is not None and summary.estimate < summary.resolution_due:
+            return "estimate", summary.estimate
+        return "resolution", summary.resolution_due
+    return "", None
+
+
+_SEVERITY_STYLE = {"critical": "bold red", "major": "yellow", "minor": "cyan"}
+
+
+def incidents_table(
+    summaries: list[IncidentSummary], now: datetime, calendar: BusinessCalendar
+) -> Table:
+    """The ``sla list`` table."""
+    table = Table(show_lines=False, header_style="bold")
+    for column in ("ticket", "company", "severity", "status", "stage", "next deadline", "left"):
+        table.add_column(column)
+    for s in summaries:
+        name, due = next_deadline(s)
+        stage = str(s.escalation_stage)
+        breached = " ⚠" if s.reaction_breached or s.resolution_breached else ""
+        table.add_row(
+            s.ticket_id,
+            s.company,
+            Text(s.severity.value, style=_SEVERITY_STYLE[s.severity.value]),
+            s.status.value + breached,
+            stage if stage != "0" else "–",
+            f"{name} {local(due, calendar)}" if due else "–",
+            business_left(due, now, calendar) if due else Text("–"),
+        )
+    return table
+
+
+def _event_detail(event: Event) -> str:
+    fields = event.model_dump(mode="json", exclude={"at", "type", "report", "deadlines"})
+    parts = [f"{k}={v}" for k, v in fields.items() if v not in (None, "", [], {})]
+    return ", ".join(parts)
+
+
+def show_incident(
+    view: IncidentView, now: datetime, calendar: BusinessCalendar, console: Console
+) -> None:
+    """The ``sla show`` screen: facts, deadlines with remaining business time, timeline."""
+    console.print(
+        f"[bold]{view.ticket_id}[/bold]  {view.company} · {view.reporter} · {view.channel.value}"
+    )
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row("status", view.status.value)
+    classified = "" if view.classified else " (suggested)"
+    facts.add_row("severity", f"{view.severity.value}{classified}")
+    facts.add_row("escalation stage", str(view.escalation_stage))
+    facts.add_row("received", local(view.received_at, calendar))
+    open_ = view.status is not IncidentStatus.RESOLVED
+    for label, due, breached in (
+        ("reaction due", view.reaction_due, view.reaction_breached),
+        ("resolution due", view.resolution_due, view.resolution_breached),
+    ):
+        line = Text(local(due, calendar))
+        if breached:
+            line.append("  BREACHED", style="bold red")
+        elif open_ and not (label == "reaction due" and view.acknowledged_at):
+            line.append("  (")
+            line.append(business_left(due, now, calendar))
+            line.append(" business time left)")
+        facts.add_row(label, line)
+    facts.add_row("estimate", local(view.estimate, calendar))
+    facts.add_row("all users", "yes (status page)" if view.on_status_page else "no")
+    if view.management_decision:
+        facts.add_row("management", view.management_decision)
+    if view.resolution_summary:
+        facts.add_row("resolution", view.resolution_summary)
+    console.print(facts)
+    timeline = Table(title="timeline", header_style="bold", title_justify="left")
+    timeline.add_column("when")
+    timeline.add_column("event")
+    timeline.add_column("details", overflow="fold")
+    for event in view.events:
+        timeline.add_row(local(event.at, calendar), event.type, _event_detail(event))
+    console.print(timeline)
