@@ -26,7 +26,7 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -142,6 +142,25 @@ def _us_to_utc(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
 
 
+_OFFSETS: dict[timedelta, timezone] = {}
+
+
+def _fixed_local(value: datetime, zone: ZoneInfo) -> datetime:
+    """``value`` in ``zone``'s wall time, but with a *fixed* UTC offset.
+
+    A ``ZoneInfo`` datetime in the repeated hour of a DST change compares and
+    subtracts by wall clock (PEP 495), so two instants an hour apart can look
+    equal. A fixed offset (+01:00/+02:00) shows the same local time and
+    behaves as an instant everywhere.
+    """
+    local = value.astimezone(zone)
+    offset = local.utcoffset() or timedelta(0)
+    fixed = _OFFSETS.get(offset)
+    if fixed is None:
+        fixed = _OFFSETS.setdefault(offset, timezone(offset))
+    return local.replace(tzinfo=fixed, fold=0)
+
+
 @dataclass(frozen=True, slots=True)
 class _Index:
     """Open intervals ``[starts[i], ends[i])`` in UTC microseconds, sorted and disjoint.
@@ -221,7 +240,8 @@ class BusinessCalendar:
             duration: Non-negative business time.
 
         Returns:
-            Aware datetime in the calendar's time zone.
+            Aware datetime showing wall time in the calendar's zone, with a
+            fixed UTC offset (so it compares as an instant even in DST folds).
 
         Raises:
             ValueError: ``start`` is naive or ``duration`` negative.
@@ -231,7 +251,7 @@ class BusinessCalendar:
         if d < 0:
             raise ValueError(f"duration must not be negative, got {duration}")
         if d == 0:
-            return start.astimezone(self.zone)
+            return _fixed_local(start, self.zone)
         index = self._covering(s)
         target = self._position(index, s) + d
         while target > index.cum_end[-1]:
@@ -239,7 +259,7 @@ class BusinessCalendar:
             target = self._position(index, s) + d  # the origin may have moved
         j = bisect_left(index.cum_end, target)
         result = index.starts[j] + (target - index.cum[j])
-        return _us_to_utc(result).astimezone(self.zone)
+        return _fixed_local(_us_to_utc(result), self.zone)
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Business time from ``start`` to ``end``; negative if ``end`` is earlier.
@@ -272,11 +292,11 @@ class BusinessCalendar:
         index = self._covering(s)
         i = bisect_right(index.starts, s) - 1
         if i >= 0 and s < index.ends[i]:
-            return instant.astimezone(self.zone)
+            return _fixed_local(instant, self.zone)
         while i + 1 >= len(index.starts) or index.starts[i + 1] >= index.hi_us:
             index = self._grow(index.first_year, index.last_year + 1)
             i = bisect_right(index.starts, s) - 1
-        return _us_to_utc(index.starts[i + 1]).astimezone(self.zone)
+        return _fixed_local(_us_to_utc(index.starts[i + 1]), self.zone)
 
     def open_window(self, instant: datetime) -> tuple[datetime, datetime] | None:
         """The open interval containing ``instant``, or ``None`` when closed.
@@ -290,8 +310,8 @@ class BusinessCalendar:
         if i < 0 or s >= index.ends[i]:
             return None
         return (
-            _us_to_utc(index.starts[i]).astimezone(self.zone),
-            _us_to_utc(index.ends[i]).astimezone(self.zone),
+            _fixed_local(_us_to_utc(index.starts[i]), self.zone),
+            _fixed_local(_us_to_utc(index.ends[i]), self.zone),
         )
 
     def is_business_day(self, day: date) -> bool:
@@ -371,7 +391,9 @@ class BusinessCalendar:
                     if closes is None
                     else datetime.combine(day, closes, tzinfo=self.zone)
                 )
-                intervals.append((_to_us(start), _to_us(end)))
+                s, e = _to_us(start), _to_us(end)
+                if e > s:  # hours inside a spring-forward gap can collapse to nothing
+                    intervals.append((s, e))
             day += one_day
         lo_us = _to_us(datetime.combine(date(first_year, 1, 1), time(0), tzinfo=self.zone))
         hi_us = _to_us(datetime.combine(last + one_day, time(0), tzinfo=self.zone))

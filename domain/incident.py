@@ -551,14 +551,16 @@ def _caught_up(
     """Run ``handler`` on ``state`` after recording deadlines that already passed.
 
     A timer and an operator command can race: an acknowledgement arriving after
-    the reaction deadline, before its timer fired, still is a breach. Recording
+    the reaction deadline, before its timer fired, still is a breach. A
+    deadline instant itself already counts as passed, as it does for the
+    timers (``now >= due``), so the outcome never depends on arrival order. Recording
     the overdue facts first (same ``now``) makes the result independent of
     which one the workflow saw first. Warnings and pages are not facts but
     notifications, so they are not caught up.
     """
     events: list[Event] = []
     for timer in pending_timers(state):
-        if timer.at < now and isinstance(
+        if timer.at <= now and isinstance(
             timer.command, BreachReaction | MissEstimate | BreachResolution
         ):
             overdue = decide(state, timer.command, now)
@@ -621,14 +623,16 @@ def _acknowledge(state: IncidentState, command: Acknowledge, now: datetime) -> l
                 at_acknowledgement=True,
             )
         )
-    reaction_due = state.deadlines[command.severity].reaction_due
+    # The reaction clock that ran until now is the one that judges this
+    # acknowledgement (the suggested severity's); an overdue one was caught up
+    # as a breach before this handler ran.
     events.append(
         Acknowledged(
             at=now,
             severity=command.severity,
             estimate=command.estimate,
             all_users=command.all_users or state.all_users,
-            on_time=not state.reaction_breached and now <= reaction_due,
+            on_time=not state.reaction_breached,
         )
     )
     message = (command.status_message or "").strip() or None

@@ -347,15 +347,6 @@ def test_until_classified_the_reaction_clock_runs_on_the_suggested_severity() ->
     assert state.reaction_breached
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: an acknowledgement that classifies to a shorter reaction time judges on_time "
-        "against the new severity's due but records no breach (the suggested severity's "
-        "clock ran), so Acknowledged.on_time=False contradicts reaction_breached=False "
-        "and Resolved.reaction_met=True"
-    ),
-)
 def test_acknowledging_into_a_shorter_reaction_time_is_judged_consistently() -> None:
     # Suggested minor (reaction due Thursday); at 11:00 the operator classifies as major
     # (reaction 1 h, due 10:30 under that severity).
@@ -369,15 +360,6 @@ def test_acknowledging_into_a_shorter_reaction_time_is_judged_consistently() -> 
     assert outcome(resolved, POLICY.calendar).reaction_met is acknowledged.on_time
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: at exactly the reaction deadline BreachReaction is due (now >= due) but "
-        "_caught_up only catches up timers with at < now and on_time uses now <= due, so an "
-        "acknowledgement at that instant is on time or breached depending on whether the "
-        "workflow saw the timer or the update first"
-    ),
-)
 def test_an_acknowledgement_at_the_reaction_deadline_does_not_depend_on_timer_order() -> None:
     state = opened(**CRITICAL_FACTS)
     due = state.reaction_due
@@ -387,14 +369,6 @@ def test_an_acknowledgement_at_the_reaction_deadline_does_not_depend_on_timer_or
     assert ack_first.reaction_breached == timer_first.reaction_breached
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: same boundary as the reaction deadline: BreachResolution is due at now == due "
-        "but a Resolve at that instant does not catch it up (at < now), so resolution_met "
-        "depends on whether the workflow saw the timer or the update first"
-    ),
-)
 def test_a_resolution_at_the_resolution_deadline_does_not_depend_on_timer_order() -> None:
     state = acked(opened(**CRITICAL_FACTS), estimate=at(16))
     due = state.resolution_due

@@ -360,8 +360,12 @@ def check_step(step: Accepted) -> None:
         if isinstance(e, EstimateMissed) or (isinstance(e, EstimateExtended) and e.replaced_live)
     ]
     escalations = [e for e in events if isinstance(e, Escalated)]
+    running = before.escalation_stage
     for escalated in escalations:
-        assert escalated.previous == before.escalation_stage or len(escalations) > 1
+        # (1) every escalation event raises the stage it starts from
+        assert escalated.previous == running
+        assert stage_rank(escalated.stage) > stage_rank(running)
+        running = escalated.stage
         if escalated.stage in (1, 2):
             # (5) stages 1/2 come only from a failed estimate of this same decision
             assert escalated.trigger in (
@@ -376,9 +380,18 @@ def check_step(step: Accepted) -> None:
             assert escalated.stage == command.stage
             assert escalated.trigger is EscalationTrigger.OPERATOR
             assert escalated.by is command.by
+            # the extended process follows an escalation that found no solution
+            assert escalated.stage != "extended" or escalated.previous != 0
     assert len([e for e in escalations if e.stage in (1, 2)]) <= len(failures)
+    assert after.escalation_stage == running
     if isinstance(command, Escalate):
         assert [e.stage for e in escalations][-1:] == [command.stage]
+    # (4) an accepted resolution closes the incident for good
+    if isinstance(command, Resolve):
+        assert not after.is_open
+        assert pending_timers(after) == []
+        closing = ["resolved", "status_resolved"] if after.on_status_page else ["resolved"]
+        assert [e.type for e in events][-len(closing) :] == closing
     # Order independence: an operator command gives the same result whether the
     # workflow issued the overdue breach/miss timers before it or not.
     if not isinstance(command, TIMERS):
