@@ -145,8 +145,8 @@ ORACLE_ODD = Oracle(
 CALENDARS = [(MYCONVENTO, ORACLE), (TWENTY_FOUR_SEVEN, ORACLE_24_7), (ODD_HOURS, ORACLE_ODD)]
 
 
-def berlin(*args: int) -> datetime:
-    return datetime(*args, tzinfo=BERLIN)
+def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN)
 
 
 def utc(instant: datetime) -> datetime:
@@ -559,7 +559,7 @@ def test_zero_duration_returns_start_even_when_closed() -> None:
     ],
     ids=["add", "between-start", "between-end", "is_open", "next_open", "open_window", "window"],
 )
-def test_naive_datetime_is_refused(call) -> None:  # type: ignore[no-untyped-def]
+def test_naive_datetime_is_refused(call) -> None:
     with pytest.raises(ValueError, match="naive"):
         call(MYCONVENTO, datetime(2026, 3, 2, 10))
 
