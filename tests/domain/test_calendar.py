@@ -145,8 +145,16 @@ ORACLE_ODD = Oracle(
 CALENDARS = [(MYCONVENTO, ORACLE), (TWENTY_FOUR_SEVEN, ORACLE_24_7), (ODD_HOURS, ORACLE_ODD)]
 
 
-def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=BERLIN)
+def berlin(
+    year: int,
+    month: int,
+    day: int,
+    hour: int = 0,
+    minute: int = 0,
+    second: int = 0,
+    microsecond: int = 0,
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=BERLIN)
 
 
 def utc(instant: datetime) -> datetime:

@@ -542,6 +542,14 @@ def test_an_extension_after_an_unnoticed_miss_catches_the_miss_up_first() -> Non
     assert state.failed_estimates == 1
 
 
+def test_an_extension_at_the_estimate_instant_answers_its_miss() -> None:
+    # The estimate instant itself counts as passed, as it does for the MissEstimate timer.
+    state, events = execute(acked(), ExtendEstimate(estimate=at(15), reason="neu"), at(12))
+    assert types(events) == ["estimate_missed", "escalated", "estimate_extended"]
+    assert event(events, 2, EstimateExtended).replaced_live is False
+    assert state.failed_estimates == 1
+
+
 def test_an_extension_updates_the_status_page_when_published() -> None:
     state = acked(all_users=True)
     _, events = execute(state, ExtendEstimate(estimate=at(14), reason="Migration"), at(11))

@@ -329,9 +329,12 @@ def run(
 
 
 def overdue_facts_fired(state: IncidentState, now: datetime) -> IncidentState:
-    """``state`` after issuing every overdue breach/miss timer at ``now`` one by one."""
+    """``state`` after issuing every due breach/miss timer at ``now`` one by one.
+
+    A deadline instant itself counts as passed (timers fire at ``now >= due``).
+    """
     for timer in pending_timers(state):
-        if timer.at < now and isinstance(timer.command, FACT_TIMERS):
+        if timer.at <= now and isinstance(timer.command, FACT_TIMERS):
             state = fold(state, decide(state, timer.command, now))
     return state
 
@@ -403,7 +406,7 @@ def check_step(step: Accepted) -> None:
         overdue = [
             t
             for t in pending_timers(after)
-            if t.at < step.now and isinstance(t.command, FACT_TIMERS)
+            if t.at <= step.now and isinstance(t.command, FACT_TIMERS)
         ]
         assert overdue == []
 
