@@ -14,18 +14,39 @@ only has to sleep until the earliest one and hand the command back to
 Nothing here reads a clock or a calendar: every business-time instant arrives
 precomputed inside a command (DESIGN §3: calendar arithmetic happens in local
 activities, never in workflow code).
+
+Events live in :mod:`domain.events`, commands in :mod:`domain.commands`; both
+are re-exported here, the module the rest of the code talks to.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Annotated, Literal, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from domain.calendar import BusinessCalendar
+from domain.commands import (
+    Acknowledge,
+    BreachReaction,
+    BreachResolution,
+    Command,
+    DecideResources,
+    Escalate,
+    ExtendEstimate,
+    MissEstimate,
+    OpenIncident,
+    PageOnDuty,
+    PostStatusUpdate,
+    Reclassify,
+    RecordDeliveryFailure,
+    Resolve,
+    TimerCommand,
+    WarnDeadline,
+    _Command,
+)
 from domain.errors import (
     AlreadyDone,
     InvalidEscalation,
@@ -35,383 +56,90 @@ from domain.errors import (
     NotPublished,
     WrongStatus,
 )
+from domain.events import (
+    STAGE_ORDER,
+    Acknowledged,
+    DeadlineKind,
+    DeadlineWarned,
+    DeliveryFailed,
+    Escalated,
+    EscalatedBy,
+    EscalationStage,
+    EscalationTrigger,
+    EstimateExtended,
+    EstimateMissed,
+    Event,
+    IncidentReported,
+    IncidentStatus,
+    OnDutyPaged,
+    PageReason,
+    ReactionBreached,
+    Reclassified,
+    ResolutionBreached,
+    Resolved,
+    ResourcesDecided,
+    StatusPublished,
+    StatusResolved,
+    StatusUpdated,
+    stage_rank,
+)
 from domain.report import IncidentReport
 from domain.sla import Deadlines, Severity
 
-# -- vocabulary ----------------------------------------------------------------
-
-
-class IncidentStatus(StrEnum):
-    """Lifecycle status of an incident."""
-
-    NEW = "new"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-
-
-EscalationStage = Literal[0, 1, 2, 3, "extended"]
-"""Escalation stage: 0 (none), 1, 2, 3 (management) or ``"extended"``."""
-
-STAGE_ORDER: tuple[EscalationStage, ...] = (0, 1, 2, 3, "extended")
-
-
-def stage_rank(stage: EscalationStage) -> int:
-    """Position of ``stage`` in the order 0 < 1 < 2 < 3 < extended."""
-    return STAGE_ORDER.index(stage)
-
-
-class EscalationTrigger(StrEnum):
-    """What raised the escalation stage."""
-
-    ESTIMATE_MISSED = "estimate_missed"  # the estimate expired unresolved
-    ESTIMATE_REPLACED = "estimate_replaced"  # the operator extended before it expired
-    OPERATOR = "operator"  # explicit escalate command (stage 3 / extended)
-
-
-class EscalatedBy(StrEnum):
-    """Who triggered an explicit escalation."""
-
-    CUSTOMER = "customer"
-    COMPANY = "company"
-
-
-class DeadlineKind(StrEnum):
-    """The two SLA deadlines."""
-
-    REACTION = "reaction"
-    RESOLUTION = "resolution"
-
-
-class PageReason(StrEnum):
-    """Why on-duty was paged for a critical incident."""
-
-    RECEIVED = "received"  # at once on receipt (or on reclassification to critical)
-    NEXT_OPENING = "next_opening"  # received late or outside hours: again at opening
-    REMINDER = "reminder"  # still unacknowledged
-
-
-# -- events --------------------------------------------------------------------
-
-
-class _Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    at: datetime
-
-
-class IncidentReported(_Event):
-    """A report was accepted and the SLA clock started."""
-
-    type: Literal["reported"] = "reported"
-    ticket_id: str
-    report: IncidentReport
-    received_at: datetime
-    severity: Severity
-    deadlines: dict[Severity, Deadlines]
-    all_users: bool
-    next_opening_page: datetime | None = None
-
-
-class Acknowledged(_Event):
-    """The operator confirmed receipt with classification and estimate."""
-
-    type: Literal["acknowledged"] = "acknowledged"
-    severity: Severity
-    estimate: datetime
-    all_users: bool
-    on_time: bool
-
-
-class Reclassified(_Event):
-    """The severity changed; deadlines were recomputed from receipt."""
-
-    type: Literal["reclassified"] = "reclassified"
-    previous: Severity
-    severity: Severity
-    reason: str
-    reaction_due: datetime
-    resolution_due: datetime
-    at_acknowledgement: bool = False
-
-
-class EstimateExtended(_Event):
-    """A new estimate was communicated, with a reason."""
-
-    type: Literal["estimate_extended"] = "estimate_extended"
-    previous: datetime
-    estimate: datetime
-    reason: str
-    replaced_live: bool = Field(
-        default=False, description="the previous estimate had not expired: it counts as failed"
-    )
-
-
-class EstimateMissed(_Event):
-    """The communicated estimate passed while the incident was unresolved."""
-
-    type: Literal["estimate_missed"] = "estimate_missed"
-    estimate: datetime
-
-
-class Escalated(_Event):
-    """The escalation stage went up."""
-
-    type: Literal["escalated"] = "escalated"
-    stage: EscalationStage
-    previous: EscalationStage
-    trigger: EscalationTrigger
-    reason: str
-    by: EscalatedBy | None = None
-
-
-class ResourcesDecided(_Event):
-    """Management answered a stage-3 escalation."""
-
-    type: Literal["resources_decided"] = "resources_decided"
-    decision: str
-
-
-class DeadlineWarned(_Event):
-    """The support lead was warned that a deadline is near."""
-
-    type: Literal["deadline_warned"] = "deadline_warned"
-    kind: DeadlineKind
-    due: datetime
-
-
-class ReactionBreached(_Event):
-    """The reaction deadline passed without acknowledgement."""
-
-    type: Literal["reaction_breached"] = "reaction_breached"
-    due: datetime
-
-
-class ResolutionBreached(_Event):
-    """The SLA resolution deadline passed unresolved."""
-
-    type: Literal["resolution_breached"] = "resolution_breached"
-    due: datetime
-
-
-class OnDutyPaged(_Event):
-    """On-duty was paged about a critical incident."""
-
-    type: Literal["on_duty_paged"] = "on_duty_paged"
-    reason: PageReason
-    next_reminder_at: datetime | None
-
-
-class StatusPublished(_Event):
-    """The incident appeared on the public status page."""
-
-    type: Literal["status_published"] = "status_published"
-    message: str | None
-    expected_resolution: datetime | None
-
-
-class StatusUpdated(_Event):
-    """The status-page entry changed (new estimate or operator message)."""
-
-    type: Literal["status_updated"] = "status_updated"
-    message: str | None
-    expected_resolution: datetime | None
-
-
-class StatusResolved(_Event):
-    """The status-page entry was marked resolved."""
-
-    type: Literal["status_resolved"] = "status_resolved"
-    message: str
-
-
-class Resolved(_Event):
-    """The disturbance was resolved; the customer gets the confirmation."""
-
-    type: Literal["resolved"] = "resolved"
-    summary: str
-    reaction_met: bool
-    resolution_met: bool
-
-
-class DeliveryFailed(_Event):
-    """A notification could not be delivered (e.g. the address does not exist)."""
-
-    type: Literal["delivery_failed"] = "delivery_failed"
-    message_kind: str
-    to: tuple[str, ...]
-    error: str
-
-
-Event = Annotated[
-    IncidentReported
-    | Acknowledged
-    | Reclassified
-    | EstimateExtended
-    | EstimateMissed
-    | Escalated
-    | ResourcesDecided
-    | DeadlineWarned
-    | ReactionBreached
-    | ResolutionBreached
-    | OnDutyPaged
-    | StatusPublished
-    | StatusUpdated
-    | StatusResolved
-    | Resolved
-    | DeliveryFailed,
-    Field(discriminator="type"),
-]
-"""Any incident event (discriminated by ``type``)."""
-
-
-# -- commands ------------------------------------------------------------------
-
-
-class _Command(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class OpenIncident(_Command):
-    """Start the SLA clock for a validated report.
-
-    ``deadlines`` holds the deadlines of *every* severity (computed once from
-    the receipt instant), so reclassification needs no further calendar call.
-    ``next_opening_page`` is set for a critical report received late or outside
-    hours (see ``SlaPolicy.critical_pages``).
-    """
-
-    kind: Literal["open"] = "open"
-    ticket_id: str
-    report: IncidentReport
-    received_at: datetime
-    deadlines: dict[Severity, Deadlines]
-    next_opening_page: datetime | None = None
-
-
-class Acknowledge(_Command):
-    """Confirm receipt with classification and estimated resolution time."""
-
-    kind: Literal["acknowledge"] = "acknowledge"
-    severity: Severity
-    estimate: datetime
-    all_users: bool = False
-    status_message: str | None = None
-
-
-class Reclassify(_Command):
-    """Change the severity; deadlines are recomputed from receipt."""
-
-    kind: Literal["reclassify"] = "reclassify"
-    severity: Severity
-    reason: str
-
-
-class ExtendEstimate(_Command):
-    """Communicate a new, later estimate with a reason."""
-
-    kind: Literal["extend"] = "extend"
-    estimate: datetime
-    reason: str
-
-
-class Escalate(_Command):
-    """Raise the escalation to stage 3 (management) or the extended process."""
-
-    kind: Literal["escalate"] = "escalate"
-    stage: Literal[3, "extended"]
-    reason: str
-    by: EscalatedBy = EscalatedBy.COMPANY
-
-
-class DecideResources(_Command):
-    """Record management's decision on a stage-3 escalation."""
-
-    kind: Literal["decide_resources"] = "decide_resources"
-    decision: str
-
-
-class PostStatusUpdate(_Command):
-    """Post a message on the status page (publishing it if ``all_users``)."""
-
-    kind: Literal["status_update"] = "status_update"
-    message: str
-    all_users: bool = False
-
-
-class Resolve(_Command):
-    """Close the incident with a summary for the customer."""
-
-    kind: Literal["resolve"] = "resolve"
-    summary: str
-
-
-class MissEstimate(_Command):
-    """Timer: the estimate has passed."""
-
-    kind: Literal["miss_estimate"] = "miss_estimate"
-
-
-class BreachReaction(_Command):
-    """Timer: the reaction deadline has passed."""
-
-    kind: Literal["breach_reaction"] = "breach_reaction"
-
-
-class BreachResolution(_Command):
-    """Timer: the resolution deadline has passed."""
-
-    kind: Literal["breach_resolution"] = "breach_resolution"
-
-
-class WarnDeadline(_Command):
-    """Timer: a deadline is near (``alerts.warn_at`` of its time has passed)."""
-
-    kind: Literal["warn"] = "warn"
-    deadline: DeadlineKind
-
-
-class PageOnDuty(_Command):
-    """Timer: page on-duty about a critical incident.
-
-    ``next_reminder_at`` is when to remind again if still unacknowledged; the
-    workflow computes it (business time) before issuing the command.
-    """
-
-    kind: Literal["page"] = "page"
-    reason: PageReason
-    next_reminder_at: datetime | None = None
-
-
-class RecordDeliveryFailure(_Command):
-    """A notification failed permanently; recorded so that someone follows up."""
-
-    kind: Literal["delivery_failure"] = "delivery_failure"
-    message_kind: str
-    to: tuple[str, ...]
-    error: str
-
-
-Command = (
-    OpenIncident
-    | Acknowledge
-    | Reclassify
-    | ExtendEstimate
-    | Escalate
-    | DecideResources
-    | PostStatusUpdate
-    | Resolve
-    | MissEstimate
-    | BreachReaction
-    | BreachResolution
-    | WarnDeadline
-    | PageOnDuty
-    | RecordDeliveryFailure
-)
-"""Any incident command."""
-
-TimerCommand = MissEstimate | BreachReaction | BreachResolution | WarnDeadline | PageOnDuty
-
 _C = TypeVar("_C", bound=_Command)
+
+__all__ = [
+    "STAGE_ORDER",
+    "Acknowledge",
+    "Acknowledged",
+    "BreachReaction",
+    "BreachResolution",
+    "Command",
+    "DeadlineKind",
+    "DeadlineWarned",
+    "DecideResources",
+    "DeliveryFailed",
+    "Escalate",
+    "Escalated",
+    "EscalatedBy",
+    "EscalationStage",
+    "EscalationTrigger",
+    "EstimateExtended",
+    "EstimateMissed",
+    "Event",
+    "ExtendEstimate",
+    "IncidentOutcome",
+    "IncidentReported",
+    "IncidentState",
+    "IncidentStatus",
+    "MissEstimate",
+    "OnDutyPaged",
+    "OpenIncident",
+    "PageOnDuty",
+    "PageReason",
+    "PostStatusUpdate",
+    "ReactionBreached",
+    "Reclassified",
+    "Reclassify",
+    "RecordDeliveryFailure",
+    "ResolutionBreached",
+    "Resolve",
+    "Resolved",
+    "ResourcesDecided",
+    "StatusPublished",
+    "StatusResolved",
+    "StatusUpdated",
+    "TimerCommand",
+    "TimerDue",
+    "WarnDeadline",
+    "decide",
+    "evolve",
+    "execute",
+    "fold",
+    "outcome",
+    "pending_timers",
+    "stage_rank",
+]
 
 
 # -- state ---------------------------------------------------------------------

@@ -1,0 +1,159 @@
+"""Incident commands: what operators, timers and intake ask of an incident."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.events import DeadlineKind, EscalatedBy, PageReason
+from domain.report import IncidentReport
+from domain.sla import Deadlines, Severity
+
+# -- commands ------------------------------------------------------------------
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OpenIncident(_Command):
+    """Start the SLA clock for a validated report.
+
+    ``deadlines`` holds the deadlines of *every* severity (computed once from
+    the receipt instant), so reclassification needs no further calendar call.
+    ``next_opening_page`` is set for a critical report received late or outside
+    hours (see ``SlaPolicy.critical_pages``).
+    """
+
+    kind: Literal["open"] = "open"
+    ticket_id: str
+    report: IncidentReport
+    received_at: datetime
+    deadlines: dict[Severity, Deadlines]
+    next_opening_page: datetime | None = None
+
+
+class Acknowledge(_Command):
+    """Confirm receipt with classification and estimated resolution time."""
+
+    kind: Literal["acknowledge"] = "acknowledge"
+    severity: Severity
+    estimate: datetime
+    all_users: bool = False
+    status_message: str | None = None
+
+
+class Reclassify(_Command):
+    """Change the severity; deadlines are recomputed from receipt."""
+
+    kind: Literal["reclassify"] = "reclassify"
+    severity: Severity
+    reason: str
+
+
+class ExtendEstimate(_Command):
+    """Communicate a new, later estimate with a reason."""
+
+    kind: Literal["extend"] = "extend"
+    estimate: datetime
+    reason: str
+
+
+class Escalate(_Command):
+    """Raise the escalation to stage 3 (management) or the extended process."""
+
+    kind: Literal["escalate"] = "escalate"
+    stage: Literal[3, "extended"]
+    reason: str
+    by: EscalatedBy = EscalatedBy.COMPANY
+
+
+class DecideResources(_Command):
+    """Record management's decision on a stage-3 escalation."""
+
+    kind: Literal["decide_resources"] = "decide_resources"
+    decision: str
+
+
+class PostStatusUpdate(_Command):
+    """Post a message on the status page (publishing it if ``all_users``)."""
+
+    kind: Literal["status_update"] = "status_update"
+    message: str
+    all_users: bool = False
+
+
+class Resolve(_Command):
+    """Close the incident with a summary for the customer."""
+
+    kind: Literal["resolve"] = "resolve"
+    summary: str
+
+
+class MissEstimate(_Command):
+    """Timer: the estimate has passed."""
+
+    kind: Literal["miss_estimate"] = "miss_estimate"
+
+
+class BreachReaction(_Command):
+    """Timer: the reaction deadline has passed."""
+
+    kind: Literal["breach_reaction"] = "breach_reaction"
+
+
+class BreachResolution(_Command):
+    """Timer: the resolution deadline has passed."""
+
+    kind: Literal["breach_resolution"] = "breach_resolution"
+
+
+class WarnDeadline(_Command):
+    """Timer: a deadline is near (``alerts.warn_at`` of its time has passed)."""
+
+    kind: Literal["warn"] = "warn"
+    deadline: DeadlineKind
+
+
+class PageOnDuty(_Command):
+    """Timer: page on-duty about a critical incident.
+
+    ``next_reminder_at`` is when to remind again if still unacknowledged; the
+    workflow computes it (business time) before issuing the command.
+    """
+
+    kind: Literal["page"] = "page"
+    reason: PageReason
+    next_reminder_at: datetime | None = None
+
+
+class RecordDeliveryFailure(_Command):
+    """A notification failed permanently; recorded so that someone follows up."""
+
+    kind: Literal["delivery_failure"] = "delivery_failure"
+    message_kind: str
+    to: tuple[str, ...]
+    error: str
+
+
+Command = (
+    OpenIncident
+    | Acknowledge
+    | Reclassify
+    | ExtendEstimate
+    | Escalate
+    | DecideResources
+    | PostStatusUpdate
+    | Resolve
+    | MissEstimate
+    | BreachReaction
+    | BreachResolution
+    | WarnDeadline
+    | PageOnDuty
+    | RecordDeliveryFailure
+)
+"""Any incident command."""
+
+TimerCommand = MissEstimate | BreachReaction | BreachResolution | WarnDeadline | PageOnDuty

@@ -1,0 +1,241 @@
+"""Incident vocabulary and domain events: small frozen facts, discriminated by ``type``.
+
+Events are what :func:`domain.incident.decide` returns and what
+:func:`domain.incident.evolve` folds; the event list is the incident's history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.report import IncidentReport
+from domain.sla import Deadlines, Severity
+
+# -- vocabulary ----------------------------------------------------------------
+
+
+class IncidentStatus(StrEnum):
+    """Lifecycle status of an incident."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+EscalationStage = Literal[0, 1, 2, 3, "extended"]
+"""Escalation stage: 0 (none), 1, 2, 3 (management) or ``"extended"``."""
+
+STAGE_ORDER: tuple[EscalationStage, ...] = (0, 1, 2, 3, "extended")
+
+
+def stage_rank(stage: EscalationStage) -> int:
+    """Position of ``stage`` in the order 0 < 1 < 2 < 3 < extended."""
+    return STAGE_ORDER.index(stage)
+
+
+class EscalationTrigger(StrEnum):
+    """What raised the escalation stage."""
+
+    ESTIMATE_MISSED = "estimate_missed"  # the estimate expired unresolved
+    ESTIMATE_REPLACED = "estimate_replaced"  # the operator extended before it expired
+    OPERATOR = "operator"  # explicit escalate command (stage 3 / extended)
+
+
+class EscalatedBy(StrEnum):
+    """Who triggered an explicit escalation."""
+
+    CUSTOMER = "customer"
+    COMPANY = "company"
+
+
+class DeadlineKind(StrEnum):
+    """The two SLA deadlines."""
+
+    REACTION = "reaction"
+    RESOLUTION = "resolution"
+
+
+class PageReason(StrEnum):
+    """Why on-duty was paged for a critical incident."""
+
+    RECEIVED = "received"  # at once on receipt (or on reclassification to critical)
+    NEXT_OPENING = "next_opening"  # received late or outside hours: again at opening
+    REMINDER = "reminder"  # still unacknowledged
+
+
+# -- events --------------------------------------------------------------------
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: datetime
+
+
+class IncidentReported(_Event):
+    """A report was accepted and the SLA clock started."""
+
+    type: Literal["reported"] = "reported"
+    ticket_id: str
+    report: IncidentReport
+    received_at: datetime
+    severity: Severity
+    deadlines: dict[Severity, Deadlines]
+    all_users: bool
+    next_opening_page: datetime | None = None
+
+
+class Acknowledged(_Event):
+    """The operator confirmed receipt with classification and estimate."""
+
+    type: Literal["acknowledged"] = "acknowledged"
+    severity: Severity
+    estimate: datetime
+    all_users: bool
+    on_time: bool
+
+
+class Reclassified(_Event):
+    """The severity changed; deadlines were recomputed from receipt."""
+
+    type: Literal["reclassified"] = "reclassified"
+    previous: Severity
+    severity: Severity
+    reason: str
+    reaction_due: datetime
+    resolution_due: datetime
+    at_acknowledgement: bool = False
+
+
+class EstimateExtended(_Event):
+    """A new estimate was communicated, with a reason."""
+
+    type: Literal["estimate_extended"] = "estimate_extended"
+    previous: datetime
+    estimate: datetime
+    reason: str
+    replaced_live: bool = Field(
+        default=False, description="the previous estimate had not expired: it counts as failed"
+    )
+
+
+class EstimateMissed(_Event):
+    """The communicated estimate passed while the incident was unresolved."""
+
+    type: Literal["estimate_missed"] = "estimate_missed"
+    estimate: datetime
+
+
+class Escalated(_Event):
+    """The escalation stage went up."""
+
+    type: Literal["escalated"] = "escalated"
+    stage: EscalationStage
+    previous: EscalationStage
+    trigger: EscalationTrigger
+    reason: str
+    by: EscalatedBy | None = None
+
+
+class ResourcesDecided(_Event):
+    """Management answered a stage-3 escalation."""
+
+    type: Literal["resources_decided"] = "resources_decided"
+    decision: str
+
+
+class DeadlineWarned(_Event):
+    """The support lead was warned that a deadline is near."""
+
+    type: Literal["deadline_warned"] = "deadline_warned"
+    kind: DeadlineKind
+    due: datetime
+
+
+class ReactionBreached(_Event):
+    """The reaction deadline passed without acknowledgement."""
+
+    type: Literal["reaction_breached"] = "reaction_breached"
+    due: datetime
+
+
+class ResolutionBreached(_Event):
+    """The SLA resolution deadline passed unresolved."""
+
+    type: Literal["resolution_breached"] = "resolution_breached"
+    due: datetime
+
+
+class OnDutyPaged(_Event):
+    """On-duty was paged about a critical incident."""
+
+    type: Literal["on_duty_paged"] = "on_duty_paged"
+    reason: PageReason
+    next_reminder_at: datetime | None
+
+
+class StatusPublished(_Event):
+    """The incident appeared on the public status page."""
+
+    type: Literal["status_published"] = "status_published"
+    message: str | None
+    expected_resolution: datetime | None
+
+
+class StatusUpdated(_Event):
+    """The status-page entry changed (new estimate or operator message)."""
+
+    type: Literal["status_updated"] = "status_updated"
+    message: str | None
+    expected_resolution: datetime | None
+
+
+class StatusResolved(_Event):
+    """The status-page entry was marked resolved."""
+
+    type: Literal["status_resolved"] = "status_resolved"
+    message: str
+
+
+class Resolved(_Event):
+    """The disturbance was resolved; the customer gets the confirmation."""
+
+    type: Literal["resolved"] = "resolved"
+    summary: str
+    reaction_met: bool
+    resolution_met: bool
+
+
+class DeliveryFailed(_Event):
+    """A notification could not be delivered (e.g. the address does not exist)."""
+
+    type: Literal["delivery_failed"] = "delivery_failed"
+    message_kind: str
+    to: tuple[str, ...]
+    error: str
+
+
+Event = Annotated[
+    IncidentReported
+    | Acknowledged
+    | Reclassified
+    | EstimateExtended
+    | EstimateMissed
+    | Escalated
+    | ResourcesDecided
+    | DeadlineWarned
+    | ReactionBreached
+    | ResolutionBreached
+    | OnDutyPaged
+    | StatusPublished
+    | StatusUpdated
+    | StatusResolved
+    | Resolved
+    | DeliveryFailed,
+    Field(discriminator="type"),
+]
+"""Any incident event (discriminated by ``type``)."""
