@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import CliError, client, fail, load_policy, parse_instant, print_json, run
 from cli.render import incidents_table, next_deadline, show_incident
@@ -40,7 +41,7 @@ from domain.incident import (
 from domain.report import Channel, Scope
 from domain.sla import Severity, SlaPolicy
 from domain.view import IncidentSummary, IncidentView
-from starter import report_incident
+from starter import check_channel, parse_report, report_incident
 from workflows.incident import IncidentWorkflow
 
 app = typer.Typer(
@@ -163,7 +164,11 @@ def report(
         data = {k: v for k, v in data.items() if v is not None}
 
     async def body() -> str:
-        return await report_incident(await client(), data, policy=sla_policy)
+        # Refuse a bad report before touching the network: the operator learns
+        # about missing fields even while Temporal is down.
+        parsed = parse_report(data)
+        check_channel(parsed, sla_policy)
+        return await report_incident(await client(), parsed, policy=sla_policy)
 
     ticket_id = run(body)
     if as_json:
@@ -278,6 +283,16 @@ def show(
 Handle = WorkflowHandle[IncidentWorkflow, Any]
 
 
+async def _exists(handle: Handle) -> bool:
+    try:
+        await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
 def _update(
     ticket_id: str,
     call: Callable[[Handle], Awaitable[IncidentView]],
@@ -288,7 +303,17 @@ def _update(
 
     async def body() -> IncidentView:
         c = await client()
-        return await call(c.get_workflow_handle_for(IncidentWorkflow.run, ticket_id))
+        handle = c.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
+        try:
+            return await call(handle)
+        except RPCError as error:
+            # A resolved incident's workflow has completed and takes no updates;
+            # the server answers "not found" although the ticket exists.
+            if error.status == RPCStatusCode.NOT_FOUND and await _exists(handle):
+                raise CliError(
+                    f"incident {ticket_id} is resolved; nothing can change after resolution"
+                ) from None
+            raise
 
     view = run(body, ticket_id=ticket_id)
     if as_json:

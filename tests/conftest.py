@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from temporalio.client import Client
@@ -97,7 +97,7 @@ class Stack:
         if not self.outbox.exists():
             return []
         return [
-            cast(EmailMessage, message_from_bytes(p.read_bytes(), policy=policy.default))
+            message_from_bytes(p.read_bytes(), policy=policy.default)
             for p in sorted(self.outbox.glob("*.eml"))
         ]
 
