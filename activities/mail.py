@@ -17,16 +17,26 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
+from pydantic import BaseModel, ConfigDict
 from temporalio.exceptions import ApplicationError
 
 from activities.files import write_atomic
 
 
+class DeliveryReport(BaseModel):
+    """Where a message went, and the recipients the server refused (address → reason)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    where: str
+    refused: dict[str, str] = {}
+
+
 class Mailer(Protocol):
     """Something that delivers an e-mail message."""
 
-    async def send(self, message: EmailMessage) -> str:
-        """Deliver ``message``; returns where it went (path or server)."""
+    async def send(self, message: EmailMessage) -> DeliveryReport:
+        """Deliver ``message``; says where it went and who was refused."""
         ...
 
 
@@ -45,11 +55,11 @@ class OutboxMailer:
 
     directory: Path
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: EmailMessage) -> DeliveryReport:
         """Write ``message`` atomically to ``<directory>/<message-id>.eml``."""
         path = self.directory / outbox_name(str(message["Message-ID"]))
         await asyncio.to_thread(write_atomic, path, bytes(message))
-        return str(path)
+        return DeliveryReport(where=str(path))
 
 
 class PermanentDeliveryError(Exception):
@@ -67,10 +77,15 @@ class SmtpMailer:
     starttls: bool = False
     timeout: float = 30.0
 
-    async def send(self, message: EmailMessage) -> str:
-        """Send ``message``; 5xx answers become non-retryable ``ApplicationError``s."""
+    async def send(self, message: EmailMessage) -> DeliveryReport:
+        """Send ``message``; 5xx answers become non-retryable ``ApplicationError``s.
+
+        When the server accepts some recipients and refuses others, the message
+        is not sent again (the accepted ones have it): the refused ones are
+        returned in the report instead.
+        """
         try:
-            await asyncio.to_thread(self._send_blocking, message)
+            refused = await asyncio.to_thread(self._send_blocking, message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = {code for code, _ in exc.recipients.values()}
             if all(code >= 500 for code in codes):
@@ -94,12 +109,18 @@ class SmtpMailer:
                 type="SmtpConfigurationError",
                 non_retryable=True,
             ) from exc
-        return f"smtp://{self.host}:{self.port}"
+        return DeliveryReport(
+            where=f"smtp://{self.host}:{self.port}",
+            refused={
+                address: f"{code} {reason.decode('utf-8', 'replace')}"
+                for address, (code, reason) in refused.items()
+            },
+        )
 
-    def _send_blocking(self, message: EmailMessage) -> None:
+    def _send_blocking(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             if self.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if self.user:
                 smtp.login(self.user, self.password or "")
-            smtp.send_message(message)
+            return smtp.send_message(message)

@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 from temporalio import activity
 
-from activities.mail import Mailer
+from activities.mail import DeliveryReport, Mailer
 from activities.rendering import MessageRenderer
 from domain.notifications import Notification
 
@@ -44,15 +44,16 @@ class NotificationActivities:
         return message
 
     @activity.defn
-    async def send_notification(self, notification: Notification) -> str:
-        """Compose and deliver one notification; returns where it went."""
+    async def send_notification(self, notification: Notification) -> DeliveryReport:
+        """Compose and deliver one notification; reports where it went and who was refused."""
         message = self.compose(notification)
-        where = await self._mailer.send(message)
+        report = await self._mailer.send(message)
         activity.logger.info(
-            "sent %s for %s to %s (%s)",
+            "sent %s for %s to %s (%s)%s",
             notification.kind.value,
             notification.facts.ticket_id,
             ", ".join(notification.to),
-            where,
+            report.where,
+            f"; refused: {', '.join(report.refused)}" if report.refused else "",
         )
-        return where
+        return report

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.notifications import NotificationActivities
     from activities.status_page import StatusPostActivities, StatusPostRequest
+    from domain.effects import EventEffects, effects_of
     from domain.errors import DomainError, NotDue
     from domain.incident import (
         Acknowledge,
@@ -57,10 +58,9 @@ with workflow.unsafe.imports_passed_through():
         fold,
         pending_timers,
     )
-    from domain.notifications import Notification, notifications_for
+    from domain.notifications import Notification
     from domain.report import IncidentReport
     from domain.sla import SlaPolicy
-    from domain.status import status_post_for
     from domain.view import IncidentView, view
     from workflows import names
 
@@ -82,7 +82,7 @@ class IncidentInput(BaseModel):
         policy: The policy snapshot this incident runs under.
         status_page_id: Workflow ID of the status page (tests use their own).
         state: Carried state after continue-as-new (``None`` on first start).
-        effects_done: How many events already had their side effects delivered.
+        pending_effects: Side effects not yet delivered (carried over continue-as-new).
         max_history_events: Continue as new after this many history events
             (``None``: when the server suggests it).
     """
@@ -95,7 +95,7 @@ class IncidentInput(BaseModel):
     policy: SlaPolicy
     status_page_id: str = names.STATUS_PAGE_WORKFLOW_ID
     state: IncidentState | None = None
-    effects_done: int = 0
+    pending_effects: tuple[EventEffects, ...] = ()
     max_history_events: int | None = None
 
 
@@ -113,7 +113,7 @@ class IncidentWorkflow:
         self._input = input
         self._policy = input.policy
         self._state: IncidentState | None = input.state
-        self._effects_done = input.effects_done
+        self._pending_effects: list[EventEffects] = list(input.pending_effects)
         # What the server already holds (the starter sets some at start), so
         # that only changed attributes are upserted.
         self._search_attributes: dict[str, Any] = {
@@ -215,7 +215,9 @@ class IncidentWorkflow:
     def _apply(self, command: Command) -> None:
         events = decide(self._state, command, workflow.now())
         if events:
+            first = len(self._state.events) if self._state is not None else 0
             self._state = fold(self._state, events)
+            self._pending_effects.extend(effects_of(self._state, first, self._policy))
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
@@ -294,19 +296,16 @@ class IncidentWorkflow:
     # -- side effects ---------------------------------------------------------
 
     def _effects_drained(self) -> bool:
-        return self._effects_done >= len(self._current.events)
+        return not self._pending_effects
 
     async def _deliver_effects(self) -> None:
         """Deliver, in event order, every e-mail and status post of every new event."""
         while True:
-            await workflow.wait_condition(
-                lambda: self._state is not None and not self._effects_drained()
-            )
-            sequence = self._effects_done
-            state = self._current
-            for notification in notifications_for(state, sequence, self._policy):
+            await workflow.wait_condition(lambda: bool(self._pending_effects))
+            effects = self._pending_effects[0]
+            for notification in effects.notifications:
                 await self._send(notification)
-            post = status_post_for(state, state.events[sequence])
+            post = effects.status_post
             if post is not None:
                 await workflow.execute_activity_method(
                     StatusPostActivities.post_status,
@@ -319,11 +318,12 @@ class IncidentWorkflow:
                     retry_policy=_NOTIFY_RETRY,
                     summary=f"status page: {post.kind.value}",
                 )
-            self._effects_done = sequence + 1
+            # Removed only when done: continue-as-new carries what is left.
+            self._pending_effects.pop(0)
 
     async def _send(self, notification: Notification) -> None:
         try:
-            await workflow.execute_activity_method(
+            report = await workflow.execute_activity_method(
                 NotificationActivities.send_notification,
                 notification,
                 start_to_close_timeout=timedelta(seconds=60),
@@ -340,6 +340,16 @@ class IncidentWorkflow:
                     message_kind=notification.kind.value,
                     to=notification.to,
                     error=cause.message,
+                )
+            )
+            return
+        if report.refused:
+            # Delivered to some recipients only: record the others.
+            self._apply(
+                RecordDeliveryFailure(
+                    message_kind=notification.kind.value,
+                    to=tuple(report.refused),
+                    error="; ".join(f"{a}: {why}" for a, why in report.refused.items()),
                 )
             )
 
@@ -379,6 +389,9 @@ class IncidentWorkflow:
         await workflow.wait_condition(drained)
         workflow.continue_as_new(
             self._input.model_copy(
-                update={"state": self._current, "effects_done": self._effects_done}
+                update={
+                    "state": self._current,
+                    "pending_effects": tuple(self._pending_effects),
+                }
             )
         )

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -36,10 +37,10 @@ from workflows.client import ensure_search_attributes
 from workflows.incident import IncidentWorkflow
 
 HERE = Path(__file__).parent
-Scenario = Callable[[Stack], Awaitable[list[WorkflowHandle[object, object]]]]
+Scenario = Callable[[Stack], Awaitable[list[WorkflowHandle[Any, Any]]]]
 
 
-async def _open(stack: Stack, **changes: object) -> WorkflowHandle[IncidentWorkflow, object]:
+async def _open(stack: Stack, **changes: object) -> WorkflowHandle[Any, Any]:
     ticket = await report_incident(
         stack.client,
         report(**changes),
@@ -47,10 +48,10 @@ async def _open(stack: Stack, **changes: object) -> WorkflowHandle[IncidentWorkf
         task_queue=stack.task_queue,
         status_page_id=stack.status_page_id,
     )
-    return stack.client.get_workflow_handle_for(IncidentWorkflow.run, ticket)  # type: ignore[return-value]
+    return stack.client.get_workflow_handle_for(IncidentWorkflow.run, ticket)
 
 
-async def critical_escalated(stack: Stack) -> list[WorkflowHandle[object, object]]:
+async def critical_escalated(stack: Stack) -> list[WorkflowHandle[Any, Any]]:
     """Critical: paged, acknowledged for all users, estimate missed twice, stage 3, resolved."""
     handle = await _open(stack)
     now = await stack.now()
@@ -77,10 +78,10 @@ async def critical_escalated(stack: Stack) -> list[WorkflowHandle[object, object
     await handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="Index neu aufgebaut"))
     await handle.result()
     status = stack.client.get_workflow_handle(stack.status_page_id)
-    return [handle, status]  # type: ignore[list-item]
+    return [handle, status]
 
 
-async def minor_reclassified_breached(stack: Stack) -> list[WorkflowHandle[object, object]]:
+async def minor_reclassified_breached(stack: Stack) -> list[WorkflowHandle[Any, Any]]:
     """Minor: reaction warning and breach, late ack as major, reclassified back, resolved."""
     handle = await _open(stack, login_impossible=False, workaround_available=True)
     await stack.skip_to(await stack.now() + timedelta(days=7))
@@ -97,7 +98,7 @@ async def minor_reclassified_breached(stack: Stack) -> list[WorkflowHandle[objec
         IncidentWorkflow.resolve, Resolve(summary="Konfiguration korrigiert")
     )
     await handle.result()
-    return [handle]  # type: ignore[list-item]
+    return [handle]
 
 
 SCENARIOS: dict[str, Scenario] = {

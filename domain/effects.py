@@ -1,0 +1,43 @@
+"""The side effects of new events, fixed at the moment the events happen.
+
+Mail may go out later than the command that caused it (a slow or failing SMTP
+server, a busy worker). Computing the messages when the events are applied
+means every e-mail describes the incident as it was right after *its* command,
+not as it is when the mail finally leaves.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.incident import IncidentState
+from domain.notifications import Notification, notifications_for
+from domain.sla import SlaPolicy
+from domain.status import StatusPost, status_post_for
+
+
+class EventEffects(BaseModel):
+    """What one event causes outside the incident: e-mails and a status-page post."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sequence: int
+    notifications: tuple[Notification, ...] = ()
+    status_post: StatusPost | None = None
+
+
+def effects_of(state: IncidentState, first: int, policy: SlaPolicy) -> list[EventEffects]:
+    """Effects of ``state.events[first:]``, judged on ``state`` (the state after the command).
+
+    Events without any effect are left out.
+    """
+    effects = []
+    for sequence in range(first, len(state.events)):
+        item = EventEffects(
+            sequence=sequence,
+            notifications=tuple(notifications_for(state, sequence, policy)),
+            status_post=status_post_for(state, state.events[sequence]),
+        )
+        if item.notifications or item.status_post is not None:
+            effects.append(item)
+    return effects

@@ -1,0 +1,527 @@
+"""E-mail rendering, composition and transports, without a Temporal server.
+
+Notifications are built the way the workflow builds them: domain commands are
+executed on an incident state and ``notifications_for`` routes each new event.
+SMTP is tested against a tiny in-process SMTP server (stdlib asyncio only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.mail import OutboxMailer, SmtpMailer, outbox_name
+from activities.notifications import NotificationActivities
+from activities.rendering import MessageRenderer
+from domain.incident import (
+    Acknowledge,
+    BreachReaction,
+    BreachResolution,
+    Command,
+    DeadlineKind,
+    DecideResources,
+    Escalate,
+    EscalatedBy,
+    ExtendEstimate,
+    IncidentState,
+    MissEstimate,
+    OpenIncident,
+    PageOnDuty,
+    PageReason,
+    Reclassify,
+    RecordDeliveryFailure,
+    Resolve,
+    WarnDeadline,
+    execute,
+    fold,
+)
+from domain.notifications import MessageKind, Notification, notifications_for
+from domain.report import IncidentReport
+from domain.sla import Severity, SlaPolicy
+from tests.conftest import report
+
+BERLIN = ZoneInfo("Europe/Berlin")
+POLICY = SlaPolicy.default()
+TICKET = "INC-20261124-TESTAB"
+REPORTER = "erika.mustermann@beispiel-versand.de"
+SENDER = "myconvento Support <support@myconvento.com>"
+WINTER = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin (CET)
+
+
+def berlin_text(instant: datetime) -> str:
+    """Independent rendering of the expected wall-clock text: ``24.11.2026, 10:00 Uhr``."""
+    return f"{instant.astimezone(BERLIN):%d.%m.%Y, %H:%M} Uhr"
+
+
+def open_incident(received: datetime, **facts: Any) -> IncidentState:
+    pages = POLICY.critical_pages(received)
+    state, _ = execute(
+        None,
+        OpenIncident(
+            ticket_id=TICKET,
+            report=IncidentReport.model_validate(report(**facts)),
+            received_at=received,
+            deadlines=POLICY.all_deadlines(received),
+            next_opening_page=pages[1] if len(pages) > 1 else None,
+        ),
+        received,
+    )
+    return state
+
+
+@dataclass
+class Scenario:
+    """An incident driven through commands, collecting every notification on the way."""
+
+    state: IncidentState
+    notifications: list[Notification] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._route(0)
+
+    def _route(self, start: int) -> None:
+        for sequence in range(start, len(self.state.events)):
+            self.notifications.extend(notifications_for(self.state, sequence, POLICY))
+
+    def run(self, command: Command, at: datetime) -> None:
+        before = len(self.state.events)
+        self.state, events = execute(self.state, command, at)
+        assert events, command
+        self._route(before)
+
+    def of_kind(self, kind: MessageKind) -> Notification:
+        found = [n for n in self.notifications if n.kind is kind]
+        assert len(found) == 1, (kind, [n.kind for n in self.notifications])
+        return found[0]
+
+
+def full_scenario() -> Scenario:
+    """A critical incident that passes through every kind of message."""
+    received = WINTER
+    scenario = Scenario(open_incident(received, login_impossible=True))
+    critical = POLICY.deadlines(Severity.CRITICAL, received)
+    minute = timedelta(minutes=1)
+    scenario.run(
+        PageOnDuty(reason=PageReason.RECEIVED, next_reminder_at=received + 30 * minute), received
+    )
+    scenario.run(WarnDeadline(deadline=DeadlineKind.REACTION), critical.reaction_warning)
+    scenario.run(BreachReaction(), critical.reaction_due)
+    acked_at = critical.reaction_due + 5 * minute
+    first = acked_at + 60 * minute
+    scenario.run(Acknowledge(severity=Severity.CRITICAL, estimate=first, all_users=True), acked_at)
+    scenario.run(MissEstimate(), first)
+    second = first + 90 * minute
+    scenario.run(ExtendEstimate(estimate=second, reason="Ersatzserver wird eingerichtet"), first)
+    scenario.run(MissEstimate(), second)
+    scenario.run(
+        Escalate(stage=3, reason="Standardprozess reicht nicht", by=EscalatedBy.COMPANY),
+        second + minute,
+    )
+    scenario.run(DecideResources(decision="Externer Dienstleister"), second + 2 * minute)
+    scenario.run(
+        Escalate(stage="extended", reason="Kunde bittet um Gespräch", by=EscalatedBy.CUSTOMER),
+        second + 3 * minute,
+    )
+    scenario.run(BreachResolution(), critical.resolution_due)
+    after = critical.resolution_due + minute
+    scenario.run(Reclassify(severity=Severity.MAJOR, reason="Versand läuft wieder"), after)
+    scenario.run(
+        RecordDeliveryFailure(
+            message_kind="receipt", to=(REPORTER,), error="550 5.1.1 mailbox unavailable"
+        ),
+        after + minute,
+    )
+    scenario.run(Resolve(summary="Datenbankserver ersetzt"), after + 2 * minute)
+    return scenario
+
+
+SCENARIO = full_scenario()
+RENDERER = MessageRenderer()
+
+
+def composer(directory: Path | None = None) -> NotificationActivities:
+    return NotificationActivities(OutboxMailer(directory or Path("unused")), RENDERER, SENDER)
+
+
+# German subject fragment per kind (from the SLA's vocabulary).
+SUBJECTS: dict[MessageKind, str] = {
+    MessageKind.RECEIPT: "Ihre Störungsmeldung ist eingegangen",
+    MessageKind.ACKNOWLEDGEMENT: "Bestätigung Ihrer Störungsmeldung: kritisch",
+    MessageKind.RECLASSIFICATION: "Neue Klassifizierung Ihrer Störungsmeldung: wesentlich",
+    MessageKind.EXTENSION: "Neue Störungsbehebungszeit",
+    MessageKind.NEW_ESTIMATE_REQUIRED: "Eskalationsstufe 1",
+    MessageKind.STAGE_2: "Eskalationsstufe 2",
+    MessageKind.MANAGEMENT_ESCALATION: "Eskalationsstufe 3",
+    MessageKind.EXTENDED_ESCALATION: "Erweiterter Eskalationsprozess",
+    MessageKind.RESOURCES_DECIDED: "Entscheidung der Geschäftsführung",
+    MessageKind.DEADLINE_WARNING: "Frist bald erreicht: Reaktion",
+    MessageKind.REACTION_BREACH: "Reaktionszeit überschritten",
+    MessageKind.RESOLUTION_BREACH: "Störungsbehebungszeit überschritten",
+    MessageKind.ON_DUTY_PAGE: "KRITISCHE STÖRUNG",
+    MessageKind.RESOLUTION: "Störung behoben",
+    MessageKind.DELIVERY_FAILED: "Zustellung fehlgeschlagen",
+}
+CUSTOMER_KINDS = {
+    MessageKind.RECEIPT,
+    MessageKind.ACKNOWLEDGEMENT,
+    MessageKind.RECLASSIFICATION,
+    MessageKind.EXTENSION,
+    MessageKind.STAGE_2,
+    MessageKind.EXTENDED_ESCALATION,
+    MessageKind.RESOLUTION,
+}
+
+
+def test_the_scenario_produces_every_message_kind_once() -> None:
+    kinds = [n.kind for n in SCENARIO.notifications]
+    assert sorted(kinds) == sorted(MessageKind)
+
+
+@pytest.mark.parametrize("kind", list(MessageKind))
+def test_every_message_kind_renders_a_german_subject_and_body(kind: MessageKind) -> None:
+    notification = SCENARIO.of_kind(kind)
+    subject, body = RENDERER.render(notification)
+
+    assert SUBJECTS[kind] in subject
+    assert subject.endswith(f"[{TICKET}]")
+    assert "\n" not in subject
+    assert body.strip()
+    assert TICKET in body
+    for leftover in ("{{", "}}", "{%", "None", "Undefined"):
+        assert leftover not in subject + body, leftover
+    if kind in CUSTOMER_KINDS:
+        assert body.startswith("Guten Tag Erika Mustermann,")
+        assert "Mit freundlichen Grüßen" in body
+    else:
+        assert "Kunde:         Beispiel Versand GmbH" in body
+        assert "Reaktion bis:" in body and "Uhr" in body
+
+
+def test_message_texts_carry_the_facts_of_their_event() -> None:
+    def body(kind: MessageKind) -> str:
+        return RENDERER.render(SCENARIO.of_kind(kind))[1]
+
+    assert "Ersatzserver wird eingerichtet" in body(MessageKind.EXTENSION)
+    assert "Externer Dienstleister" in body(MessageKind.RESOURCES_DECIDED)
+    assert "Datenbankserver ersetzt" in body(MessageKind.RESOLUTION)
+    assert "mailbox unavailable" in body(MessageKind.DELIVERY_FAILED)
+    assert "auf Wunsch des Kunden" in body(MessageKind.EXTENDED_ESCALATION)
+    assert "kritisch → wesentlich" in body(MessageKind.RECLASSIFICATION)
+    management = body(MessageKind.MANAGEMENT_ESCALATION)
+    timeline = management.split("Verlauf:", 1)[1]
+    assert "Störungsmeldung eingegangen" in timeline
+    assert "Reaktionszeit überschritten" in timeline
+    assert "Eskaliert – Standardprozess reicht nicht" in timeline
+
+
+def test_recipients_follow_the_routing_rules() -> None:
+    contacts = POLICY.contacts
+    assert SCENARIO.of_kind(MessageKind.RECEIPT).to == (REPORTER,)
+    assert SCENARIO.of_kind(MessageKind.ON_DUTY_PAGE).to == (contacts.on_duty,)
+    stage_2 = set(SCENARIO.of_kind(MessageKind.STAGE_2).to)
+    assert {REPORTER, "it@beispiel-versand.de", contacts.experts} <= stage_2
+    assert contacts.management in SCENARIO.of_kind(MessageKind.MANAGEMENT_ESCALATION).to
+    assert SCENARIO.of_kind(MessageKind.DELIVERY_FAILED).to == (contacts.support_lead,)
+
+
+@pytest.mark.parametrize(
+    ("received", "shown"),
+    [
+        (WINTER, "Dienstag, 24.11.2026, 10:00 Uhr"),  # CET, UTC+1
+        (datetime(2026, 7, 14, 8, 0, tzinfo=UTC), "Dienstag, 14.07.2026, 10:00 Uhr"),  # CEST
+        (datetime(2026, 3, 29, 1, 30, tzinfo=UTC), "Sonntag, 29.03.2026, 03:30 Uhr"),  # DST day
+    ],
+    ids=["winter", "summer", "dst-switch"],
+)
+def test_times_are_shown_in_berlin_wall_clock_time(received: datetime, shown: str) -> None:
+    scenario = Scenario(open_incident(received, login_impossible=True))
+    receipt = scenario.of_kind(MessageKind.RECEIPT)
+    _, body = RENDERER.render(receipt)
+    assert f"am {shown} erhalten" in body
+    reaction_due = POLICY.reaction_due(Severity.CRITICAL, received)
+    assert berlin_text(reaction_due) in body
+    # The message carries the instant in UTC; only the text is local.
+    assert receipt.facts.timezone == "Europe/Berlin"
+
+
+def test_compose_is_deterministic_for_identical_notifications() -> None:
+    notification = SCENARIO.of_kind(MessageKind.ACKNOWLEDGEMENT)
+    first = composer().compose(notification)
+    second = composer().compose(notification)
+    assert bytes(first) == bytes(second)
+
+    # The same event routed again from a state rebuilt from the events (as after
+    # a workflow replay or retry) gives the same message, byte for byte.
+    sequence = next(i for i, e in enumerate(SCENARIO.state.events) if e.type == "acknowledged")
+    rebuilt = fold(None, SCENARIO.state.events[: sequence + 1])
+    routed = notifications_for(rebuilt, sequence, POLICY)
+    assert [n.message_id for n in routed] == [notification.message_id]
+
+    assert notification.message_id == f"<{TICKET}.{sequence}.acknowledgement@sla.myconvento.com>"
+    assert first["Message-ID"] == notification.message_id
+    assert first["X-SLA-Kind"] == "acknowledgement"
+    assert first["X-SLA-Ticket"] == TICKET
+    assert first["From"] == SENDER
+    assert first["To"] == REPORTER
+
+
+def test_message_ids_are_unique_per_event() -> None:
+    ids = [n.message_id for n in SCENARIO.notifications]
+    assert len(set(ids)) == len(ids)
+    for n in SCENARIO.notifications:
+        assert re.fullmatch(rf"<{TICKET}\.\d+\.{n.kind.value}@sla\.myconvento\.com>", n.message_id)
+
+
+def test_composed_message_survives_a_round_trip_as_utf8_text() -> None:
+    notification = SCENARIO.of_kind(MessageKind.EXTENSION)
+    subject, body = RENDERER.render(notification)
+    message = composer().compose(notification)
+    parsed = message_from_bytes(bytes(message), policy=policy.default)
+    assert parsed["Subject"] == subject
+    content = parsed.get_body()
+    assert content is not None
+    assert content.get_content() == body
+    assert content.get_content_charset() == "utf-8"
+
+
+async def test_send_notification_activity_writes_the_message_to_the_outbox(
+    tmp_path: Path,
+) -> None:
+    notification = SCENARIO.of_kind(MessageKind.RECEIPT)
+    activities = composer(tmp_path)
+    report = await ActivityEnvironment().run(activities.send_notification, notification)
+    path = Path(report.where)
+    assert path == tmp_path / f"{TICKET}.0.receipt.eml"
+    assert path.read_bytes() == bytes(activities.compose(notification))
+
+
+# -- outbox ----------------------------------------------------------------------
+
+
+def test_outbox_file_name_comes_from_the_message_id() -> None:
+    assert outbox_name("<INC-1.3.receipt@host>") == "INC-1.3.receipt.eml"
+    assert outbox_name("<weird/../id 1@host>") == "weird_.._id_1.eml"
+
+
+async def test_outbox_writes_one_file_per_message_id_and_a_resend_replaces_it(
+    tmp_path: Path,
+) -> None:
+    mailer = OutboxMailer(tmp_path / "outbox")
+    notification = SCENARIO.of_kind(MessageKind.STAGE_2)
+    message = composer().compose(notification)
+    sequence = notification.message_id.strip("<>").split(".")[1]
+
+    path = Path((await mailer.send(message)).where)
+    assert path.name == f"{TICKET}.{sequence}.stage_2.eml"
+    assert path.read_bytes() == bytes(message)
+    inode = path.stat().st_ino
+
+    changed = composer().compose(notification)
+    changed.replace_header("Subject", "geändert")
+    assert Path((await mailer.send(changed)).where) == path
+    assert [p.name for p in (tmp_path / "outbox").iterdir()] == [path.name]
+    assert path.read_bytes() == bytes(changed)
+    # Replaced by rename (a new file), not rewritten in place: readers never see half a file.
+    assert path.stat().st_ino != inode
+
+
+async def test_outbox_write_that_fails_midway_leaves_the_old_file_and_no_debris(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailer = OutboxMailer(tmp_path)
+    notification = SCENARIO.of_kind(MessageKind.RESOLUTION)
+    original = composer().compose(notification)
+    path = Path((await mailer.send(original)).where)
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("activities.files.os.fsync", disk_full)
+    changed = composer().compose(notification)
+    changed.replace_header("Subject", "geändert")
+    with pytest.raises(OSError, match="No space left"):
+        await mailer.send(changed)
+    monkeypatch.undo()
+
+    assert path.read_bytes() == bytes(original)
+    assert sorted(os.listdir(tmp_path)) == [path.name]
+
+
+# -- SMTP ------------------------------------------------------------------------
+
+
+@dataclass
+class Delivery:
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+
+@dataclass
+class FakeSmtpServer:
+    """Speaks just enough SMTP; answers RCPT for refused addresses with their code."""
+
+    refuse: dict[str, int] = field(default_factory=dict)
+    deliveries: list[Delivery] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    port: int = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        def reply(text: str) -> None:
+            writer.write(text.encode("ascii") + b"\r\n")
+
+        sender, recipients = "", list[str]()
+        reply("220 fake.smtp.test ESMTP ready")
+        try:
+            while line := await reader.readline():
+                command = line.decode("ascii").rstrip("\r\n")
+                self.commands.append(command)
+                verb = command.split(" ", 1)[0].upper()
+                if verb == "EHLO":
+                    reply("250-fake.smtp.test")
+                    reply("250 8BITMIME")
+                elif verb == "HELO":
+                    reply("250 fake.smtp.test")
+                elif verb == "MAIL":
+                    sender, recipients = _address(command), []
+                    reply("250 2.1.0 OK")
+                elif verb == "RCPT":
+                    address = _address(command)
+                    code = next((c for a, c in self.refuse.items() if a in address), None)
+                    if code is None:
+                        recipients.append(address)
+                        reply("250 2.1.5 OK")
+                    else:
+                        reply(f"{code} {code // 100}.1.1 <{address}>: mailbox unavailable")
+                elif verb == "DATA":
+                    if not recipients:
+                        reply("554 5.5.1 no valid recipients")
+                        continue
+                    reply("354 end data with <CR><LF>.<CR><LF>")
+                    lines = []
+                    while (chunk := await reader.readline()) != b".\r\n":
+                        lines.append(chunk[1:] if chunk.startswith(b"..") else chunk)
+                    self.deliveries.append(Delivery(sender, recipients, b"".join(lines)))
+                    reply("250 2.0.0 queued")
+                elif verb in ("RSET", "NOOP"):
+                    reply("250 2.0.0 OK")
+                elif verb == "QUIT":
+                    reply("221 2.0.0 bye")
+                    await writer.drain()
+                    break
+                else:
+                    reply("502 5.5.2 command not implemented")
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+def _address(command: str) -> str:
+    match = re.search(r"<([^>]*)>", command)
+    assert match, command
+    return match.group(1)
+
+
+@pytest.fixture
+async def smtp_server() -> AsyncIterator[FakeSmtpServer]:
+    fake = FakeSmtpServer()
+    server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
+    fake.port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield fake
+
+
+def compose_to(kind: MessageKind, to: Sequence[str] | None = None) -> EmailMessage:
+    message = composer().compose(SCENARIO.of_kind(kind))
+    if to is not None:
+        message.replace_header("To", ", ".join(to))
+    return message
+
+
+async def test_smtp_mailer_delivers_the_message(smtp_server: FakeSmtpServer) -> None:
+    mailer = SmtpMailer(host="127.0.0.1", port=smtp_server.port, timeout=5)
+    message = compose_to(MessageKind.STAGE_2)
+
+    report = await mailer.send(message)
+
+    assert report.where == f"smtp://127.0.0.1:{smtp_server.port}"
+    assert report.refused == {}
+    (delivery,) = smtp_server.deliveries
+    assert delivery.sender == "support@myconvento.com"
+    assert set(delivery.recipients) == set(SCENARIO.of_kind(MessageKind.STAGE_2).to)
+    received = message_from_bytes(delivery.data, policy=policy.default)
+    assert received["Message-ID"] == message["Message-ID"]
+    # Long subjects are folded on the wire; unfolded they are the same text.
+    assert str(received["Subject"]).strip() == str(message["Subject"])
+    assert received["X-SLA-Kind"] == "stage_2"
+    assert any(c.upper().startswith("QUIT") for c in smtp_server.commands)
+
+
+async def test_smtp_550_for_the_recipient_is_a_permanent_failure(
+    smtp_server: FakeSmtpServer,
+) -> None:
+    smtp_server.refuse = {"bad@": 550}
+    mailer = SmtpMailer(host="127.0.0.1", port=smtp_server.port, timeout=5)
+
+    with pytest.raises(ApplicationError) as info:
+        await mailer.send(compose_to(MessageKind.RECEIPT, ["bad@beispiel-versand.de"]))
+
+    assert info.value.type == "PermanentDeliveryError"
+    assert info.value.non_retryable is True
+    assert "bad@beispiel-versand.de" in info.value.message
+    assert smtp_server.deliveries == []
+
+
+async def test_smtp_temporary_refusal_is_left_to_retry(smtp_server: FakeSmtpServer) -> None:
+    smtp_server.refuse = {"busy@": 450}
+    mailer = SmtpMailer(host="127.0.0.1", port=smtp_server.port, timeout=5)
+
+    with pytest.raises(Exception) as info:
+        await mailer.send(compose_to(MessageKind.RECEIPT, ["busy@beispiel-versand.de"]))
+
+    error = info.value
+    assert not (isinstance(error, ApplicationError) and error.non_retryable), error
+
+
+async def test_smtp_refused_connection_is_a_retryable_error() -> None:
+    with socket.socket() as probe:  # a port on which nobody listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailer = SmtpMailer(host="127.0.0.1", port=port, timeout=5)
+
+    with pytest.raises(OSError) as info:
+        await mailer.send(compose_to(MessageKind.RECEIPT))
+
+    assert not isinstance(info.value, ApplicationError)
+
+
+async def test_smtp_550_for_one_of_several_recipients_is_reported_not_dropped(
+    smtp_server: FakeSmtpServer,
+) -> None:
+    smtp_server.refuse = {"bad@": 550}
+    mailer = SmtpMailer(host="127.0.0.1", port=smtp_server.port, timeout=5)
+    message = compose_to(
+        MessageKind.STAGE_2, ["bad@beispiel-versand.de", "experten@myconvento.com"]
+    )
+
+    report = await mailer.send(message)
+
+    # The accepted recipient has the message: no retry; the refused one is reported.
+    assert list(report.refused) == ["bad@beispiel-versand.de"]
+    assert report.refused["bad@beispiel-versand.de"].startswith("550")
+    (delivery,) = smtp_server.deliveries
+    assert delivery.recipients == ["experten@myconvento.com"]
