@@ -42,6 +42,25 @@ EXAMPLE_REPORT: dict[str, Any] = {
 }
 
 
+SUMMARY_KEYS = frozenset(
+    {
+        "ticket_id",
+        "status",
+        "severity",
+        "received_at",
+        "reaction_due",
+        "resolution_due",
+        "estimate",
+        "escalation_stage",
+        "reaction_breached",
+        "resolution_breached",
+    }
+)
+"""Keys DESIGN §4 requires of ``sla list --json`` rows; ``sla show --json`` adds ``events``."""
+
+SHOW_KEYS = SUMMARY_KEYS | {"events"}
+
+
 def report(**changes: Any) -> dict[str, Any]:
     """The DESIGN §4 example report with ``changes`` applied (``None`` drops a key)."""
     data = {**EXAMPLE_REPORT, "request_id": f"test-{uuid.uuid4().hex[:12]}", **changes}

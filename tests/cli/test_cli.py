@@ -18,24 +18,11 @@ from typer.testing import CliRunner, Result
 
 from cli.main import app
 from tests.cli.conftest import TICKET, CliStack, eventually
-from tests.conftest import report
+from tests.conftest import SHOW_KEYS, SUMMARY_KEYS, report
 from tests.e2e.policies import write_round_the_clock_policy
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
-SUMMARY_KEYS = {
-    "ticket_id",
-    "status",
-    "severity",
-    "received_at",
-    "reaction_due",
-    "resolution_due",
-    "estimate",
-    "escalation_stage",
-    "reaction_breached",
-    "resolution_breached",
-}
-"""The keys DESIGN §4 requires of ``show --json`` (with ``events``) and ``list --json``."""
 
 runner = CliRunner()
 
@@ -220,7 +207,7 @@ async def test_show_json_has_every_design_key_and_events_oldest_first(
 
     view = await show(ts_cli, ticket)
 
-    assert set(view) >= SUMMARY_KEYS | {"events"}
+    assert set(view) >= SHOW_KEYS
     assert view["status"] == "acknowledged"
     assert view["escalation_stage"] == 0
     assert view["reaction_breached"] is False

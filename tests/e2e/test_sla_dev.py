@@ -25,25 +25,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import report
+from tests.conftest import SHOW_KEYS, report
 from tests.e2e.policies import write_round_the_clock_policy
 
 SLA = Path(sys.executable).parent / "sla"
 BERLIN = ZoneInfo("Europe/Berlin")
-
-SHOW_KEYS = {
-    "ticket_id",
-    "status",
-    "severity",
-    "received_at",
-    "reaction_due",
-    "resolution_due",
-    "estimate",
-    "escalation_stage",
-    "reaction_breached",
-    "resolution_breached",
-    "events",
-}
 
 
 def free_ports(count: int) -> list[int]:
