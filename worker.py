@@ -102,6 +102,7 @@ def build_activities(
         calendar.compute_next_reminder,
         calendar.compute_outcome,
         notifications.send_notification,
+        notifications.send_message,
         site.render_status_site,
         posts.post_status,
     ]

@@ -9,6 +9,7 @@ from temporalio import activity
 
 from activities.mail import DeliveryReport, Mailer
 from activities.rendering import MessageRenderer
+from domain.messages import OutgoingMessage
 from domain.notifications import Notification
 
 
@@ -42,6 +43,32 @@ class NotificationActivities:
         message["X-SLA-Kind"] = notification.kind.value
         message.set_content(body, charset="utf-8", cte="quoted-printable")
         return message
+
+    def compose_message(self, message: OutgoingMessage) -> EmailMessage:
+        """A templated message; identical bytes for identical input."""
+        subject, body = self._renderer.render_message(message)
+        email = EmailMessage()
+        email["From"] = self._sender
+        email["To"] = ", ".join(message.to)
+        email["Subject"] = subject
+        email["Date"] = format_datetime(message.date)
+        email["Message-ID"] = message.message_id
+        email["X-SLA-Kind"] = message.kind or message.template
+        email.set_content(body, charset="utf-8", cte="quoted-printable")
+        return email
+
+    @activity.defn
+    async def send_message(self, message: OutgoingMessage) -> DeliveryReport:
+        """Render and deliver a templated message (maintenance, on-call, audits …)."""
+        report = await self._mailer.send(self.compose_message(message))
+        activity.logger.info(
+            "sent %s to %s (%s)%s",
+            message.kind or message.template,
+            ", ".join(message.to),
+            report.where,
+            f"; refused: {', '.join(report.refused)}" if report.refused else "",
+        )
+        return report
 
     @activity.defn
     async def send_notification(self, notification: Notification) -> DeliveryReport:

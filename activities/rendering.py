@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from domain.incident import EscalationStage
+from domain.messages import OutgoingMessage
 from domain.notifications import MessageKind, Notification
 from domain.sla import Severity
 
@@ -50,10 +51,15 @@ def event_de(event_type: str) -> str:
     return _EVENTS_DE.get(event_type, event_type)
 
 
-def german_datetime(value: datetime | None, timezone: str = "Europe/Berlin") -> str:
-    """``Dienstag, 24.11.2026, 10:30 Uhr`` in ``timezone``; ``–`` for ``None``."""
+def german_datetime(value: datetime | str | None, timezone: str = "Europe/Berlin") -> str:
+    """``Dienstag, 24.11.2026, 10:30 Uhr`` in ``timezone``; ``–`` for ``None``.
+
+    Accepts ISO 8601 text too (templated messages carry JSON context).
+    """
     if value is None:
         return "–"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     local = value.astimezone(ZoneInfo(timezone))
     return f"{_WEEKDAYS_DE[local.weekday()]}, {local:%d.%m.%Y, %H:%M} Uhr"
 
@@ -113,8 +119,21 @@ class MessageRenderer:
             timeline=notification.timeline,
             local=local,
         )
-        # Layouts put the subject block first, then a line "---", then the body.
-        subject, separator, body = text.partition("\n---\n")
-        if not separator:
-            raise ValueError(f"template {template.name} lacks the subject/body separator")
-        return " ".join(subject.split()), body.strip() + "\n"
+        return _split(template.name, text)
+
+    def render_message(self, message: OutgoingMessage) -> tuple[str, str]:
+        """Subject and body of a templated :class:`OutgoingMessage`."""
+        template = self._env.get_template(f"email/{message.template}.txt.j2")
+
+        def local(value: datetime | str | None) -> str:
+            return german_datetime(value, message.timezone)
+
+        return _split(template.name, template.render(**message.context, local=local))
+
+
+def _split(name: str | None, text: str) -> tuple[str, str]:
+    """Layouts put the subject block first, then a line ``---``, then the body."""
+    subject, separator, body = text.partition("\n---\n")
+    if not separator:
+        raise ValueError(f"template {name} lacks the subject/body separator")
+    return " ".join(subject.split()), body.strip() + "\n"

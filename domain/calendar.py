@@ -108,18 +108,22 @@ class CalendarSpec(BaseModel):
     @field_validator("opens", "closes")
     @classmethod
     def _clock_time(cls, value: str) -> str:
-        _parse_clock(value)
+        parse_clock(value)
         return value
 
     @model_validator(mode="after")
     def _opens_before_closes(self) -> CalendarSpec:
-        if _parse_clock(self.opens) >= _parse_clock(self.closes):
+        if parse_clock(self.opens) >= parse_clock(self.closes):
             raise ValueError(f"opens ({self.opens}) must be before closes ({self.closes})")
         return self
 
 
-def _parse_clock(value: str) -> int:
-    """Seconds after midnight for ``HH:MM`` (``24:00`` allowed)."""
+def parse_clock(value: str) -> int:
+    """Seconds after midnight for ``HH:MM`` (``24:00`` allowed).
+
+    Raises:
+        ValueError: Not ``HH:MM`` or no such time of day.
+    """
     parts = value.split(":")
     if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
         raise ValueError(f"time must look like HH:MM, got {value!r}")
@@ -207,8 +211,8 @@ class BusinessCalendar:
         self.spec = spec or CalendarSpec()
         self.zone = ZoneInfo(self.spec.timezone)
         self._weekdays = frozenset(WEEKDAYS.index(d) for d in self.spec.weekdays)
-        self._opens = _parse_clock(self.spec.opens)
-        self._closes = _parse_clock(self.spec.closes)
+        self._opens = parse_clock(self.spec.opens)
+        self._closes = parse_clock(self.spec.closes)
         self._closed_dates = frozenset(self.spec.closed_dates)
         windows: list[tuple[int, int]] = []
         for start, end in extra_windows:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from importlib import resources
@@ -24,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from domain.calendar import BusinessCalendar, CalendarSpec
+from domain.calendar import BusinessCalendar, CalendarSpec, Weekday, parse_clock
 from domain.errors import describe_validation_error
 from domain.values import BusinessDuration, EmailAddress, NonEmptyText
 
@@ -96,6 +97,53 @@ class AlertPolicy(BaseModel):
     critical_late_cutoff: BusinessDuration = timedelta(hours=1)
 
 
+class MaintenanceWindow(BaseModel):
+    """The usual maintenance slot, in the calendar's time zone."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    weekday: Weekday = "fri"
+    start: str = "18:00"
+    end: str = "22:00"
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> MaintenanceWindow:
+        if parse_clock(self.start) >= parse_clock(self.end):
+            raise ValueError(f"start ({self.start}) must be before end ({self.end})")
+        return self
+
+
+class MaintenancePolicy(BaseModel):
+    """Planned maintenance: notice period (calendar time) and the usual window."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    notice: BusinessDuration = Field(
+        default=timedelta(hours=48),
+        description="calendar (not business) time between announcement and start",
+    )
+    window: MaintenanceWindow = MaintenanceWindow()
+
+
+class OnCallPolicy(BaseModel):
+    """Extended on-call ("erweiterte Bereitschaft"): lead time and billing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lead_business_days: int = Field(default=3, ge=0, le=60)
+    hourly_rate: Decimal = Field(default=Decimal("95.00"), ge=0, decimal_places=2)
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+
+
+class AuditPolicy(BaseModel):
+    """Ticket monitoring: what counts as stale or close to a deadline."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stale_after_business_days: int = Field(default=2, ge=1, le=60)
+    near_deadline: BusinessDuration = timedelta(hours=2)
+
+
 class Contacts(BaseModel):
     """Internal addresses notified by the engine."""
 
@@ -159,6 +207,9 @@ class SlaPolicy(BaseModel):
     calendar_spec: CalendarSpec = Field(alias="calendar")
     severity: SeverityTable
     alerts: AlertPolicy = AlertPolicy()
+    maintenance: MaintenancePolicy = MaintenancePolicy()
+    oncall: OnCallPolicy = OnCallPolicy()
+    audit: AuditPolicy = AuditPolicy()
     contacts: Contacts
     customers: tuple[Customer, ...] = ()
 
