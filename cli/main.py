@@ -23,6 +23,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import CliError, client, fail, load_policy, parse_instant, print_json, run
+from cli.groups import GROUPS
 from cli.render import incidents_table, next_deadline, show_incident
 from domain.errors import DomainError
 from domain.incident import (
@@ -467,6 +468,10 @@ def decide_resources(
 ) -> None:
     """Record management's decision on a stage-3 escalation."""
     _signal(ticket_id, DecideResources(decision=decision), as_json, "decision recorded")
+
+
+for _name, _group in GROUPS:
+    app.add_typer(_group, name=_name)
 
 
 def main() -> None:

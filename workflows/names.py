@@ -19,6 +19,13 @@ REACTION_DUE = SearchAttributeKey.for_datetime("ReactionDue")
 RESOLUTION_DUE = SearchAttributeKey.for_datetime("ResolutionDue")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 ALL_USERS = SearchAttributeKey.for_bool("AllUsers")
+# Maintenance windows, on-call bookings and change requests.
+WINDOW_START = SearchAttributeKey.for_datetime("WindowStart")
+WINDOW_END = SearchAttributeKey.for_datetime("WindowEnd")
+MAINTENANCE_STATE = SearchAttributeKey.for_keyword("MaintenanceState")
+BOOKING_STATE = SearchAttributeKey.for_keyword("BookingState")
+CHANGE_REQUEST_STATE = SearchAttributeKey.for_keyword("ChangeRequestState")
+DEV_TICKET = SearchAttributeKey.for_keyword("DevTicket")
 
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     TICKET_STATUS,
@@ -30,5 +37,11 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (  # type: ignore[type-arg]
     RESOLUTION_DUE,
     SLA_BREACHED,
     ALL_USERS,
+    WINDOW_START,
+    WINDOW_END,
+    MAINTENANCE_STATE,
+    BOOKING_STATE,
+    CHANGE_REQUEST_STATE,
+    DEV_TICKET,
 )
 """Every custom search attribute; registered by ``sla dev``, the worker and tests."""
