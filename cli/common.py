@@ -21,6 +21,7 @@ from domain.errors import DomainError
 from domain.sla import PolicyError, SlaPolicy
 from starter import IntakeError
 from workflows.client import connect
+from workflows.codec import CodecConfigError
 
 T = TypeVar("T")
 
@@ -61,7 +62,7 @@ def parse_instant(text: str, zone: str = "Europe/Berlin", *, what: str = "time")
 
 def describe_failure(error: BaseException, ticket_id: str | None = None) -> str:
     """One readable line for any failure a command can meet."""
-    if isinstance(error, CliError | IntakeError | PolicyError | DomainError):
+    if isinstance(error, CliError | IntakeError | PolicyError | DomainError | CodecConfigError):
         return str(error)
     if isinstance(error, WorkflowUpdateFailedError):
         cause = error.cause

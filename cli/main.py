@@ -470,6 +470,39 @@ def decide_resources(
     _signal(ticket_id, DecideResources(decision=decision), as_json, "decision recorded")
 
 
+@app.command("codec-server")
+def codec_server(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    ui_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Temporal UI origin allowed by CORS (repeatable)."),
+    ] = None,
+) -> None:
+    """Serve /decode and /encode so an authorized Temporal UI can show encrypted payloads."""
+    from cli.codec_server import serve
+    from workflows.codec import CodecConfigError, codec_from_env
+
+    try:
+        codec = codec_from_env()
+    except CodecConfigError as error:
+        fail(str(error))
+    if codec is None:
+        fail("SLA_CODEC_KEYS is not set: there is nothing to decode")
+    origins = ui_origin or ["http://localhost:8233", "http://127.0.0.1:8233"]
+    try:
+        server = serve(
+            codec, host=host, port=port, origins=origins, token=os.environ.get("SLA_CODEC_TOKEN")
+        )
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port}: {error.strerror}")
+    print(f"codec server on http://{host}:{port} (CORS: {', '.join(origins)})", file=sys.stderr)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
 for _name, _group in GROUPS:
     app.add_typer(_group, name=_name)
 

@@ -12,15 +12,15 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.codec import codec_from_env, data_converter
 from workflows.names import SEARCH_ATTRIBUTES
 
 
 async def connect(profile: str | None = None, **overrides: Any) -> Client:
-    """Connect using the SDK's environment configuration.
+    """Connect using the SDK's environment configuration (and the payload codec, if configured).
 
     ``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS
     settings and profiles from the Temporal config file all apply, so the same
@@ -33,7 +33,8 @@ async def connect(profile: str | None = None, **overrides: Any) -> Client:
     config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))
     config.setdefault("target_host", "localhost:7233")
     config.update(overrides)
-    return await Client.connect(data_converter=pydantic_data_converter, **config)
+    # Encrypts payloads when SLA_CODEC_KEYS is set (see workflows/codec.py).
+    return await Client.connect(data_converter=data_converter(codec_from_env()), **config)
 
 
 def _indexed_type(key: SearchAttributeKey[Any]) -> IndexedValueType.ValueType:
