@@ -5,9 +5,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-SOURCES := domain activities workflows cli worker.py starter.py bench tests
+SOURCES := domain activities workflows cli worker.py starter.py bench chaos tests
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ typecheck: $(VENV)/.installed-test
 
 pytest: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(VENV)/.installed-chaos: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test,chaos]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
+
+# Worker kills, a server restart and an SMTP outage against real processes
+# (about 75 s); prints the figures reported in docs/RELIABILITY.md.
+chaos: $(VENV)/.installed-chaos
+	$(BIN)/python -m chaos.run $(CHAOS_ARGS)
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

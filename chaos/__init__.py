@@ -1,0 +1,1 @@
+"""Chaos runs against real processes: ``python -m chaos.run`` (``make chaos``)."""
