@@ -43,6 +43,8 @@ _EVENTS_DE = {
     "status_updated": "Störungsseite aktualisiert",
     "status_resolved": "Störungsseite: behoben",
     "resolved": "Störung behoben",
+    "delivery_failed": "Benachrichtigung nicht zustellbar",
+    "deadlines_recomputed": "Fristen neu berechnet (erweiterte Bereitschaft)",
 }
 
 

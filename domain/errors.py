@@ -22,7 +22,8 @@ class DomainErrorKind(StrEnum):
 class DomainError(Exception):
     """A command the rules refuse. The message is meant for an operator."""
 
-    kind: DomainErrorKind = DomainErrorKind.WRONG_STATUS
+    # A StrEnum: features add their own kinds beside DomainErrorKind.
+    kind: StrEnum = DomainErrorKind.WRONG_STATUS
 
     def __init__(self, message: str) -> None:
         """Create the error with an operator-readable ``message``."""
@@ -79,7 +80,14 @@ def describe_validation_error(exc: ValidationError) -> str:
     """
     parts = []
     for error in exc.errors():
-        key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        # Unknown keys come from the sender: quote odd ones so the line stays one line.
+        key = (
+            ".".join(
+                str(p) if str(p).isidentifier() or isinstance(p, int) else repr(str(p))
+                for p in error["loc"]
+            )
+            or "(top level)"
+        )
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "missing":
             message = "required"

@@ -525,3 +525,14 @@ async def test_smtp_550_for_one_of_several_recipients_is_reported_not_dropped(
     assert report.refused["bad@beispiel-versand.de"].startswith("550")
     (delivery,) = smtp_server.deliveries
     assert delivery.recipients == ["experten@myconvento.com"]
+
+
+def test_every_event_type_has_a_german_timeline_label() -> None:
+    from typing import get_args
+
+    from activities.rendering import _EVENTS_DE
+    from domain.events import Event
+
+    union = get_args(Event)[0]
+    types = {model.model_fields["type"].default for model in get_args(union)}
+    assert types <= set(_EVENTS_DE), types - set(_EVENTS_DE)

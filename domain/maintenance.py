@@ -1,0 +1,655 @@
+"""Planned maintenance ("Geplante Wartungsarbeiten") as a small event-sourced decider.
+
+The SLA promises customers an e-mail announcement at least 48 hours
+(calendar time, ``policy.maintenance.notice``) before a maintenance window,
+naming the affected services and whether shipments can be scheduled for
+processing during the window. The usual window is Friday 18:00–22:00 in the
+calendar's zone; other windows are allowed, but the operator is warned.
+
+Lifecycle::
+
+    planned ──start──▶ in_progress ──end──▶ completed
+       │  ▲
+       │  └─ reschedule (re-announced; the notice period applies again)
+       └──cancel──▶ cancelled
+
+Like :mod:`domain.incident`, the rules are two pure functions,
+:func:`decide` (command → events, or a :class:`~domain.errors.DomainError`)
+and :func:`evolve` (event → state); :func:`pending_timer` tells the workflow
+when to wake up, and :func:`messages_for` builds the customer e-mails of an
+event. Nothing here reads a clock: ``now`` is always a parameter.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable
+from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+from domain.calendar import WEEKDAYS, parse_clock
+from domain.errors import DomainError, MissingText, NotDue, WrongStatus
+from domain.messages import OutgoingMessage, make_message_id
+from domain.sla import MaintenancePolicy, MaintenanceWindow, SlaPolicy
+from domain.values import AwareDatetime, NonEmptyText
+
+# -- vocabulary and errors --------------------------------------------------------
+
+
+class MaintenanceStatus(StrEnum):
+    """Lifecycle state (also the ``LifecycleState`` search attribute)."""
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether nothing can happen to the maintenance any more."""
+        return self in (MaintenanceStatus.COMPLETED, MaintenanceStatus.CANCELLED)
+
+
+class MaintenanceErrorKind(StrEnum):
+    """Refusals specific to maintenance; travel as the ``ApplicationError`` type."""
+
+    INSUFFICIENT_NOTICE = "InsufficientNotice"
+    INVALID_WINDOW = "InvalidWindow"
+    NO_SERVICES = "NoServices"
+
+
+# ``DomainError.kind`` is typed with the incident's closed enum; maintenance
+# extends the vocabulary with its own StrEnum (same ``.value`` protocol, so
+# ``ApplicationError(type=error.kind.value)`` works unchanged).
+
+
+class InsufficientNotice(DomainError):
+    """The window starts sooner than the notice period allows."""
+
+    kind = MaintenanceErrorKind.INSUFFICIENT_NOTICE
+
+
+class InvalidWindow(DomainError):
+    """The window ends before (or when) it starts, or a reschedule changes nothing."""
+
+    kind = MaintenanceErrorKind.INVALID_WINDOW
+
+
+class NoServices(DomainError):
+    """No affected service was named."""
+
+    kind = MaintenanceErrorKind.NO_SERVICES
+
+
+def _utc(value: datetime) -> datetime:
+    # Two datetimes sharing one ZoneInfo subtract and compare by wall clock
+    # (PEP 495), which is wrong across a DST change; UTC instants are not.
+    return value.astimezone(UTC)
+
+
+def _shown(value: datetime | None) -> str:
+    # Messages are built where no zone database may be used (workflow code),
+    # so they name instants in UTC, unambiguously.
+    return f"{_utc(value):%Y-%m-%d %H:%M} UTC" if value is not None else "–"
+
+
+# -- the plan ---------------------------------------------------------------------
+
+
+class MaintenancePlan(BaseModel):
+    """What the operator plans: the window, the affected services, shipments, a text.
+
+    Attributes:
+        start: Start of the window (aware; stored as UTC).
+        end: End of the window (aware; stored as UTC).
+        services: Affected services as customers know them ("Versand", "Statistik").
+        shipments_possible: Whether shipments can be scheduled for processing in
+            the window (entered ahead, processed by the shipping system anyway).
+        message: Public text for e-mails and the status page (German).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime
+    services: tuple[NonEmptyText, ...]
+    shipments_possible: bool = False
+    message: NonEmptyText
+
+    @field_validator("start", "end")
+    @classmethod
+    def _as_utc(cls, value: datetime) -> datetime:
+        return _utc(value)
+
+    @field_validator("services")
+    @classmethod
+    def _once_each(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        seen: dict[str, str] = {}
+        for service in value:
+            seen.setdefault(service.casefold(), service)
+        return tuple(seen.values())
+
+
+def parse_services(text: str) -> tuple[str, ...]:
+    """``"Versand, Statistik"`` → ``("Versand", "Statistik")`` (empty items dropped)."""
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def check_window(start: datetime, end: datetime, now: datetime, policy: MaintenancePolicy) -> None:
+    """Refuse a window that ends before it starts or starts too soon.
+
+    The notice period is calendar time: real elapsed time between the two
+    instants, so across a DST change 48 h of notice is not "the same wall-clock
+    time two days later". A start exactly ``notice`` after ``now`` is accepted.
+
+    Raises:
+        InvalidWindow: ``end`` is not after ``start``.
+        InsufficientNotice: ``start`` is less than ``policy.notice`` after ``now``.
+    """
+    if _utc(end) <= _utc(start):
+        raise InvalidWindow(
+            f"the window must end after it starts ({_shown(start)} – {_shown(end)})"
+        )
+    earliest = _utc(now) + policy.notice
+    if _utc(start) < earliest:
+        hours = policy.notice / timedelta(hours=1)
+        raise InsufficientNotice(
+            f"maintenance must be announced at least {hours:g} hours ahead: the start "
+            f"{_shown(start)} is before {_shown(earliest)}"
+        )
+
+
+def check_plan(plan: MaintenancePlan, now: datetime, policy: MaintenancePolicy) -> None:
+    """Refuse a plan without services, with a reversed window, or with too little notice.
+
+    Raises:
+        NoServices: ``plan.services`` is empty.
+        InvalidWindow: See :func:`check_window`.
+        InsufficientNotice: See :func:`check_window`.
+    """
+    if not plan.services:
+        raise NoServices("name at least one affected service (e.g. --services Versand)")
+    check_window(plan.start, plan.end, now, policy)
+
+
+def is_usual_window(start: datetime, end: datetime, window: MaintenanceWindow, zone: str) -> bool:
+    """Whether ``start``–``end`` lies inside the usual slot (Friday 18:00–22:00) of one day.
+
+    The slot is read as wall-clock time in ``zone`` on the day the
+    maintenance starts.
+    """
+    tz = ZoneInfo(zone)
+    local_start = start.astimezone(tz)
+    if WEEKDAYS[local_start.weekday()] != window.weekday:
+        return False
+    midnight = datetime.combine(local_start.date(), time(0), tzinfo=tz)
+    # Adding to an aware datetime is wall-clock arithmetic, which is what a
+    # "18:00" on the policy means; "24:00" becomes the next midnight.
+    slot_start = midnight + timedelta(seconds=parse_clock(window.start))
+    slot_end = midnight + timedelta(seconds=parse_clock(window.end))
+    return _utc(slot_start) <= _utc(start) and _utc(end) <= _utc(slot_end)
+
+
+def window_warnings(start: datetime, end: datetime, policy: SlaPolicy) -> list[str]:
+    """Warnings for the operator (English) about an accepted but unusual window."""
+    window = policy.maintenance.window
+    zone = policy.calendar_spec.timezone
+    if is_usual_window(start, end, window, zone):
+        return []
+    tz = ZoneInfo(zone)
+    shown = f"{start.astimezone(tz):%a %d.%m.%Y %H:%M} – {end.astimezone(tz):%a %d.%m.%Y %H:%M}"
+    return [
+        f"the window {shown} is outside the usual maintenance window "
+        f"({window.weekday} {window.start}–{window.end}, {zone})"
+    ]
+
+
+def maintenance_id(plan: MaintenancePlan, zone: str) -> str:
+    """``MNT-20261127-1800-K3QF``: local start plus a digest of the plan.
+
+    The digest makes the ID deterministic: planning the very same maintenance
+    twice (a retried command) yields the same ID, so the workflow start is
+    idempotent and no customer is announced the same window twice.
+    """
+    digest = hashlib.sha256(plan.model_dump_json().encode("utf-8")).digest()
+    suffix = base64.b32encode(digest).decode("ascii")[:4]
+    return f"MNT-{plan.start.astimezone(ZoneInfo(zone)):%Y%m%d-%H%M}-{suffix}"
+
+
+# -- events -------------------------------------------------------------------------
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: datetime
+
+
+class MaintenancePlanned(_Event):
+    """Planned and announced (revision 0)."""
+
+    type: Literal["planned"] = "planned"
+    maintenance_id: str
+    plan: MaintenancePlan
+
+
+class MaintenanceRescheduled(_Event):
+    """Moved to a new window; announced again with the next revision."""
+
+    type: Literal["rescheduled"] = "rescheduled"
+    previous_start: datetime
+    previous_end: datetime
+    start: datetime
+    end: datetime
+    revision: int
+
+
+class MaintenanceStarted(_Event):
+    """The window has begun."""
+
+    type: Literal["started"] = "started"
+
+
+class MaintenanceCompleted(_Event):
+    """The window is over."""
+
+    type: Literal["completed"] = "completed"
+
+
+class MaintenanceCancelled(_Event):
+    """Called off before it started."""
+
+    type: Literal["cancelled"] = "cancelled"
+    reason: str
+
+
+class MaintenanceDeliveryFailed(_Event):
+    """A customer e-mail that could not be delivered (kept for the operator to follow up)."""
+
+    type: Literal["delivery_failed"] = "delivery_failed"
+    template: str
+    to: tuple[str, ...]
+    error: str
+
+
+MaintenanceEvent = Annotated[
+    MaintenancePlanned
+    | MaintenanceRescheduled
+    | MaintenanceStarted
+    | MaintenanceCompleted
+    | MaintenanceCancelled
+    | MaintenanceDeliveryFailed,
+    Field(discriminator="type"),
+]
+"""Any maintenance event (discriminated by ``type``)."""
+
+
+# -- commands -----------------------------------------------------------------------
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PlanMaintenance(_Command):
+    """Open the maintenance (the workflow's start)."""
+
+    kind: Literal["plan"] = "plan"
+    maintenance_id: str
+    plan: MaintenancePlan
+
+
+class RescheduleMaintenance(_Command):
+    """Move the window (operator update)."""
+
+    kind: Literal["reschedule"] = "reschedule"
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class CancelMaintenance(_Command):
+    """Call the maintenance off (operator update)."""
+
+    kind: Literal["cancel"] = "cancel"
+    reason: str
+
+
+class StartMaintenance(_Command):
+    """Timer: the window begins."""
+
+    kind: Literal["start"] = "start"
+
+
+class CompleteMaintenance(_Command):
+    """Timer: the window ends."""
+
+    kind: Literal["complete"] = "complete"
+
+
+class RecordDeliveryFailure(_Command):
+    """An e-mail was permanently refused (for some or all of its recipients)."""
+
+    kind: Literal["record_delivery_failure"] = "record_delivery_failure"
+    template: str
+    to: tuple[str, ...]
+    error: str
+
+
+MaintenanceCommand = (
+    PlanMaintenance
+    | RescheduleMaintenance
+    | CancelMaintenance
+    | StartMaintenance
+    | CompleteMaintenance
+    | RecordDeliveryFailure
+)
+
+
+# -- state ----------------------------------------------------------------------------
+
+
+class MaintenanceState(BaseModel):
+    """The folded maintenance; also what the ``view`` query and ``sla maintenance show`` return.
+
+    Attributes:
+        revision: Announcement revision: 0 for the first announcement, one more
+            per reschedule (part of the Message-IDs).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    maintenance_id: str
+    status: MaintenanceStatus
+    start: datetime
+    end: datetime
+    services: tuple[str, ...]
+    shipments_possible: bool
+    message: str
+    planned_at: datetime
+    revision: int = 0
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    events: tuple[MaintenanceEvent, ...] = ()
+
+
+def decide(
+    state: MaintenanceState | None,
+    command: MaintenanceCommand,
+    now: datetime,
+    policy: MaintenancePolicy,
+) -> list[MaintenanceEvent]:
+    """The events ``command`` causes at ``now``.
+
+    Raises:
+        WrongStatus: The command does not fit the lifecycle state (e.g. a
+            reschedule after the start, anything but ``plan`` before planning).
+        NoServices, InvalidWindow, InsufficientNotice: An invalid plan or window.
+        MissingText: A cancellation without a reason.
+        NotDue: A timer command before its instant.
+    """
+    if isinstance(command, PlanMaintenance):
+        if state is not None:
+            raise WrongStatus(f"maintenance {state.maintenance_id} is already planned")
+        check_plan(command.plan, now, policy)
+        return [
+            MaintenancePlanned(at=now, maintenance_id=command.maintenance_id, plan=command.plan)
+        ]
+    if state is None:
+        raise WrongStatus("the maintenance has not been planned yet")
+    match command:
+        case RescheduleMaintenance():
+            _require(state, MaintenanceStatus.PLANNED, "rescheduled")
+            start, end = _utc(command.start), _utc(command.end)
+            if (start, end) == (state.start, state.end):
+                raise InvalidWindow("the new window is the current one; nothing to reschedule")
+            check_window(start, end, now, policy)
+            return [
+                MaintenanceRescheduled(
+                    at=now,
+                    previous_start=state.start,
+                    previous_end=state.end,
+                    start=start,
+                    end=end,
+                    revision=state.revision + 1,
+                )
+            ]
+        case CancelMaintenance():
+            _require(state, MaintenanceStatus.PLANNED, "cancelled")
+            reason = command.reason.strip()
+            if not reason:
+                raise MissingText("a cancellation needs a reason (sent to the customers)")
+            return [MaintenanceCancelled(at=now, reason=reason)]
+        case StartMaintenance():
+            _require(state, MaintenanceStatus.PLANNED, "started")
+            if now < state.start:
+                raise NotDue(f"the window starts at {_shown(state.start)}")
+            return [MaintenanceStarted(at=now)]
+        case CompleteMaintenance():
+            _require(state, MaintenanceStatus.IN_PROGRESS, "completed")
+            if now < state.end:
+                raise NotDue(f"the window ends at {_shown(state.end)}")
+            return [MaintenanceCompleted(at=now)]
+        case RecordDeliveryFailure():
+            return [
+                MaintenanceDeliveryFailed(
+                    at=now, template=command.template, to=command.to, error=command.error
+                )
+            ]
+    raise AssertionError(f"unknown command {command!r}")  # pragma: no cover
+
+
+def _require(state: MaintenanceState, status: MaintenanceStatus, verb: str) -> None:
+    if state.status is not status:
+        why = {
+            MaintenanceStatus.PLANNED: f"it has not started yet (starts {_shown(state.start)})",
+            MaintenanceStatus.IN_PROGRESS: f"it is in progress (since {_shown(state.started_at)})",
+            MaintenanceStatus.COMPLETED: f"it is completed (since {_shown(state.completed_at)})",
+            MaintenanceStatus.CANCELLED: f"it was cancelled ({_shown(state.cancelled_at)})",
+        }[state.status]
+        raise WrongStatus(f"maintenance {state.maintenance_id} cannot be {verb}: {why}")
+
+
+def evolve(state: MaintenanceState | None, event: MaintenanceEvent) -> MaintenanceState:
+    """``state`` with ``event`` applied."""
+    if isinstance(event, MaintenancePlanned):
+        plan = event.plan
+        return MaintenanceState(
+            maintenance_id=event.maintenance_id,
+            status=MaintenanceStatus.PLANNED,
+            start=plan.start,
+            end=plan.end,
+            services=plan.services,
+            shipments_possible=plan.shipments_possible,
+            message=plan.message,
+            planned_at=event.at,
+            events=(event,),
+        )
+    if state is None:
+        raise ValueError(f"{event.type} event before the maintenance was planned")
+    changes: dict[str, object]
+    match event:
+        case MaintenanceRescheduled():
+            changes = {"start": event.start, "end": event.end, "revision": event.revision}
+        case MaintenanceStarted():
+            changes = {"status": MaintenanceStatus.IN_PROGRESS, "started_at": event.at}
+        case MaintenanceCompleted():
+            changes = {"status": MaintenanceStatus.COMPLETED, "completed_at": event.at}
+        case MaintenanceCancelled():
+            changes = {
+                "status": MaintenanceStatus.CANCELLED,
+                "cancelled_at": event.at,
+                "cancel_reason": event.reason,
+            }
+        case MaintenanceDeliveryFailed():
+            changes = {}
+    return state.model_copy(update={**changes, "events": (*state.events, event)})
+
+
+def fold(state: MaintenanceState | None, events: Iterable[MaintenanceEvent]) -> MaintenanceState:
+    """Apply ``events`` in order.
+
+    Raises:
+        ValueError: There is no state and no event to start one.
+    """
+    for event in events:
+        state = evolve(state, event)
+    if state is None:
+        raise ValueError("no maintenance events")
+    return state
+
+
+def execute(
+    state: MaintenanceState | None,
+    command: MaintenanceCommand,
+    now: datetime,
+    policy: MaintenancePolicy,
+) -> tuple[MaintenanceState, list[MaintenanceEvent]]:
+    """:func:`decide` then :func:`fold`; returns the new state and the new events."""
+    events = decide(state, command, now, policy)
+    if not events:
+        assert state is not None
+        return state, events
+    return fold(state, events), events
+
+
+class PendingTimer(BaseModel):
+    """The next instant-triggered command."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    command: StartMaintenance | CompleteMaintenance
+
+
+def pending_timer(state: MaintenanceState) -> PendingTimer | None:
+    """When the workflow must wake up next, and what to tell :func:`decide` then."""
+    if state.status is MaintenanceStatus.PLANNED:
+        return PendingTimer(at=state.start, command=StartMaintenance())
+    if state.status is MaintenanceStatus.IN_PROGRESS:
+        return PendingTimer(at=state.end, command=CompleteMaintenance())
+    return None
+
+
+# -- customer e-mails -----------------------------------------------------------------
+
+
+class MaintenanceTemplate(StrEnum):
+    """The German e-mail templates (``activities/templates/email/<value>.txt.j2``)."""
+
+    ANNOUNCEMENT = "maintenance_announcement"
+    RESCHEDULED = "maintenance_rescheduled"
+    CANCELLED = "maintenance_cancelled"
+
+
+def customer_recipients(policy: SlaPolicy) -> list[tuple[str, tuple[str, ...]]]:
+    """``(company, contacts)`` of every directory customer with at least one contact.
+
+    Each customer gets a message of its own: one message to all customers
+    would show every customer's address to every other one.
+    """
+    recipients = []
+    for customer in policy.customers:
+        contacts = tuple(dict.fromkeys(c.lower() for c in customer.contacts))
+        if contacts:
+            recipients.append((customer.company, contacts))
+    return recipients
+
+
+def recipients_digest(to: Iterable[str]) -> str:
+    """Short stable digest of a recipient set (order and case do not matter)."""
+    canonical = ",".join(sorted({a.lower() for a in to}))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:10]
+
+
+def maintenance_message_id(
+    maintenance_id: str,
+    planned_at: datetime,
+    revision: int,
+    template: MaintenanceTemplate,
+    to: Iterable[str],
+    *,
+    domain: str = "sla.myconvento.com",
+) -> str:
+    """Deterministic Message-ID per maintenance, announcement revision, template and recipients.
+
+    A retried send activity reproduces the same ID, so the outbox overwrites
+    the same file and mail clients see one message. The planning instant is
+    part of it because a cancelled plan may be planned again under the same
+    maintenance ID; its new announcement must not look like a duplicate.
+    """
+    return make_message_id(
+        maintenance_id,
+        f"p{_utc(planned_at):%Y%m%dT%H%M%S}",
+        f"r{revision}",
+        template.value,
+        recipients_digest(to),
+        domain=domain,
+    )
+
+
+def _context(state: MaintenanceState, company: str) -> dict[str, JsonValue]:
+    return {
+        "company": company,
+        "maintenance_id": state.maintenance_id,
+        "start": state.start.isoformat(),
+        "end": state.end.isoformat(),
+        "services": list(state.services),
+        "shipments_possible": state.shipments_possible,
+        "message": state.message,
+        "revision": state.revision,
+    }
+
+
+def messages_for(
+    state: MaintenanceState,
+    sequence: int,
+    policy: SlaPolicy,
+    *,
+    mail_domain: str = "sla.myconvento.com",
+) -> list[OutgoingMessage]:
+    """The customer e-mails caused by ``state.events[sequence]``, one per directory customer.
+
+    ``state`` is the state right after the event's command, so a message shows
+    the window as it was announced at that moment.
+    """
+    event = state.events[sequence]
+    extra: dict[str, JsonValue] = {}
+    match event:
+        case MaintenancePlanned():
+            template = MaintenanceTemplate.ANNOUNCEMENT
+        case MaintenanceRescheduled():
+            template = MaintenanceTemplate.RESCHEDULED
+            extra = {
+                "previous_start": event.previous_start.isoformat(),
+                "previous_end": event.previous_end.isoformat(),
+            }
+        case MaintenanceCancelled():
+            template = MaintenanceTemplate.CANCELLED
+            extra = {"reason": event.reason}
+        case _:
+            return []
+    return [
+        OutgoingMessage(
+            template=template.value,
+            message_id=maintenance_message_id(
+                state.maintenance_id,
+                state.planned_at,
+                state.revision,
+                template,
+                to,
+                domain=mail_domain,
+            ),
+            to=to,
+            date=event.at,
+            timezone=policy.calendar_spec.timezone,
+            context={**_context(state, company), **extra},
+        )
+        for company, to in customer_recipients(policy)
+    ]
