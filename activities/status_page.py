@@ -20,7 +20,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.files import write_atomic
 from activities.rendering import german_datetime, severity_de, template_environment
-from domain.status import StatusBoard, StatusEntry, StatusPost
+from domain.status import MaintenanceEntry, MaintenancePost, StatusBoard, StatusEntry, StatusPost
 
 
 class StatusSnapshot(BaseModel):
@@ -40,6 +40,16 @@ class StatusPostRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     post: StatusPost
+    workflow_id: str
+    task_queue: str
+
+
+class MaintenancePostRequest(BaseModel):
+    """Input of :meth:`StatusPostActivities.post_maintenance`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    post: MaintenancePost
     workflow_id: str
     task_queue: str
 
@@ -65,6 +75,20 @@ class StatusPostActivities:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         await handle.signal(StatusPageWorkflow.post, request.post)
+
+    @activity.defn
+    async def post_maintenance(self, request: MaintenancePostRequest) -> None:
+        """Start the status page workflow if it is not running, then signal the maintenance post."""
+        from workflows.status_page import StatusPageInput, StatusPageWorkflow
+
+        handle = await self._client.start_workflow(
+            StatusPageWorkflow.run,
+            StatusPageInput(),
+            id=request.workflow_id,
+            task_queue=request.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        await handle.signal(StatusPageWorkflow.post_maintenance, request.post)
 
 
 def status_document(snapshot: StatusSnapshot) -> dict[str, Any]:
@@ -92,11 +116,34 @@ def status_document(snapshot: StatusSnapshot) -> dict[str, Any]:
             ],
         }
 
+    def maintenance(m: MaintenanceEntry) -> dict[str, Any]:
+        return {
+            "id": m.maintenance_id,
+            "state": m.state.value,
+            "services": list(m.services),
+            "start": m.start.isoformat(),
+            "end": m.end.isoformat(),
+            "message": m.message,
+            "shipments_possible": m.shipments_possible,
+            "updated_at": m.updated_at.isoformat(),
+            "reason": m.reason,
+        }
+
+    board = snapshot.board
     return {
         "generated_at": snapshot.generated_at.isoformat(),
         "timezone": snapshot.timezone,
-        "active": [entry(e) for e in snapshot.board.active],
-        "resolved": [entry(e) for e in snapshot.board.resolved],
+        "active": [entry(e) for e in board.active],
+        "resolved": [entry(e) for e in board.resolved],
+        # In progress first, then upcoming, then recently completed or cancelled.
+        "maintenance": [
+            maintenance(m)
+            for m in (
+                *board.maintenance_in_progress,
+                *board.maintenance_planned,
+                *board.maintenance_closed,
+            )
+        ],
     }
 
 
@@ -120,6 +167,9 @@ class StatusSiteActivities:
             "snapshot": snapshot,
             "active": snapshot.board.active,
             "resolved": snapshot.board.resolved,
+            "maintenance_in_progress": snapshot.board.maintenance_in_progress,
+            "maintenance_planned": snapshot.board.maintenance_planned,
+            "maintenance_closed": snapshot.board.maintenance_closed,
             "local": local,
             "severity_de": severity_de,
             "utc": lambda value: value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

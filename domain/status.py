@@ -2,8 +2,11 @@
 
 Incidents post :class:`StatusPost` items; the :class:`StatusBoard` folds them
 into entries (current disturbances with their update history, resolved ones
-kept for ``RESOLVED_RETENTION``). The board is what the single-writer status
-page workflow holds and what the render activity turns into files.
+kept for ``RESOLVED_RETENTION``). Planned maintenance posts
+:class:`MaintenancePost` items: one entry per maintenance, replaced by each
+post (planned, in progress, completed or cancelled; closed ones are kept for
+``RESOLVED_RETENTION`` too). The board is what the single-writer status page
+workflow holds and what the render activity turns into files.
 """
 
 from __future__ import annotations
@@ -19,6 +22,17 @@ from domain.incident import (
     StatusPublished,
     StatusResolved,
     StatusUpdated,
+)
+from domain.maintenance import (
+    MaintenanceCancelled,
+    MaintenanceCompleted,
+    MaintenanceDeliveryFailed,
+    MaintenanceEvent,
+    MaintenancePlanned,
+    MaintenanceRescheduled,
+    MaintenanceStarted,
+    MaintenanceState,
+    MaintenanceStatus,
 )
 from domain.sla import Severity
 
@@ -76,12 +90,56 @@ class StatusEntry(BaseModel):
         return self.resolved_at is not None
 
 
+class MaintenancePost(BaseModel):
+    """The current facts of one maintenance, sent by its workflow on every change."""
+
+    model_config = ConfigDict(frozen=True)
+
+    maintenance_id: str
+    at: datetime
+    state: MaintenanceStatus
+    services: tuple[str, ...]
+    start: datetime
+    end: datetime
+    message: str
+    shipments_possible: bool
+    reason: str | None = None
+
+
+class MaintenanceEntry(BaseModel):
+    """One maintenance window on the page (the latest post about it).
+
+    Attributes:
+        updated_at: When the latest post was made; a completed or cancelled
+            entry ages off :data:`RESOLVED_RETENTION` after it.
+        reason: Why it was cancelled, if it was.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    maintenance_id: str
+    services: tuple[str, ...]
+    start: datetime
+    end: datetime
+    state: MaintenanceStatus
+    message: str
+    shipments_possible: bool
+    updated_at: datetime
+    reason: str | None = None
+
+    @property
+    def closed_at(self) -> datetime | None:
+        """When it was completed or cancelled; ``None`` while planned or in progress."""
+        return self.updated_at if self.state.is_closed else None
+
+
 class StatusBoard(BaseModel):
     """All entries of the status page, newest first when listed."""
 
     model_config = ConfigDict(frozen=True)
 
     entries: tuple[StatusEntry, ...] = ()
+    maintenance: tuple[MaintenanceEntry, ...] = ()
 
     def apply(self, post: StatusPost) -> StatusBoard:
         """The board with ``post`` applied; a repeated post (same update) is ignored."""
@@ -119,16 +177,57 @@ class StatusBoard(BaseModel):
                 }
             )
         others = tuple(e for e in self.entries if e.ticket_id != post.ticket_id)
-        return StatusBoard(entries=(*others, entry))
+        return self.model_copy(update={"entries": (*others, entry)})
+
+    def apply_maintenance(self, post: MaintenancePost) -> StatusBoard:
+        """The board with the maintenance entry replaced by ``post``.
+
+        A repeated post (retried activity) and a post older than the entry's
+        latest one change nothing.
+        """
+        existing = next(
+            (m for m in self.maintenance if m.maintenance_id == post.maintenance_id), None
+        )
+        if existing is not None and post.at < existing.updated_at:
+            return self
+        entry = MaintenanceEntry(
+            maintenance_id=post.maintenance_id,
+            services=post.services,
+            start=post.start,
+            end=post.end,
+            state=post.state,
+            message=post.message,
+            shipments_possible=post.shipments_possible,
+            updated_at=post.at,
+            reason=post.reason,
+        )
+        if entry == existing:
+            return self
+        others = tuple(m for m in self.maintenance if m.maintenance_id != post.maintenance_id)
+        return self.model_copy(update={"maintenance": (*others, entry)})
 
     def pruned(self, now: datetime) -> StatusBoard:
-        """Without resolved entries older than :data:`RESOLVED_RETENTION`."""
+        """Without resolved entries and closed maintenance older than :data:`RESOLVED_RETENTION`."""
         keep = tuple(
             e
             for e in self.entries
             if e.resolved_at is None or now - e.resolved_at <= RESOLVED_RETENTION
         )
-        return self if len(keep) == len(self.entries) else StatusBoard(entries=keep)
+        keep_maintenance = tuple(
+            m
+            for m in self.maintenance
+            if m.closed_at is None or now - m.closed_at <= RESOLVED_RETENTION
+        )
+        if len(keep) == len(self.entries) and len(keep_maintenance) == len(self.maintenance):
+            return self
+        return self.model_copy(update={"entries": keep, "maintenance": keep_maintenance})
+
+    @property
+    def expiries(self) -> list[datetime]:
+        """When resolved entries or closed maintenance age off the page."""
+        closed = [e.resolved_at for e in self.entries if e.resolved_at is not None]
+        closed += [m.closed_at for m in self.maintenance if m.closed_at is not None]
+        return sorted(at + RESOLVED_RETENTION for at in closed)
 
     @property
     def active(self) -> list[StatusEntry]:
@@ -146,6 +245,31 @@ class StatusBoard(BaseModel):
             (e for e in self.entries if e.is_resolved),
             key=lambda e: e.resolved_at or e.published_at,
             reverse=True,
+        )
+
+    @property
+    def maintenance_in_progress(self) -> list[MaintenanceEntry]:
+        """Maintenance running now, earliest start first."""
+        return self._maintenance_in(MaintenanceStatus.IN_PROGRESS)
+
+    @property
+    def maintenance_planned(self) -> list[MaintenanceEntry]:
+        """Announced maintenance that has not started, earliest start first."""
+        return self._maintenance_in(MaintenanceStatus.PLANNED)
+
+    @property
+    def maintenance_closed(self) -> list[MaintenanceEntry]:
+        """Completed or cancelled maintenance still shown, most recently closed first."""
+        return sorted(
+            (m for m in self.maintenance if m.state.is_closed),
+            key=lambda m: m.updated_at,
+            reverse=True,
+        )
+
+    def _maintenance_in(self, state: MaintenanceStatus) -> list[MaintenanceEntry]:
+        return sorted(
+            (m for m in self.maintenance if m.state is state),
+            key=lambda m: (m.start, m.maintenance_id),
         )
 
 
@@ -170,4 +294,32 @@ def status_post_for(state: IncidentState, event: Event) -> StatusPost | None:
         severity=state.severity,
         message=event.message,
         expected_resolution=expected,
+    )
+
+
+def maintenance_post_for(
+    state: MaintenanceState, event: MaintenanceEvent
+) -> MaintenancePost | None:
+    """The status-page post of a maintenance event, if it changes the entry."""
+    match event:
+        case MaintenancePlanned() | MaintenanceRescheduled():
+            shown = MaintenanceStatus.PLANNED
+        case MaintenanceStarted():
+            shown = MaintenanceStatus.IN_PROGRESS
+        case MaintenanceCompleted():
+            shown = MaintenanceStatus.COMPLETED
+        case MaintenanceCancelled():
+            shown = MaintenanceStatus.CANCELLED
+        case MaintenanceDeliveryFailed():
+            return None
+    return MaintenancePost(
+        maintenance_id=state.maintenance_id,
+        at=event.at,
+        state=shown,
+        services=state.services,
+        start=state.start,
+        end=state.end,
+        message=state.message,
+        shipments_possible=state.shipments_possible,
+        reason=event.reason if isinstance(event, MaintenanceCancelled) else None,
     )

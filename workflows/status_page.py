@@ -1,9 +1,10 @@
 """``StatusPageWorkflow``: the single writer of the public status site.
 
-Incidents post changes through an activity that signals this workflow
-(starting it if needed). The workflow folds them into a :class:`StatusBoard`
-and re-renders the site after each change, and again when a resolved entry
-ages off the page. One writer means no two renders race for the same files.
+Incidents and maintenance windows post changes through activities that signal
+this workflow (starting it if needed). The workflow folds them into a
+:class:`StatusBoard` and re-renders the site after each change, and again when
+a resolved entry or a closed maintenance window ages off the page. One writer
+means no two renders race for the same files.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.status_page import StatusSiteActivities, StatusSnapshot
-    from domain.status import RESOLVED_RETENTION, StatusBoard, StatusPost
+    from domain.status import MaintenancePost, StatusBoard, StatusPost
 
 
 class StatusPageInput(BaseModel):
@@ -43,6 +44,14 @@ class StatusPageWorkflow:
     def post(self, post: StatusPost) -> None:
         """Apply a change from an incident."""
         board = self._board.apply(post)
+        if board != self._board:
+            self._board = board
+            self._dirty = True
+
+    @workflow.signal
+    def post_maintenance(self, post: MaintenancePost) -> None:
+        """Apply a change from a maintenance window (planned, in progress, completed, cancelled)."""
+        board = self._board.apply_maintenance(post)
         if board != self._board:
             self._board = board
             self._dirty = True
@@ -90,10 +99,10 @@ class StatusPageWorkflow:
                     self._dirty = True
 
     def _next_expiry(self) -> datetime | None:
-        resolved = [e.resolved_at for e in self._board.entries if e.resolved_at is not None]
-        if not resolved:
+        expiries = self._board.expiries
+        if not expiries:
             return None
-        return min(resolved) + RESOLVED_RETENTION + timedelta(seconds=1)
+        return expiries[0] + timedelta(seconds=1)
 
     @staticmethod
     def _should_continue_as_new(input: StatusPageInput) -> bool:

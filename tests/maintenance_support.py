@@ -1,0 +1,64 @@
+"""Shared test data for planned maintenance: a policy with a larger customer directory."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.sla import SlaPolicy
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+CUSTOMERS: list[dict[str, Any]] = [
+    {
+        "company": "Beispiel Versand GmbH",
+        "plan": "premium",
+        "contacts": ["it@beispiel-versand.de"],
+    },
+    {
+        "company": "Nordlicht Handel KG",
+        "contacts": ["edv@nordlicht-handel.de", "Versand@Nordlicht-Handel.de"],
+    },
+    {"company": "Alpen Logistik AG", "contacts": ["admin@alpen-logistik.at"]},
+    {"company": "Ohne Kontakt GmbH"},  # in the directory, but nobody to write to
+]
+
+EXPECTED_RECIPIENTS: set[frozenset[str]] = {
+    frozenset({"it@beispiel-versand.de"}),
+    frozenset({"edv@nordlicht-handel.de", "versand@nordlicht-handel.de"}),
+    frozenset({"admin@alpen-logistik.at"}),
+}
+"""One message per customer with contacts (addresses lower-cased)."""
+
+
+def directory_policy() -> SlaPolicy:
+    """The shipped policy with :data:`CUSTOMERS` as its customer directory."""
+    data = SlaPolicy.default().model_dump(mode="json", by_alias=True)
+    return SlaPolicy.from_mapping({**data, "customers": CUSTOMERS}, source="test policy")
+
+
+def write_directory_policy(path: Path) -> Path:
+    """:func:`directory_policy` as a TOML file (for ``--policy``)."""
+    shipped = resources.files("domain.policies").joinpath("myconvento.toml").read_text("utf-8")
+    extra = []
+    for customer in CUSTOMERS[1:]:
+        lines = ["", "[[customers]]", f'company = "{customer["company"]}"']
+        contacts = ", ".join(f'"{c}"' for c in customer.get("contacts", []))
+        lines.append(f"contacts = [{contacts}]")
+        extra.append("\n".join(lines))
+    path.write_text(shipped + "\n".join(extra) + "\n", "utf-8")
+    SlaPolicy.from_file(path)  # fail here, not in the CLI, if the file is wrong
+    return path
+
+
+def next_weekday_at(after: datetime, weekday: int, clock: time, *, lead: timedelta) -> datetime:
+    """The first ``weekday`` (0 = Monday) at ``clock`` in Berlin no sooner than ``after + lead``."""
+    day: date = (after + lead).astimezone(BERLIN).date()
+    while True:
+        candidate = datetime.combine(day, clock, tzinfo=BERLIN)
+        if candidate.weekday() == weekday and candidate >= after + lead:
+            return candidate
+        day += timedelta(days=1)

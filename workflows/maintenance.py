@@ -1,0 +1,363 @@
+"""``MaintenanceWorkflow``: one planned maintenance window (workflow ID = maintenance ID).
+
+Orchestration only; the rules live in :mod:`domain.maintenance`. The workflow
+
+* opens the maintenance from its validated plan and announces it at once
+  (one e-mail per directory customer) and on the status page ("geplant"),
+* sleeps until the window starts, then until it ends, posting "in progress"
+  and "completed" to the status page; a reschedule re-announces and the
+  timer is recomputed on the next turn of the loop,
+* accepts ``reschedule`` and ``cancel`` as updates (validated first, so a
+  refusal never reaches history) and answers the ``view`` query,
+* keeps the ``WindowStart`` and ``LifecycleState`` search attributes and the
+  ``window_end`` memo current, for ``sla maintenance list``.
+
+Only UTC instants are handled here: the usual-window check and the maintenance
+ID need the calendar zone and are computed on the client (:func:`start_maintenance`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import NotificationActivities
+    from activities.status_page import MaintenancePostRequest, StatusPostActivities
+    from domain.errors import DomainError, NotDue
+    from domain.maintenance import (
+        CancelMaintenance,
+        MaintenanceCommand,
+        MaintenancePlan,
+        MaintenanceState,
+        MaintenanceStatus,
+        PlanMaintenance,
+        RecordDeliveryFailure,
+        RescheduleMaintenance,
+        check_plan,
+        decide,
+        fold,
+        maintenance_id,
+        messages_for,
+        pending_timer,
+    )
+    from domain.messages import OutgoingMessage
+    from domain.sla import SlaPolicy
+    from domain.status import MaintenancePost, maintenance_post_for
+    from workflows import names
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+_NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+WINDOW_END_MEMO = "window_end"
+"""Memo key of the window's end (the dev server allows only 3 Datetime search attributes)."""
+SERVICES_MEMO = "services"
+MESSAGE_MEMO = "message"
+
+
+class MaintenanceInput(BaseModel):
+    """Start input of :class:`MaintenanceWorkflow`.
+
+    Attributes:
+        maintenance_id: The maintenance ID (also the workflow ID).
+        plan: The plan, validated by the client against ``planned_at``.
+        planned_at: When the operator planned it; the notice period counts from here.
+        policy: Policy snapshot: notice period, customer directory, time zone.
+        status_page_id: Workflow ID of the status page (tests use their own).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    maintenance_id: str
+    plan: MaintenancePlan
+    planned_at: datetime
+    policy: SlaPolicy
+    status_page_id: str = names.STATUS_PAGE_WORKFLOW_ID
+
+
+class MaintenanceEffects(BaseModel):
+    """What one event causes outside the workflow: customer e-mails and a status post."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sequence: int
+    messages: tuple[OutgoingMessage, ...] = ()
+    post: MaintenancePost | None = None
+
+
+def _refusal(error: DomainError) -> ApplicationError:
+    return ApplicationError(error.message, type=error.kind.value, non_retryable=True)
+
+
+@workflow.defn
+class MaintenanceWorkflow:
+    """The announcements and the status page entry of one maintenance window."""
+
+    @workflow.init
+    def __init__(self, input: MaintenanceInput) -> None:
+        """Open the maintenance from the plan (no I/O yet: effects are queued)."""
+        self._input = input
+        self._policy = input.policy
+        self._state: MaintenanceState | None = None
+        self._pending: list[MaintenanceEffects] = []
+        self._invalid: DomainError | None = None
+        try:
+            # The notice period counts from when the operator planned, which
+            # the client checked; a slow start must not turn it into a refusal.
+            self._apply(
+                PlanMaintenance(maintenance_id=input.maintenance_id, plan=input.plan),
+                input.planned_at,
+            )
+        except DomainError as error:
+            self._invalid = error  # run() fails the workflow with it
+        # What the server already holds (the client sets them at start), so
+        # that only changed values are upserted.
+        self._search_attributes: dict[str, Any] = {
+            pair.key.name: pair.value for pair in workflow.info().typed_search_attributes
+        }
+        self._memo: dict[str, Any] = {
+            key: workflow.memo_value(key, None)
+            for key in (WINDOW_END_MEMO, SERVICES_MEMO, MESSAGE_MEMO)
+        }
+
+    # -- query and updates ----------------------------------------------------
+
+    @workflow.query
+    def view(self) -> MaintenanceState:
+        """The maintenance with every event."""
+        if self._state is None:
+            raise ApplicationError("the maintenance was refused at start", type="NotPlanned")
+        return self._state
+
+    @workflow.update
+    def reschedule(self, command: RescheduleMaintenance) -> MaintenanceState:
+        """Move the window (only while planned; the notice period applies again); re-announces."""
+        return self._operator(command)
+
+    @reschedule.validator
+    def _validate_reschedule(self, command: RescheduleMaintenance) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def cancel(self, command: CancelMaintenance) -> MaintenanceState:
+        """Call the maintenance off (only while planned); customers are told."""
+        return self._operator(command)
+
+    @cancel.validator
+    def _validate_cancel(self, command: CancelMaintenance) -> None:
+        self._validate(command)
+
+    def _validate(self, command: MaintenanceCommand) -> None:
+        try:
+            decide(self._state, command, workflow.now(), self._policy.maintenance)
+        except DomainError as error:
+            raise _refusal(error) from None
+
+    def _operator(self, command: MaintenanceCommand) -> MaintenanceState:
+        try:
+            self._apply(command, workflow.now())
+        except DomainError as error:
+            raise _refusal(error) from None
+        return self._current
+
+    # -- core -------------------------------------------------------------------
+
+    @property
+    def _current(self) -> MaintenanceState:
+        assert self._state is not None, "maintenance not planned"
+        return self._state
+
+    def _apply(self, command: MaintenanceCommand, now: datetime) -> None:
+        events = decide(self._state, command, now, self._policy.maintenance)
+        if not events:
+            return
+        first = len(self._state.events) if self._state is not None else 0
+        state = fold(self._state, events)
+        self._state = state
+        for sequence in range(first, len(state.events)):
+            effects = MaintenanceEffects(
+                sequence=sequence,
+                messages=tuple(messages_for(state, sequence, self._policy)),
+                post=maintenance_post_for(state, state.events[sequence]),
+            )
+            if effects.messages or effects.post is not None:
+                self._pending.append(effects)
+
+    @workflow.run
+    async def run(self, input: MaintenanceInput) -> MaintenanceState:
+        """Announce, wait for the window, follow it to its end; returns the final state."""
+        if self._invalid is not None:
+            raise _refusal(self._invalid)
+        delivery = asyncio.create_task(self._deliver_effects())
+        try:
+            while not self._current.status.is_closed:
+                self._upsert_visibility()
+                await self._next_timer()
+            self._upsert_visibility()
+            await workflow.wait_condition(
+                lambda: not self._pending and workflow.all_handlers_finished()
+            )
+        finally:
+            delivery.cancel()
+        return self._current
+
+    async def _next_timer(self) -> None:
+        """Fire the start or end when due, else sleep until then or until the state changes."""
+        state = self._current
+        timer = pending_timer(state)
+        assert timer is not None, "an open maintenance always waits for its start or end"
+        now = workflow.now()
+        if timer.at <= now:
+            # Timer resolution can wake us a hair early; the loop then waits again.
+            with contextlib.suppress(NotDue):
+                self._apply(timer.command, now)
+            return
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._state is not state,
+                timeout=timer.at - now,
+                timeout_summary=f"{timer.command.kind} maintenance",
+            )
+
+    # -- side effects -------------------------------------------------------------
+
+    async def _deliver_effects(self) -> None:
+        """Deliver, in event order, every customer e-mail and status post."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._pending))
+            effects = self._pending[0]
+            for message in effects.messages:
+                await self._send(message)
+            if effects.post is not None:
+                await workflow.execute_activity_method(
+                    StatusPostActivities.post_maintenance,
+                    MaintenancePostRequest(
+                        post=effects.post,
+                        workflow_id=self._input.status_page_id,
+                        task_queue=workflow.info().task_queue,
+                    ),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=_NOTIFY_RETRY,
+                    summary=f"status page: maintenance {effects.post.state.value}",
+                )
+            self._pending.pop(0)
+
+    async def _send(self, message: OutgoingMessage) -> None:
+        try:
+            report = await workflow.execute_activity_method(
+                NotificationActivities.send_message,
+                message,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=_NOTIFY_RETRY,
+                summary=f"e-mail {message.template} to {', '.join(message.to)}",
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
+                raise
+            # Permanent: recorded as an event (shown by `sla maintenance show`)
+            # so that one bad address does not hold back the other customers.
+            self._apply(
+                RecordDeliveryFailure(
+                    template=message.template, to=message.to, error=cause.message
+                ),
+                workflow.now(),
+            )
+            return
+        if report.refused:
+            self._apply(
+                RecordDeliveryFailure(
+                    template=message.template,
+                    to=tuple(report.refused),
+                    error="; ".join(f"{a}: {why}" for a, why in report.refused.items()),
+                ),
+                workflow.now(),
+            )
+
+    # -- visibility -------------------------------------------------------------------
+
+    def _upsert_visibility(self) -> None:
+        state = self._current
+        values: list[tuple[Any, Any]] = [
+            (names.WINDOW_START, state.start),
+            (names.LIFECYCLE_STATE, state.status.value),
+        ]
+        updates: list[SearchAttributeUpdate[Any]] = []
+        for key, value in values:
+            if self._search_attributes.get(key.name) != value:
+                self._search_attributes[key.name] = value
+                updates.append(key.value_set(value))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+        memo = visibility_memo(state.end, state.services, state.message)
+        if memo != self._memo:
+            self._memo = memo
+            workflow.upsert_memo(memo)
+
+
+def visibility_memo(end: datetime, services: tuple[str, ...], message: str) -> dict[str, Any]:
+    """The memo ``sla maintenance list`` reads (JSON values only)."""
+    return {WINDOW_END_MEMO: end.isoformat(), SERVICES_MEMO: list(services), MESSAGE_MEMO: message}
+
+
+async def start_maintenance(
+    client: Client,
+    plan: MaintenancePlan,
+    *,
+    policy: SlaPolicy,
+    now: datetime,
+    task_queue: str = names.TASK_QUEUE,
+    status_page_id: str = names.STATUS_PAGE_WORKFLOW_ID,
+) -> str:
+    """Client side: validate ``plan`` against ``now`` and start its workflow; returns the ID.
+
+    Validation happens here, before anything starts (DESIGN §3: a start the
+    workflow would refuse is better refused to the operator). Planning the very
+    same maintenance again returns the same ID without a second announcement.
+
+    Raises:
+        DomainError: The plan is refused (no services, reversed window, too
+            little notice).
+    """
+    check_plan(plan, now, policy.maintenance)
+    workflow_id = maintenance_id(plan, policy.calendar_spec.timezone)
+    await client.start_workflow(
+        MaintenanceWorkflow.run,
+        MaintenanceInput(
+            maintenance_id=workflow_id,
+            plan=plan,
+            planned_at=now,
+            policy=policy,
+            status_page_id=status_page_id,
+        ),
+        id=workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(names.WINDOW_START, plan.start),
+                SearchAttributePair(names.LIFECYCLE_STATE, MaintenanceStatus.PLANNED.value),
+            ]
+        ),
+        memo=visibility_memo(plan.end, plan.services, plan.message),
+        static_summary=f"maintenance {', '.join(plan.services)}",
+    )
+    return workflow_id
