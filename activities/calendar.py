@@ -14,16 +14,22 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
 from domain.incident import IncidentOutcome, IncidentState, outcome
+from domain.oncall import OnCallWindow, with_oncall_windows
 from domain.sla import Deadlines, Severity, SlaPolicy
 
 
 class ClockRequest(BaseModel):
-    """Input of :meth:`CalendarActivities.compute_incident_clock`."""
+    """Input of :meth:`CalendarActivities.compute_incident_clock`.
+
+    ``windows`` are booked extended on-call windows of the incident's company:
+    they count as business time.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     policy: SlaPolicy
     received_at: datetime
+    windows: tuple[OnCallWindow, ...] = ()
 
 
 class IncidentClock(BaseModel):
@@ -42,6 +48,7 @@ class ReminderRequest(BaseModel):
 
     policy: SlaPolicy
     after: datetime
+    windows: tuple[OnCallWindow, ...] = ()
 
 
 class OutcomeRequest(BaseModel):
@@ -51,6 +58,7 @@ class OutcomeRequest(BaseModel):
 
     policy: SlaPolicy
     state: IncidentState
+    windows: tuple[OnCallWindow, ...] = ()
 
 
 class CalendarActivities:
@@ -59,24 +67,27 @@ class CalendarActivities:
     def __init__(self) -> None:
         """Create the activities with an empty policy cache."""
         # Building a calendar index costs milliseconds; keep one per policy
-        # snapshot (workflows send the same snapshot over and over).
+        # snapshot and set of on-call windows (workflows send the same snapshot
+        # over and over, and a company's incidents share its windows).
         self._policies: dict[str, SlaPolicy] = {}
         self._lock = threading.Lock()
 
-    def _policy(self, policy: SlaPolicy) -> SlaPolicy:
-        key = policy.model_dump_json()
+    def _policy(self, policy: SlaPolicy, windows: tuple[OnCallWindow, ...] = ()) -> SlaPolicy:
+        key = policy.model_dump_json() + "".join(
+            f"|{w.start.timestamp()}-{w.end.timestamp()}" for w in windows
+        )
         with self._lock:
             cached = self._policies.get(key)
             if cached is None:
                 if len(self._policies) > 64:
                     self._policies.clear()
-                cached = self._policies[key] = policy
+                cached = self._policies[key] = with_oncall_windows(policy, windows)
             return cached
 
     @activity.defn
     async def compute_incident_clock(self, request: ClockRequest) -> IncidentClock:
         """Deadlines of every severity from the receipt instant, and the late page."""
-        policy = self._policy(request.policy)
+        policy = self._policy(request.policy, request.windows)
         pages = policy.critical_pages(request.received_at)
         return IncidentClock(
             deadlines=policy.all_deadlines(request.received_at),
@@ -86,10 +97,10 @@ class CalendarActivities:
     @activity.defn
     async def compute_next_reminder(self, request: ReminderRequest) -> datetime:
         """When to remind on-duty again: ``critical_reminder_every`` of business time later."""
-        policy = self._policy(request.policy)
+        policy = self._policy(request.policy, request.windows)
         return policy.calendar.add(request.after, policy.alerts.critical_reminder_every)
 
     @activity.defn
     async def compute_outcome(self, request: OutcomeRequest) -> IncidentOutcome:
         """The incident's SLA outcome with business times to react and resolve."""
-        return outcome(request.state, self._policy(request.policy).calendar)
+        return outcome(request.state, self._policy(request.policy, request.windows).calendar)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from domain.events import DeadlineKind, EscalatedBy, PageReason
+from domain.oncall import OnCallWindow
 from domain.report import IncidentReport
 from domain.sla import Deadlines, Severity
 
@@ -138,6 +139,19 @@ class RecordDeliveryFailure(_Command):
     error: str
 
 
+class RecomputeDeadlines(_Command):
+    """The business calendar changed (booked extended on-call): replace the deadlines.
+
+    ``deadlines`` holds the deadlines of every severity from receipt under the
+    new calendar (computed by a local activity); ``windows`` are the on-call
+    windows that calendar includes, kept for the record.
+    """
+
+    kind: Literal["recompute_deadlines"] = "recompute_deadlines"
+    deadlines: dict[Severity, Deadlines]
+    windows: tuple[OnCallWindow, ...] = ()
+
+
 Command = (
     OpenIncident
     | Acknowledge
@@ -153,6 +167,7 @@ Command = (
     | WarnDeadline
     | PageOnDuty
     | RecordDeliveryFailure
+    | RecomputeDeadlines
 )
 """Any incident command."""
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.oncall import OnCallWindow
 from domain.report import IncidentReport
 from domain.sla import Deadlines, Severity
 
@@ -219,6 +220,20 @@ class DeliveryFailed(_Event):
     error: str
 
 
+class DeadlinesRecomputed(_Event):
+    """The deadlines changed with the business calendar (booked extended on-call).
+
+    Breaches and warnings recorded before stay as they are: they judged the
+    deadlines of their time.
+    """
+
+    type: Literal["deadlines_recomputed"] = "deadlines_recomputed"
+    deadlines: dict[Severity, Deadlines]
+    reaction_due: datetime
+    resolution_due: datetime
+    windows: tuple[OnCallWindow, ...] = ()
+
+
 Event = Annotated[
     IncidentReported
     | Acknowledged
@@ -235,7 +250,8 @@ Event = Annotated[
     | StatusUpdated
     | StatusResolved
     | Resolved
-    | DeliveryFailed,
+    | DeliveryFailed
+    | DeadlinesRecomputed,
     Field(discriminator="type"),
 ]
 """Any incident event (discriminated by ``type``)."""

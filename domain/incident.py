@@ -41,6 +41,7 @@ from domain.commands import (
     PageOnDuty,
     PostStatusUpdate,
     Reclassify,
+    RecomputeDeadlines,
     RecordDeliveryFailure,
     Resolve,
     TimerCommand,
@@ -60,6 +61,7 @@ from domain.events import (
     STAGE_ORDER,
     Acknowledged,
     DeadlineKind,
+    DeadlinesRecomputed,
     DeadlineWarned,
     DeliveryFailed,
     Escalated,
@@ -97,6 +99,7 @@ __all__ = [
     "Command",
     "DeadlineKind",
     "DeadlineWarned",
+    "DeadlinesRecomputed",
     "DecideResources",
     "DeliveryFailed",
     "Escalate",
@@ -121,6 +124,7 @@ __all__ = [
     "ReactionBreached",
     "Reclassified",
     "Reclassify",
+    "RecomputeDeadlines",
     "RecordDeliveryFailure",
     "ResolutionBreached",
     "Resolve",
@@ -257,6 +261,8 @@ def decide(state: IncidentState | None, command: Command, now: datetime) -> list
             return _caught_up(state, now, _status_update, command)
         case Resolve():
             return _caught_up(state, now, _resolve, command)
+        case RecomputeDeadlines():
+            return _caught_up(state, now, _recompute, command)
         case MissEstimate():
             return _miss_estimate(state, now)
         case BreachReaction():
@@ -508,6 +514,30 @@ def _resolve(state: IncidentState, command: Resolve, now: datetime) -> list[Even
     return events
 
 
+def _recompute(state: IncidentState, command: RecomputeDeadlines, now: datetime) -> list[Event]:
+    """New deadlines from a changed calendar; nothing when they did not change.
+
+    Runs after ``_caught_up``: a deadline that passed under the old calendar
+    is recorded as breached first, and stays so (history does not change).
+    The timers then follow the new deadlines.
+    """
+    missing = [s.value for s in Severity if s not in command.deadlines]
+    if missing:
+        raise ValueError(f"deadlines missing for severities: {', '.join(missing)}")
+    if command.deadlines == state.deadlines:
+        return []
+    current = command.deadlines[state.severity]
+    return [
+        DeadlinesRecomputed(
+            at=now,
+            deadlines=command.deadlines,
+            reaction_due=current.reaction_due,
+            resolution_due=current.resolution_due,
+            windows=command.windows,
+        )
+    ]
+
+
 def _require_due(due: datetime | None, now: datetime, what: str) -> None:
     if due is None or now < due:
         raise NotDue(f"{what} is not due yet")
@@ -642,6 +672,8 @@ def evolve(state: IncidentState | None, event: Event) -> IncidentState:
                 changes["next_opening_page"] = None
         case StatusPublished():
             changes |= {"on_status_page": True, "all_users": True}
+        case DeadlinesRecomputed():
+            changes["deadlines"] = event.deadlines
         case Resolved():
             changes |= {
                 "status": IncidentStatus.RESOLVED,

@@ -11,6 +11,8 @@ instants come from local activities. The workflow
   history) and escalation steps as signals,
 * delivers the side effects of every new event (e-mails, status page) in order,
   in a separate task so that a mail outage never delays a deadline,
+* recomputes its deadlines when the company's booked extended on-call windows
+  change (``update_oncall_windows`` signal): those windows are business time,
 * keeps search attributes current and continues as new when history grows.
 """
 
@@ -51,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         PageOnDuty,
         PostStatusUpdate,
         Reclassify,
+        RecomputeDeadlines,
         RecordDeliveryFailure,
         Resolve,
         TimerCommand,
@@ -59,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         pending_timers,
     )
     from domain.notifications import Notification
+    from domain.oncall import OnCallWindow, OnCallWindowsUpdate, merge_windows
     from domain.report import IncidentReport
     from domain.sla import SlaPolicy
     from domain.view import IncidentView, view
@@ -85,6 +89,9 @@ class IncidentInput(BaseModel):
         pending_effects: Side effects not yet delivered (carried over continue-as-new).
         max_history_events: Continue as new after this many history events
             (``None``: when the server suggests it).
+        oncall_windows: Booked extended on-call windows of the company; they
+            count as business time (the starter looks them up; carried over
+            continue-as-new).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -97,6 +104,7 @@ class IncidentInput(BaseModel):
     state: IncidentState | None = None
     pending_effects: tuple[EventEffects, ...] = ()
     max_history_events: int | None = None
+    oncall_windows: tuple[OnCallWindow, ...] = ()
 
 
 def _refusal(error: DomainError) -> ApplicationError:
@@ -119,6 +127,11 @@ class IncidentWorkflow:
         self._search_attributes: dict[str, Any] = {
             pair.key.name: pair.value for pair in workflow.info().typed_search_attributes
         }
+        self._oncall_windows: tuple[OnCallWindow, ...] = input.oncall_windows
+        # The windows the current deadlines were computed with; a lock keeps
+        # two quick window changes from applying their deadlines out of order.
+        self._clock_windows: tuple[OnCallWindow, ...] = input.oncall_windows
+        self._windows_lock = asyncio.Lock()
 
     # -- queries, updates, signals -------------------------------------------
 
@@ -184,6 +197,34 @@ class IncidentWorkflow:
         """Management's answer to a stage-3 escalation."""
         await self._signalled(command)
 
+    @workflow.signal
+    async def update_oncall_windows(self, update: OnCallWindowsUpdate) -> None:
+        """The company's booked on-call windows changed: recompute the deadlines.
+
+        Elapsed business time is never re-judged (see ``merge_windows``);
+        breaches already recorded stay recorded.
+        """
+        await workflow.wait_condition(lambda: self._state is not None)
+        self._oncall_windows = merge_windows(self._oncall_windows, update.windows, workflow.now())
+        async with self._windows_lock:
+            windows = self._oncall_windows  # the latest, if several changes queued up
+            if windows == self._clock_windows or not self._current.is_open:
+                return
+            clock = await workflow.execute_local_activity_method(
+                CalendarActivities.compute_incident_clock,
+                ClockRequest(
+                    policy=self._policy, received_at=self._input.received_at, windows=windows
+                ),
+                start_to_close_timeout=_LOCAL,
+                summary="deadlines with on-call windows",
+            )
+            self._clock_windows = windows
+            try:
+                self._apply(RecomputeDeadlines(deadlines=clock.deadlines, windows=windows))
+            except DomainError as error:
+                # Resolved while the deadlines were computed: nothing left to move.
+                workflow.logger.info("deadlines not recomputed: %s", error.message)
+
     def _validate(self, command: Command) -> None:
         if self._state is None:
             return  # still opening: the handler waits and decides then
@@ -225,7 +266,11 @@ class IncidentWorkflow:
         if self._state is None:
             clock = await workflow.execute_local_activity_method(
                 CalendarActivities.compute_incident_clock,
-                ClockRequest(policy=self._policy, received_at=input.received_at),
+                ClockRequest(
+                    policy=self._policy,
+                    received_at=input.received_at,
+                    windows=self._oncall_windows,
+                ),
                 start_to_close_timeout=_LOCAL,
                 summary="deadlines in business time",
             )
@@ -251,7 +296,7 @@ class IncidentWorkflow:
             effects.cancel()
         return await workflow.execute_local_activity_method(
             CalendarActivities.compute_outcome,
-            OutcomeRequest(policy=self._policy, state=self._current),
+            OutcomeRequest(policy=self._policy, state=self._current, windows=self._oncall_windows),
             start_to_close_timeout=_LOCAL,
             summary="SLA outcome",
         )
@@ -282,7 +327,9 @@ class IncidentWorkflow:
         if isinstance(command, PageOnDuty) and state.status is IncidentStatus.NEW:
             next_reminder = await workflow.execute_local_activity_method(
                 CalendarActivities.compute_next_reminder,
-                ReminderRequest(policy=self._policy, after=workflow.now()),
+                ReminderRequest(
+                    policy=self._policy, after=workflow.now(), windows=self._oncall_windows
+                ),
                 start_to_close_timeout=_LOCAL,
                 summary="next on-duty reminder",
             )
@@ -392,6 +439,7 @@ class IncidentWorkflow:
                 update={
                     "state": self._current,
                     "pending_effects": tuple(self._pending_effects),
+                    "oncall_windows": self._oncall_windows,
                 }
             )
         )

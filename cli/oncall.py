@@ -1,0 +1,253 @@
+"""``sla oncall …``: extended on-call bookings (erweiterte Bereitschaft).
+
+``book`` validates on this side (lead time in business days, end after start,
+a reason) and prints the booking ID; ``list`` reads visibility; ``show`` asks
+the booking's workflow; ``cancel`` is an update its validator may refuse.
+Every command accepts ``--json``; a refusal prints one line on stderr and
+exits 1. Warnings about an accepted booking (a company outside the customer
+directory) go to stderr, exit code 0.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.oncall import bookings_query, find_bookings
+from cli.common import CliError, client, fail, load_policy, parse_instant, print_json, run
+from cli.render import local
+from domain.calendar import BusinessCalendar
+from domain.oncall import (
+    OPEN_STATUSES,
+    BookingRefused,
+    BookingSummary,
+    CancelBooking,
+    OnCallBooking,
+    billable_period,
+    billed_hours,
+    booking_warnings,
+    check_booking,
+)
+from domain.sla import SlaPolicy
+from workflows import names
+from workflows.oncall import OnCallBookingWorkflow
+from workflows.oncall_intake import BookingReceipt, book_oncall
+
+app = typer.Typer(
+    help="Extended on-call (erweiterte Bereitschaft): book at least 3 business days ahead, "
+    "billed per started hour.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
+]
+IdArgument = Annotated[str, typer.Argument(help="Booking ID, e.g. ONC-20261205-7QK2.")]
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _policy(path: Path | None) -> SlaPolicy:
+    try:
+        return load_policy(path)
+    except Exception as error:
+        fail(str(error))
+
+
+def _instant(text: str, zone: str, what: str) -> datetime:
+    try:
+        return parse_instant(text, zone, what=what)
+    except CliError as error:
+        fail(str(error))
+
+
+@app.command()
+def book(
+    company: Annotated[str, typer.Option(help="The customer, as in the customer directory.")],
+    start: Annotated[str, typer.Option(help="Start of the window (ISO 8601; naive = Berlin).")],
+    end: Annotated[str, typer.Option(help="End of the window (ISO 8601; naive = Berlin).")],
+    reason: Annotated[str, typer.Option(help="What the customer needs it for.")],
+    operator: Annotated[str | None, typer.Option(help="The assigned operator.")] = None,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Book extended on-call; prints the booking ID."""
+    sla_policy = _policy(policy)
+    zone = sla_policy.calendar_spec.timezone
+    booked_at = datetime.now(UTC)
+    try:
+        request = check_booking(
+            sla_policy,
+            company=company,
+            start=_instant(start, zone, "--start"),
+            end=_instant(end, zone, "--end"),
+            reason=reason,
+            operator=operator,
+            booked_at=booked_at,
+        )
+    except BookingRefused as error:
+        fail(str(error))
+    for warning in booking_warnings(sla_policy, request):
+        print(f"warning: {warning}", file=sys.stderr)
+
+    async def body() -> BookingReceipt:
+        try:
+            return await book_oncall(
+                await client(), request, policy=sla_policy, booked_at=booked_at
+            )
+        except BookingRefused as error:
+            raise CliError(str(error)) from None
+
+    receipt = run(body)
+    if as_json:
+        print_json(receipt)
+    else:
+        print(receipt.booking_id)
+
+
+@app.command("list")
+def list_bookings(
+    company: Annotated[str | None, typer.Option(help="Only this company.")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Include completed and cancelled bookings.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 200,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List bookings (booked and running unless --all), by window start."""
+    sla_policy = _policy(policy)
+    query = bookings_query(
+        companies=(company,) if company else (), statuses=() if all_ else OPEN_STATUSES
+    )
+
+    async def body() -> list[BookingSummary]:
+        return await find_bookings(await client(), query, limit=limit)
+
+    bookings = run(body)
+    if as_json:
+        print_json(bookings)
+        return
+    if not bookings:
+        print("no bookings")
+        return
+    _console().print(_table(bookings, sla_policy.calendar))
+
+
+def _table(bookings: list[BookingSummary], calendar: BusinessCalendar) -> Table:
+    table = Table(header_style="bold")
+    for column in ("booking", "company", "start", "end", "state", "operator"):
+        table.add_column(column)
+    for b in bookings:
+        table.add_row(
+            b.booking_id,
+            b.company,
+            local(b.start, calendar),
+            local(b.end, calendar),
+            b.status.value,
+            b.operator or "–",
+        )
+    return table
+
+
+async def _view(c: Client, booking_id: str) -> OnCallBooking:
+    handle = c.get_workflow_handle_for(OnCallBookingWorkflow.run, booking_id)
+    try:
+        return await handle.query(OnCallBookingWorkflow.view)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise CliError(f"unknown booking {booking_id}") from None
+        raise
+
+
+@app.command()
+def show(booking_id: IdArgument, policy: PolicyOption = None, as_json: JsonOption = False) -> None:
+    """State, window, operator, reminder and billing of one booking."""
+    sla_policy = _policy(policy)
+
+    async def body() -> OnCallBooking:
+        return await _view(await client(), booking_id)
+
+    booking = run(body)
+    if as_json:
+        print_json(booking)
+        return
+    _print(booking, sla_policy.calendar)
+
+
+def _print(booking: OnCallBooking, calendar: BusinessCalendar) -> None:
+    console = _console()
+    console.print(f"[bold]{booking.booking_id}[/bold]  {booking.company}")
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row("state", booking.status.value)
+    facts.add_row("window", f"{local(booking.start, calendar)} – {local(booking.end, calendar)}")
+    facts.add_row("operator", booking.operator or "not assigned")
+    facts.add_row("reason", booking.reason)
+    facts.add_row("booked", local(booking.booked_at, calendar))
+    facts.add_row("reminder", local(booking.reminded_at or booking.reminder_at, calendar))
+    if booking.cancelled_at is not None:
+        why = f" ({booking.cancel_reason})" if booking.cancel_reason else ""
+        facts.add_row("cancelled", local(booking.cancelled_at, calendar) + why)
+    if booking.billing is not None:
+        b = booking.billing
+        facts.add_row("billed", f"{b.hours} h × {b.rate} = {b.amount} {b.currency}")
+    for note in booking.notes:
+        facts.add_row("note", note)
+    console.print(facts)
+
+
+@app.command()
+def cancel(
+    booking_id: IdArgument,
+    reason: Annotated[str | None, typer.Option(help="Why (sent to the customer).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a booking: free before the start; after it, the started hours are billed."""
+
+    async def body() -> OnCallBooking:
+        c = await client()
+        handle = c.get_workflow_handle_for(OnCallBookingWorkflow.run, booking_id)
+        try:
+            return await handle.execute_update(
+                OnCallBookingWorkflow.cancel, CancelBooking(reason=reason)
+            )
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+        # A finished booking's workflow has completed and takes no updates; the
+        # server answers "not found" although the booking exists.
+        try:
+            description = await handle.describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise CliError(f"unknown booking {booking_id}") from None
+            raise
+        state = description.typed_search_attributes.get(names.LIFECYCLE_STATE) or "finished"
+        raise CliError(f"booking {booking_id} is {state}; nothing to cancel")
+
+    booking = run(body)
+    if as_json:
+        print_json(booking)
+        return
+    # The update answers at the cancellation; the ledger line follows moments later.
+    period = billable_period(booking)
+    hours = billed_hours(*period) if period else 0
+    print(
+        f"{booking_id}: cancelled; " + (f"{hours} started h billed" if hours else "nothing billed")
+    )

@@ -1,0 +1,174 @@
+"""A worker for on-call tests on the time-skipping server, which has no visibility.
+
+The booking workflow looks up the company's open incidents and other bookings
+through visibility; here a :class:`Directory` answers instead, wired into
+``OnCallActivities`` in place of the visibility look-ups. Everything else is
+the production wiring of ``worker.build_activities``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.mail import Mailer, OutboxMailer
+from activities.oncall import OnCallActivities
+from domain.oncall import OnCallWindow, earliest_start_day
+from domain.sla import SlaPolicy
+from tests.conftest import Stack
+from worker import WORKFLOWS, WorkerSettings, build_activities
+from workflows.oncall import OnCallBookingWorkflow
+from workflows.sandbox import workflow_runner
+
+BERLIN = ZoneInfo("Europe/Berlin")
+T = TypeVar("T")
+
+
+@dataclass
+class Directory:
+    """Stands in for visibility: the open incidents and other bookings of each company."""
+
+    incidents: dict[str, list[str]] = field(default_factory=dict)
+    windows: dict[str, list[OnCallWindow]] = field(default_factory=dict)
+
+    async def find_incidents(self, company: str) -> list[str]:
+        return list(self.incidents.get(company, []))
+
+    async def find_windows(self, company: str) -> list[OnCallWindow]:
+        return list(self.windows.get(company, []))
+
+
+def ledger_of(data_dir: Path) -> Path:
+    return data_dir / "billing" / "oncall.csv"
+
+
+def oncall_stack(
+    client: Client,
+    env: WorkflowEnvironment | None,
+    data_dir: Path,
+    directory: Directory,
+    *,
+    activities_class: type[OnCallActivities] = OnCallActivities,
+    mailer: Mailer | None = None,
+) -> tuple[Stack, OnCallActivities]:
+    """A worker with every workflow and activity, visibility answered by ``directory``."""
+    task_queue = f"tq-{uuid.uuid4()}"
+    settings = WorkerSettings(
+        data_dir=data_dir, sender="Support <support@myconvento.com>", smtp=None
+    )
+    oncall = activities_class(
+        client,
+        ledger_of(data_dir),
+        find_windows=directory.find_windows,
+        find_incidents=directory.find_incidents,
+    )
+    mine: list[Callable[..., Any]] = [
+        oncall.compute_oncall_reminder,
+        oncall.sync_incident_windows,
+        oncall.record_oncall_billing,
+    ]
+    names = {a.__name__ for a in mine}
+    production = build_activities(
+        client, settings, mailer=mailer or OutboxMailer(settings.outbox_dir)
+    )
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(dict.fromkeys([*WORKFLOWS, OnCallBookingWorkflow])),
+        activities=[a for a in production if a.__name__ not in names] + mine,
+        workflow_runner=workflow_runner(),
+    )
+    return Stack(client, env, task_queue, f"status-{task_queue}", data_dir, worker), oncall
+
+
+def bookable_day(policy: SlaPolicy, now: datetime, weekday: int) -> date:
+    """The first ``weekday`` (0 = Monday) on which a booking made ``now`` may start."""
+    day = earliest_start_day(policy.calendar, now.astimezone(BERLIN).date(), 3)
+    while day.weekday() != weekday:
+        day += timedelta(days=1)
+    return day
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), BERLIN)
+
+
+async def eventually(check: Callable[[], Awaitable[T]], seconds: float = 10.0) -> T:
+    """Retry ``check`` (which asserts) until it passes or ``seconds`` of real time are up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        try:
+            return await check()
+        except (AssertionError, WorkflowQueryFailedError):
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+_CLOSED = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+}
+_ACTIVITY_CLOSED = (
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+)
+_TASK_CLOSED = (
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+)
+
+
+async def settled(handle: WorkflowHandle[Any, Any], seconds: float = 10.0) -> None:
+    """Wait until ``handle``'s run has no workflow task and no activity in flight."""
+
+    async def check() -> None:
+        types = [e.event_type async for e in handle.fetch_history_events()]
+        if types and types[-1] in _CLOSED:
+            return
+        running = types.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) - sum(
+            types.count(t) for t in _ACTIVITY_CLOSED
+        )
+        tasks = types.count(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED) - sum(
+            types.count(t) for t in _TASK_CLOSED
+        )
+        assert running == 0 and tasks == 0, (running, tasks)
+
+    await eventually(check, seconds)
+
+
+async def terminate_settled(client: Client, workflow_ids: list[str]) -> None:
+    """Terminate what a test left running, once nothing of it is in flight.
+
+    A workflow terminated with an activity in flight, or left with timers on a
+    task queue nobody polls, stops the shared time-skipping server from
+    skipping time for the rest of the session.
+    """
+    for workflow_id in dict.fromkeys(workflow_ids):
+        handle = client.get_workflow_handle(workflow_id)
+        # Best effort: one workflow that never settles must not keep the others alive.
+        with suppress(RPCError, AssertionError):
+            await settled(handle)
+        with suppress(RPCError):
+            await handle.terminate("test over")

@@ -1,0 +1,264 @@
+"""``OnCallBookingWorkflow``: one booking of extended on-call (workflow ID = booking ID).
+
+Orchestration only; the rules live in :mod:`domain.oncall`. The workflow
+
+* computes the reminder instant (opening of the last business day before the
+  window) in a local activity, since calendar arithmetic never runs here,
+* tells the company's open incidents about the new window (activity), and
+  sends the customer's confirmation,
+* sleeps until the reminder, the start and the end (``wait_condition`` with a
+  timeout, woken early by a cancellation), reminding on-duty on the way,
+* bills the started hours into the ledger at the end (or at a cancellation
+  while running), exactly once,
+* accepts ``cancel`` as an update with a validator (refusals never reach history),
+* keeps the ``LifecycleState`` search attribute current; ``Company`` and
+  ``WindowStart`` are set at start, the window end travels in the memo.
+
+E-mails go out from a separate task, in order, so that a mail outage never
+delays the window's state changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import NotificationActivities
+    from activities.oncall import (
+        OnCallActivities,
+        OnCallReminderRequest,
+        SyncWindowsRequest,
+    )
+    from domain.errors import DomainError, NotDue
+    from domain.messages import OutgoingMessage
+    from domain.oncall import (
+        BookingStatus,
+        CancelBooking,
+        OnCallBooking,
+        StepKind,
+        activate,
+        bill,
+        cancel,
+        cancellation_message,
+        complete,
+        confirmation_message,
+        next_step,
+        remind,
+        reminder_message,
+        schedule_reminder,
+        with_billing,
+        with_note,
+    )
+    from domain.sla import SlaPolicy
+    from workflows import names
+
+_LOCAL = timedelta(seconds=10)
+_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+
+
+class OnCallBookingInput(BaseModel):
+    """Start input of :class:`OnCallBookingWorkflow`.
+
+    Attributes:
+        booking: The new booking (state ``booked``), validated by the client.
+        policy: The policy snapshot (contacts, customer directory, rate, calendar).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    booking: OnCallBooking
+    policy: SlaPolicy
+
+
+def _non_retryable(error: ActivityError) -> ApplicationError | None:
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.non_retryable:
+        return cause
+    return None
+
+
+@workflow.defn
+class OnCallBookingWorkflow:
+    """The lifecycle of one extended on-call booking."""
+
+    @workflow.init
+    def __init__(self, input: OnCallBookingInput) -> None:
+        """Start from the booking the client validated."""
+        self._policy = input.policy
+        self._booking = input.booking
+        self._outbox: list[OutgoingMessage] = []
+        self._lifecycle: str | None = next(
+            (
+                str(pair.value)
+                for pair in workflow.info().typed_search_attributes
+                if pair.key.name == names.LIFECYCLE_STATE.name
+            ),
+            None,
+        )
+
+    # -- query and update ------------------------------------------------------
+
+    @workflow.query
+    def view(self) -> OnCallBooking:
+        """The booking as it stands."""
+        return self._booking
+
+    @workflow.update
+    async def cancel(self, command: CancelBooking) -> OnCallBooking:
+        """Cancel the booking: free before the start, started hours billed after it."""
+        try:
+            self._booking = cancel(self._booking, command, workflow.now())
+        except DomainError as error:
+            raise ApplicationError(
+                error.message, type=error.kind.value, non_retryable=True
+            ) from None
+        return self._booking
+
+    @cancel.validator
+    def _validate_cancel(self, command: CancelBooking) -> None:
+        try:
+            cancel(self._booking, command, workflow.now())
+        except DomainError as error:
+            raise ApplicationError(
+                error.message, type=error.kind.value, non_retryable=True
+            ) from None
+
+    # -- run ---------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: OnCallBookingInput) -> OnCallBooking:
+        """Run the booking until it is completed or cancelled; returns the final booking."""
+        delivery = asyncio.create_task(self._deliver())
+        try:
+            reminder_at = await workflow.execute_local_activity_method(
+                OnCallActivities.compute_oncall_reminder,
+                OnCallReminderRequest(policy=self._policy, start=self._booking.start),
+                start_to_close_timeout=_LOCAL,
+                summary="reminder: opening of the previous business day",
+            )
+            self._booking = schedule_reminder(self._booking, reminder_at)
+            self._outbox.append(confirmation_message(self._booking, self._policy))
+            if not self._booking.is_finished:
+                await self._sync_incidents()
+            while not self._booking.is_finished:
+                self._upsert_lifecycle()
+                await self._next_step()
+            self._upsert_lifecycle()
+            await self._finish()
+            await workflow.wait_condition(lambda: not self._outbox)
+        finally:
+            delivery.cancel()
+        return self._booking
+
+    async def _next_step(self) -> None:
+        """Fire the due step, or wait for it or for a cancellation."""
+        booking = self._booking
+        step = next_step(booking)
+        if step is None:
+            return
+        now = workflow.now()
+        if step.at > now:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._booking is not booking,
+                    timeout=step.at - now,
+                    timeout_summary=step.kind.value,
+                )
+            return
+        # Timer resolution can wake us a hair early; the loop then waits again.
+        with contextlib.suppress(NotDue):
+            if step.kind is StepKind.REMIND:
+                self._booking = remind(booking, now)
+                self._outbox.append(reminder_message(self._booking, self._policy, now))
+            elif step.kind is StepKind.ACTIVATE:
+                self._booking = activate(booking, now)
+            else:
+                self._booking = complete(booking, now)
+
+    async def _finish(self) -> None:
+        """Bill what was used, tell the customer and the incidents about a cancellation."""
+        record = bill(self._booking, self._policy.oncall)
+        if self._booking.status is BookingStatus.CANCELLED:
+            self._outbox.append(cancellation_message(self._booking, self._policy, record))
+            await self._sync_incidents()
+        if record is not None:
+            await workflow.execute_activity_method(
+                OnCallActivities.record_oncall_billing,
+                record,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_RETRY,
+                summary=f"bill {record.hours} h",
+            )
+            self._booking = with_billing(self._booking, record)
+
+    async def _sync_incidents(self) -> None:
+        """Send the company's windows, with this booking's as it now counts, to its incidents."""
+        try:
+            await workflow.execute_activity_method(
+                OnCallActivities.sync_incident_windows,
+                SyncWindowsRequest(
+                    company=self._booking.company,
+                    booking_id=self._booking.booking_id,
+                    window=self._booking.window(),
+                ),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=_RETRY,
+                summary="on-call windows to open incidents",
+            )
+        except ActivityError as error:
+            cause = _non_retryable(error)
+            if cause is None:
+                raise
+            # Permanent (no visibility): the booking stands; operators see the note.
+            self._booking = with_note(
+                self._booking, f"open incidents were not told about the window: {cause.message}"
+            )
+
+    # -- e-mail --------------------------------------------------------------------
+
+    async def _deliver(self) -> None:
+        """Send queued e-mails in order; a permanent failure becomes a note."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox))
+            message = self._outbox[0]
+            try:
+                report = await workflow.execute_activity_method(
+                    NotificationActivities.send_message,
+                    message,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=_RETRY,
+                    summary=f"e-mail {message.template} to {', '.join(message.to)}",
+                )
+            except ActivityError as error:
+                cause = _non_retryable(error)
+                if cause is None:
+                    raise
+                self._booking = with_note(
+                    self._booking, f"{message.template} not delivered: {cause.message}"
+                )
+            else:
+                if report.refused:
+                    refused = "; ".join(f"{a}: {why}" for a, why in report.refused.items())
+                    self._booking = with_note(
+                        self._booking, f"{message.template} refused for {refused}"
+                    )
+            self._outbox.pop(0)
+
+    # -- search attributes ----------------------------------------------------------
+
+    def _upsert_lifecycle(self) -> None:
+        state = self._booking.status.value
+        if state != self._lifecycle:
+            self._lifecycle = state
+            workflow.upsert_search_attributes([names.LIFECYCLE_STATE.value_set(state)])
