@@ -1,0 +1,473 @@
+"""Development tickets ("Entwicklungs-Ticketsystem"): tracker interface, local ledger, activities.
+
+The SLA gives bugs and change requests their own development ticket with an ID
+of its own, through which the customer can follow the development. The engine
+talks to the tracker only through :class:`DevTicketTracker`:
+
+* ``create`` – a new ticket, **idempotent per key**: the same key (the change
+  request ID, ``bug:<ticket>``) returns the same ticket, so a retried activity
+  never opens a second one;
+* ``transition`` – a status change, idempotent per transition key;
+* ``link`` – record that a support ticket (incident) belongs to a dev ticket;
+* ``get`` – the ticket with its links and status history.
+
+The default is :class:`SqliteDevTicketTracker`, a ledger in
+``$SLA_DATA_DIR/devtickets.sqlite3`` handing out ``DEV-0001``, ``DEV-0002`` …
+in one write transaction each. Another tracker (Jira, GitHub Issues) is a class
+with the same four async methods that maps ``DevTicketStatus`` to its own
+workflow states and uses its own idempotency means (e.g. a Jira entity property
+or a GitHub issue label carrying the key, searched before creating); wire it in
+``worker.py`` instead of the ledger. Nothing else changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.change_request import DevTicketId, DevTicketKind, DevTicketStatus, DevTicketTransition
+from domain.report import RequestId
+
+LEDGER_FILE = "devtickets.sqlite3"
+"""File name of the local ledger inside the data dir."""
+
+UNKNOWN_DEV_TICKET = "UnknownDevTicket"
+"""``ApplicationError`` type for a dev ticket ID the tracker does not know (not retryable)."""
+
+
+# -- models ----------------------------------------------------------------------
+
+
+class NewDevTicket(BaseModel):
+    """What a new development ticket is made of.
+
+    Attributes:
+        key: Idempotency key: the same key always yields the same ticket.
+        kind: Feature (change request) or bug.
+        title: One-line title.
+        description: The full text.
+        company: The customer who asked, if any.
+        reference: Where it comes from (change request or incident ID).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(min_length=1, max_length=200)
+    kind: DevTicketKind
+    title: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    company: str | None = None
+    reference: str | None = None
+
+
+class StatusChange(BaseModel):
+    """One recorded transition of a development ticket."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    previous: DevTicketStatus
+    status: DevTicketStatus
+    note: str | None = None
+    release: str | None = None
+
+
+class DevTicket(BaseModel):
+    """A development ticket as the tracker holds it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    key: str
+    kind: DevTicketKind
+    title: str
+    description: str
+    company: str | None
+    reference: str | None
+    status: DevTicketStatus
+    release: str | None
+    created_at: datetime
+    links: tuple[str, ...] = ()
+    history: tuple[StatusChange, ...] = ()
+
+
+class IncidentLink(BaseModel):
+    """Link a support ticket to a development ticket of kind "bug".
+
+    Without ``dev_ticket_id`` a bug ticket titled ``title`` is created for the
+    incident (or the one created for it before is reused).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ticket_id: RequestId
+    dev_ticket_id: DevTicketId | None = None
+    title: str | None = Field(default=None, max_length=200)
+    description: str = Field(default="", max_length=20_000)
+
+    @model_validator(mode="after")
+    def _title_for_new_tickets(self) -> Self:
+        if self.dev_ticket_id is None and not (self.title or "").strip():
+            raise ValueError("a title is required to create a bug ticket (or name the ticket)")
+        return self
+
+
+# -- the interface ---------------------------------------------------------------
+
+
+class DevTicketTracker(Protocol):
+    """A development ticket system (local ledger, Jira, GitHub …)."""
+
+    async def create(self, ticket: NewDevTicket) -> DevTicket:
+        """Create a ticket, or return the one created before under ``ticket.key``."""
+        ...
+
+    async def transition(self, change: DevTicketTransition) -> DevTicket:
+        """Move a ticket to a new status (a repeated ``change.key`` changes nothing).
+
+        Raises:
+            ApplicationError: ``UnknownDevTicket`` (not retryable).
+        """
+        ...
+
+    async def link(self, dev_ticket_id: str, ticket_id: str) -> DevTicket:
+        """Record that support ticket ``ticket_id`` belongs to the dev ticket (idempotent).
+
+        Raises:
+            ApplicationError: ``UnknownDevTicket`` (not retryable).
+        """
+        ...
+
+    async def get(self, dev_ticket_id: str) -> DevTicket:
+        """The ticket with links and status history.
+
+        Raises:
+            ApplicationError: ``UnknownDevTicket`` (not retryable).
+        """
+        ...
+
+
+# -- the local ledger ------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dev_tickets (
+    seq         INTEGER PRIMARY KEY,
+    id          TEXT NOT NULL UNIQUE,
+    key         TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    description TEXT NOT NULL,
+    company     TEXT,
+    reference   TEXT,
+    status      TEXT NOT NULL,
+    release     TEXT,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    seq           INTEGER PRIMARY KEY,
+    dev_ticket_id TEXT NOT NULL REFERENCES dev_tickets(id),
+    key           TEXT NOT NULL UNIQUE,
+    at            TEXT NOT NULL,
+    previous      TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    note          TEXT,
+    release       TEXT
+);
+CREATE TABLE IF NOT EXISTS links (
+    dev_ticket_id TEXT NOT NULL REFERENCES dev_tickets(id),
+    ticket_id     TEXT NOT NULL,
+    at            TEXT NOT NULL,
+    PRIMARY KEY (dev_ticket_id, ticket_id)
+);
+"""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqliteDevTicketTracker:
+    """The default tracker: a SQLite ledger with sequential IDs ``DEV-0001``, ``DEV-0002``, ….
+
+    Safe for several threads and processes: every write runs in its own
+    ``BEGIN IMMEDIATE`` transaction (SQLite's write lock), so reading the
+    highest number and inserting the next one cannot interleave, and the key
+    lookup and the insert of an idempotent create are one atomic step.
+    """
+
+    def __init__(
+        self, path: Path, *, prefix: str = "DEV", clock: Callable[[], datetime] = _utc_now
+    ) -> None:
+        """Use the ledger at ``path`` (created on first use).
+
+        Args:
+            path: The SQLite file.
+            prefix: ID prefix (``DEV`` → ``DEV-0001``).
+            clock: Source of timestamps (tests pass a fixed one).
+        """
+        self.path = path
+        self._prefix = prefix
+        self._clock = clock
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path) -> SqliteDevTicketTracker:
+        """The ledger of an engine data dir (``$SLA_DATA_DIR/devtickets.sqlite3``)."""
+        return cls(data_dir / LEDGER_FILE)
+
+    # The protocol: SQLite blocks, so each call runs in a worker thread.
+
+    async def create(self, ticket: NewDevTicket) -> DevTicket:
+        """See :meth:`DevTicketTracker.create`."""
+        return await asyncio.to_thread(self.create_sync, ticket)
+
+    async def transition(self, change: DevTicketTransition) -> DevTicket:
+        """See :meth:`DevTicketTracker.transition`."""
+        return await asyncio.to_thread(self.transition_sync, change)
+
+    async def link(self, dev_ticket_id: str, ticket_id: str) -> DevTicket:
+        """See :meth:`DevTicketTracker.link`."""
+        return await asyncio.to_thread(self.link_sync, dev_ticket_id, ticket_id)
+
+    async def get(self, dev_ticket_id: str) -> DevTicket:
+        """See :meth:`DevTicketTracker.get`."""
+        return await asyncio.to_thread(self.get_sync, dev_ticket_id)
+
+    # Blocking implementations.
+
+    def create_sync(self, ticket: NewDevTicket) -> DevTicket:
+        """Blocking :meth:`create`."""
+        with self._write() as db:
+            row = db.execute("SELECT id FROM dev_tickets WHERE key = ?", (ticket.key,)).fetchone()
+            if row is None:
+                (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM dev_tickets").fetchone()
+                number = int(last) + 1
+                dev_ticket_id = f"{self._prefix}-{number:04d}"
+                db.execute(
+                    "INSERT INTO dev_tickets (seq, id, key, kind, title, description, company,"
+                    " reference, status, release, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                    (
+                        number,
+                        dev_ticket_id,
+                        ticket.key,
+                        ticket.kind.value,
+                        ticket.title,
+                        ticket.description,
+                        ticket.company,
+                        ticket.reference,
+                        DevTicketStatus.OPEN.value,
+                        self._now(),
+                    ),
+                )
+            else:
+                dev_ticket_id = row[0]
+            return self._load(db, dev_ticket_id)
+
+    def transition_sync(self, change: DevTicketTransition) -> DevTicket:
+        """Blocking :meth:`transition`."""
+        with self._write() as db:
+            current = self._load(db, change.dev_ticket_id)
+            seen = db.execute("SELECT 1 FROM transitions WHERE key = ?", (change.key,)).fetchone()
+            if seen is None:
+                db.execute(
+                    "INSERT INTO transitions (dev_ticket_id, key, at, previous, status, note,"
+                    " release) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        change.dev_ticket_id,
+                        change.key,
+                        self._now(),
+                        current.status.value,
+                        change.status.value,
+                        change.note,
+                        change.release,
+                    ),
+                )
+                db.execute(
+                    "UPDATE dev_tickets SET status = ?, release = COALESCE(?, release)"
+                    " WHERE id = ?",
+                    (change.status.value, change.release, change.dev_ticket_id),
+                )
+            return self._load(db, change.dev_ticket_id)
+
+    def link_sync(self, dev_ticket_id: str, ticket_id: str) -> DevTicket:
+        """Blocking :meth:`link`."""
+        with self._write() as db:
+            self._load(db, dev_ticket_id)  # refuses unknown IDs
+            db.execute(
+                "INSERT OR IGNORE INTO links (dev_ticket_id, ticket_id, at) VALUES (?, ?, ?)",
+                (dev_ticket_id, ticket_id, self._now()),
+            )
+            return self._load(db, dev_ticket_id)
+
+    def get_sync(self, dev_ticket_id: str) -> DevTicket:
+        """Blocking :meth:`get`."""
+        with self._read() as db:
+            return self._load(db, dev_ticket_id)
+
+    def all_sync(self) -> list[DevTicket]:
+        """Every ticket, oldest first (for audits and tests)."""
+        with self._read() as db:
+            ids = [r[0] for r in db.execute("SELECT id FROM dev_tickets ORDER BY seq")]
+            return [self._load(db, i) for i in ids]
+
+    # Plumbing.
+
+    def _now(self) -> str:
+        return self._clock().astimezone(UTC).isoformat()
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode: transactions are opened explicitly below. The
+        # timeout makes a writer wait for another one instead of failing.
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        db.execute("PRAGMA foreign_keys = ON")
+        if not self._ready:
+            with self._ready_lock:
+                if not self._ready:
+                    # WAL lets readers run beside the writer; the schema is
+                    # created under the write lock so that two processes
+                    # starting at once do not trip over each other.
+                    db.execute("PRAGMA journal_mode = WAL")
+                    db.execute("BEGIN IMMEDIATE")
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute("COMMIT")
+                    self._ready = True
+        return db
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = self._connect()
+        try:
+            db.execute("BEGIN")  # one consistent snapshot for the ticket and its rows
+            try:
+                yield db
+            finally:
+                db.execute("COMMIT")
+        finally:
+            db.close()
+
+    def _load(self, db: sqlite3.Connection, dev_ticket_id: str) -> DevTicket:
+        row = db.execute(
+            "SELECT id, key, kind, title, description, company, reference, status, release,"
+            " created_at FROM dev_tickets WHERE id = ?",
+            (dev_ticket_id,),
+        ).fetchone()
+        if row is None:
+            raise ApplicationError(
+                f"unknown development ticket {dev_ticket_id}",
+                type=UNKNOWN_DEV_TICKET,
+                non_retryable=True,
+            )
+        links = tuple(
+            r[0]
+            for r in db.execute(
+                "SELECT ticket_id FROM links WHERE dev_ticket_id = ? ORDER BY at, ticket_id",
+                (dev_ticket_id,),
+            )
+        )
+        history = tuple(
+            StatusChange(
+                at=datetime.fromisoformat(r[0]),
+                previous=DevTicketStatus(r[1]),
+                status=DevTicketStatus(r[2]),
+                note=r[3],
+                release=r[4],
+            )
+            for r in db.execute(
+                "SELECT at, previous, status, note, release FROM transitions"
+                " WHERE dev_ticket_id = ? ORDER BY seq",
+                (dev_ticket_id,),
+            )
+        )
+        return DevTicket(
+            id=row[0],
+            key=row[1],
+            kind=DevTicketKind(row[2]),
+            title=row[3],
+            description=row[4],
+            company=row[5],
+            reference=row[6],
+            status=DevTicketStatus(row[7]),
+            release=row[8],
+            created_at=datetime.fromisoformat(row[9]),
+            links=links,
+            history=history,
+        )
+
+
+# -- activities ------------------------------------------------------------------
+
+
+class DevTicketActivities:
+    """Development-ticket activities; the tracker is injected (``worker.py`` wires it)."""
+
+    def __init__(self, tracker: DevTicketTracker) -> None:
+        """Create the activities around ``tracker``."""
+        self._tracker = tracker
+
+    @activity.defn
+    async def create_dev_ticket(self, ticket: NewDevTicket) -> DevTicket:
+        """Create the development ticket (idempotent per ``ticket.key``)."""
+        created = await self._tracker.create(ticket)
+        activity.logger.info("dev ticket %s (%s) for %s", created.id, created.kind, ticket.key)
+        return created
+
+    @activity.defn
+    async def transition_dev_ticket(self, change: DevTicketTransition) -> DevTicket:
+        """Move a development ticket to a new status (idempotent per ``change.key``)."""
+        moved = await self._tracker.transition(change)
+        activity.logger.info("dev ticket %s is now %s", moved.id, moved.status)
+        return moved
+
+    @activity.defn
+    async def link_incident(self, link: IncidentLink) -> DevTicket:
+        """Link an incident to a bug ticket, creating the bug ticket when none is named.
+
+        Without ``link.dev_ticket_id`` the key ``bug:<ticket>`` makes a repeated
+        link of the same incident reuse the bug ticket created the first time.
+        """
+        dev_ticket_id = link.dev_ticket_id
+        if dev_ticket_id is None:
+            created = await self._tracker.create(
+                NewDevTicket(
+                    key=f"bug:{link.ticket_id}",
+                    kind=DevTicketKind.BUG,
+                    title=(link.title or "").strip(),
+                    description=link.description
+                    or f"Programmfehler, gefunden bei der Bearbeitung von {link.ticket_id}.",
+                    reference=link.ticket_id,
+                )
+            )
+            dev_ticket_id = created.id
+        linked = await self._tracker.link(dev_ticket_id, link.ticket_id)
+        activity.logger.info("incident %s linked to dev ticket %s", link.ticket_id, linked.id)
+        return linked

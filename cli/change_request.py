@@ -1,0 +1,439 @@
+"""``sla change-request …``: change requests (Änderungswünsche) and bug links to dev tickets.
+
+``sla change-request --file request.json`` (DESIGN §2) is short for
+``sla change-request submit --file request.json``. Every command accepts
+``--json``; a refusal prints one line on stderr and exits 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.dev_tickets import DevTicket, IncidentLink
+from cli.common import CliError, client, fail, load_policy, print_json, run
+from cli.render import local
+from domain.calendar import BusinessCalendar
+from domain.change_request import (
+    ChangeRequestStatus,
+    ChangeRequestSummary,
+    ChangeRequestView,
+    Decline,
+    Discuss,
+    PlanRelease,
+)
+from domain.errors import describe_validation_error
+from domain.report import ChangeRequest
+from domain.sla import SlaPolicy
+from starter import IntakeError
+from workflows import names
+from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
+from workflows.change_request_intake import parse_change_request, submit_change_request
+
+app = typer.Typer(
+    help="Change requests (Änderungswünsche): no SLA clock; a development ticket; "
+    "discussed, then planned for a feature release or declined. "
+    "`sla change-request --file request.json` is short for `sla change-request submit --file …`.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+FileOption = Annotated[
+    Path | None,
+    typer.Option("--file", help="Change request JSON (company, full_name, email, title, …)."),
+]
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
+]
+IdArgument = Annotated[str, typer.Argument(help="Change request ID, e.g. CR-20261124-7QK2AB.")]
+
+_T = TypeVar("_T")
+_OPEN = (ChangeRequestStatus.SUBMITTED, ChangeRequestStatus.UNDER_DISCUSSION)
+
+
+def _console() -> Console:
+    # Customer text may contain "[...]": print it literally, never as Rich markup.
+    return Console(highlight=False, soft_wrap=False, markup=False)
+
+
+def _policy(path: Path | None) -> SlaPolicy:
+    try:
+        return load_policy(path)
+    except Exception as error:
+        fail(str(error))
+
+
+# -- submit ---------------------------------------------------------------------
+
+
+@app.callback(invoke_without_command=True)
+def change_request(
+    ctx: typer.Context,
+    file: FileOption = None,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change requests (Änderungswünsche).
+
+    ``sla change-request --file request.json`` submits one (same as ``submit``).
+    """
+    if ctx.invoked_subcommand is not None:
+        if file is not None:
+            fail(f"--file goes with submitting, not with `{ctx.invoked_subcommand}`")
+        return
+    if file is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    _submit(file, policy, as_json)
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Option("--file", help="Change request JSON.")],
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Submit a change request; prints its ID (the dev ticket follows by e-mail and in `show`)."""
+    _submit(file, policy, as_json)
+
+
+def _submit(file: Path, policy: Path | None, as_json: bool) -> None:
+    sla_policy = _policy(policy)
+    try:
+        text = file.read_text("utf-8")
+    except OSError as error:
+        fail(f"cannot read {file}: {error.strerror}")
+    # Refuse a bad request before touching the network: the operator learns
+    # about missing fields even while Temporal is down.
+    try:
+        request: ChangeRequest = parse_change_request(text)
+    except IntakeError as error:
+        fail(str(error))
+
+    async def body() -> Any:
+        return await submit_change_request(await client(), request, policy=sla_policy)
+
+    receipt = run(body)
+    if as_json:
+        print_json(receipt)
+    else:
+        print(receipt.change_request_id)
+
+
+# -- reading --------------------------------------------------------------------
+
+
+async def _handle(c: Client, change_request_id: str) -> WorkflowHandle[Any, Any]:
+    """The workflow of ``change_request_id``, refusing unknown IDs and incident tickets."""
+    handle = c.get_workflow_handle(change_request_id)
+    try:
+        description = await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise CliError(f"unknown change request {change_request_id}") from None
+        raise
+    if description.workflow_type != ChangeRequestWorkflow.__name__:
+        raise CliError(f"{change_request_id} is not a change request")
+    return handle
+
+
+async def _view(c: Client, change_request_id: str) -> ChangeRequestView:
+    handle = await _handle(c, change_request_id)
+    return await handle.query(ChangeRequestWorkflow.view)
+
+
+@app.command("list")
+def list_change_requests(
+    state: Annotated[
+        ChangeRequestStatus | None, typer.Option(help="Only this lifecycle state.")
+    ] = None,
+    company: Annotated[str | None, typer.Option()] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include planned and declined.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 200,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List change requests (open ones unless --state or --all), oldest first."""
+    calendar = _policy(policy).calendar
+    clauses = [f"WorkflowType = '{ChangeRequestWorkflow.__name__}'"]
+    if state is not None:
+        clauses.append(f"{names.LIFECYCLE_STATE.name} = '{state.value}'")
+    elif not all_:
+        states = ", ".join(f"'{s.value}'" for s in _OPEN)
+        clauses.append(f"{names.LIFECYCLE_STATE.name} IN ({states})")
+    if company is not None:
+        clauses.append(f"{names.COMPANY.name} = {json.dumps(company)}")
+    query = " AND ".join(clauses)
+
+    async def body() -> list[ChangeRequestSummary]:
+        c = await client()
+        ids = []
+        async for execution in c.list_workflows(query, limit=limit):
+            if execution.status in (
+                WorkflowExecutionStatus.RUNNING,
+                WorkflowExecutionStatus.COMPLETED,
+            ):
+                ids.append(execution.id)
+        gate = asyncio.Semaphore(16)
+
+        async def one(change_request_id: str) -> ChangeRequestSummary:
+            async with gate:
+                handle = c.get_workflow_handle(change_request_id)
+                full = await handle.query(ChangeRequestWorkflow.view)
+                return ChangeRequestSummary.model_validate(
+                    full.model_dump(exclude={"request", "notes", "events"})
+                )
+
+        return list(await asyncio.gather(*(one(i) for i in dict.fromkeys(ids))))
+
+    summaries = run(body)
+    summaries.sort(key=lambda s: (s.received_at, s.change_request_id))
+    if as_json:
+        print_json(summaries)
+        return
+    if not summaries:
+        print("no change requests")
+        return
+    _console().print(_table(summaries, calendar))
+
+
+def _outcome(summary: ChangeRequestSummary) -> str:
+    if summary.status is ChangeRequestStatus.PLANNED:
+        return f"release {summary.release}"
+    if summary.status is ChangeRequestStatus.DECLINED:
+        return summary.decline_reason or ""
+    return ""
+
+
+def _table(summaries: list[ChangeRequestSummary], calendar: BusinessCalendar) -> Table:
+    table = Table(show_lines=False)
+    columns = ("Change request", "State", "Dev ticket", "Company", "Title", "Received", "Outcome")
+    for column in columns:
+        table.add_column(column)
+    for s in summaries:
+        table.add_row(
+            s.change_request_id,
+            s.status.value,
+            s.dev_ticket_id or "…",
+            s.company,
+            s.title,
+            local(s.received_at, calendar),
+            _outcome(s),
+        )
+    return table
+
+
+@app.command()
+def show(
+    change_request_id: IdArgument, policy: PolicyOption = None, as_json: JsonOption = False
+) -> None:
+    """State, development ticket, discussion notes and timeline of one change request."""
+    calendar = _policy(policy).calendar
+
+    async def body() -> ChangeRequestView:
+        return await _view(await client(), change_request_id)
+
+    view = run(body)
+    if as_json:
+        print_json(view)
+        return
+    console = _console()
+    console.print(f"{view.change_request_id} · {view.status.value}", style="bold")
+    console.print(f"Title:       {view.title}")
+    console.print(f"Requester:   {view.full_name}, {view.company} <{view.email}>")
+    console.print(f"Received:    {local(view.received_at, calendar)}")
+    console.print(f"Dev ticket:  {view.dev_ticket_id or '(being created)'}")
+    if view.release:
+        console.print(f"Release:     {view.release}")
+    if view.decline_reason:
+        console.print(f"Declined:    {view.decline_reason}")
+    console.print()
+    console.print(view.request.description)
+    console.print()
+    for event in view.events:
+        detail = {k: v for k, v in event.model_dump(mode="json").items() if k in _DETAIL}
+        text = "; ".join(f"{k}: {v}" for k, v in detail.items())
+        console.print(f"{local(event.at, calendar)}  {event.type}{'  ' + text if text else ''}")
+
+
+_DETAIL = {"dev_ticket_id", "note", "release", "reason", "template", "to", "error"}
+
+
+# -- operator steps -------------------------------------------------------------
+
+
+def _update(
+    change_request_id: str,
+    call: Callable[[WorkflowHandle[Any, Any]], Awaitable[ChangeRequestView]],
+    as_json: bool,
+    done: Callable[[ChangeRequestView], str],
+) -> None:
+    """Send an update; the workflow's validator refuses what the rules refuse."""
+
+    async def body() -> ChangeRequestView:
+        c = await client()
+        handle = c.get_workflow_handle(change_request_id)
+        try:
+            return await call(handle)
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # A decided request's workflow has completed and takes no updates;
+            # the server answers "not found" although the request exists.
+            current = await _view(c, change_request_id)
+            if current.status is ChangeRequestStatus.PLANNED:
+                raise CliError(
+                    f"change request {change_request_id} is planned for release "
+                    f"{current.release}; nothing can change after the decision"
+                ) from None
+            raise CliError(
+                f"change request {change_request_id} is {current.status.value}; "
+                "nothing can change after the decision"
+            ) from None
+
+    view = run(body)
+    if as_json:
+        print_json(view)
+    else:
+        print(f"{change_request_id}: {done(view)} (dev ticket {view.dev_ticket_id})")
+
+
+def _command(build: Callable[[], _T]) -> _T:
+    try:
+        return build()
+    except ValidationError as error:
+        fail(describe_validation_error(error))
+
+
+@app.command()
+def discuss(
+    change_request_id: IdArgument,
+    note: Annotated[str, typer.Option(help="Note for the customer (sent by e-mail).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Start or continue the discussion; the customer gets the note."""
+    command = _command(lambda: Discuss(note=note))
+    _update(
+        change_request_id,
+        lambda h: h.execute_update(ChangeRequestWorkflow.discuss, command),
+        as_json,
+        lambda v: "under discussion",
+    )
+
+
+@app.command()
+def plan(
+    change_request_id: IdArgument,
+    release: Annotated[str, typer.Option(help="Feature release, e.g. 2027.1.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Plan for a feature release; the customer is told which."""
+    command = _command(lambda: PlanRelease(release=release))
+    _update(
+        change_request_id,
+        lambda h: h.execute_update(ChangeRequestWorkflow.plan, command),
+        as_json,
+        lambda v: f"planned for release {v.release}",
+    )
+
+
+@app.command()
+def decline(
+    change_request_id: IdArgument,
+    reason: Annotated[str, typer.Option(help="Why (sent to the customer).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Decline; the customer gets the reason."""
+    command = _command(lambda: Decline(reason=reason))
+    _update(
+        change_request_id,
+        lambda h: h.execute_update(ChangeRequestWorkflow.decline, command),
+        as_json,
+        lambda v: "declined",
+    )
+
+
+# -- bugs found while resolving incidents ---------------------------------------
+
+
+@app.command("link-bug")
+def link_bug(
+    ticket_id: Annotated[str, typer.Argument(help="Incident ticket ID, e.g. INC-20261124-7QK2AB.")],
+    title: Annotated[
+        str | None, typer.Option(help="Title of the bug ticket (required without --dev).")
+    ] = None,
+    dev: Annotated[
+        str | None, typer.Option("--dev", help="Link to this dev ticket instead, e.g. DEV-0007.")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="Text of a new bug ticket.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Link an incident to a development ticket of kind "bug" (created unless --dev names one).
+
+    Linking the same incident again without --dev reuses the bug ticket created the first time.
+    """
+    link = _command(
+        lambda: IncidentLink(
+            ticket_id=ticket_id, dev_ticket_id=dev, title=title, description=description or ""
+        )
+    )
+
+    async def body() -> DevTicket:
+        c = await client()
+        try:
+            found = await c.get_workflow_handle(link.ticket_id).describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise CliError(f"unknown ticket {link.ticket_id}") from None
+            raise
+        if found.workflow_type != "IncidentWorkflow":
+            raise CliError(f"{link.ticket_id} is not an incident ticket")
+        try:
+            return await c.execute_workflow(
+                LinkBugWorkflow.run,
+                link,
+                id=f"link-bug.{link.ticket_id}.{link.dev_ticket_id or 'new'}",
+                task_queue=names.TASK_QUEUE,
+                # Linking is idempotent: a repeated command may run again, and
+                # a concurrent identical one joins the running link.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except WorkflowFailureError as error:
+            raise CliError(_root_message(error)) from None
+
+    ticket = run(body)
+    if as_json:
+        print_json(ticket)
+    else:
+        print(f"{ticket.id} ({ticket.kind.value}, {ticket.status.value}) linked to {ticket_id}")
+
+
+def _root_message(error: BaseException) -> str:
+    """The innermost ``ApplicationError`` message of a failure chain (the adapter's words)."""
+    cause: BaseException | None = error
+    message = str(error)
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            message = cause.message
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    return message

@@ -1,0 +1,302 @@
+"""The development-ticket ledger (SQLite) and the dev-ticket activities, without a server.
+
+Also the German change request e-mails, rendered the way the workflow sends them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.dev_tickets import (
+    LEDGER_FILE,
+    UNKNOWN_DEV_TICKET,
+    DevTicketActivities,
+    DevTicketTracker,
+    IncidentLink,
+    NewDevTicket,
+    SqliteDevTicketTracker,
+)
+from activities.rendering import MessageRenderer
+from domain.change_request import (
+    Command,
+    Decline,
+    DevTicketKind,
+    DevTicketStatus,
+    DevTicketTransition,
+    Discuss,
+    PlanRelease,
+    RecordDevTicket,
+    SubmitChangeRequest,
+    decide,
+    effects_of,
+    fold,
+)
+from domain.report import ChangeRequest
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def ticking() -> Iterator[datetime]:
+    return (T0 + timedelta(seconds=n) for n in itertools.count())
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> SqliteDevTicketTracker:
+    clock = ticking()
+    return SqliteDevTicketTracker(tmp_path / LEDGER_FILE, clock=lambda: next(clock))
+
+
+def feature(key: str, title: str = "CSV-Export") -> NewDevTicket:
+    return NewDevTicket(
+        key=key,
+        kind=DevTicketKind.FEATURE,
+        title=title,
+        description="Sendungsliste als CSV exportieren.",
+        company="Beispiel Versand GmbH",
+        reference=key,
+    )
+
+
+def move(dev: str, status: DevTicketStatus, key: str, **extra: str) -> DevTicketTransition:
+    return DevTicketTransition(dev_ticket_id=dev, status=status, key=key, **extra)
+
+
+# -- the ledger ------------------------------------------------------------------------
+
+
+async def test_ids_are_sequential_and_a_new_ticket_is_open(ledger: SqliteDevTicketTracker) -> None:
+    tracker: DevTicketTracker = ledger  # the ledger satisfies the interface (mypy checks this)
+    first = await tracker.create(feature("CR-1"))
+    second = await tracker.create(feature("CR-2"))
+    third = await tracker.create(feature("CR-3"))
+
+    assert [first.id, second.id, third.id] == ["DEV-0001", "DEV-0002", "DEV-0003"]
+    assert first.status is DevTicketStatus.OPEN
+    assert first.kind is DevTicketKind.FEATURE
+    assert first.company == "Beispiel Versand GmbH"
+    assert first.reference == "CR-1"
+    assert first.created_at == T0
+    assert first.links == () and first.history == ()
+    assert await tracker.get("DEV-0002") == second
+
+
+async def test_create_is_idempotent_per_key_even_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "data" / LEDGER_FILE  # the data dir does not exist yet
+    first = await SqliteDevTicketTracker(path).create(feature("CR-1"))
+    again = await SqliteDevTicketTracker(path).create(feature("CR-1", title="Anderer Titel"))
+    other = await SqliteDevTicketTracker(path).create(feature("CR-2"))
+
+    assert again == first  # the first creation wins; nothing is overwritten
+    assert other.id == "DEV-0002"
+    assert [t.id for t in SqliteDevTicketTracker(path).all_sync()] == ["DEV-0001", "DEV-0002"]
+
+
+async def test_transitions_are_recorded_in_order_once_per_key(
+    ledger: SqliteDevTicketTracker,
+) -> None:
+    ticket = await ledger.create(feature("CR-1"))
+    await ledger.transition(move(ticket.id, DevTicketStatus.IN_DISCUSSION, "CR-1.2", note="A"))
+    await ledger.transition(move(ticket.id, DevTicketStatus.IN_DISCUSSION, "CR-1.3", note="B"))
+    planned = await ledger.transition(
+        move(ticket.id, DevTicketStatus.PLANNED, "CR-1.4", release="2027.1")
+    )
+    retried = await ledger.transition(
+        move(ticket.id, DevTicketStatus.PLANNED, "CR-1.4", release="2027.1")
+    )
+
+    assert retried == planned
+    assert planned.status is DevTicketStatus.PLANNED
+    assert planned.release == "2027.1"
+    assert [(c.previous, c.status, c.note, c.release) for c in planned.history] == [
+        (DevTicketStatus.OPEN, DevTicketStatus.IN_DISCUSSION, "A", None),
+        (DevTicketStatus.IN_DISCUSSION, DevTicketStatus.IN_DISCUSSION, "B", None),
+        (DevTicketStatus.IN_DISCUSSION, DevTicketStatus.PLANNED, None, "2027.1"),
+    ]
+    assert [c.at for c in planned.history] == sorted(c.at for c in planned.history)
+
+
+async def test_links_are_recorded_once_per_incident(ledger: SqliteDevTicketTracker) -> None:
+    ticket = await ledger.create(feature("bug:INC-1"))
+    await ledger.link(ticket.id, "INC-20261124-AAAAAA")
+    await ledger.link(ticket.id, "INC-20261124-BBBBBB")
+    linked = await ledger.link(ticket.id, "INC-20261124-AAAAAA")
+
+    assert linked.links == ("INC-20261124-AAAAAA", "INC-20261124-BBBBBB")
+    assert (await ledger.get(ticket.id)).links == linked.links
+
+
+@pytest.mark.parametrize("operation", ["get", "link", "transition"])
+async def test_unknown_tickets_are_refused_permanently(
+    ledger: SqliteDevTicketTracker, operation: str
+) -> None:
+    await ledger.create(feature("CR-1"))
+    with pytest.raises(ApplicationError) as info:
+        if operation == "get":
+            await ledger.get("DEV-0099")
+        elif operation == "link":
+            await ledger.link("DEV-0099", "INC-1")
+        else:
+            await ledger.transition(move("DEV-0099", DevTicketStatus.PLANNED, "k"))
+    assert info.value.type == UNKNOWN_DEV_TICKET
+    assert info.value.non_retryable
+    assert "DEV-0099" in info.value.message
+    # A refused write leaves nothing behind (the transaction was rolled back).
+    with sqlite3.connect(ledger.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM links").fetchone() == (0,)
+        assert db.execute("SELECT COUNT(*) FROM transitions").fetchone() == (0,)
+
+
+def test_concurrent_creates_from_threads_get_distinct_sequential_ids(tmp_path: Path) -> None:
+    path = tmp_path / LEDGER_FILE
+    threads, per_thread = 8, 12
+    results: list[list[str]] = [[] for _ in range(threads)]
+    start = threading.Barrier(threads)
+
+    def work(n: int) -> None:
+        # One tracker per thread, as separate worker processes would have.
+        tracker = SqliteDevTicketTracker(path)
+        start.wait()
+        for i in range(per_thread):
+            results[n].append(tracker.create_sync(feature(f"CR-{n}-{i}")).id)
+            # Every thread also races on one shared key: it must yield one ticket.
+            results[n].append(tracker.create_sync(feature("CR-shared")).id)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+
+    own = [ids[i] for ids in results for i in range(0, len(ids), 2)]
+    shared = {ids[i] for ids in results for i in range(1, len(ids), 2)}
+    assert len(own) == threads * per_thread
+    assert len(set(own)) == len(own)  # no ID handed out twice
+    assert len(shared) == 1 and shared.isdisjoint(own)
+    expected = {f"DEV-{n:04d}" for n in range(1, threads * per_thread + 2)}
+    assert set(own) | shared == expected  # no gaps either
+
+
+# -- activities ------------------------------------------------------------------------
+
+
+async def test_link_incident_creates_a_bug_ticket_once_and_links_it(
+    ledger: SqliteDevTicketTracker,
+) -> None:
+    activities = DevTicketActivities(ledger)
+    env = ActivityEnvironment()
+    link = IncidentLink(ticket_id="INC-20261124-AAAAAA", title="Export bricht bei Umlauten ab")
+
+    first = await env.run(activities.link_incident, link)
+    again = await env.run(activities.link_incident, link)
+
+    assert first.kind is DevTicketKind.BUG
+    assert first.title == "Export bricht bei Umlauten ab"
+    assert first.reference == "INC-20261124-AAAAAA"
+    assert first.links == ("INC-20261124-AAAAAA",)
+    assert again == first
+    assert len(ledger.all_sync()) == 1
+
+
+async def test_link_incident_to_a_named_ticket_reuses_it(ledger: SqliteDevTicketTracker) -> None:
+    activities = DevTicketActivities(ledger)
+    env = ActivityEnvironment()
+    existing = await env.run(activities.create_dev_ticket, feature("CR-1"))
+
+    linked = await env.run(
+        activities.link_incident,
+        IncidentLink(ticket_id="INC-20261124-BBBBBB", dev_ticket_id=existing.id),
+    )
+
+    assert linked.id == existing.id
+    assert linked.links == ("INC-20261124-BBBBBB",)
+    assert len(ledger.all_sync()) == 1
+    with pytest.raises(ApplicationError) as info:
+        await env.run(
+            activities.link_incident,
+            IncidentLink(ticket_id="INC-20261124-BBBBBB", dev_ticket_id="DEV-0042"),
+        )
+    assert info.value.type == UNKNOWN_DEV_TICKET
+
+
+def test_a_new_bug_ticket_needs_a_title() -> None:
+    with pytest.raises(ValidationError, match="title is required"):
+        IncidentLink(ticket_id="INC-1", title="  ")
+    assert IncidentLink(ticket_id="INC-1", dev_ticket_id="DEV-0001").title is None
+
+
+async def test_transition_activity_moves_the_ticket(ledger: SqliteDevTicketTracker) -> None:
+    activities = DevTicketActivities(ledger)
+    env = ActivityEnvironment()
+    ticket = await env.run(activities.create_dev_ticket, feature("CR-1"))
+    declined = await env.run(
+        activities.transition_dev_ticket,
+        move(ticket.id, DevTicketStatus.DECLINED, "CR-1.3", note="Passt nicht."),
+    )
+    assert declined.status is DevTicketStatus.DECLINED
+    assert declined.history[-1].note == "Passt nicht."
+
+
+# -- the German e-mails ------------------------------------------------------------------
+
+
+REQUEST = ChangeRequest(
+    company="Beispiel Versand GmbH",
+    full_name="Erika Mustermann",
+    email="erika.mustermann@beispiel-versand.de",
+    title="CSV-Export",
+    description="Bitte als CSV.",
+)
+
+
+def rendered_emails(*commands: Command) -> dict[str, tuple[str, str]]:
+    """Template → (subject, body) of every customer e-mail the commands cause."""
+    submit = SubmitChangeRequest(
+        change_request_id="CR-20261124-ABCDEF", request=REQUEST, received_at=T0
+    )
+    state = fold(None, decide(None, submit, T0))
+    renderer = MessageRenderer()
+    rendered = {}
+    for command in (RecordDevTicket(dev_ticket_id="DEV-0042"), *commands):
+        first = len(state.events)
+        state = fold(state, decide(state, command, T0))
+        for effect in effects_of(
+            state, first, recipients=(REQUEST.email,), timezone="Europe/Berlin"
+        ):
+            assert effect.message is not None
+            rendered[effect.message.template] = renderer.render_message(effect.message)
+    return rendered
+
+
+def test_every_step_renders_a_german_email_naming_both_ids() -> None:
+    discussion = Discuss(note="Wir prüfen den Aufwand.")
+    rendered = rendered_emails(discussion, PlanRelease(release="2027.1"))
+    rendered |= rendered_emails(discussion, Decline(reason="Passt nicht zur Produktstrategie."))
+
+    assert set(rendered) == {
+        "change_request_received",
+        "change_request_discussion",
+        "change_request_planned",
+        "change_request_declined",
+    }
+    for subject, body in rendered.values():
+        assert "CR-20261124-ABCDEF" in subject
+        assert body.startswith("Guten Tag Erika Mustermann,")
+        assert "Entwicklungs-Ticket: DEV-0042" in body
+        assert "{{" not in body and "None" not in body
+    subject, body = rendered["change_request_received"]
+    assert "DEV-0042" in subject
+    assert "Dienstag, 24.11.2026, 10:00 Uhr" in body  # 09:00 UTC shown in Berlin
+    assert "keine\nReaktions- und Störungsbehebungszeiten" in body
+    assert "Wir prüfen den Aufwand." in rendered["change_request_discussion"][1]
+    assert "Version 2027.1" in rendered["change_request_planned"][0]
+    assert "Begründung: Passt nicht zur Produktstrategie." in rendered["change_request_declined"][1]

@@ -1,0 +1,283 @@
+"""``ChangeRequestWorkflow``: one change request ("Änderungswunsch"), workflow ID = its ID.
+
+No SLA clock and no timers: the workflow
+
+* creates the development ticket (activity; the tracker is idempotent per
+  change request ID, so a retry returns the same ``DEV-…``) and records it,
+  which sends the customer the receipt with the development ticket ID,
+* accepts ``discuss``, ``plan`` and ``decline`` as updates (validated first;
+  refusals never reach history), each notified to the customer and mirrored
+  on the development ticket,
+* keeps the ``Company``, ``LifecycleState`` and ``DevTicket`` search attributes
+  current, and completes once planned or declined and every effect is delivered.
+
+``LinkBugWorkflow`` runs the ``link_incident`` activity for ``sla change-request
+link-bug``, so that the tracker is only ever touched by the worker's adapter.
+
+Every rule lives in :mod:`domain.change_request`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink, NewDevTicket
+    from activities.notifications import NotificationActivities
+    from domain.change_request import (
+        ChangeRequestEffects,
+        ChangeRequestState,
+        ChangeRequestView,
+        Command,
+        Decline,
+        DevTicketKind,
+        Discuss,
+        PlanRelease,
+        RecordDeliveryFailure,
+        RecordDevTicket,
+        SubmitChangeRequest,
+        decide,
+        effects_of,
+        fold,
+        view,
+    )
+    from domain.errors import DomainError
+    from domain.messages import OutgoingMessage
+    from domain.report import ChangeRequest
+    from workflows import names
+
+_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+
+
+class ChangeRequestInput(BaseModel):
+    """Start input of :class:`ChangeRequestWorkflow`.
+
+    Attributes:
+        change_request_id: The change request ID (also the workflow ID).
+        request: The validated request.
+        received_at: When it was received (aware).
+        recipients: Customer addresses for every message (requester and the
+            company's directory contacts, resolved at intake).
+        timezone: Zone for times in German texts.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    change_request_id: str
+    request: ChangeRequest
+    received_at: datetime
+    recipients: tuple[str, ...]
+    timezone: str = "Europe/Berlin"
+
+
+def _refusal(error: DomainError) -> ApplicationError:
+    return ApplicationError(error.message, type=error.kind.value, non_retryable=True)
+
+
+@workflow.defn
+class ChangeRequestWorkflow:
+    """The lightweight lifecycle of one change request."""
+
+    @workflow.init
+    def __init__(self, input: ChangeRequestInput) -> None:
+        """Submit the request, so that ``view`` answers from the first task on."""
+        self._input = input
+        self._pending: list[ChangeRequestEffects] = []
+        self._state: ChangeRequestState = fold(
+            None,
+            decide(
+                None,
+                SubmitChangeRequest(
+                    change_request_id=input.change_request_id,
+                    request=input.request,
+                    received_at=input.received_at,
+                ),
+                workflow.now(),
+            ),
+        )
+        # What the server already holds (intake sets some at start), so that
+        # only changed attributes are upserted.
+        self._search_attributes: dict[str, Any] = {
+            pair.key.name: pair.value for pair in workflow.info().typed_search_attributes
+        }
+
+    # -- query and updates ---------------------------------------------------
+
+    @workflow.query
+    def view(self) -> ChangeRequestView:
+        """The full state with every domain event."""
+        return view(self._state)
+
+    @workflow.update
+    async def discuss(self, command: Discuss) -> ChangeRequestView:
+        """Start or continue the discussion; the note goes to the customer."""
+        return await self._operator(command)
+
+    @discuss.validator
+    def _validate_discuss(self, command: Discuss) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def plan(self, command: PlanRelease) -> ChangeRequestView:
+        """Plan the request for a feature release; the customer is told which."""
+        return await self._operator(command)
+
+    @plan.validator
+    def _validate_plan(self, command: PlanRelease) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def decline(self, command: Decline) -> ChangeRequestView:
+        """Decline the request; the customer gets the reason."""
+        return await self._operator(command)
+
+    @decline.validator
+    def _validate_decline(self, command: Decline) -> None:
+        self._validate(command)
+
+    def _validate(self, command: Command) -> None:
+        try:
+            decide(self._state, command, workflow.now())
+        except DomainError as error:
+            raise _refusal(error) from None
+
+    async def _operator(self, command: Command) -> ChangeRequestView:
+        # Every customer message names the development ticket, and the first
+        # one announces it: operator steps wait until it exists.
+        await workflow.wait_condition(lambda: self._state.dev_ticket_id is not None)
+        try:
+            self._apply(command)
+        except DomainError as error:
+            raise _refusal(error) from None  # a concurrent update got there first
+        return view(self._state)
+
+    # -- core ----------------------------------------------------------------
+
+    def _apply(self, command: Command) -> None:
+        events = decide(self._state, command, workflow.now())
+        if events:
+            first = len(self._state.events)
+            self._state = fold(self._state, events)
+            self._pending.extend(
+                effects_of(
+                    self._state,
+                    first,
+                    recipients=self._input.recipients,
+                    timezone=self._input.timezone,
+                )
+            )
+            self._upsert_search_attributes()
+
+    @workflow.run
+    async def run(self, input: ChangeRequestInput) -> ChangeRequestView:
+        """Run until planned or declined and every message is out; returns the final view."""
+        self._upsert_search_attributes()
+        request = input.request
+        ticket = await workflow.execute_activity_method(
+            DevTicketActivities.create_dev_ticket,
+            NewDevTicket(
+                key=input.change_request_id,
+                kind=DevTicketKind.FEATURE,
+                title=request.title,
+                description=request.description,
+                company=request.company,
+                reference=input.change_request_id,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_RETRY,
+            summary="create development ticket",
+        )
+        self._apply(RecordDevTicket(dev_ticket_id=ticket.id))
+        # Effects are delivered here, in event order, one after the other: a
+        # slow mail server delays the messages, never an operator's update.
+        while self._state.is_open or self._pending:
+            await workflow.wait_condition(lambda: bool(self._pending) or not self._state.is_open)
+            if self._pending:
+                await self._deliver(self._pending[0])
+                self._pending.pop(0)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return view(self._state)
+
+    async def _deliver(self, effects: ChangeRequestEffects) -> None:
+        if effects.dev_ticket is not None:
+            await workflow.execute_activity_method(
+                DevTicketActivities.transition_dev_ticket,
+                effects.dev_ticket,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_RETRY,
+                summary=f"dev ticket → {effects.dev_ticket.status.value}",
+            )
+        if effects.message is not None:
+            await self._send(effects.message)
+
+    async def _send(self, message: OutgoingMessage) -> None:
+        try:
+            report = await workflow.execute_activity_method(
+                NotificationActivities.send_message,
+                message,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=_RETRY,
+                summary=f"e-mail {message.template} to {', '.join(message.to)}",
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
+                raise
+            # Permanent: recorded as an event, visible in `sla change-request show`.
+            self._apply(
+                RecordDeliveryFailure(template=message.template, to=message.to, error=cause.message)
+            )
+            return
+        if report.refused:
+            self._apply(
+                RecordDeliveryFailure(
+                    template=message.template,
+                    to=tuple(report.refused),
+                    error="; ".join(f"{a}: {why}" for a, why in report.refused.items()),
+                )
+            )
+
+    def _upsert_search_attributes(self) -> None:
+        state = self._state
+        values: list[tuple[Any, Any]] = [
+            (names.COMPANY, state.request.company),
+            (names.LIFECYCLE_STATE, state.status.value),
+        ]
+        if state.dev_ticket_id is not None:
+            values.append((names.DEV_TICKET, state.dev_ticket_id))
+        updates: list[SearchAttributeUpdate[Any]] = []
+        for key, value in values:
+            if self._search_attributes.get(key.name) != value:
+                self._search_attributes[key.name] = value
+                updates.append(key.value_set(value))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+
+@workflow.defn
+class LinkBugWorkflow:
+    """Link an incident to a bug ticket (``sla change-request link-bug``)."""
+
+    @workflow.run
+    async def run(self, link: IncidentLink) -> DevTicket:
+        """Create or reuse the bug ticket and record the link; returns the dev ticket."""
+        ticket = await workflow.execute_activity_method(
+            DevTicketActivities.link_incident,
+            link,
+            start_to_close_timeout=timedelta(seconds=30),
+            # An operator is waiting for the answer: a few quick attempts, then fail.
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5),
+            summary=f"link {link.ticket_id} to a bug ticket",
+        )
+        workflow.upsert_search_attributes([names.DEV_TICKET.value_set(ticket.id)])
+        return ticket

@@ -1,0 +1,210 @@
+"""Intake API for change requests: validate, then start the workflow, idempotently.
+
+Used by intake services and by ``sla change-request submit``::
+
+    receipt = await submit_change_request(client, request_json)
+    receipt.change_request_id   # "CR-20261124-7QK2AB", at once
+
+The development ticket is created by the workflow (an activity), so the
+receipt carries only the change request ID; the ``DEV-…`` ID shows in the
+workflow's ``view`` (``sla change-request show``) and in the customer's e-mail
+moments later. Intake never waits for the tracker.
+
+Idempotency follows ``starter.report_incident``: a request with a
+``request_id`` always maps to the same change request; its ID is derived from
+the request ID and the receipt date, and a retry after midnight finds the
+change request of the previous day first.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.change_request import ChangeRequestStatus
+from domain.errors import describe_validation_error
+from domain.report import ChangeRequest
+from domain.sla import SlaPolicy
+from starter import IntakeError
+from workflows import names
+from workflows.change_request import ChangeRequestInput, ChangeRequestWorkflow
+
+MEMO_REQUEST_ID = "request_id"
+"""Memo key holding the intake system's request ID (same key as incidents use)."""
+
+
+class ChangeRequestReceipt(BaseModel):
+    """What intake answers.
+
+    Attributes:
+        change_request_id: The change request ID (also the workflow ID).
+        created: ``False`` when the ``request_id`` was seen before and the
+            existing change request is returned.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    change_request_id: str
+    created: bool
+
+
+def parse_change_request(data: ChangeRequest | Mapping[str, Any] | str | bytes) -> ChangeRequest:
+    """Validate a change request given as a model, a mapping or JSON text.
+
+    Raises:
+        IntakeError: Not JSON, or fields missing or malformed (each one named).
+    """
+    if isinstance(data, ChangeRequest):
+        return data
+    try:
+        if isinstance(data, str | bytes):
+            return ChangeRequest.model_validate_json(data)
+        return ChangeRequest.model_validate(data)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise IntakeError(
+                f"change request is not valid JSON: {exc.errors()[0]['msg']}"
+            ) from exc
+        raise IntakeError(f"change request refused: {describe_validation_error(exc)}") from exc
+
+
+def change_request_id_for(day: date, seed: str) -> str:
+    """``CR-YYYYMMDD-XXXXXX``: readable, sortable by day, unique per seed."""
+    digest = hashlib.sha256(seed.encode("utf-8")).digest()
+    return f"CR-{day:%Y%m%d}-{base64.b32encode(digest).decode('ascii')[:6]}"
+
+
+def customer_recipients(request: ChangeRequest, policy: SlaPolicy) -> tuple[str, ...]:
+    """The requester plus the company's directory contacts, without repeats."""
+    entry = policy.customer(request.company)
+    addresses = [request.email, *(entry.contacts if entry else ())]
+    return tuple(dict.fromkeys(a.lower() for a in addresses))
+
+
+async def _owner(client: Client, change_request_id: str, request_id: str) -> bool | None:
+    """Whether the workflow belongs to ``request_id`` (``None``: no such workflow)."""
+    try:
+        description = await client.get_workflow_handle(change_request_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    memo = await description.memo()
+    return bool(
+        description.workflow_type == ChangeRequestWorkflow.__name__
+        and memo.get(MEMO_REQUEST_ID) == request_id
+    )
+
+
+async def submit_change_request(
+    client: Client,
+    data: ChangeRequest | Mapping[str, Any] | str | bytes,
+    *,
+    policy: SlaPolicy | None = None,
+    received_at: datetime | None = None,
+    task_queue: str = names.TASK_QUEUE,
+) -> ChangeRequestReceipt:
+    """Validate ``data`` and start its change request workflow.
+
+    The same ``request_id`` returns the same change request and starts nothing new.
+
+    Args:
+        client: Temporal client (with the pydantic data converter).
+        data: The change request as model, mapping or JSON text.
+        policy: For the time zone, the receipt day and the customer directory
+            (default: the shipped policy).
+        received_at: Receipt instant (default: now).
+        task_queue: Worker task queue.
+
+    Raises:
+        IntakeError: The request is refused; nothing was started.
+    """
+    policy = policy or SlaPolicy.default()
+    request = parse_change_request(data)
+    received_at = received_at or datetime.now(UTC)
+    if received_at.tzinfo is None:
+        raise IntakeError("received_at must be an aware datetime")
+    today = received_at.astimezone(policy.calendar.zone).date()
+
+    if request.request_id is None:
+        candidates = [change_request_id_for(today, secrets.token_hex(16)) for _ in range(5)]
+    else:
+        seed = f"change-request:{request.request_id}"
+        for day in (today, today - timedelta(days=1)):
+            existing = change_request_id_for(day, seed)
+            if await _owner(client, existing, request.request_id):
+                return ChangeRequestReceipt(change_request_id=existing, created=False)
+        # A different request that happens to share the code gets a suffix.
+        candidates = [
+            change_request_id_for(today, seed + ("" if n == 0 else f"#{n}")) for n in range(5)
+        ]
+
+    for change_request_id in candidates:
+        if request.request_id is not None:
+            owner = await _owner(client, change_request_id, request.request_id)
+            if owner is True:
+                return ChangeRequestReceipt(change_request_id=change_request_id, created=False)
+            if owner is False:
+                continue
+        try:
+            await _start(client, change_request_id, request, policy, received_at, task_queue)
+            return ChangeRequestReceipt(change_request_id=change_request_id, created=True)
+        except WorkflowAlreadyStartedError:
+            if request.request_id is not None and await _owner(
+                client, change_request_id, request.request_id
+            ):
+                # A concurrent retry of the same request won.
+                return ChangeRequestReceipt(change_request_id=change_request_id, created=False)
+    raise IntakeError("could not allocate a change request ID; please retry")
+
+
+async def _start(
+    client: Client,
+    change_request_id: str,
+    request: ChangeRequest,
+    policy: SlaPolicy,
+    received_at: datetime,
+    task_queue: str,
+) -> None:
+    await client.start_workflow(
+        ChangeRequestWorkflow.run,
+        ChangeRequestInput(
+            change_request_id=change_request_id,
+            request=request,
+            received_at=received_at,
+            recipients=customer_recipients(request, policy),
+            timezone=policy.calendar_spec.timezone,
+        ),
+        id=change_request_id,
+        task_queue=task_queue,
+        # A change request ID is never reused, not even after it was decided.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        memo={MEMO_REQUEST_ID: request.request_id} if request.request_id else None,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(names.COMPANY, request.company),
+                SearchAttributePair(names.LIFECYCLE_STATE, ChangeRequestStatus.SUBMITTED.value),
+            ]
+        ),
+        static_summary=f"{change_request_id} · {request.company} · Änderungswunsch",
+        static_details=(
+            f"**{request.title}**\n\n{request.company} – {request.full_name} ({request.email})"
+            f"\n\n{request.description}"
+        ),
+    )
