@@ -1,0 +1,273 @@
+"""``sla audit …`` and ``sla schedules …``: the ticket monitoring ("Ticketsystem-Überwachung").
+
+``sla schedules apply`` creates (or updates) the Temporal Schedules that run the
+daily audit of support tickets and the weekly audit of development tickets;
+``sla audit run daily|weekly`` runs one audit now and prints its report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.common import CliError, client, fail, load_policy, parse_instant, print_json, run
+from cli.render import format_duration
+from domain.audit import AuditKind, AuditReport, DeadlineCheck, TicketAudit
+from domain.sla import SlaPolicy
+from workflows.audit import AuditInput, AuditWorkflow
+from workflows.audit_schedules import (
+    DEFAULT_PREFIX,
+    AppliedSchedule,
+    ScheduleStatus,
+    apply_audit_schedules,
+    delete_audit_schedules,
+    describe_audit_schedules,
+)
+from workflows.names import TASK_QUEUE
+
+audit_app = typer.Typer(
+    help="Ticket monitoring: audit support tickets (daily) and development tickets (weekly).",
+    no_args_is_help=True,
+)
+schedules_app = typer.Typer(
+    help="Temporal Schedules that run the ticket audits (daily 08:15 Mon–Fri, weekly Mon 08:30).",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
+]
+PrefixOption = Annotated[
+    str,
+    typer.Option(help="Schedule ID prefix (IDs are <prefix>audit-daily and <prefix>audit-weekly)."),
+]
+ScopeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--only-task-queue",
+        help="Audit only workflows on this task queue (default: the whole namespace).",
+    ),
+]
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _policy(path: Path | None) -> SlaPolicy:
+    try:
+        return load_policy(path)
+    except Exception as error:
+        fail(str(error))
+
+
+# -- sla audit run ------------------------------------------------------------------
+
+
+@audit_app.command("run")
+def run_audit(
+    kind: Annotated[AuditKind, typer.Argument(help="daily (support tickets) or weekly (dev).")],
+    at: Annotated[
+        str | None,
+        typer.Option(help="Audit as of this instant (ISO 8601; default: now)."),
+    ] = None,
+    only_task_queue: ScopeOption = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = 300,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run an audit now (the worker writes the report files and e-mails the support lead)."""
+    sla_policy = _policy(policy)
+    instant = None
+    if at is not None:
+        try:
+            instant = parse_instant(at, sla_policy.calendar_spec.timezone, what="--at")
+        except CliError as error:
+            fail(str(error))
+    try:
+        request = AuditInput(kind=kind, policy=sla_policy, at=instant, task_queue=only_task_queue)
+    except ValueError:
+        fail(f"--only-task-queue: not a task queue name: {only_task_queue!r}")
+    # Short enough that the Message-ID derived from it fits one header line.
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    workflow_id = f"sla-audit-{kind.value}-manual-{stamp}-{uuid.uuid4().hex[:4]}"
+
+    async def body() -> AuditReport:
+        c = await client()
+        handle = await c.start_workflow(
+            AuditWorkflow.run,
+            request,
+            id=workflow_id,
+            task_queue=TASK_QUEUE,
+            execution_timeout=timedelta(hours=1),
+        )
+        try:
+            return await asyncio.wait_for(handle.result(), wait)
+        except TimeoutError:
+            raise CliError(
+                f"audit {workflow_id} did not finish within {wait:g} s; is a worker running?"
+            ) from None
+
+    report = run(body)
+    if as_json:
+        print_json(report)
+        return
+    show_report(report, sla_policy, _console())
+
+
+def _check(check: DeadlineCheck) -> str:
+    minutes = timedelta(minutes=abs(check.business_minutes_left))
+    if check.business_minutes_left <= 0:
+        return f"{check.kind.value} overdue {format_duration(minutes)}"
+    return f"{check.kind.value} due in {format_duration(minutes)}"
+
+
+def _findings(ticket: TicketAudit) -> str:
+    parts = [_check(c) for c in (*ticket.overdue, *ticket.near_deadline)]
+    if ticket.unacknowledged:
+        parts.append("unacknowledged")
+    if ticket.stale:
+        idle = format_duration(timedelta(minutes=ticket.idle_business_minutes))
+        parts.append(f"no update for {idle}")
+    return "; ".join(parts)
+
+
+def show_report(report: AuditReport, policy: SlaPolicy, console: Console) -> None:
+    """Print ``report`` as a short summary and a table of what needs attention."""
+    zone = policy.calendar.zone
+    when = report.at.astimezone(zone).strftime("%a %d.%m.%Y %H:%M")
+    console.print(f"[bold]{report.kind.value} audit[/bold] {report.audit_id} at {when}")
+    files = f"audits/{report.day.isoformat()}-{report.kind.value}.json"
+    if report.skipped is not None:
+        console.print(
+            f"skipped: {report.skipped.value} ({report.day.isoformat()} is no business day); "
+            f"nothing sent; recorded in the worker's {files}"
+        )
+        return
+    if report.kind is AuditKind.DAILY:
+        console.print(
+            f"{report.open_tickets} open tickets: {len(report.overdue)} overdue, "
+            f"{len(report.near_deadline)} near a deadline, "
+            f"{len(report.unacknowledged)} unacknowledged, {len(report.stale)} stale, "
+            f"{len(report.unreadable)} unreadable (durations in business time)"
+        )
+        flagged = [t for t in report.tickets if t.flagged]
+        if flagged:
+            table = Table("ticket", "company", "severity", "status", "findings")
+            for t in flagged:
+                table.add_row(
+                    t.ticket_id, t.company, t.severity.value, t.status.value, _findings(t)
+                )
+            console.print(table)
+        for u in report.unreadable:
+            console.print(f"[red]unreadable[/red] {u.ticket_id}: {u.error}")
+    else:
+        limit = report.thresholds.dev_stalled_after_business_days
+        console.print(
+            f"{len(report.dev_tickets)} open development tickets, {len(report.stalled)} "
+            f"without progress for more than {limit} business days"
+        )
+        if report.dev_tickets:
+            table = Table("change request", "dev ticket", "company", "state", "last progress")
+            for d in report.dev_tickets:
+                last = d.last_progress_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+                style = "bold red" if d.stalled else ""
+                table.add_row(
+                    d.key,
+                    d.dev_ticket or "–",
+                    d.company or "–",
+                    d.lifecycle_state or "–",
+                    f"[{style}]{last}[/{style}]" if style else last,
+                )
+            console.print(table)
+    console.print(f"report: the worker's {files}; e-mail to {policy.contacts.support_lead}")
+
+
+# -- sla schedules ------------------------------------------------------------------
+
+
+@schedules_app.command("apply")
+def apply_schedules(
+    prefix: PrefixOption = DEFAULT_PREFIX,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create the audit schedules, or update them where they differ (safe to repeat)."""
+    sla_policy = _policy(policy)
+
+    async def body() -> list[AppliedSchedule]:
+        return await apply_audit_schedules(await client(), sla_policy, prefix=prefix)
+
+    applied = run(body)
+    if as_json:
+        print_json(applied)
+        return
+    for a in applied:
+        print(f"{a.schedule_id}: {a.change.value}")
+
+
+@schedules_app.command("list")
+def list_schedules(
+    prefix: PrefixOption = DEFAULT_PREFIX,
+    runs: Annotated[int, typer.Option(help="Next run times to show.")] = 3,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show both audit schedules with their next run times."""
+    zone = _policy(policy).calendar.zone
+
+    async def body() -> list[ScheduleStatus]:
+        return await describe_audit_schedules(await client(), prefix=prefix)
+
+    statuses = run(body)
+    if as_json:
+        print_json(statuses)
+        return
+    table = Table("schedule", "audit", "when", "time zone", "next runs", "last run", "state")
+    for s in statuses:
+        if not s.exists:
+            table.add_row(s.schedule_id, s.kind.value, "–", "–", "–", "–", "missing")
+            continue
+        nxt = "\n".join(
+            t.astimezone(zone).strftime("%a %d.%m.%Y %H:%M") for t in s.next_runs[:runs]
+        )
+        last = s.last_run.astimezone(zone).strftime("%d.%m.%Y %H:%M") if s.last_run else "–"
+        table.add_row(
+            s.schedule_id,
+            s.kind.value,
+            s.when or "–",
+            s.timezone or "UTC",
+            nxt or "–",
+            last,
+            "paused" if s.paused else "active",
+        )
+    _console().print(table)
+    if not any(s.exists for s in statuses):
+        print("no audit schedules; create them with `sla schedules apply`")
+
+
+@schedules_app.command("delete")
+def delete_schedules(
+    prefix: PrefixOption = DEFAULT_PREFIX,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete both audit schedules (audits already running finish)."""
+
+    async def body() -> dict[str, bool]:
+        return await delete_audit_schedules(await client(), prefix=prefix)
+
+    deleted = run(body)
+    if as_json:
+        print_json([{"schedule_id": k, "deleted": v} for k, v in deleted.items()])
+        return
+    for schedule_id, existed in deleted.items():
+        print(f"{schedule_id}: {'deleted' if existed else 'not found'}")

@@ -1,0 +1,468 @@
+"""Ticket monitoring ("Ticketsystem-Überwachung"): the rules of the daily and weekly audits.
+
+The SLA promises that support tickets are checked daily and development tickets
+weekly. This module decides what such a check reports; it is pure (no I/O, no
+clock, no ``temporalio``): the activities of :mod:`activities.audit` gather the
+inputs and call it, the workflow only orchestrates.
+
+Daily (support tickets = open incidents), per ticket:
+
+* **overdue**: a deadline that still applies has passed (reaction while
+  unacknowledged, the SLA resolution deadline, the communicated estimate);
+* **near a deadline**: one of those is at most ``policy.audit.near_deadline``
+  of business time away;
+* **unacknowledged**: no classification and estimate yet;
+* **stale**: no update by a person for ``policy.audit.stale_after_business_days``
+  business days, measured in business time (a business day has as many hours
+  as the calendar is open, e.g. 10 h for 08:00–18:00).
+
+Weekly (development tickets): every open change request whose last progress
+lies more than :data:`DEV_TICKET_STALLED_AFTER_BUSINESS_DAYS` business days back
+is **stalled**. Where the summaries come from is behind :class:`DevTicketSource`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.calendar import Weekday, parse_clock
+from domain.events import Escalated, EscalationStage, EscalationTrigger, IncidentStatus
+from domain.messages import OutgoingMessage, make_message_id
+from domain.sla import Severity, SlaPolicy
+from domain.view import IncidentView
+
+DEV_TICKET_STALLED_AFTER_BUSINESS_DAYS = 5
+"""A development ticket without progress for more than this many business days is stalled.
+
+A constant rather than a policy key: the ``[audit]`` section of the policy file
+does not have it (yet); the weekly report states the value it used.
+"""
+
+_MINUTE = timedelta(minutes=1)
+
+# Events the engine records on its own (timers, pages, failed deliveries). They
+# show that the clock runs, not that anybody worked on the ticket, so they do not
+# count as an update; otherwise a critical incident paged every 30 minutes could
+# never look stale.
+_AUTOMATIC_EVENTS = frozenset(
+    {
+        "deadline_warned",
+        "reaction_breached",
+        "resolution_breached",
+        "estimate_missed",
+        "on_duty_paged",
+        "delivery_failed",
+        "deadlines_recomputed",  # a booked on-call window moved the deadlines
+    }
+)
+
+
+class AuditKind(StrEnum):
+    """Which audit: daily (support tickets) or weekly (development tickets)."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class AuditTiming(BaseModel):
+    """When an audit runs: weekdays and wall-clock time in the policy's time zone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weekdays: tuple[Weekday, ...]
+    at: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM")
+
+
+AUDIT_TIMINGS: dict[AuditKind, AuditTiming] = {
+    # Shortly after opening (08:00), so the lead starts the day with the list.
+    # Holidays cannot be expressed in a schedule spec: the audit itself skips them.
+    AuditKind.DAILY: AuditTiming(weekdays=("mon", "tue", "wed", "thu", "fri"), at="08:15"),
+    AuditKind.WEEKLY: AuditTiming(weekdays=("mon",), at="08:30"),
+}
+"""When the Temporal Schedules start each audit (``sla schedules apply``)."""
+
+
+class SkipReason(StrEnum):
+    """Why an audit did not check anything."""
+
+    HOLIDAY = "holiday"  # not a business day in the policy calendar (e.g. an NRW holiday)
+
+
+class AuditDeadline(StrEnum):
+    """The deadlines an audit watches."""
+
+    REACTION = "reaction"
+    RESOLUTION = "resolution"
+    ESTIMATE = "estimate"
+
+
+class DeadlineCheck(BaseModel):
+    """One deadline of one ticket as seen at the audit instant.
+
+    Attributes:
+        kind: Which deadline.
+        due: When it is (was) due.
+        business_minutes_left: Business time until ``due`` in whole minutes;
+            negative (or zero) once it has passed.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: AuditDeadline
+    due: datetime
+    business_minutes_left: int
+
+
+class TicketAudit(BaseModel):
+    """The audit findings for one open support ticket (incident)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    company: str
+    severity: Severity
+    status: IncidentStatus
+    escalation_stage: EscalationStage
+    received_at: datetime
+    last_update_at: datetime
+    idle_business_minutes: int = Field(description="business time since the last update")
+    overdue: tuple[DeadlineCheck, ...] = ()
+    near_deadline: tuple[DeadlineCheck, ...] = ()
+    unacknowledged: bool = False
+    stale: bool = False
+
+    @property
+    def flagged(self) -> bool:
+        """Whether anything about this ticket needs attention."""
+        return bool(self.overdue or self.near_deadline or self.unacknowledged or self.stale)
+
+
+class UnreadableTicket(BaseModel):
+    """A ticket the audit could not read (its workflow did not answer the query)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    error: str
+
+
+class DevTicketSummary(BaseModel):
+    """What the weekly audit needs to know about one open development ticket.
+
+    Any source can provide it: today the change-request workflows' search
+    attributes (visibility), later possibly the development-ticket ledger.
+
+    Attributes:
+        key: Where the ticket lives (workflow ID or ledger key).
+        dev_ticket: The development ticket ID, once one was assigned.
+        company: The requesting customer.
+        lifecycle_state: Lifecycle state as the source names it (e.g. ``discussed``).
+        opened_at: When the ticket was opened.
+        last_progress_at: The last recorded progress (at least ``opened_at``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    dev_ticket: str | None = None
+    company: str | None = None
+    lifecycle_state: str | None = None
+    opened_at: datetime
+    last_progress_at: datetime
+
+
+class DevTicketSource(Protocol):
+    """Something that lists the open development tickets."""
+
+    async def open_dev_tickets(self) -> Sequence[DevTicketSummary]:
+        """Every open development ticket."""
+        ...
+
+
+class DevTicketAudit(DevTicketSummary):
+    """A development ticket with the weekly audit's verdict."""
+
+    idle_business_minutes: int
+    stalled: bool
+
+
+class AuditThresholds(BaseModel):
+    """The limits an audit applied (so the report explains itself)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stale_after_business_days: int
+    near_deadline_minutes: int
+    dev_stalled_after_business_days: int = DEV_TICKET_STALLED_AFTER_BUSINESS_DAYS
+    business_day_minutes: int
+
+
+class AuditReport(BaseModel):
+    """The result of one audit run (workflow result, JSON file, e-mail context).
+
+    Attributes:
+        audit_id: The run's ID (the workflow ID; unique per scheduled run).
+        kind: Daily or weekly.
+        at: The audit instant.
+        day: The calendar day of ``at`` in the policy's time zone.
+        timezone: The policy's time zone (for display).
+        skipped: Why nothing was checked, or ``None``.
+        thresholds: The limits that applied.
+        open_tickets: Number of support tickets checked (daily).
+        tickets: Every checked support ticket, flagged ones first (daily).
+        unreadable: Support tickets that could not be read (daily).
+        dev_tickets: Every open development ticket, stalled ones first (weekly).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    audit_id: str
+    kind: AuditKind
+    at: datetime
+    day: date
+    timezone: str
+    skipped: SkipReason | None = None
+    thresholds: AuditThresholds
+    open_tickets: int = 0
+    tickets: tuple[TicketAudit, ...] = ()
+    unreadable: tuple[UnreadableTicket, ...] = ()
+    dev_tickets: tuple[DevTicketAudit, ...] = ()
+
+    @property
+    def overdue(self) -> tuple[TicketAudit, ...]:
+        """Tickets past a deadline."""
+        return tuple(t for t in self.tickets if t.overdue)
+
+    @property
+    def near_deadline(self) -> tuple[TicketAudit, ...]:
+        """Tickets close to a deadline."""
+        return tuple(t for t in self.tickets if t.near_deadline)
+
+    @property
+    def unacknowledged(self) -> tuple[TicketAudit, ...]:
+        """Tickets not yet acknowledged."""
+        return tuple(t for t in self.tickets if t.unacknowledged)
+
+    @property
+    def stale(self) -> tuple[TicketAudit, ...]:
+        """Tickets without an update for too long."""
+        return tuple(t for t in self.tickets if t.stale)
+
+    @property
+    def stalled(self) -> tuple[DevTicketAudit, ...]:
+        """Development tickets without progress for too long."""
+        return tuple(t for t in self.dev_tickets if t.stalled)
+
+    @property
+    def needs_attention(self) -> bool:
+        """Whether the report lists anything to act on."""
+        return bool(any(t.flagged for t in self.tickets) or self.unreadable or self.stalled)
+
+
+# -- rules -------------------------------------------------------------------------
+
+
+def business_day_length(policy: SlaPolicy) -> timedelta:
+    """Opening hours of one business day (10 h for 08:00–18:00)."""
+    spec = policy.calendar_spec
+    return timedelta(seconds=parse_clock(spec.closes) - parse_clock(spec.opens))
+
+
+def thresholds(policy: SlaPolicy) -> AuditThresholds:
+    """The limits of ``policy`` as they appear in reports."""
+    return AuditThresholds(
+        stale_after_business_days=policy.audit.stale_after_business_days,
+        near_deadline_minutes=policy.audit.near_deadline // _MINUTE,
+        business_day_minutes=business_day_length(policy) // _MINUTE,
+    )
+
+
+def last_update(view: IncidentView) -> datetime:
+    """When a person last did something about the incident.
+
+    The report itself counts (so a ticket nobody touched ages from receipt);
+    events the engine records on its own do not (see ``_AUTOMATIC_EVENTS``), nor
+    does an escalation raised by an expired estimate.
+    """
+    latest = view.received_at
+    for event in view.events:
+        if event.type in _AUTOMATIC_EVENTS:
+            continue
+        if isinstance(event, Escalated) and event.trigger is EscalationTrigger.ESTIMATE_MISSED:
+            continue
+        latest = max(latest, event.at)
+    return latest
+
+
+def _minutes(value: timedelta) -> int:
+    # Floor towards zero, so "59 s left" is 0 minutes left, not -1.
+    minutes = abs(value) // _MINUTE
+    return minutes if value >= timedelta(0) else -minutes
+
+
+def _deadlines(view: IncidentView) -> list[tuple[AuditDeadline, datetime]]:
+    """The deadlines that still apply to an open incident."""
+    deadlines: list[tuple[AuditDeadline, datetime]] = []
+    if view.status is IncidentStatus.NEW:
+        deadlines.append((AuditDeadline.REACTION, view.reaction_due))
+    deadlines.append((AuditDeadline.RESOLUTION, view.resolution_due))
+    if view.estimate is not None:
+        deadlines.append((AuditDeadline.ESTIMATE, view.estimate))
+    return deadlines
+
+
+def audit_incident(view: IncidentView, now: datetime, policy: SlaPolicy) -> TicketAudit:
+    """The findings for one incident at ``now``.
+
+    A resolved incident has no findings (it is not open any more).
+
+    Args:
+        view: The incident's full view (the ``view`` query).
+        now: The audit instant (aware).
+        policy: Supplies the calendar and the audit limits.
+    """
+    calendar = policy.calendar
+    updated = last_update(view)
+    idle = calendar.between(updated, now)
+    overdue: list[DeadlineCheck] = []
+    near: list[DeadlineCheck] = []
+    is_open = view.status is not IncidentStatus.RESOLVED
+    for kind, due in _deadlines(view) if is_open else []:
+        if due <= now:
+            # Compared as instants: past a deadline that fell at closing time is
+            # overdue even while the calendar is closed (0 business minutes late).
+            late = calendar.between(due, now)
+            overdue.append(DeadlineCheck(kind=kind, due=due, business_minutes_left=-_minutes(late)))
+            continue
+        left = calendar.between(now, due)
+        if left <= policy.audit.near_deadline:
+            near.append(DeadlineCheck(kind=kind, due=due, business_minutes_left=_minutes(left)))
+    stale_after = business_day_length(policy) * policy.audit.stale_after_business_days
+    return TicketAudit(
+        ticket_id=view.ticket_id,
+        company=view.company,
+        severity=view.severity,
+        status=view.status,
+        escalation_stage=view.escalation_stage,
+        received_at=view.received_at,
+        last_update_at=updated,
+        idle_business_minutes=_minutes(idle),
+        overdue=tuple(overdue),
+        near_deadline=tuple(near),
+        unacknowledged=view.status is IncidentStatus.NEW,
+        stale=is_open and idle >= stale_after,
+    )
+
+
+def _urgency(ticket: TicketAudit) -> tuple[bool, datetime, str]:
+    """Sort key: flagged first, then the earliest deadline that made it so."""
+    dues = [c.due for c in (*ticket.overdue, *ticket.near_deadline)]
+    return (not ticket.flagged, min(dues, default=ticket.last_update_at), ticket.ticket_id)
+
+
+def support_report(
+    audit_id: str,
+    now: datetime,
+    day: date,
+    policy: SlaPolicy,
+    views: Iterable[IncidentView],
+    unreadable: Iterable[UnreadableTicket] = (),
+) -> AuditReport:
+    """The daily audit of the open support tickets in ``views``.
+
+    Args:
+        audit_id: The run's ID.
+        now: The audit instant.
+        day: ``now``'s calendar day in the policy's zone.
+        policy: Calendar and limits.
+        views: The open incidents (resolved ones are ignored).
+        unreadable: Tickets that could not be read; reported as such.
+    """
+    open_views = [v for v in views if v.status is not IncidentStatus.RESOLVED]
+    tickets = sorted((audit_incident(v, now, policy) for v in open_views), key=_urgency)
+    return AuditReport(
+        audit_id=audit_id,
+        kind=AuditKind.DAILY,
+        at=now,
+        day=day,
+        timezone=policy.calendar_spec.timezone,
+        thresholds=thresholds(policy),
+        open_tickets=len(tickets),
+        tickets=tuple(tickets),
+        unreadable=tuple(sorted(unreadable, key=lambda u: u.ticket_id)),
+    )
+
+
+def audit_dev_ticket(ticket: DevTicketSummary, now: datetime, policy: SlaPolicy) -> DevTicketAudit:
+    """Whether ``ticket`` has stalled at ``now``: no progress for more than the limit."""
+    progress = max(ticket.last_progress_at, ticket.opened_at)
+    idle = policy.calendar.between(progress, now)
+    limit = business_day_length(policy) * DEV_TICKET_STALLED_AFTER_BUSINESS_DAYS
+    return DevTicketAudit(
+        **ticket.model_dump(exclude={"last_progress_at"}),
+        last_progress_at=progress,
+        idle_business_minutes=_minutes(idle),
+        stalled=idle > limit,
+    )
+
+
+def development_report(
+    audit_id: str,
+    now: datetime,
+    day: date,
+    policy: SlaPolicy,
+    tickets: Iterable[DevTicketSummary],
+) -> AuditReport:
+    """The weekly audit of the open development tickets (stalled ones first, oldest first)."""
+    audited = sorted(
+        (audit_dev_ticket(t, now, policy) for t in tickets),
+        key=lambda t: (not t.stalled, t.last_progress_at, t.key),
+    )
+    return AuditReport(
+        audit_id=audit_id,
+        kind=AuditKind.WEEKLY,
+        at=now,
+        day=day,
+        timezone=policy.calendar_spec.timezone,
+        thresholds=thresholds(policy),
+        dev_tickets=tuple(audited),
+    )
+
+
+def skipped_report(
+    audit_id: str, kind: AuditKind, now: datetime, day: date, policy: SlaPolicy
+) -> AuditReport:
+    """The record of an audit that did not run because ``day`` is no business day."""
+    return AuditReport(
+        audit_id=audit_id,
+        kind=kind,
+        at=now,
+        day=day,
+        timezone=policy.calendar_spec.timezone,
+        skipped=SkipReason.HOLIDAY,
+        thresholds=thresholds(policy),
+    )
+
+
+def audit_message(report: AuditReport, policy: SlaPolicy) -> OutgoingMessage:
+    """The e-mail to the support lead for ``report`` (template ``audit_<kind>``).
+
+    The Message-ID is the audit ID (unique per scheduled run, and free of the
+    ``INC-`` prefix of incident messages), so a retried send delivers the same
+    message, not a second one.
+    """
+    template = f"audit_{report.kind.value}"
+    return OutgoingMessage(
+        template=template,
+        message_id=make_message_id(report.audit_id),
+        to=(policy.contacts.support_lead,),
+        date=report.at,
+        timezone=report.timezone,
+        context={"report": report.model_dump(mode="json")},
+        kind=template,
+    )
