@@ -21,20 +21,35 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.audit import AuditActivities
 from activities.calendar import CalendarActivities
+from activities.dev_tickets import DevTicketActivities, SqliteDevTicketTracker
 from activities.mail import Mailer, OutboxMailer, SmtpMailer
 from activities.notifications import NotificationActivities
+from activities.oncall import OnCallActivities
 from activities.rendering import MessageRenderer
 from activities.status_page import StatusPostActivities, StatusSiteActivities
+from workflows.audit import AuditWorkflow
+from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
 from workflows.client import connect, ensure_search_attributes
 from workflows.incident import IncidentWorkflow
+from workflows.maintenance import MaintenanceWorkflow
 from workflows.names import TASK_QUEUE
+from workflows.oncall import OnCallBookingWorkflow
 from workflows.sandbox import workflow_runner
 from workflows.status_page import StatusPageWorkflow
 
 log = logging.getLogger("sla.worker")
 
-WORKFLOWS: tuple[type, ...] = (IncidentWorkflow, StatusPageWorkflow)
+WORKFLOWS: tuple[type, ...] = (
+    IncidentWorkflow,
+    StatusPageWorkflow,
+    ChangeRequestWorkflow,
+    LinkBugWorkflow,
+    MaintenanceWorkflow,
+    AuditWorkflow,
+    OnCallBookingWorkflow,
+)
 DEFAULT_SENDER = "myconvento Support <support@myconvento.com>"
 
 
@@ -97,6 +112,9 @@ def build_activities(
     calendar = CalendarActivities()
     site = StatusSiteActivities(settings.status_dir)
     posts = StatusPostActivities(client)
+    dev_tickets = DevTicketActivities(SqliteDevTicketTracker.in_data_dir(settings.data_dir))
+    audit = AuditActivities(client, settings.data_dir / "audits")
+    oncall = OnCallActivities(client, settings.data_dir / "billing" / "oncall.csv")
     return [
         calendar.compute_incident_clock,
         calendar.compute_next_reminder,
@@ -105,6 +123,17 @@ def build_activities(
         notifications.send_message,
         site.render_status_site,
         posts.post_status,
+        posts.post_maintenance,
+        dev_tickets.create_dev_ticket,
+        dev_tickets.transition_dev_ticket,
+        dev_tickets.link_incident,
+        audit.check_audit_day,
+        audit.audit_support_tickets,
+        audit.audit_dev_tickets,
+        audit.store_audit_report,
+        oncall.compute_oncall_reminder,
+        oncall.sync_incident_windows,
+        oncall.record_oncall_billing,
     ]
 
 
