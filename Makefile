@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SOURCES := domain activities workflows cli worker.py starter.py bench chaos tests
 
-.PHONY: run test lint typecheck pytest bench chaos clean
+.PHONY: run test lint typecheck pytest bench chaos histories clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,16 @@ $(VENV)/.installed-chaos: pyproject.toml | $(BIN)/python
 # (about 75 s); prints the figures reported in docs/RELIABILITY.md.
 chaos: $(VENV)/.installed-chaos
 	$(BIN)/python -m chaos.run $(CHAOS_ARGS)
+
+# Re-record the replay histories after a deliberate workflow change, and
+# refresh the fingerprint that `make test` checks workflow modules against.
+histories: $(VENV)/.installed-test
+	$(BIN)/python -m tests.histories.record
+	$(BIN)/python -m tests.histories.record_maintenance
+	$(BIN)/python -m tests.histories.record_oncall
+	$(BIN)/python -m tests.histories.record_change_requests
+	$(BIN)/python -m tests.histories.record_audit
+	$(BIN)/python -m tests.histories.fingerprint --update
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
