@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
 from activities.calendar import CalendarActivities
+from activities.change_requests import ChangeRequestActivities
 from activities.dev_tickets import DevTicketActivities, SqliteDevTicketTracker
 from activities.mail import Mailer, OutboxMailer, SmtpMailer
 from activities.notifications import NotificationActivities
@@ -113,6 +114,7 @@ def build_activities(
     site = StatusSiteActivities(settings.status_dir)
     posts = StatusPostActivities(client)
     dev_tickets = DevTicketActivities(SqliteDevTicketTracker.in_data_dir(settings.data_dir))
+    change_requests = ChangeRequestActivities(client)
     audit = AuditActivities(client, settings.data_dir / "audits")
     oncall = OnCallActivities(client, settings.data_dir / "billing" / "oncall.csv")
     return [
@@ -127,6 +129,7 @@ def build_activities(
         dev_tickets.create_dev_ticket,
         dev_tickets.transition_dev_ticket,
         dev_tickets.link_incident,
+        change_requests.start_change_request,
         audit.check_audit_day,
         audit.audit_support_tickets,
         audit.audit_dev_tickets,

@@ -45,6 +45,9 @@ _EVENTS_DE = {
     "resolved": "Störung behoben",
     "delivery_failed": "Benachrichtigung nicht zustellbar",
     "deadlines_recomputed": "Fristen neu berechnet (erweiterte Bereitschaft)",
+    "classified_as_change_request": "Als Änderungswunsch eingestuft (keine Störung)",
+    "change_request_recorded": "Änderungswunsch erfasst",
+    "dev_ticket_linked": "Mit Entwicklungs-Ticket verknüpft",
 }
 
 

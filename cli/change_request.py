@@ -11,10 +11,9 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from temporalio.client import (
@@ -22,6 +21,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
@@ -29,6 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.dev_tickets import DevTicket, IncidentLink
 from cli.common import CliError, client, fail, load_policy, print_json, run
+from cli.common import build_command as _command
 from cli.render import local
 from domain.calendar import BusinessCalendar
 from domain.change_request import (
@@ -39,13 +40,15 @@ from domain.change_request import (
     Discuss,
     PlanRelease,
 )
-from domain.errors import describe_validation_error
+from domain.errors import DomainErrorKind
+from domain.incident import LinkDevTicket
 from domain.report import ChangeRequest
 from domain.sla import SlaPolicy
 from starter import IntakeError
 from workflows import names
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
 from workflows.change_request_intake import parse_change_request, submit_change_request
+from workflows.incident import IncidentWorkflow
 
 app = typer.Typer(
     help="Change requests (Änderungswünsche): no SLA clock; a development ticket; "
@@ -66,7 +69,6 @@ PolicyOption = Annotated[
 ]
 IdArgument = Annotated[str, typer.Argument(help="Change request ID, e.g. CR-20261124-7QK2AB.")]
 
-_T = TypeVar("_T")
 _OPEN = (ChangeRequestStatus.SUBMITTED, ChangeRequestStatus.UNDER_DISCUSSION)
 
 
@@ -317,13 +319,6 @@ def _update(
         print(f"{change_request_id}: {done(view)} (dev ticket {view.dev_ticket_id})")
 
 
-def _command(build: Callable[[], _T]) -> _T:
-    try:
-        return build()
-    except ValidationError as error:
-        fail(describe_validation_error(error))
-
-
 @app.command()
 def discuss(
     change_request_id: IdArgument,
@@ -375,21 +370,44 @@ def decline(
 # -- bugs found while resolving incidents ---------------------------------------
 
 
+LinkTitleOption = Annotated[
+    str | None, typer.Option(help="Title of the bug ticket (required without --dev).")
+]
+LinkDevOption = Annotated[
+    str | None, typer.Option("--dev", help="Link to this dev ticket instead, e.g. DEV-0007.")
+]
+LinkDescriptionOption = Annotated[str | None, typer.Option(help="Text of a new bug ticket.")]
+
+
 @app.command("link-bug")
 def link_bug(
     ticket_id: Annotated[str, typer.Argument(help="Incident ticket ID, e.g. INC-20261124-7QK2AB.")],
-    title: Annotated[
-        str | None, typer.Option(help="Title of the bug ticket (required without --dev).")
-    ] = None,
-    dev: Annotated[
-        str | None, typer.Option("--dev", help="Link to this dev ticket instead, e.g. DEV-0007.")
-    ] = None,
-    description: Annotated[str | None, typer.Option(help="Text of a new bug ticket.")] = None,
+    title: LinkTitleOption = None,
+    dev: LinkDevOption = None,
+    description: LinkDescriptionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Link an incident to a development ticket of kind "bug" (created unless --dev names one).
+    """Link an incident to a development ticket of kind "bug" (same as `sla link-bug`).
 
     Linking the same incident again without --dev reuses the bug ticket created the first time.
+    """
+    link_incident_bug(ticket_id, title=title, dev=dev, description=description, as_json=as_json)
+
+
+def link_incident_bug(
+    ticket_id: str,
+    *,
+    title: str | None,
+    dev: str | None,
+    description: str | None,
+    as_json: bool,
+) -> None:
+    """``sla link-bug`` and ``sla change-request link-bug``: link, then print the dev ticket.
+
+    An open incident links through its workflow (``link_dev_ticket`` update),
+    which records a ``dev_ticket_linked`` event (``sla show``). A resolved
+    incident's workflow has completed and takes no updates: the link is then
+    recorded in the tracker only (``LinkBugWorkflow``), and the output says so.
     """
     link = _command(
         lambda: IncidentLink(
@@ -397,7 +415,7 @@ def link_bug(
         )
     )
 
-    async def body() -> DevTicket:
+    async def body() -> tuple[DevTicket, bool]:
         c = await client()
         try:
             found = await c.get_workflow_handle(link.ticket_id).describe()
@@ -405,27 +423,55 @@ def link_bug(
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise CliError(f"unknown ticket {link.ticket_id}") from None
             raise
-        if found.workflow_type != "IncidentWorkflow":
+        if found.workflow_type != IncidentWorkflow.__name__:
             raise CliError(f"{link.ticket_id} is not an incident ticket")
-        try:
-            return await c.execute_workflow(
-                LinkBugWorkflow.run,
-                link,
-                id=f"link-bug.{link.ticket_id}.{link.dev_ticket_id or 'new'}",
-                task_queue=names.TASK_QUEUE,
-                # Linking is idempotent: a repeated command may run again, and
-                # a concurrent identical one joins the running link.
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
-        except WorkflowFailureError as error:
-            raise CliError(_root_message(error)) from None
+        if found.status is WorkflowExecutionStatus.RUNNING:
+            ticket = await _link_through_incident(c, link)
+            if ticket is not None:
+                return ticket, True
+        return await _link_in_tracker(c, link), False
 
-    ticket = run(body)
+    ticket, recorded = run(body)
     if as_json:
-        print_json(ticket)
-    else:
-        print(f"{ticket.id} ({ticket.kind.value}, {ticket.status.value}) linked to {ticket_id}")
+        print_json({**ticket.model_dump(mode="json"), "recorded_on_incident": recorded})
+        return
+    note = "" if recorded else " (incident resolved: recorded in the tracker only)"
+    print(f"{ticket.id} ({ticket.kind.value}, {ticket.status.value}) linked to {ticket_id}{note}")
+
+
+async def _link_through_incident(c: Client, link: IncidentLink) -> DevTicket | None:
+    """Link via the incident's update; ``None`` when it was resolved meanwhile."""
+    handle = c.get_workflow_handle_for(IncidentWorkflow.run, link.ticket_id)
+    command = LinkDevTicket(
+        title=link.title, dev_ticket_id=link.dev_ticket_id, description=link.description
+    )
+    try:
+        return await handle.execute_update(IncidentWorkflow.link_dev_ticket, command)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None  # completed after describe()
+        raise
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        if isinstance(cause, ApplicationError) and cause.type == DomainErrorKind.WRONG_STATUS:
+            return None  # resolved, still finishing its last e-mails
+        raise
+
+
+async def _link_in_tracker(c: Client, link: IncidentLink) -> DevTicket:
+    try:
+        return await c.execute_workflow(
+            LinkBugWorkflow.run,
+            link,
+            id=f"link-bug.{link.ticket_id}.{link.dev_ticket_id or 'new'}",
+            task_queue=names.TASK_QUEUE,
+            # Linking is idempotent: a repeated command may run again, and
+            # a concurrent identical one joins the running link.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except WorkflowFailureError as error:
+        raise CliError(_root_message(error)) from None
 
 
 def _root_message(error: BaseException) -> str:

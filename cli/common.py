@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.errors import DomainError
+from domain.errors import DomainError, describe_validation_error
 from domain.sla import PolicyError, SlaPolicy
 from starter import IntakeError
 from workflows.client import connect
@@ -40,6 +40,14 @@ def load_policy(path: Path | None = None) -> SlaPolicy:
     """``--policy``, else ``$SLA_POLICY``, else the shipped policy."""
     chosen = path or (Path(os.environ["SLA_POLICY"]) if os.environ.get("SLA_POLICY") else None)
     return SlaPolicy.from_file(chosen) if chosen else SlaPolicy.default()
+
+
+def build_command(build: Callable[[], T]) -> T:
+    """Run ``build`` (a model constructor); a validation error is a one-line refusal."""
+    try:
+        return build()
+    except ValidationError as error:
+        fail(describe_validation_error(error))
 
 
 def parse_instant(text: str, zone: str = "Europe/Berlin", *, what: str = "time") -> datetime:

@@ -22,12 +22,28 @@ from rich.console import Console
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.common import CliError, client, fail, load_policy, parse_instant, print_json, run
+from cli.change_request import (
+    LinkDescriptionOption,
+    LinkDevOption,
+    LinkTitleOption,
+    link_incident_bug,
+)
+from cli.common import (
+    CliError,
+    build_command,
+    client,
+    fail,
+    load_policy,
+    parse_instant,
+    print_json,
+    run,
+)
 from cli.groups import GROUPS
 from cli.render import incidents_table, next_deadline, show_incident
 from domain.errors import DomainError
 from domain.incident import (
     Acknowledge,
+    ClassifyAsChangeRequest,
     DecideResources,
     Escalate,
     EscalatedBy,
@@ -294,27 +310,33 @@ async def _exists(handle: Handle) -> bool:
     return True
 
 
+async def _send_update(
+    handle: Handle, call: Callable[[Handle], Awaitable[IncidentView]]
+) -> IncidentView:
+    """Send an update; the workflow's validator refuses what the rules refuse."""
+    try:
+        return await call(handle)
+    except RPCError as error:
+        # A resolved incident's workflow has completed and takes no updates;
+        # the server answers "not found" although the ticket exists.
+        if error.status == RPCStatusCode.NOT_FOUND and await _exists(handle):
+            raise CliError(
+                f"incident {handle.id} is resolved; nothing can change after resolution"
+            ) from None
+        raise
+
+
 def _update(
     ticket_id: str,
     call: Callable[[Handle], Awaitable[IncidentView]],
     as_json: bool,
     done: str,
 ) -> None:
-    """Send an update; the workflow's validator refuses what the rules refuse."""
+    """Send an update and print the incident as it is afterwards."""
 
     async def body() -> IncidentView:
         c = await client()
-        handle = c.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
-        try:
-            return await call(handle)
-        except RPCError as error:
-            # A resolved incident's workflow has completed and takes no updates;
-            # the server answers "not found" although the ticket exists.
-            if error.status == RPCStatusCode.NOT_FOUND and await _exists(handle):
-                raise CliError(
-                    f"incident {ticket_id} is resolved; nothing can change after resolution"
-                ) from None
-            raise
+        return await _send_update(c.get_workflow_handle_for(IncidentWorkflow.run, ticket_id), call)
 
     view = run(body, ticket_id=ticket_id)
     if as_json:
@@ -352,6 +374,72 @@ def ack(
         as_json,
         "acknowledged",
     )
+
+
+CHANGE_REQUEST_WAIT = 10.0
+"""Seconds ``classify-change-request`` waits for the change request ID before it returns."""
+
+
+@app.command("classify-change-request")
+def classify_change_request(
+    ticket_id: str,
+    title: Annotated[str, typer.Option(help="Title of the change request.")],
+    reason: Annotated[str, typer.Option(help="Why this is no disturbance (sent to the customer).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Instead of `ack`: the report is a change request, not a disturbance.
+
+    The incident closes (no resolution deadline applies any more); a change
+    request is started from the report and gets a development ticket; the
+    reporter is told the change request ID by e-mail.
+    """
+    command = build_command(lambda: ClassifyAsChangeRequest(title=title, reason=reason))
+
+    async def body() -> IncidentView:
+        c = await client()
+        handle = c.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
+        view = await _send_update(
+            handle, lambda h: h.execute_update(IncidentWorkflow.classify_as_change_request, command)
+        )
+        # The change request is started right after the update (an activity):
+        # wait a moment for its ID, but never for long.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CHANGE_REQUEST_WAIT
+        while view.change_request_id is None and loop.time() < deadline:
+            await asyncio.sleep(0.2)
+            view = await handle.query(IncidentWorkflow.view)
+        return view
+
+    view = run(body, ticket_id=ticket_id)
+    if as_json:
+        print_json(view)
+    elif view.change_request_id is not None:
+        print(
+            f"{ticket_id}: classified as change request {view.change_request_id} "
+            f"(status {view.status.value}; the development ticket follows)"
+        )
+    else:
+        print(
+            f"{ticket_id}: classified as a change request (status {view.status.value}); "
+            f"the change request is being started, see `sla show {ticket_id}`"
+        )
+
+
+@app.command("link-bug")
+def link_bug(
+    ticket_id: Annotated[str, typer.Argument(help="Incident ticket ID, e.g. INC-20261124-7QK2AB.")],
+    title: LinkTitleOption = None,
+    dev: LinkDevOption = None,
+    description: LinkDescriptionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Link an incident to a development ticket of kind "bug" (created unless --dev names one).
+
+    While the incident is open the link is recorded on it (`sla show`); a
+    resolved incident is linked in the tracker only. Linking the same incident
+    again without --dev reuses the bug ticket created the first time.
+    """
+    link_incident_bug(ticket_id, title=title, dev=dev, description=description, as_json=as_json)
 
 
 @app.command()

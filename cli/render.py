@@ -120,6 +120,10 @@ def show_incident(
         facts.add_row("management", view.management_decision)
     if view.resolution_summary:
         facts.add_row("resolution", view.resolution_summary)
+    if view.change_request_id:
+        facts.add_row("change request", view.change_request_id)
+    if view.dev_tickets:
+        facts.add_row("dev tickets", ", ".join(view.dev_tickets))
     console.print(facts)
     timeline = Table(title="timeline", header_style="bold", title_justify="left")
     timeline.add_column("when")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.change_request import DevTicketId
 from domain.events import DeadlineKind, EscalatedBy, PageReason
 from domain.oncall import OnCallWindow
 from domain.report import IncidentReport
@@ -152,6 +153,61 @@ class RecomputeDeadlines(_Command):
     windows: tuple[OnCallWindow, ...] = ()
 
 
+class ClassifyAsChangeRequest(_Command):
+    """At acknowledgement: the report is no disturbance but a change request.
+
+    Instead of an acknowledgement, the incident is closed and a change request
+    built from the report is started (it gets its own development ticket).
+    ``title`` is the change request's title; ``reason`` tells the reporter why
+    this is not a disturbance.
+    """
+
+    kind: Literal["classify_as_change_request"] = "classify_as_change_request"
+    title: str = Field(max_length=200)
+    reason: str = Field(max_length=2_000)
+
+
+class RecordChangeRequest(_Command):
+    """The change request of a classified report was started (its ID is known now).
+
+    Allowed after resolution: the classification closes the incident at once,
+    the change request ID only comes back from the intake activity.
+    """
+
+    kind: Literal["record_change_request"] = "record_change_request"
+    change_request_id: str
+
+
+class LinkDevTicket(_Command):
+    """Link the incident to a bug ticket: a named one, or a new one titled ``title``.
+
+    Not folded by ``decide`` itself: the workflow first asks the tracker
+    (``link_incident``), then records the answer with :class:`RecordDevTicketLink`.
+    """
+
+    kind: Literal["link_dev_ticket"] = "link_dev_ticket"
+    title: str | None = Field(default=None, max_length=200)
+    dev_ticket_id: DevTicketId | None = None
+    description: str = Field(default="", max_length=20_000)
+
+    @model_validator(mode="after")
+    def _title_for_new_tickets(self) -> Self:
+        if self.dev_ticket_id is None and not (self.title or "").strip():
+            raise ValueError("a title is required to create a bug ticket (or name the ticket)")
+        return self
+
+
+class RecordDevTicketLink(_Command):
+    """The tracker linked the incident to development ticket ``dev_ticket_id``.
+
+    Allowed in any status: the incident may be resolved while the tracker answers.
+    """
+
+    kind: Literal["record_dev_ticket_link"] = "record_dev_ticket_link"
+    dev_ticket_id: str
+    title: str
+
+
 Command = (
     OpenIncident
     | Acknowledge
@@ -168,6 +224,9 @@ Command = (
     | PageOnDuty
     | RecordDeliveryFailure
     | RecomputeDeadlines
+    | ClassifyAsChangeRequest
+    | RecordChangeRequest
+    | RecordDevTicketLink
 )
 """Any incident command."""
 

@@ -8,22 +8,39 @@ not as it is when the mail finally leaves.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict
 
-from domain.incident import IncidentState
+from domain.incident import ClassifiedAsChangeRequest, IncidentState, change_request_of
 from domain.notifications import Notification, notifications_for
+from domain.report import ChangeRequest
 from domain.sla import SlaPolicy
 from domain.status import StatusPost, status_post_for
 
 
+class ChangeRequestStart(BaseModel):
+    """A change request to start for a report classified as one.
+
+    ``received_at`` is the classification instant: a retried start passes the
+    same one, so intake finds the change request it made the first time.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    request: ChangeRequest
+    received_at: datetime
+
+
 class EventEffects(BaseModel):
-    """What one event causes outside the incident: e-mails and a status-page post."""
+    """What one event causes outside the incident: e-mails, a status-page post, a change request."""
 
     model_config = ConfigDict(frozen=True)
 
     sequence: int
     notifications: tuple[Notification, ...] = ()
     status_post: StatusPost | None = None
+    change_request: ChangeRequestStart | None = None
 
 
 def effects_of(state: IncidentState, first: int, policy: SlaPolicy) -> list[EventEffects]:
@@ -33,11 +50,17 @@ def effects_of(state: IncidentState, first: int, policy: SlaPolicy) -> list[Even
     """
     effects = []
     for sequence in range(first, len(state.events)):
+        event = state.events[sequence]
         item = EventEffects(
             sequence=sequence,
             notifications=tuple(notifications_for(state, sequence, policy)),
-            status_post=status_post_for(state, state.events[sequence]),
+            status_post=status_post_for(state, event),
+            change_request=(
+                ChangeRequestStart(request=change_request_of(state, event), received_at=event.at)
+                if isinstance(event, ClassifiedAsChangeRequest)
+                else None
+            ),
         )
-        if item.notifications or item.status_post is not None:
+        if item.notifications or item.status_post is not None or item.change_request is not None:
             effects.append(item)
     return effects

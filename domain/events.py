@@ -234,6 +234,41 @@ class DeadlinesRecomputed(_Event):
     windows: tuple[OnCallWindow, ...] = ()
 
 
+class ClassifiedAsChangeRequest(_Event):
+    """The report is a change request, not a disturbance: the incident is closed.
+
+    Closes the incident like :class:`Resolved` (without the resolution
+    confirmation); a change request ``title`` is started from the report under
+    the intake request ID ``change_request_request_id``, so that a retried
+    start finds the same change request.
+    """
+
+    type: Literal["classified_as_change_request"] = "classified_as_change_request"
+    title: str
+    reason: str
+    summary: str
+    change_request_request_id: str
+    reaction_met: bool
+    resolution_met: bool
+
+
+class ChangeRequestRecorded(_Event):
+    """The change request of a classified report exists; the reporter is told its ID."""
+
+    type: Literal["change_request_recorded"] = "change_request_recorded"
+    change_request_id: str
+    title: str
+    reason: str
+
+
+class DevTicketLinked(_Event):
+    """The incident was linked to a development ticket (a bug found while resolving it)."""
+
+    type: Literal["dev_ticket_linked"] = "dev_ticket_linked"
+    dev_ticket_id: str
+    title: str
+
+
 Event = Annotated[
     IncidentReported
     | Acknowledged
@@ -251,7 +286,10 @@ Event = Annotated[
     | StatusResolved
     | Resolved
     | DeliveryFailed
-    | DeadlinesRecomputed,
+    | DeadlinesRecomputed
+    | ClassifiedAsChangeRequest
+    | ChangeRequestRecorded
+    | DevTicketLinked,
     Field(discriminator="type"),
 ]
 """Any incident event (discriminated by ``type``)."""

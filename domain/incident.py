@@ -25,24 +25,28 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from domain.calendar import BusinessCalendar
 from domain.commands import (
     Acknowledge,
     BreachReaction,
     BreachResolution,
+    ClassifyAsChangeRequest,
     Command,
     DecideResources,
     Escalate,
     ExtendEstimate,
+    LinkDevTicket,
     MissEstimate,
     OpenIncident,
     PageOnDuty,
     PostStatusUpdate,
     Reclassify,
     RecomputeDeadlines,
+    RecordChangeRequest,
     RecordDeliveryFailure,
+    RecordDevTicketLink,
     Resolve,
     TimerCommand,
     WarnDeadline,
@@ -56,14 +60,18 @@ from domain.errors import (
     NotDue,
     NotPublished,
     WrongStatus,
+    describe_validation_error,
 )
 from domain.events import (
     STAGE_ORDER,
     Acknowledged,
+    ChangeRequestRecorded,
+    ClassifiedAsChangeRequest,
     DeadlineKind,
     DeadlinesRecomputed,
     DeadlineWarned,
     DeliveryFailed,
+    DevTicketLinked,
     Escalated,
     EscalatedBy,
     EscalationStage,
@@ -85,23 +93,28 @@ from domain.events import (
     StatusUpdated,
     stage_rank,
 )
-from domain.report import IncidentReport
+from domain.report import ChangeRequest, IncidentReport
 from domain.sla import Deadlines, Severity
 
 _C = TypeVar("_C", bound=_Command)
 
 __all__ = [
+    "CHANGE_REQUEST_STATUS_MESSAGE",
     "STAGE_ORDER",
     "Acknowledge",
     "Acknowledged",
     "BreachReaction",
     "BreachResolution",
+    "ChangeRequestRecorded",
+    "ClassifiedAsChangeRequest",
+    "ClassifyAsChangeRequest",
     "Command",
     "DeadlineKind",
     "DeadlineWarned",
     "DeadlinesRecomputed",
     "DecideResources",
     "DeliveryFailed",
+    "DevTicketLinked",
     "Escalate",
     "Escalated",
     "EscalatedBy",
@@ -115,6 +128,7 @@ __all__ = [
     "IncidentReported",
     "IncidentState",
     "IncidentStatus",
+    "LinkDevTicket",
     "MissEstimate",
     "OnDutyPaged",
     "OpenIncident",
@@ -125,7 +139,9 @@ __all__ = [
     "Reclassified",
     "Reclassify",
     "RecomputeDeadlines",
+    "RecordChangeRequest",
     "RecordDeliveryFailure",
+    "RecordDevTicketLink",
     "ResolutionBreached",
     "Resolve",
     "Resolved",
@@ -136,6 +152,9 @@ __all__ = [
     "TimerCommand",
     "TimerDue",
     "WarnDeadline",
+    "change_request_of",
+    "change_request_request_id",
+    "check_link",
     "decide",
     "evolve",
     "execute",
@@ -177,6 +196,8 @@ class IncidentState(BaseModel):
     pages_sent: int = 0
     next_opening_page: datetime | None = None
     next_reminder_at: datetime | None = None
+    change_request_id: str | None = None
+    dev_tickets: tuple[str, ...] = ()
     events: tuple[Event, ...] = ()
 
     @property
@@ -207,6 +228,11 @@ class IncidentState(BaseModel):
     def was_warned(self, kind: DeadlineKind, due: datetime) -> bool:
         """Whether the warning for this deadline (at this instant) was sent."""
         return any(w.kind is kind and w.due == due for w in self.warned)
+
+    @property
+    def classification(self) -> ClassifiedAsChangeRequest | None:
+        """The event that classified the report as a change request, if one did."""
+        return next((e for e in self.events if isinstance(e, ClassifiedAsChangeRequest)), None)
 
 
 # -- decide --------------------------------------------------------------------
@@ -242,6 +268,12 @@ def decide(state: IncidentState | None, command: Command, now: datetime) -> list
                 at=now, message_kind=command.message_kind, to=command.to, error=command.error
             )
         ]
+    # Both record what an activity answered; the incident may be closed by then
+    # (classification closes it at once; a resolve may overtake a link).
+    if isinstance(command, RecordChangeRequest):
+        return _record_change_request(state, command, now)
+    if isinstance(command, RecordDevTicketLink):
+        return _record_dev_ticket_link(state, command, now)
     if not state.is_open:
         raise WrongStatus(
             f"incident {state.ticket_id} is resolved; nothing can change after resolution"
@@ -261,6 +293,8 @@ def decide(state: IncidentState | None, command: Command, now: datetime) -> list
             return _caught_up(state, now, _status_update, command)
         case Resolve():
             return _caught_up(state, now, _resolve, command)
+        case ClassifyAsChangeRequest():
+            return _caught_up(state, now, _classify, command)
         case RecomputeDeadlines():
             return _caught_up(state, now, _recompute, command)
         case MissEstimate():
@@ -514,6 +548,122 @@ def _resolve(state: IncidentState, command: Resolve, now: datetime) -> list[Even
     return events
 
 
+CHANGE_REQUEST_STATUS_MESSAGE = "Keine Störung: Die Meldung wurde als Änderungswunsch erfasst."
+"""Public status-page text when a published report turns out to be a change request."""
+
+_DESCRIPTION_LIMIT = 20_000  # ChangeRequest.description
+
+
+def change_request_request_id(ticket_id: str) -> str:
+    """Intake request ID of the change request made from incident ``ticket_id``.
+
+    Derived from the ticket alone, so a retried start returns the same change request.
+    """
+    return f"incident:{ticket_id}"
+
+
+def change_request_of(state: IncidentState, event: ClassifiedAsChangeRequest) -> ChangeRequest:
+    """The change request built from the report of a classified incident.
+
+    The description keeps the report's text and names the incident and the
+    reason (the report's text is shortened if both would not fit).
+
+    Raises:
+        MissingText: The result is not a valid change request (message names the fields).
+    """
+    report = state.report
+    reference = f"\n\nÜbernommen aus der Störungsmeldung {state.ticket_id}: {event.reason}"
+    description = report.description[: max(0, _DESCRIPTION_LIMIT - len(reference))] + reference
+    try:
+        return ChangeRequest(
+            company=report.company,
+            full_name=report.full_name,
+            email=report.email,
+            phone=report.phone,
+            title=event.title,
+            description=description,
+            attachments=report.attachments,
+            request_id=event.change_request_request_id,
+        )
+    except ValidationError as error:
+        raise MissingText(
+            f"cannot make a change request of {state.ticket_id}: {describe_validation_error(error)}"
+        ) from None
+
+
+def _classify(state: IncidentState, command: ClassifyAsChangeRequest, now: datetime) -> list[Event]:
+    if state.status is not IncidentStatus.NEW:
+        raise WrongStatus(
+            f"incident {state.ticket_id} is already acknowledged as a disturbance; only a "
+            "new report can be classified as a change request"
+        )
+    title = _text(command.title, "a title for the change request")
+    reason = _text(command.reason, "a reason why this is a change request")
+    # Overdue breaches were caught up before this runs: the reaction the
+    # classification gives is judged like an acknowledgement.
+    classified = ClassifiedAsChangeRequest(
+        at=now,
+        title=title,
+        reason=reason,
+        summary=f"Keine Störung: als Änderungswunsch „{title}“ übernommen. {reason}",
+        change_request_request_id=change_request_request_id(state.ticket_id),
+        reaction_met=not state.reaction_breached,
+        resolution_met=not state.resolution_breached,
+    )
+    change_request_of(state, classified)  # refuse now what intake would refuse later
+    events: list[Event] = [classified]
+    if state.on_status_page:
+        events.append(StatusResolved(at=now, message=CHANGE_REQUEST_STATUS_MESSAGE))
+    return events
+
+
+def _record_change_request(
+    state: IncidentState, command: RecordChangeRequest, now: datetime
+) -> list[Event]:
+    classified = state.classification
+    if classified is None:
+        raise WrongStatus(f"incident {state.ticket_id} was not classified as a change request")
+    if state.change_request_id == command.change_request_id:
+        return []  # recorded before (a repeated answer)
+    if state.change_request_id is not None:
+        raise AlreadyDone(
+            f"incident {state.ticket_id} is already change request {state.change_request_id}"
+        )
+    return [
+        ChangeRequestRecorded(
+            at=now,
+            change_request_id=command.change_request_id,
+            title=classified.title,
+            reason=classified.reason,
+        )
+    ]
+
+
+def check_link(state: IncidentState, command: LinkDevTicket) -> None:
+    """Whether the incident may be linked to a development ticket now.
+
+    While the incident is open only: once resolved, its workflow completes and
+    takes no more updates (the tracker can still link it, see ``LinkBugWorkflow``).
+
+    Raises:
+        DomainError: The incident is resolved, or a new ticket has no title.
+    """
+    if not state.is_open:
+        raise WrongStatus(
+            f"incident {state.ticket_id} is resolved; nothing can change after resolution"
+        )
+    if command.dev_ticket_id is None:
+        _text(command.title, "a title for the bug ticket")
+
+
+def _record_dev_ticket_link(
+    state: IncidentState, command: RecordDevTicketLink, now: datetime
+) -> list[Event]:
+    if command.dev_ticket_id in state.dev_tickets:
+        return []  # linking is idempotent: the same ticket again records nothing
+    return [DevTicketLinked(at=now, dev_ticket_id=command.dev_ticket_id, title=command.title)]
+
+
 def _recompute(state: IncidentState, command: RecomputeDeadlines, now: datetime) -> list[Event]:
     """New deadlines from a changed calendar; nothing when they did not change.
 
@@ -674,7 +824,7 @@ def evolve(state: IncidentState | None, event: Event) -> IncidentState:
             changes |= {"on_status_page": True, "all_users": True}
         case DeadlinesRecomputed():
             changes["deadlines"] = event.deadlines
-        case Resolved():
+        case Resolved() | ClassifiedAsChangeRequest():
             changes |= {
                 "status": IncidentStatus.RESOLVED,
                 "resolved_at": event.at,
@@ -682,6 +832,10 @@ def evolve(state: IncidentState | None, event: Event) -> IncidentState:
                 "next_reminder_at": None,
                 "next_opening_page": None,
             }
+        case ChangeRequestRecorded():
+            changes["change_request_id"] = event.change_request_id
+        case DevTicketLinked():
+            changes["dev_tickets"] = (*state.dev_tickets, event.dev_ticket_id)
         case _:
             pass  # recorded in the event list only (status updates, first report)
     return state.model_copy(update=changes)
@@ -791,6 +945,7 @@ class IncidentOutcome(BaseModel):
     resolution_breached: bool
     highest_stage: EscalationStage
     failed_estimates: int
+    change_request_id: str | None = None
 
 
 def outcome(state: IncidentState, calendar: BusinessCalendar) -> IncidentOutcome:
@@ -801,7 +956,10 @@ def outcome(state: IncidentState, calendar: BusinessCalendar) -> IncidentOutcome
     it has not happened.
     """
     reacted_at = state.acknowledged_at or state.resolved_at
-    resolved: Resolved | None = next((e for e in state.events if isinstance(e, Resolved)), None)
+    # A report classified as a change request closes like a resolved one.
+    resolved: Resolved | ClassifiedAsChangeRequest | None = next(
+        (e for e in state.events if isinstance(e, Resolved | ClassifiedAsChangeRequest)), None
+    )
     return IncidentOutcome(
         ticket_id=state.ticket_id,
         severity=state.severity,
@@ -824,4 +982,5 @@ def outcome(state: IncidentState, calendar: BusinessCalendar) -> IncidentOutcome
         resolution_breached=state.resolution_breached,
         highest_stage=state.escalation_stage,
         failed_estimates=state.failed_estimates,
+        change_request_id=state.change_request_id,
     )

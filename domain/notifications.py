@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.incident import (
     Acknowledged,
+    ChangeRequestRecorded,
     DeadlineWarned,
     DeliveryFailed,
     Escalated,
@@ -53,6 +54,7 @@ class MessageKind(StrEnum):
     ON_DUTY_PAGE = "on_duty_page"
     RESOLUTION = "resolution"
     DELIVERY_FAILED = "delivery_failed"
+    CLASSIFIED_AS_CHANGE_REQUEST = "classified_as_change_request"
 
 
 class IncidentFacts(BaseModel):
@@ -163,6 +165,9 @@ def _recipients(
             return MessageKind.ON_DUTY_PAGE, (contacts.on_duty,)
         case Resolved():
             return MessageKind.RESOLUTION, reporter
+        case ChangeRequestRecorded():
+            # Sent once the change request ID is known, not at classification.
+            return MessageKind.CLASSIFIED_AS_CHANGE_REQUEST, reporter
         case DeliveryFailed() if contacts.support_lead not in event.to:
             # Not when the support lead's own mail bounced: that would loop.
             return MessageKind.DELIVERY_FAILED, (contacts.support_lead,)

@@ -36,6 +36,8 @@ class IncidentSummary(BaseModel):
     resolved_at: datetime | None
     resolution_summary: str | None
     management_decision: str | None
+    change_request_id: str | None = None
+    dev_tickets: tuple[str, ...] = ()
 
 
 class IncidentView(IncidentSummary):
@@ -76,4 +78,6 @@ def _summary_fields(state: IncidentState) -> dict[str, object]:
         "resolved_at": state.resolved_at,
         "resolution_summary": state.resolution_summary,
         "management_decision": state.management_decision,
+        "change_request_id": state.change_request_id,
+        "dev_tickets": state.dev_tickets,
     }

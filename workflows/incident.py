@@ -9,8 +9,11 @@ instants come from local activities. The workflow
   timers back to ``decide``,
 * accepts operator commands as updates (validated first; refusals never reach
   history) and escalation steps as signals,
-* delivers the side effects of every new event (e-mails, status page) in order,
-  in a separate task so that a mail outage never delays a deadline,
+* closes a report classified as a change request and starts that change request
+  (an effect, so the incident never waits for it), and links the incident to
+  development tickets (bugs found while resolving it) while it is open,
+* delivers the side effects of every new event (e-mails, status page, change
+  request) in order, in a separate task so that a mail outage never delays a deadline,
 * recomputes its deadlines when the company's booked extended on-call windows
   change (``update_oncall_windows`` signal): those windows are business time,
 * keeps search attributes current and continues as new when history grows.
@@ -36,12 +39,15 @@ with workflow.unsafe.imports_passed_through():
         OutcomeRequest,
         ReminderRequest,
     )
+    from activities.change_requests import ChangeRequestActivities, ChangeRequestStartRequest
+    from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink
     from activities.notifications import NotificationActivities
     from activities.status_page import StatusPostActivities, StatusPostRequest
-    from domain.effects import EventEffects, effects_of
+    from domain.effects import ChangeRequestStart, EventEffects, effects_of
     from domain.errors import DomainError, NotDue
     from domain.incident import (
         Acknowledge,
+        ClassifyAsChangeRequest,
         Command,
         DecideResources,
         Escalate,
@@ -49,14 +55,18 @@ with workflow.unsafe.imports_passed_through():
         IncidentOutcome,
         IncidentState,
         IncidentStatus,
+        LinkDevTicket,
         OpenIncident,
         PageOnDuty,
         PostStatusUpdate,
         Reclassify,
         RecomputeDeadlines,
+        RecordChangeRequest,
         RecordDeliveryFailure,
+        RecordDevTicketLink,
         Resolve,
         TimerCommand,
+        check_link,
         decide,
         fold,
         pending_timers,
@@ -74,6 +84,8 @@ _NOTIFY_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
 )
+# An operator waits for a link: a few quick attempts, then a refusal.
+_LINK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 
 
 class IncidentInput(BaseModel):
@@ -187,6 +199,64 @@ class IncidentWorkflow:
     def _validate_post_status_update(self, command: PostStatusUpdate) -> None:
         self._validate(command)
 
+    @workflow.update
+    async def classify_as_change_request(self, command: ClassifyAsChangeRequest) -> IncidentView:
+        """Instead of an acknowledgement: the report is a change request, not a disturbance.
+
+        Closes the incident at once; the change request is then started from the
+        report and its ID recorded, and the reporter is told it by e-mail.
+        """
+        return await self._operator(command)
+
+    @classify_as_change_request.validator
+    def _validate_classify_as_change_request(self, command: ClassifyAsChangeRequest) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def link_dev_ticket(self, command: LinkDevTicket) -> DevTicket:
+        """Link the incident to a bug ticket (created unless one is named); returns it.
+
+        Allowed while the incident is open: a resolved incident's workflow
+        completes and takes no updates (``LinkBugWorkflow`` still links it in
+        the tracker). Linking the same ticket again records nothing new.
+        """
+        await workflow.wait_condition(lambda: self._state is not None)
+        self._check_link(command)
+        try:
+            ticket = await workflow.execute_activity_method(
+                DevTicketActivities.link_incident,
+                IncidentLink(
+                    ticket_id=self._current.ticket_id,
+                    dev_ticket_id=command.dev_ticket_id,
+                    title=command.title,
+                    description=command.description,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_LINK_RETRY,
+                summary=f"link {self._current.ticket_id} to a bug ticket",
+            )
+        except ActivityError as error:
+            # The operator reads the tracker's words (e.g. an unknown ticket ID).
+            cause = error.cause
+            if isinstance(cause, ApplicationError):
+                raise ApplicationError(
+                    cause.message, type=cause.type or "LinkFailed", non_retryable=True
+                ) from None
+            raise ApplicationError(str(error), type="LinkFailed", non_retryable=True) from None
+        self._apply(RecordDevTicketLink(dev_ticket_id=ticket.id, title=ticket.title))
+        return ticket
+
+    @link_dev_ticket.validator
+    def _validate_link_dev_ticket(self, command: LinkDevTicket) -> None:
+        if self._state is not None:
+            self._check_link(command)
+
+    def _check_link(self, command: LinkDevTicket) -> None:
+        try:
+            check_link(self._current, command)
+        except DomainError as error:
+            raise _refusal(error) from None
+
     @workflow.signal
     async def escalate(self, command: Escalate) -> None:
         """Stage 3 (management) or the extended escalation, with a reason."""
@@ -291,7 +361,9 @@ class IncidentWorkflow:
                     await self._continue_as_new()
                 await self._next_timer()
             self._upsert_search_attributes()
-            await workflow.wait_condition(self._effects_drained)
+            await workflow.wait_condition(
+                lambda: self._effects_drained() and workflow.all_handlers_finished()
+            )
         finally:
             effects.cancel()
         return await workflow.execute_local_activity_method(
@@ -365,6 +437,8 @@ class IncidentWorkflow:
                     retry_policy=_NOTIFY_RETRY,
                     summary=f"status page: {post.kind.value}",
                 )
+            if effects.change_request is not None:
+                await self._start_change_request(effects.change_request)
             # Removed only when done: continue-as-new carries what is left.
             self._pending_effects.pop(0)
 
@@ -399,6 +473,34 @@ class IncidentWorkflow:
                     error="; ".join(f"{a}: {why}" for a, why in report.refused.items()),
                 )
             )
+
+    async def _start_change_request(self, start: ChangeRequestStart) -> None:
+        try:
+            started = await workflow.execute_activity_method(
+                ChangeRequestActivities.start_change_request,
+                ChangeRequestStartRequest(
+                    request=start.request,
+                    received_at=start.received_at,
+                    policy=self._policy,
+                    task_queue=workflow.info().task_queue,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_NOTIFY_RETRY,
+                summary="start change request",
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
+                raise
+            # Intake refused it: recorded as an event, which alerts the support lead.
+            self._apply(
+                RecordDeliveryFailure(
+                    message_kind="change_request", to=(start.request.email,), error=cause.message
+                )
+            )
+            return
+        # Its e-mail to the reporter (with the ID) queues behind the current effects.
+        self._apply(RecordChangeRequest(change_request_id=started.change_request_id))
 
     # -- search attributes and continue-as-new ---------------------------------
 

@@ -31,6 +31,7 @@ from domain.incident import (
     Acknowledge,
     BreachReaction,
     BreachResolution,
+    ClassifyAsChangeRequest,
     Command,
     DeadlineKind,
     DecideResources,
@@ -43,6 +44,7 @@ from domain.incident import (
     PageOnDuty,
     PageReason,
     Reclassify,
+    RecordChangeRequest,
     RecordDeliveryFailure,
     Resolve,
     WarnDeadline,
@@ -149,7 +151,31 @@ def full_scenario() -> Scenario:
     return scenario
 
 
+def classified_scenario() -> Scenario:
+    """A report classified as a change request at acknowledgement (the one message of its own)."""
+    received = WINTER
+    scenario = Scenario(open_incident(received, login_impossible=False))
+    scenario.run(
+        ClassifyAsChangeRequest(title="CSV-Export", reason="Der Export fehlt, er ist nicht defekt"),
+        received + timedelta(minutes=20),
+    )
+    scenario.run(
+        RecordChangeRequest(change_request_id="CR-20261124-ABCDEF"),
+        received + timedelta(minutes=21),
+    )
+    return scenario
+
+
 SCENARIO = full_scenario()
+CLASSIFIED = classified_scenario()
+OWN_SCENARIO = {MessageKind.CLASSIFIED_AS_CHANGE_REQUEST: CLASSIFIED}
+
+
+def notification_of(kind: MessageKind) -> Notification:
+    """The one notification of ``kind`` from the scenario that produces it."""
+    return OWN_SCENARIO.get(kind, SCENARIO).of_kind(kind)
+
+
 RENDERER = MessageRenderer()
 
 
@@ -174,6 +200,7 @@ SUBJECTS: dict[MessageKind, str] = {
     MessageKind.ON_DUTY_PAGE: "KRITISCHE STÖRUNG",
     MessageKind.RESOLUTION: "Störung behoben",
     MessageKind.DELIVERY_FAILED: "Zustellung fehlgeschlagen",
+    MessageKind.CLASSIFIED_AS_CHANGE_REQUEST: "als Änderungswunsch erfasst – CR-20261124-ABCDEF",
 }
 CUSTOMER_KINDS = {
     MessageKind.RECEIPT,
@@ -183,17 +210,20 @@ CUSTOMER_KINDS = {
     MessageKind.STAGE_2,
     MessageKind.EXTENDED_ESCALATION,
     MessageKind.RESOLUTION,
+    MessageKind.CLASSIFIED_AS_CHANGE_REQUEST,
 }
 
 
-def test_the_scenario_produces_every_message_kind_once() -> None:
+def test_the_scenarios_produce_every_message_kind_once() -> None:
     kinds = [n.kind for n in SCENARIO.notifications]
-    assert sorted(kinds) == sorted(MessageKind)
+    assert sorted(kinds) == sorted(set(MessageKind) - set(OWN_SCENARIO))
+    classified = [n.kind for n in CLASSIFIED.notifications]
+    assert classified == [MessageKind.RECEIPT, MessageKind.CLASSIFIED_AS_CHANGE_REQUEST]
 
 
 @pytest.mark.parametrize("kind", list(MessageKind))
 def test_every_message_kind_renders_a_german_subject_and_body(kind: MessageKind) -> None:
-    notification = SCENARIO.of_kind(kind)
+    notification = notification_of(kind)
     subject, body = RENDERER.render(notification)
 
     assert SUBJECTS[kind] in subject
@@ -218,6 +248,10 @@ def test_message_texts_carry_the_facts_of_their_event() -> None:
     assert "Ersatzserver wird eingerichtet" in body(MessageKind.EXTENSION)
     assert "Externer Dienstleister" in body(MessageKind.RESOURCES_DECIDED)
     assert "Datenbankserver ersetzt" in body(MessageKind.RESOLUTION)
+    classified = RENDERER.render(notification_of(MessageKind.CLASSIFIED_AS_CHANGE_REQUEST))[1]
+    assert "Der Export fehlt, er ist nicht defekt" in classified
+    assert "„CSV-Export“" in classified and "CR-20261124-ABCDEF" in classified
+    assert "Entwicklungs-Ticket" in classified
     assert "mailbox unavailable" in body(MessageKind.DELIVERY_FAILED)
     assert "auf Wunsch des Kunden" in body(MessageKind.EXTENDED_ESCALATION)
     assert "kritisch → wesentlich" in body(MessageKind.RECLASSIFICATION)

@@ -9,8 +9,9 @@ history next to this file.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.incident import (
     Acknowledge,
+    ClassifyAsChangeRequest,
     DecideResources,
     Escalate,
     EscalatedBy,
     ExtendEstimate,
+    LinkDevTicket,
     PostStatusUpdate,
     Reclassify,
     Resolve,
@@ -101,14 +104,31 @@ async def minor_reclassified_breached(stack: Stack) -> list[WorkflowHandle[Any, 
     return [handle]
 
 
+async def classified_as_change_request(stack: Stack) -> list[WorkflowHandle[Any, Any]]:
+    """Major: a bug linked to a dev ticket, then classified as a change request (closes it)."""
+    handle = await _open(stack, login_impossible=False)
+    await handle.execute_update(
+        IncidentWorkflow.link_dev_ticket, LinkDevTicket(title="Umlaute im Export")
+    )
+    await handle.execute_update(
+        IncidentWorkflow.classify_as_change_request,
+        ClassifyAsChangeRequest(
+            title="CSV-Export der Sendungsliste", reason="Der Export fehlt; nichts ist defekt."
+        ),
+    )
+    await handle.result()
+    return [handle]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "critical_escalated": critical_escalated,
     "minor_reclassified_breached": minor_reclassified_breached,
+    "classified_as_change_request": classified_as_change_request,
 }
 
 
-async def record() -> None:
-    """Run every scenario and write ``<scenario>-<workflow>.json`` histories."""
+async def record(only: Sequence[str] = ()) -> None:
+    """Run every scenario (or those named in ``only``) and write ``<scenario>-<workflow>.json``."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),
@@ -116,6 +136,8 @@ async def record() -> None:
     try:
         await ensure_search_attributes(env.client)
         for name, scenario in SCENARIOS.items():
+            if only and name not in only:
+                continue
             with tempfile.TemporaryDirectory() as data_dir:
                 stack = make_stack(env.client, env, Path(data_dir))
                 async with stack.worker:
@@ -131,4 +153,4 @@ async def record() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(sys.argv[1:]))

@@ -1,0 +1,91 @@
+"""Starting change requests from the engine itself: a report classified as one.
+
+The incident workflow hands over the change request built from the report;
+:class:`ChangeRequestActivities` starts it through the intake API
+(``submit_change_request``), the same path ``sla change-request submit`` takes.
+The request ID is derived from the incident's ticket ID, so a retried activity
+finds the change request it started the first time instead of a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from domain.report import ChangeRequest
+from domain.sla import SlaPolicy
+
+CHANGE_REQUEST_REFUSED = "ChangeRequestRefused"
+"""``ApplicationError`` type when intake refuses the change request (not retryable)."""
+
+
+class ChangeRequestStartRequest(BaseModel):
+    """Input of :meth:`ChangeRequestActivities.start_change_request`.
+
+    Attributes:
+        request: The change request (with the deterministic ``request_id``).
+        received_at: Its receipt instant (the classification instant).
+        policy: The incident's policy snapshot (time zone, customer directory).
+        task_queue: Where the change request workflow runs.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    request: ChangeRequest
+    received_at: datetime
+    policy: SlaPolicy
+    task_queue: str
+
+
+class ChangeRequestStarted(BaseModel):
+    """The change request's ID; ``created`` is ``False`` when it existed already."""
+
+    model_config = ConfigDict(frozen=True)
+
+    change_request_id: str
+    created: bool
+
+
+class ChangeRequestActivities:
+    """Change-request activities; the client is injected (``worker.py`` wires it)."""
+
+    def __init__(self, client: Client) -> None:
+        """Use ``client`` to start change request workflows."""
+        self._client = client
+
+    @activity.defn
+    async def start_change_request(self, start: ChangeRequestStartRequest) -> ChangeRequestStarted:
+        """Start the change request workflow, or find the one started before for this request.
+
+        Raises:
+            ApplicationError: ``ChangeRequestRefused`` (not retryable): intake refused it.
+        """
+        # Imported here: workflows import activities' models, not the other way round.
+        from starter import IntakeError
+        from workflows.change_request_intake import submit_change_request
+
+        try:
+            receipt = await submit_change_request(
+                self._client,
+                start.request,
+                policy=start.policy,
+                received_at=start.received_at,
+                task_queue=start.task_queue,
+            )
+        except IntakeError as error:
+            raise ApplicationError(
+                str(error), type=CHANGE_REQUEST_REFUSED, non_retryable=True
+            ) from None
+        activity.logger.info(
+            "change request %s %s for %s",
+            receipt.change_request_id,
+            "started" if receipt.created else "found",
+            start.request.request_id,
+        )
+        return ChangeRequestStarted(
+            change_request_id=receipt.change_request_id, created=receipt.created
+        )
