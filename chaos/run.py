@@ -428,7 +428,7 @@ async def chaos(incidents: int, seed: int, workdir: Path) -> dict[str, Any]:
         tasks = []
         for index in range(incidents):
             tasks.append(asyncio.create_task(driver.run(index, SCENARIOS[index % len(SCENARIOS)])))
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.4)  # spread deadlines over the kills and the outage
         all_done = asyncio.gather(*tasks, return_exceptions=True)
 
         async def havoc() -> None:

@@ -134,11 +134,10 @@ class IncidentWorkflow:
         self._policy = input.policy
         self._state: IncidentState | None = input.state
         self._pending_effects: list[EventEffects] = list(input.pending_effects)
-        # What the server already holds (the starter sets some at start), so
-        # that only changed attributes are upserted.
-        self._search_attributes: dict[str, Any] = {
-            pair.key.name: pair.value for pair in workflow.info().typed_search_attributes
-        }
+        # The attributes this run has upserted, so that only changes are sent.
+        # Derived from this run's own commands alone (not from workflow.info()),
+        # so a replay on another worker rebuilds exactly the same sequence.
+        self._search_attributes: dict[str, Any] = {}
         self._oncall_windows: tuple[OnCallWindow, ...] = input.oncall_windows
         # The windows the current deadlines were computed with; a lock keeps
         # two quick window changes from applying their deadlines out of order.
