@@ -105,11 +105,9 @@ class ChangeRequestWorkflow:
                 workflow.now(),
             ),
         )
-        # What the server already holds (intake sets some at start), so that
-        # only changed attributes are upserted.
-        self._search_attributes: dict[str, Any] = {
-            pair.key.name: pair.value for pair in workflow.info().typed_search_attributes
-        }
+        # Built from this run's own commands only: workflow.info() and memo_value()
+        # at init may already show values upserted later, which breaks replay.
+        self._search_attributes: dict[str, Any] = {}
 
     # -- query and updates ---------------------------------------------------
 

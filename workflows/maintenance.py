@@ -128,15 +128,10 @@ class MaintenanceWorkflow:
             )
         except DomainError as error:
             self._invalid = error  # run() fails the workflow with it
-        # What the server already holds (the client sets them at start), so
-        # that only changed values are upserted.
-        self._search_attributes: dict[str, Any] = {
-            pair.key.name: pair.value for pair in workflow.info().typed_search_attributes
-        }
-        self._memo: dict[str, Any] = {
-            key: workflow.memo_value(key, None)
-            for key in (WINDOW_END_MEMO, SERVICES_MEMO, MESSAGE_MEMO)
-        }
+        # Built from this run's own commands only: workflow.info() and memo_value()
+        # at init may already show values upserted later, which breaks replay.
+        self._search_attributes: dict[str, Any] = {}
+        self._memo: dict[str, Any] = {}
 
     # -- query and updates ----------------------------------------------------
 

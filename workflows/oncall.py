@@ -98,14 +98,9 @@ class OnCallBookingWorkflow:
         self._policy = input.policy
         self._booking = input.booking
         self._outbox: list[OutgoingMessage] = []
-        self._lifecycle: str | None = next(
-            (
-                str(pair.value)
-                for pair in workflow.info().typed_search_attributes
-                if pair.key.name == names.LIFECYCLE_STATE.name
-            ),
-            None,
-        )
+        # Built from this run's own commands only: workflow.info() and memo_value()
+        # at init may already show values upserted later, which breaks replay.
+        self._lifecycle: str | None = None
 
     # -- query and update ------------------------------------------------------
 
