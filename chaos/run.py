@@ -425,18 +425,17 @@ async def chaos(incidents: int, seed: int, workdir: Path) -> dict[str, Any]:
         assert client is not None, "dev server did not start"
         stack.start_worker()
         driver = Driver(client, policy)
-        tasks = []
-        for index in range(incidents):
-            tasks.append(asyncio.create_task(driver.run(index, SCENARIOS[index % len(SCENARIOS)])))
-            await asyncio.sleep(0.4)  # spread deadlines over the kills and the outage
-        all_done = asyncio.gather(*tasks, return_exceptions=True)
+        finished = asyncio.Event()
 
         async def havoc() -> None:
+            # Starts with the first incident, so the kills, the server restart
+            # and the SMTP outage fall among live deadlines.
             restarted = outage_done = False
-            while not all_done.done():
+            begin = time.monotonic()
+            while not finished.is_set():
                 # A worker needs ~2 s to start; kill it somewhere in its working life.
-                await asyncio.sleep(rng.uniform(2.5, 6.0))
-                elapsed = time.monotonic() - started
+                await asyncio.sleep(rng.uniform(2.5, 5.0))
+                elapsed = time.monotonic() - begin
                 if not restarted and elapsed > 6:
                     stack.stop_server()
                     await asyncio.sleep(1.0)
@@ -456,7 +455,14 @@ async def chaos(incidents: int, seed: int, workdir: Path) -> dict[str, Any]:
                 stack.ensure_worker()
 
         chaos_task = asyncio.create_task(havoc())
+        tasks = []
+        for index in range(incidents):
+            tasks.append(asyncio.create_task(driver.run(index, SCENARIOS[index % len(SCENARIOS)])))
+            await asyncio.sleep(0.4)  # spread deadlines over the kills and the outage
+        all_done = asyncio.gather(*tasks, return_exceptions=True)
+
         results = await all_done
+        finished.set()
         chaos_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await chaos_task
