@@ -25,7 +25,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
+
+from workflows.delivery import deliver
 
 with workflow.unsafe.imports_passed_through():
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink, NewDevTicket
@@ -219,29 +221,21 @@ class ChangeRequestWorkflow:
             await self._send(effects.message)
 
     async def _send(self, message: OutgoingMessage) -> None:
-        try:
-            report = await workflow.execute_activity_method(
+        undelivered = await deliver(
+            workflow.execute_activity_method(
                 NotificationActivities.send_message,
                 message,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=_RETRY,
                 summary=f"e-mail {message.template} to {', '.join(message.to)}",
-            )
-        except ActivityError as error:
-            cause = error.cause
-            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
-                raise
-            # Permanent: recorded as an event, visible in `sla change-request show`.
-            self._apply(
-                RecordDeliveryFailure(template=message.template, to=message.to, error=cause.message)
-            )
-            return
-        if report.refused:
+            ),
+            message.to,
+        )
+        if undelivered is not None:
+            # Recorded as an event, visible in `sla change-request show`.
             self._apply(
                 RecordDeliveryFailure(
-                    template=message.template,
-                    to=tuple(report.refused),
-                    error="; ".join(f"{a}: {why}" for a, why in report.refused.items()),
+                    template=message.template, to=undelivered.to, error=undelivered.error
                 )
             )
 

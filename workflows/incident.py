@@ -32,6 +32,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.delivery import deliver
+
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import (
         CalendarActivities,
@@ -442,34 +444,23 @@ class IncidentWorkflow:
             self._pending_effects.pop(0)
 
     async def _send(self, notification: Notification) -> None:
-        try:
-            report = await workflow.execute_activity_method(
+        undelivered = await deliver(
+            workflow.execute_activity_method(
                 NotificationActivities.send_notification,
                 notification,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=_NOTIFY_RETRY,
                 summary=f"e-mail {notification.kind.value} to {', '.join(notification.to)}",
-            )
-        except ActivityError as error:
-            cause = error.cause
-            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
-                raise
-            # Permanent: record it as an event, which alerts the support lead.
+            ),
+            notification.to,
+        )
+        if undelivered is not None:
+            # Recorded as an event, which alerts the support lead.
             self._apply(
                 RecordDeliveryFailure(
                     message_kind=notification.kind.value,
-                    to=notification.to,
-                    error=cause.message,
-                )
-            )
-            return
-        if report.refused:
-            # Delivered to some recipients only: record the others.
-            self._apply(
-                RecordDeliveryFailure(
-                    message_kind=notification.kind.value,
-                    to=tuple(report.refused),
-                    error="; ".join(f"{a}: {why}" for a, why in report.refused.items()),
+                    to=undelivered.to,
+                    error=undelivered.error,
                 )
             )
 

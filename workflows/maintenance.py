@@ -32,7 +32,9 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
+
+from workflows.delivery import deliver
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
@@ -256,33 +258,22 @@ class MaintenanceWorkflow:
             self._pending.pop(0)
 
     async def _send(self, message: OutgoingMessage) -> None:
-        try:
-            report = await workflow.execute_activity_method(
+        undelivered = await deliver(
+            workflow.execute_activity_method(
                 NotificationActivities.send_message,
                 message,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=_NOTIFY_RETRY,
                 summary=f"e-mail {message.template} to {', '.join(message.to)}",
-            )
-        except ActivityError as error:
-            cause = error.cause
-            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
-                raise
-            # Permanent: recorded as an event (shown by `sla maintenance show`)
-            # so that one bad address does not hold back the other customers.
+            ),
+            message.to,
+        )
+        if undelivered is not None:
+            # Recorded as an event (shown by `sla maintenance show`) so that one
+            # bad address does not hold back the other customers.
             self._apply(
                 RecordDeliveryFailure(
-                    template=message.template, to=message.to, error=cause.message
-                ),
-                workflow.now(),
-            )
-            return
-        if report.refused:
-            self._apply(
-                RecordDeliveryFailure(
-                    template=message.template,
-                    to=tuple(report.refused),
-                    error="; ".join(f"{a}: {why}" for a, why in report.refused.items()),
+                    template=message.template, to=undelivered.to, error=undelivered.error
                 ),
                 workflow.now(),
             )
