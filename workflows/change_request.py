@@ -24,10 +24,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from workflows.delivery import deliver
+from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink, NewDevTicket
@@ -107,9 +108,7 @@ class ChangeRequestWorkflow:
                 workflow.now(),
             ),
         )
-        # Built from this run's own commands only: workflow.info() and memo_value()
-        # at init may already show values upserted later, which breaks replay.
-        self._search_attributes: dict[str, Any] = {}
+        self._search_attributes = SearchAttributeSync()
 
     # -- query and updates ---------------------------------------------------
 
@@ -247,13 +246,7 @@ class ChangeRequestWorkflow:
         ]
         if state.dev_ticket_id is not None:
             values.append((names.DEV_TICKET, state.dev_ticket_id))
-        updates: list[SearchAttributeUpdate[Any]] = []
-        for key, value in values:
-            if self._search_attributes.get(key.name) != value:
-                self._search_attributes[key.name] = value
-                updates.append(key.value_set(value))
-        if updates:
-            workflow.upsert_search_attributes(updates)
+        self._search_attributes.sync(values)
 
 
 @workflow.defn

@@ -29,10 +29,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.delivery import deliver
+from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import (
@@ -136,10 +137,7 @@ class IncidentWorkflow:
         self._policy = input.policy
         self._state: IncidentState | None = input.state
         self._pending_effects: list[EventEffects] = list(input.pending_effects)
-        # The attributes this run has upserted, so that only changes are sent.
-        # Derived from this run's own commands alone (not from workflow.info()),
-        # so a replay on another worker rebuilds exactly the same sequence.
-        self._search_attributes: dict[str, Any] = {}
+        self._search_attributes = SearchAttributeSync()
         self._oncall_windows: tuple[OnCallWindow, ...] = input.oncall_windows
         # The windows the current deadlines were computed with; a lock keeps
         # two quick window changes from applying their deadlines out of order.
@@ -507,13 +505,7 @@ class IncidentWorkflow:
             (names.SLA_BREACHED, state.breached),
             (names.ALL_USERS, state.all_users),
         ]
-        updates: list[SearchAttributeUpdate[Any]] = []
-        for key, value in values:
-            if self._search_attributes.get(key.name) != value:
-                self._search_attributes[key.name] = value
-                updates.append(key.value_set(value))
-        if updates:
-            workflow.upsert_search_attributes(updates)
+        self._search_attributes.sync(values)
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()

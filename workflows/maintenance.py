@@ -28,13 +28,13 @@ from temporalio import workflow
 from temporalio.common import (
     RetryPolicy,
     SearchAttributePair,
-    SearchAttributeUpdate,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
 from temporalio.exceptions import ApplicationError
 
 from workflows.delivery import deliver
+from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
@@ -130,9 +130,9 @@ class MaintenanceWorkflow:
             )
         except DomainError as error:
             self._invalid = error  # run() fails the workflow with it
-        # Built from this run's own commands only: workflow.info() and memo_value()
-        # at init may already show values upserted later, which breaks replay.
-        self._search_attributes: dict[str, Any] = {}
+        # The memo, like the search attributes, is tracked from this run's own
+        # upserts only: memo_value() at init may already show later values.
+        self._search_attributes = SearchAttributeSync()
         self._memo: dict[str, Any] = {}
 
     # -- query and updates ----------------------------------------------------
@@ -286,13 +286,7 @@ class MaintenanceWorkflow:
             (names.WINDOW_START, state.start),
             (names.LIFECYCLE_STATE, state.status.value),
         ]
-        updates: list[SearchAttributeUpdate[Any]] = []
-        for key, value in values:
-            if self._search_attributes.get(key.name) != value:
-                self._search_attributes[key.name] = value
-                updates.append(key.value_set(value))
-        if updates:
-            workflow.upsert_search_attributes(updates)
+        self._search_attributes.sync(values)
         memo = visibility_memo(state.end, state.services, state.message)
         if memo != self._memo:
             self._memo = memo

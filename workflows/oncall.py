@@ -29,6 +29,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.visibility import SearchAttributeSync
+
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.oncall import (
@@ -98,9 +100,7 @@ class OnCallBookingWorkflow:
         self._policy = input.policy
         self._booking = input.booking
         self._outbox: list[OutgoingMessage] = []
-        # Built from this run's own commands only: workflow.info() and memo_value()
-        # at init may already show values upserted later, which breaks replay.
-        self._lifecycle: str | None = None
+        self._search_attributes = SearchAttributeSync()
 
     # -- query and update ------------------------------------------------------
 
@@ -253,7 +253,4 @@ class OnCallBookingWorkflow:
     # -- search attributes ----------------------------------------------------------
 
     def _upsert_lifecycle(self) -> None:
-        state = self._booking.status.value
-        if state != self._lifecycle:
-            self._lifecycle = state
-            workflow.upsert_search_attributes([names.LIFECYCLE_STATE.value_set(state)])
+        self._search_attributes.sync([(names.LIFECYCLE_STATE, self._booking.status.value)])
