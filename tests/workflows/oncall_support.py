@@ -8,7 +8,6 @@ the production wiring of ``worker.build_activities``.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -18,8 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -29,6 +27,7 @@ from activities.oncall import OnCallActivities
 from domain.oncall import OnCallWindow, earliest_start_day
 from domain.sla import SlaPolicy
 from tests.conftest import Stack
+from tests.workflows import waiting
 from worker import WORKFLOWS, WorkerSettings, build_activities
 from workflows.oncall import OnCallBookingWorkflow
 from workflows.sandbox import workflow_runner
@@ -107,55 +106,8 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 async def eventually(check: Callable[[], Awaitable[T]], seconds: float = 10.0) -> T:
-    """Retry ``check`` (which asserts) until it passes or ``seconds`` of real time are up."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        try:
-            return await check()
-        except (AssertionError, WorkflowQueryFailedError):
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.05)
-
-
-_CLOSED = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-}
-_ACTIVITY_CLOSED = (
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
-)
-_TASK_CLOSED = (
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-)
-
-
-async def settled(handle: WorkflowHandle[Any, Any], seconds: float = 10.0) -> None:
-    """Wait until ``handle``'s run has no workflow task and no activity in flight."""
-
-    async def check() -> None:
-        types = [e.event_type async for e in handle.fetch_history_events()]
-        if types and types[-1] in _CLOSED:
-            return
-        running = types.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) - sum(
-            types.count(t) for t in _ACTIVITY_CLOSED
-        )
-        tasks = types.count(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED) - sum(
-            types.count(t) for t in _TASK_CLOSED
-        )
-        assert running == 0 and tasks == 0, (running, tasks)
-
-    await eventually(check, seconds)
+    """:func:`tests.workflows.waiting.eventually` with this module's longer default."""
+    return await waiting.eventually(check, seconds)
 
 
 async def terminate_settled(client: Client, workflow_ids: list[str]) -> None:
@@ -169,6 +121,6 @@ async def terminate_settled(client: Client, workflow_ids: list[str]) -> None:
         handle = client.get_workflow_handle(workflow_id)
         # Best effort: one workflow that never settles must not keep the others alive.
         with suppress(RPCError, AssertionError):
-            await settled(handle)
+            await waiting.settled(handle)
         with suppress(RPCError):
             await handle.terminate("test over")

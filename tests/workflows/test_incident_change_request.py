@@ -36,14 +36,13 @@ from tests.workflows.test_incident_workflow import (
     Harness,
     entry_of,
     event_types,
-    eventually,
     kinds_of,
     only,
     recipients,
     refused,
-    settled,
     status_json,
 )
+from tests.workflows.waiting import eventually, settled
 from workflows.change_request import ChangeRequestWorkflow
 from workflows.incident import IncidentWorkflow
 

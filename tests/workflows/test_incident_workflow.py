@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -26,7 +26,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
-    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import ApplicationError
@@ -57,6 +56,7 @@ from domain.status import RESOLVED_RETENTION
 from domain.view import IncidentView
 from starter import report_incident
 from tests.conftest import Stack, make_stack, report
+from tests.workflows.waiting import eventually, history_event_types, settled
 from workflows.incident import IncidentInput, IncidentWorkflow
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -70,23 +70,6 @@ Handle = WorkflowHandle[IncidentWorkflow, IncidentOutcome]
 
 
 # -- helpers -----------------------------------------------------------------
-
-
-async def eventually(check: Callable[[], Awaitable[T]], seconds: float = 5.0) -> T:
-    """Retry ``check`` (which asserts) until it passes or ``seconds`` of real time are up.
-
-    Timers fire and activities run asynchronously after the clock moves; a
-    query may also come before the incident has opened (``NotOpenYet``).
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        try:
-            return await check()
-        except (AssertionError, WorkflowQueryFailedError):
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.05)
 
 
 def kinds_of(stack: Stack) -> list[str]:
@@ -241,45 +224,6 @@ async def h(stack: Stack) -> AsyncIterator[Harness]:
         yield harness
 
 
-_CLOSED = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-}
-_ACTIVITY_CLOSED = (
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
-)
-_TASK_CLOSED = (
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-)
-
-
-async def settled(handle: WorkflowHandle[Any, Any], seconds: float = 10.0) -> None:
-    """Wait until ``handle``'s run has no workflow task and no activity in flight."""
-
-    async def check() -> None:
-        types = await history_event_types(handle)
-        if types and types[-1] in _CLOSED:
-            return
-        running = types.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) - sum(
-            types.count(t) for t in _ACTIVITY_CLOSED
-        )
-        tasks = types.count(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED) - sum(
-            types.count(t) for t in _TASK_CLOSED
-        )
-        assert running == 0 and tasks == 0, (running, tasks)
-
-    await eventually(check, seconds)
-
-
 async def refused(call: Awaitable[object], kind: DomainErrorKind) -> ApplicationError:
     """Await ``call``, expecting a refusal of ``kind``; returns the ApplicationError."""
     with pytest.raises(WorkflowUpdateFailedError) as info:
@@ -288,10 +232,6 @@ async def refused(call: Awaitable[object], kind: DomainErrorKind) -> Application
     assert isinstance(cause, ApplicationError), cause
     assert cause.type == kind.value, (cause.type, cause.message)
     return cause
-
-
-async def history_event_types(handle: WorkflowHandle[Any, Any]) -> list[EventType.ValueType]:
-    return [e.event_type async for e in handle.fetch_history_events()]
 
 
 # -- 1. lifecycle per severity -------------------------------------------------

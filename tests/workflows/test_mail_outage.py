@@ -16,11 +16,10 @@ from domain.sla import Severity
 from tests.conftest import make_stack
 from tests.workflows.test_incident_workflow import (
     POLICY,
-    eventually,
     harness_for,
     next_business_morning,
-    settled,
 )
+from tests.workflows.waiting import eventually, settled
 from workflows.incident import IncidentWorkflow
 
 

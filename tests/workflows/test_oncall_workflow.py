@@ -50,9 +50,9 @@ from tests.workflows.oncall_support import (
     eventually,
     ledger_of,
     oncall_stack,
-    settled,
     terminate_settled,
 )
+from tests.workflows.waiting import settled
 from workflows import names
 from workflows.incident import IncidentWorkflow
 from workflows.oncall import OnCallBookingWorkflow

@@ -1,0 +1,77 @@
+"""Waiting helpers for workflow tests on the real or time-skipping server.
+
+Timers fire and activities run asynchronously after the clock moves, so tests
+poll; and a test must leave nothing in flight before the shared time-skipping
+server moves on (see ``settled``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
+
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T]], seconds: float = 5.0) -> T:
+    """Retry ``check`` (which asserts) until it passes or ``seconds`` of real time are up.
+
+    Timers fire and activities run asynchronously after the clock moves; a
+    query may also come before the incident has opened (``NotOpenYet``).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        try:
+            return await check()
+        except (AssertionError, WorkflowQueryFailedError):
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+_CLOSED = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+}
+_ACTIVITY_CLOSED = (
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+)
+_TASK_CLOSED = (
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+)
+
+
+async def settled(handle: WorkflowHandle[Any, Any], seconds: float = 10.0) -> None:
+    """Wait until ``handle``'s run has no workflow task and no activity in flight."""
+
+    async def check() -> None:
+        types = await history_event_types(handle)
+        if types and types[-1] in _CLOSED:
+            return
+        running = types.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) - sum(
+            types.count(t) for t in _ACTIVITY_CLOSED
+        )
+        tasks = types.count(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED) - sum(
+            types.count(t) for t in _TASK_CLOSED
+        )
+        assert running == 0 and tasks == 0, (running, tasks)
+
+    await eventually(check, seconds)
+
+
+async def history_event_types(handle: WorkflowHandle[Any, Any]) -> list[EventType.ValueType]:
+    return [e.event_type async for e in handle.fetch_history_events()]
