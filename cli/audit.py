@@ -17,7 +17,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.common import CliError, client, fail, load_policy, parse_instant, print_json, run
+from cli.common import (
+    CliError,
+    JsonOption,
+    PolicyOption,
+    client,
+    fail,
+    load_policy,
+    parse_instant,
+    print_json,
+    run,
+)
 from cli.render import format_duration
 from domain.audit import AuditKind, AuditReport, DeadlineCheck, TicketAudit
 from domain.sla import SlaPolicy
@@ -41,11 +51,6 @@ schedules_app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-PolicyOption = Annotated[
-    Path | None,
-    typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
-]
 PrefixOption = Annotated[
     str,
     typer.Option(help="Schedule ID prefix (IDs are <prefix>audit-daily and <prefix>audit-weekly)."),

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,7 +27,18 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.dev_tickets import DevTicket, IncidentLink
-from cli.common import CliError, client, fail, load_policy, print_json, run
+from cli.common import (
+    CliError,
+    JsonOption,
+    PolicyOption,
+    client,
+    fail,
+    gather_bounded,
+    listed_ids,
+    load_policy,
+    print_json,
+    run,
+)
 from cli.common import build_command as _command
 from cli.render import local
 from domain.calendar import BusinessCalendar
@@ -58,14 +68,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 FileOption = Annotated[
     Path | None,
     typer.Option("--file", help="Change request JSON (company, full_name, email, title, …)."),
-]
-PolicyOption = Annotated[
-    Path | None,
-    typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
 ]
 IdArgument = Annotated[str, typer.Argument(help="Change request ID, e.g. CR-20261124-7QK2AB.")]
 
@@ -188,24 +193,14 @@ def list_change_requests(
 
     async def body() -> list[ChangeRequestSummary]:
         c = await client()
-        ids = []
-        async for execution in c.list_workflows(query, limit=limit):
-            if execution.status in (
-                WorkflowExecutionStatus.RUNNING,
-                WorkflowExecutionStatus.COMPLETED,
-            ):
-                ids.append(execution.id)
-        gate = asyncio.Semaphore(16)
 
-        async def one(change_request_id: str) -> ChangeRequestSummary:
-            async with gate:
-                handle = c.get_workflow_handle(change_request_id)
-                full = await handle.query(ChangeRequestWorkflow.view)
-                return ChangeRequestSummary.model_validate(
-                    full.model_dump(exclude={"request", "notes", "events"})
-                )
+        async def summary(change_request_id: str) -> ChangeRequestSummary:
+            full = await c.get_workflow_handle(change_request_id).query(ChangeRequestWorkflow.view)
+            return ChangeRequestSummary.model_validate(
+                full.model_dump(exclude={"request", "notes", "events"})
+            )
 
-        return list(await asyncio.gather(*(one(i) for i in dict.fromkeys(ids))))
+        return await gather_bounded(await listed_ids(c, query, limit), summary)
 
     summaries = run(body)
     summaries.sort(key=lambda s: (s.received_at, s.change_request_id))

@@ -9,11 +9,12 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
+import typer
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -24,6 +25,37 @@ from workflows.client import connect
 from workflows.codec import CodecConfigError
 
 T = TypeVar("T")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+"""``--json`` on every command."""
+
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
+]
+"""``--policy`` wherever a command needs the policy."""
+
+
+async def listed_ids(c: Client, query: str, limit: int) -> list[str]:
+    """IDs of running or completed workflows matching a visibility ``query``, without repeats."""
+    ids: list[str] = []
+    async for execution in c.list_workflows(query, limit=limit):
+        if execution.status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+            ids.append(execution.id)
+    return list(dict.fromkeys(ids))
+
+
+async def gather_bounded(
+    items: list[str], fetch: Callable[[str], Awaitable[T]], at_once: int = 16
+) -> list[T]:
+    """``fetch`` every item, at most ``at_once`` concurrently (queries on many workflows)."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(item: str) -> T:
+        async with gate:
+            return await fetch(item)
+
+    return list(await asyncio.gather(*(one(i) for i in items)))
 
 
 class CliError(Exception):

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.change_request import (
@@ -30,9 +30,13 @@ from cli.change_request import (
 )
 from cli.common import (
     CliError,
+    JsonOption,
+    PolicyOption,
     build_command,
     client,
     fail,
+    gather_bounded,
+    listed_ids,
     load_policy,
     parse_instant,
     print_json,
@@ -68,12 +72,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-PolicyOption = Annotated[
-    Path | None,
-    typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
-]
 
 
 def _console() -> Console:
@@ -244,21 +242,12 @@ def list_incidents(
 
     async def body() -> list[IncidentSummary]:
         c = await client()
-        ids = []
-        async for execution in c.list_workflows(query, limit=limit):
-            if execution.status in (
-                WorkflowExecutionStatus.RUNNING,
-                WorkflowExecutionStatus.COMPLETED,
-            ):
-                ids.append(execution.id)
-        gate = asyncio.Semaphore(16)
 
-        async def one(ticket_id: str) -> IncidentSummary:
-            async with gate:
-                view = await _view(c, ticket_id)
-                return IncidentSummary.model_validate(view.model_dump(exclude={"events"}))
+        async def summary(ticket_id: str) -> IncidentSummary:
+            view = await _view(c, ticket_id)
+            return IncidentSummary.model_validate(view.model_dump(exclude={"events"}))
 
-        return list(await asyncio.gather(*(one(i) for i in dict.fromkeys(ids))))
+        return await gather_bounded(await listed_ids(c, query, limit), summary)
 
     summaries = run(body)
     summaries.sort(key=lambda s: (s.status is IncidentStatus.RESOLVED, _due(s)))

@@ -22,7 +22,17 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.common import CliError, client, fail, load_policy, parse_instant, print_json, run
+from cli.common import (
+    CliError,
+    JsonOption,
+    PolicyOption,
+    client,
+    fail,
+    load_policy,
+    parse_instant,
+    print_json,
+    run,
+)
 from domain.errors import DomainError, describe_validation_error
 from domain.maintenance import (
     CancelMaintenance,
@@ -52,11 +62,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-PolicyOption = Annotated[
-    Path | None,
-    typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
-]
 IdArgument = Annotated[str, typer.Argument(help="Maintenance ID, e.g. MNT-20261127-1800-K3QF.")]
 
 Handle = WorkflowHandle[MaintenanceWorkflow, MaintenanceState]

@@ -22,7 +22,17 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.oncall import bookings_query, find_bookings
-from cli.common import CliError, client, fail, load_policy, parse_instant, print_json, run
+from cli.common import (
+    CliError,
+    JsonOption,
+    PolicyOption,
+    client,
+    fail,
+    load_policy,
+    parse_instant,
+    print_json,
+    run,
+)
 from cli.render import local
 from domain.calendar import BusinessCalendar
 from domain.oncall import (
@@ -49,11 +59,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-PolicyOption = Annotated[
-    Path | None,
-    typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
-]
 IdArgument = Annotated[str, typer.Argument(help="Booking ID, e.g. ONC-20261205-7QK2.")]
 
 
