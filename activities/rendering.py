@@ -79,13 +79,26 @@ def stage_de(value: EscalationStage) -> str:
     return _STAGES_DE[value]
 
 
+def _escapes_markup(template_name: str | None) -> bool:
+    """Escape every HTML/XML/Atom template, judged by the name without ``.j2``.
+
+    ``select_autoescape`` looks at the last suffix only, so ``index.html.j2``
+    would be rendered unescaped and operator text would reach the public status
+    page as raw markup.
+    """
+    if template_name is None:
+        return False
+    name = template_name.removesuffix(".j2")
+    return name.endswith((".html", ".xml", ".atom"))
+
+
 def template_environment(
     package: str = "activities", folder: str = "templates"
 ) -> jinja2.Environment:
     """The Jinja2 environment shared by e-mail and status-page templates."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(package, folder),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "xml", "atom")),
+        autoescape=_escapes_markup,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
