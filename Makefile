@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-SOURCES := domain activities workflows cli worker.py starter.py bench chaos tests
+SOURCES := domain activities workflows cli reporting worker.py starter.py telemetry.py bench chaos tests
 
 .PHONY: run test lint typecheck pytest bench chaos histories clean
 
@@ -38,8 +38,14 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy $(SOURCES)
 
-pytest: $(VENV)/.installed-test
+pytest: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's chromium for tests/browser (the status page on a phone viewport). Never fails:
+# when it cannot be installed, it says why and those tests skip with that reason.
+.PHONY: chromium
+chromium:
+	@bash tests/browser/ensure_chromium.sh
 
 $(VENV)/.installed-chaos: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,chaos]'

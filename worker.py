@@ -4,7 +4,9 @@ Configuration (DESIGN §4): the Temporal connection from the SDK's env config;
 ``SLA_DATA_DIR`` (default ``.sla``) for the outbox and the status site;
 ``SLA_SMTP_HOST`` (with ``SLA_SMTP_PORT``, ``SLA_SMTP_USER``,
 ``SLA_SMTP_PASSWORD``, ``SLA_SMTP_STARTTLS``) switches e-mail from the outbox to
-SMTP; ``SLA_MAIL_FROM`` sets the sender.
+SMTP; ``SLA_MAIL_FROM`` sets the sender. Metrics, tracing and the log format:
+``SLA_METRICS_PORT``, ``SLA_METRICS_HOST``, ``OTEL_EXPORTER_OTLP_ENDPOINT`` and
+``SLA_LOG_FORMAT`` (see ``telemetry.py`` and docs/OBSERVABILITY.md).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from activities.notifications import NotificationActivities
 from activities.oncall import OnCallActivities
 from activities.rendering import MessageRenderer
 from activities.status_page import StatusPostActivities, StatusSiteActivities
+from telemetry import Telemetry, configure_logging
 from workflows.audit import AuditWorkflow
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
 from workflows.client import connect, ensure_search_attributes
@@ -158,9 +161,16 @@ def build_worker(
 
 
 async def run(settings: WorkerSettings | None = None, client: Client | None = None) -> None:
-    """Connect, register search attributes, and run until SIGINT/SIGTERM."""
+    """Connect, register search attributes, and run until SIGINT/SIGTERM.
+
+    Without an injected ``client``, the connection gets the runtime and
+    interceptors of :class:`telemetry.Telemetry` (metrics endpoint, tracing).
+    """
     settings = settings or WorkerSettings.from_env()
-    client = client or await connect()
+    telemetry = None
+    if client is None:
+        telemetry = Telemetry.from_env()
+        client = await connect(**telemetry.client_options())
     added = await ensure_search_attributes(client)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
@@ -179,13 +189,13 @@ async def run(settings: WorkerSettings | None = None, client: Client | None = No
     async with worker:
         await stop.wait()
         log.info("stopping: finishing running activities")
+    if telemetry is not None:
+        telemetry.shutdown()  # flush spans not yet exported
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Script entry: ``python worker.py``."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     asyncio.run(run())
 
 

@@ -1,16 +1,74 @@
-"""The notification activity: render a German e-mail and hand it to the mail transport."""
+"""The notification activity: render a German e-mail and hand it to the mail transport.
+
+Both activities count deliveries with the activity's metric meter
+(docs/OBSERVABILITY.md): ``sla_emails_sent{kind}`` for every message the
+transport accepted, ``sla_emails_failed{reason}`` for every failed attempt.
+"""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import format_datetime
+from enum import StrEnum
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.mail import DeliveryReport, Mailer
 from activities.rendering import MessageRenderer
 from domain.messages import OutgoingMessage
 from domain.notifications import Notification
+
+EMAILS_SENT = "sla_emails_sent"
+EMAILS_FAILED = "sla_emails_failed"
+_SENT_HELP = "E-mails the transport accepted, by kind"
+_FAILED_HELP = "Failed e-mail delivery attempts, by reason"
+
+
+class FailureReason(StrEnum):
+    """The ``reason`` label of ``sla_emails_failed`` (a small, fixed set)."""
+
+    PERMANENT = "permanent"  # the server refused the message or every recipient (5xx)
+    CONFIGURATION = "configuration"  # e.g. the SMTP login was refused
+    TRANSIENT = "transient"  # anything Temporal retries: connection refused, 4xx, timeout
+    RECIPIENTS_REFUSED = "recipients_refused"  # sent, but some recipients were refused
+
+
+def failure_reason(error: Exception) -> FailureReason:
+    """Classify a failed delivery attempt the way the transports raise it (activities/mail.py)."""
+    if isinstance(error, ApplicationError) and error.non_retryable:
+        if error.type == "SmtpConfigurationError":
+            return FailureReason.CONFIGURATION
+        return FailureReason.PERMANENT
+    return FailureReason.TRANSIENT
+
+
+async def deliver_counted(mailer: Mailer, message: EmailMessage, kind: str) -> DeliveryReport:
+    """Send ``message`` through ``mailer`` and count the outcome on the activity's meter.
+
+    Every attempt counts, so a message that fails twice and then goes out adds
+    two failures and one delivery. Failures are re-raised unchanged.
+
+    Args:
+        mailer: The transport.
+        message: The composed message.
+        kind: The ``kind`` label of ``sla_emails_sent`` (notification kind or template).
+
+    Returns:
+        The transport's report.
+    """
+    meter = activity.metric_meter()
+    try:
+        report = await mailer.send(message)
+    except Exception as error:
+        failed = meter.create_counter(EMAILS_FAILED, _FAILED_HELP)
+        failed.add(1, {"reason": failure_reason(error).value})
+        raise
+    meter.create_counter(EMAILS_SENT, _SENT_HELP).add(1, {"kind": kind})
+    if report.refused:
+        failed = meter.create_counter(EMAILS_FAILED, _FAILED_HELP)
+        failed.add(1, {"reason": FailureReason.RECIPIENTS_REFUSED.value})
+    return report
 
 
 class NotificationActivities:
@@ -60,10 +118,11 @@ class NotificationActivities:
     @activity.defn
     async def send_message(self, message: OutgoingMessage) -> DeliveryReport:
         """Render and deliver a templated message (maintenance, on-call, audits …)."""
-        report = await self._mailer.send(self.compose_message(message))
+        kind = message.kind or message.template
+        report = await deliver_counted(self._mailer, self.compose_message(message), kind)
         activity.logger.info(
             "sent %s to %s (%s)%s",
-            message.kind or message.template,
+            kind,
             ", ".join(message.to),
             report.where,
             f"; refused: {', '.join(report.refused)}" if report.refused else "",
@@ -74,7 +133,7 @@ class NotificationActivities:
     async def send_notification(self, notification: Notification) -> DeliveryReport:
         """Compose and deliver one notification; reports where it went and who was refused."""
         message = self.compose(notification)
-        report = await self._mailer.send(message)
+        report = await deliver_counted(self._mailer, message, notification.kind.value)
         activity.logger.info(
             "sent %s for %s to %s (%s)%s",
             notification.kind.value,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -44,6 +43,7 @@ from cli.common import (
 )
 from cli.groups import GROUPS
 from cli.render import incidents_table, next_deadline, show_incident
+from cli.sla_report import sla_report
 from domain.errors import DomainError
 from domain.incident import (
     Acknowledge,
@@ -116,12 +116,15 @@ def dev(
 def worker(policy: PolicyOption = None) -> None:
     """Run the worker (connection from the SDK env config, data dir from $SLA_DATA_DIR)."""
     import worker as worker_module
+    from telemetry import configure_logging
 
     if policy is not None:
         os.environ["SLA_POLICY"] = str(policy)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        # SLA_LOG_FORMAT=json: one JSON object per line (telemetry.py).
+        configure_logging()
+    except ValueError as error:
+        fail(str(error))
     run(worker_module.run)
 
 
@@ -582,6 +585,7 @@ def codec_server(
 
 for _name, _group in GROUPS:
     app.add_typer(_group, name=_name)
+app.command("sla-report")(sla_report)
 
 
 def main() -> None:
