@@ -1,0 +1,89 @@
+"""Gather the inputs of the monthly SLA report from Temporal: incidents and on-call bookings.
+
+**Incidents.** Visibility narrows the search, the workflows' recorded state
+answers it: incident workflows whose ``ReactionDue`` lies in
+:func:`domain.sla_report.reaction_due_window` (there is no receipt attribute:
+the dev server allows three datetime attributes, and a reaction deadline never
+lies before its receipt) are listed, running and completed ones alike (a
+terminated workflow is no incident outcome), and each one's ``view`` query
+returns the full state with its events. The report then keeps those received
+in the month. Queries on closed workflows are answered by a
+worker replaying them, as for ``sla show``.
+
+**Extended on-call billed.** The source of truth is the booking workflows, not
+the CSV ledger (``$SLA_DATA_DIR/billing/oncall.csv``). The ledger is a
+projection the worker writes: it lives on the worker's disk (in the compose
+setup inside the worker's volume, not where ``sla sla-report`` runs), and a
+booking's record reaches it only through the workflow's billing activity. The
+workflow is where that record is decided (``domain.oncall.bill``), its input
+is kept in the workflow history, and the workflow stores it in its state
+(``OnCallBooking.billing``) only after the ledger write succeeded, so every
+record read here is also in the ledger. Bookings are listed by their
+``WindowStart`` search attribute, which is where every billed period starts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio.client import Client
+
+from cli.common import gather_bounded, listed_ids
+from domain.oncall import OnCallBooking
+from domain.sla import SlaPolicy
+from domain.sla_report import ReportMonth, reaction_due_window
+from domain.view import IncidentView
+from workflows.incident import IncidentWorkflow
+from workflows.oncall import OnCallBookingWorkflow
+
+LIMIT = 100_000
+"""At most this many workflows per list (a month has far fewer)."""
+
+
+def _instant(value: datetime) -> str:
+    """RFC 3339 in UTC, as visibility queries take datetimes."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def incidents_query(policy: SlaPolicy, month: ReportMonth) -> str:
+    """Visibility query for incident workflows that may have been received in ``month``."""
+    low, high = reaction_due_window(policy, month)
+    return (
+        "WorkflowType = 'IncidentWorkflow' "
+        f"AND ReactionDue >= '{_instant(low)}' AND ReactionDue <= '{_instant(high)}'"
+    )
+
+
+def bookings_query(policy: SlaPolicy, month: ReportMonth) -> str:
+    """Visibility query for on-call bookings whose window starts in ``month``."""
+    start, end = month.bounds(policy.calendar_spec.timezone)
+    return (
+        "WorkflowType = 'OnCallBookingWorkflow' "
+        f"AND WindowStart >= '{_instant(start)}' AND WindowStart < '{_instant(end)}'"
+    )
+
+
+async def incident_views(
+    client: Client, policy: SlaPolicy, month: ReportMonth
+) -> list[IncidentView]:
+    """Views of the incidents that may belong to ``month`` (a superset; the report filters)."""
+
+    async def one(ticket_id: str) -> IncidentView:
+        handle = client.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
+        return await handle.query(IncidentWorkflow.view)
+
+    ids = await listed_ids(client, incidents_query(policy, month), LIMIT)
+    return await gather_bounded(ids, one)
+
+
+async def oncall_bookings(
+    client: Client, policy: SlaPolicy, month: ReportMonth
+) -> list[OnCallBooking]:
+    """Bookings whose window starts in ``month``, as their workflows hold them."""
+
+    async def one(booking_id: str) -> OnCallBooking:
+        handle = client.get_workflow_handle_for(OnCallBookingWorkflow.run, booking_id)
+        return await handle.query(OnCallBookingWorkflow.view)
+
+    ids = await listed_ids(client, bookings_query(policy, month), LIMIT)
+    return await gather_bounded(ids, one)
