@@ -81,3 +81,33 @@ def _summary_fields(state: IncidentState) -> dict[str, object]:
         "change_request_id": state.change_request_id,
         "dev_tickets": state.dev_tickets,
     }
+
+
+def current_details(state: IncidentState) -> str:
+    """What the Temporal UI shows as the incident's *current details* (Markdown, for operators).
+
+    The static summary set at start names ticket, company and severity; this
+    says where the incident stands now, so an operator reading a workflow in
+    the UI sees the SLA clock without decoding the history. Instants keep the
+    offset they were computed with (Berlin wall time).
+    """
+    stage = state.escalation_stage
+    lines = [
+        f"**{state.status.value}** · {state.severity.value}"
+        f"{'' if state.classified else ' (suggested)'} · escalation stage {stage}",
+        f"- reaction due {_clock(state.reaction_due)}"
+        + (" — **breached**" if state.reaction_breached else ""),
+        f"- resolution due {_clock(state.resolution_due)}"
+        + (" — **breached**" if state.resolution_breached else ""),
+    ]
+    if state.estimate is not None:
+        lines.append(f"- estimate {_clock(state.estimate)}")
+    if state.all_users:
+        lines.append("- all users affected: on the status page")
+    if state.resolved_at is not None:
+        lines.append(f"- resolved {_clock(state.resolved_at)}")
+    return "\n".join(lines)
+
+
+def _clock(instant: datetime) -> str:
+    return instant.isoformat(sep=" ", timespec="minutes")

@@ -22,7 +22,6 @@ instants come from local activities. The workflow
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +32,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.delivery import deliver
+from workflows.metrics import record_incident_metrics
+from workflows.timers import ProvenClock
 from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
@@ -47,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.status_page import StatusPostActivities, StatusPostRequest
     from domain.effects import ChangeRequestStart, EventEffects, effects_of
-    from domain.errors import DomainError, NotDue
+    from domain.errors import DomainError
     from domain.incident import (
         Acknowledge,
         ClassifyAsChangeRequest,
@@ -68,7 +69,7 @@ with workflow.unsafe.imports_passed_through():
         RecordDeliveryFailure,
         RecordDevTicketLink,
         Resolve,
-        TimerCommand,
+        TimerDue,
         check_link,
         decide,
         fold,
@@ -78,7 +79,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.oncall import OnCallWindow, OnCallWindowsUpdate, merge_windows
     from domain.report import IncidentReport
     from domain.sla import SlaPolicy
-    from domain.view import IncidentView, view
+    from domain.view import IncidentView, current_details, view
     from workflows import names
 
 _LOCAL = timedelta(seconds=10)
@@ -138,6 +139,7 @@ class IncidentWorkflow:
         self._state: IncidentState | None = input.state
         self._pending_effects: list[EventEffects] = list(input.pending_effects)
         self._search_attributes = SearchAttributeSync()
+        self._clock = ProvenClock()
         self._oncall_windows: tuple[OnCallWindow, ...] = input.oncall_windows
         # The windows the current deadlines were computed with; a lock keeps
         # two quick window changes from applying their deadlines out of order.
@@ -274,7 +276,9 @@ class IncidentWorkflow:
         breaches already recorded stay recorded.
         """
         await workflow.wait_condition(lambda: self._state is not None)
-        self._oncall_windows = merge_windows(self._oncall_windows, update.windows, workflow.now())
+        self._oncall_windows = merge_windows(
+            self._oncall_windows, update.windows, self._clock.now()
+        )
         async with self._windows_lock:
             windows = self._oncall_windows  # the latest, if several changes queued up
             if windows == self._clock_windows or not self._current.is_open:
@@ -298,7 +302,7 @@ class IncidentWorkflow:
         if self._state is None:
             return  # still opening: the handler waits and decides then
         try:
-            decide(self._state, command, workflow.now())
+            decide(self._state, command, self._clock.now())
         except DomainError as error:
             raise _refusal(error) from None
 
@@ -322,10 +326,14 @@ class IncidentWorkflow:
 
     # -- core ---------------------------------------------------------------
 
-    def _apply(self, command: Command) -> None:
-        events = decide(self._state, command, workflow.now())
+    def _apply(self, command: Command, at: datetime | None = None) -> None:
+        """Decide ``command`` at ``at`` (a timer's instant) or now (operator commands)."""
+        events = decide(self._state, command, at or self._clock.now())
         if events:
             first = len(self._state.events) if self._state is not None else 0
+            record_incident_metrics(
+                events, severity=self._state.severity if self._state is not None else None
+            )
             self._state = fold(self._state, events)
             self._pending_effects.extend(effects_of(self._state, first, self._policy))
 
@@ -378,38 +386,41 @@ class IncidentWorkflow:
         return self._state
 
     async def _next_timer(self) -> None:
-        """Fire the earliest due timer, or wait for it or for any state change."""
+        """Fire the earliest timer once its instant has passed, else sleep until then.
+
+        Whether a timer is due comes from :class:`ProvenClock` (history), never
+        from ``workflow.now()``, and it is decided at its own instant: replaying
+        the history takes exactly the branches the live run took.
+        """
         state = self._current
         timers = pending_timers(state)
-        now = workflow.now()
-        if timers and timers[0].at <= now:
-            await self._fire(timers[0].command)
+        if timers and self._clock.has_passed(timers[0].at):
+            await self._fire(timers[0])
             return
-        timeout = timers[0].at - now if timers else None
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._state is not state or self._should_continue_as_new(),
-                timeout=timeout,
-                timeout_summary=type(timers[0].command).__name__ if timers else None,
-            )
+        await self._clock.sleep_until(
+            timers[0].at if timers else None,
+            lambda: self._state is not state or self._should_continue_as_new(),
+            summary=type(timers[0].command).__name__ if timers else None,
+        )
 
-    async def _fire(self, command: TimerCommand) -> None:
+    async def _fire(self, timer: TimerDue) -> None:
         state = self._current
+        command = timer.command
+        # Decided at the timer's own instant (history-proven), but never before
+        # the last recorded event: the timeline stays in order, e.g. the first
+        # page of a report received before the workflow started.
+        at = max(timer.at, state.events[-1].at)
         if isinstance(command, PageOnDuty) and state.status is IncidentStatus.NEW:
             next_reminder = await workflow.execute_local_activity_method(
                 CalendarActivities.compute_next_reminder,
-                ReminderRequest(
-                    policy=self._policy, after=workflow.now(), windows=self._oncall_windows
-                ),
+                ReminderRequest(policy=self._policy, after=at, windows=self._oncall_windows),
                 start_to_close_timeout=_LOCAL,
                 summary="next on-duty reminder",
             )
             if self._state is not state:
                 return  # an update came in meanwhile (e.g. resolved): re-evaluate
             command = command.model_copy(update={"next_reminder_at": next_reminder})
-        # Timer resolution can wake us a hair early; the loop then waits again.
-        with contextlib.suppress(NotDue):
-            self._apply(command)
+        self._apply(command, at)
 
     # -- side effects ---------------------------------------------------------
 
@@ -506,6 +517,8 @@ class IncidentWorkflow:
             (names.ALL_USERS, state.all_users),
         ]
         self._search_attributes.sync(values)
+        # Not a command (served by the UI's metadata query): no history cost.
+        workflow.set_current_details(current_details(state))
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()

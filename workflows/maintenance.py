@@ -19,7 +19,6 @@ ID need the calendar zone and are computed on the client (:func:`start_maintenan
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +33,13 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError
 
 from workflows.delivery import deliver
+from workflows.timers import ProvenClock
 from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.status_page import MaintenancePostRequest, StatusPostActivities
-    from domain.errors import DomainError, NotDue
+    from domain.errors import DomainError
     from domain.maintenance import (
         CancelMaintenance,
         MaintenanceCommand,
@@ -121,6 +121,7 @@ class MaintenanceWorkflow:
         self._state: MaintenanceState | None = None
         self._pending: list[MaintenanceEffects] = []
         self._invalid: DomainError | None = None
+        self._clock = ProvenClock()
         try:
             # The notice period counts from when the operator planned, which
             # the client checked; a slow start must not turn it into a refusal.
@@ -164,13 +165,13 @@ class MaintenanceWorkflow:
 
     def _validate(self, command: MaintenanceCommand) -> None:
         try:
-            decide(self._state, command, workflow.now(), self._policy.maintenance)
+            decide(self._state, command, self._clock.now(), self._policy.maintenance)
         except DomainError as error:
             raise _refusal(error) from None
 
     def _operator(self, command: MaintenanceCommand) -> MaintenanceState:
         try:
-            self._apply(command, workflow.now())
+            self._apply(command, self._clock.now())
         except DomainError as error:
             raise _refusal(error) from None
         return self._current
@@ -217,22 +218,22 @@ class MaintenanceWorkflow:
         return self._current
 
     async def _next_timer(self) -> None:
-        """Fire the start or end when due, else sleep until then or until the state changes."""
+        """Fire the start or end once its instant has passed, else sleep until then.
+
+        "Passed" is judged from history (:class:`ProvenClock`), and the command is
+        decided at its own instant, so replay takes the branches the live run took.
+        """
         state = self._current
         timer = pending_timer(state)
         assert timer is not None, "an open maintenance always waits for its start or end"
-        now = workflow.now()
-        if timer.at <= now:
-            # Timer resolution can wake us a hair early; the loop then waits again.
-            with contextlib.suppress(NotDue):
-                self._apply(timer.command, now)
+        if self._clock.has_passed(timer.at):
+            self._apply(timer.command, timer.at)
             return
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._state is not state,
-                timeout=timer.at - now,
-                timeout_summary=f"{timer.command.kind} maintenance",
-            )
+        await self._clock.sleep_until(
+            timer.at,
+            lambda: self._state is not state,
+            summary=f"{timer.command.kind} maintenance",
+        )
 
     # -- side effects -------------------------------------------------------------
 
@@ -275,7 +276,7 @@ class MaintenanceWorkflow:
                 RecordDeliveryFailure(
                     template=message.template, to=undelivered.to, error=undelivered.error
                 ),
-                workflow.now(),
+                self._clock.now(),
             )
 
     # -- visibility -------------------------------------------------------------------

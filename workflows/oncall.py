@@ -21,7 +21,6 @@ delays the window's state changes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +28,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.timers import ProvenClock
 from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
         OnCallReminderRequest,
         SyncWindowsRequest,
     )
-    from domain.errors import DomainError, NotDue
+    from domain.errors import DomainError
     from domain.messages import OutgoingMessage
     from domain.oncall import (
         BookingStatus,
@@ -101,6 +101,7 @@ class OnCallBookingWorkflow:
         self._booking = input.booking
         self._outbox: list[OutgoingMessage] = []
         self._search_attributes = SearchAttributeSync()
+        self._clock = ProvenClock()
 
     # -- query and update ------------------------------------------------------
 
@@ -113,7 +114,7 @@ class OnCallBookingWorkflow:
     async def cancel(self, command: CancelBooking) -> OnCallBooking:
         """Cancel the booking: free before the start, started hours billed after it."""
         try:
-            self._booking = cancel(self._booking, command, workflow.now())
+            self._booking = cancel(self._booking, command, self._clock.now())
         except DomainError as error:
             raise ApplicationError(
                 error.message, type=error.kind.value, non_retryable=True
@@ -123,7 +124,7 @@ class OnCallBookingWorkflow:
     @cancel.validator
     def _validate_cancel(self, command: CancelBooking) -> None:
         try:
-            cancel(self._booking, command, workflow.now())
+            cancel(self._booking, command, self._clock.now())
         except DomainError as error:
             raise ApplicationError(
                 error.message, type=error.kind.value, non_retryable=True
@@ -157,29 +158,27 @@ class OnCallBookingWorkflow:
         return self._booking
 
     async def _next_step(self) -> None:
-        """Fire the due step, or wait for it or for a cancellation."""
+        """Take the due step once its instant has passed, else sleep until then or a cancellation.
+
+        "Passed" is judged from history (:class:`ProvenClock`) and the step is
+        taken at its own instant, so replay takes the branches the live run took.
+        """
         booking = self._booking
         step = next_step(booking)
         if step is None:
             return
-        now = workflow.now()
-        if step.at > now:
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._booking is not booking,
-                    timeout=step.at - now,
-                    timeout_summary=step.kind.value,
-                )
+        if not self._clock.has_passed(step.at):
+            await self._clock.sleep_until(
+                step.at, lambda: self._booking is not booking, summary=step.kind.value
+            )
             return
-        # Timer resolution can wake us a hair early; the loop then waits again.
-        with contextlib.suppress(NotDue):
-            if step.kind is StepKind.REMIND:
-                self._booking = remind(booking, now)
-                self._outbox.append(reminder_message(self._booking, self._policy, now))
-            elif step.kind is StepKind.ACTIVATE:
-                self._booking = activate(booking, now)
-            else:
-                self._booking = complete(booking, now)
+        if step.kind is StepKind.REMIND:
+            self._booking = remind(booking, step.at)
+            self._outbox.append(reminder_message(self._booking, self._policy, step.at))
+        elif step.kind is StepKind.ACTIVATE:
+            self._booking = activate(booking, step.at)
+        else:
+            self._booking = complete(booking, step.at)
 
     async def _finish(self) -> None:
         """Bill what was used, tell the customer and the incidents about a cancellation."""

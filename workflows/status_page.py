@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.timers import ProvenClock
+
 with workflow.unsafe.imports_passed_through():
     from activities.status_page import StatusSiteActivities, StatusSnapshot
     from domain.status import MaintenancePost, StatusBoard, StatusPost
@@ -39,6 +41,7 @@ class StatusPageWorkflow:
         """Restore the board (fresh start or continue-as-new)."""
         self._board = input.board
         self._dirty = True  # render once at start: the site may be missing
+        self._clock = ProvenClock()
 
     @workflow.signal
     def post(self, post: StatusPost) -> None:
@@ -89,11 +92,11 @@ class StatusPageWorkflow:
                     )
                 continue
             expiry = self._next_expiry()
-            timeout = None if expiry is None else max(expiry - workflow.now(), timedelta(0))
-            try:
-                await workflow.wait_condition(lambda: self._dirty, timeout=timeout)
-            except TimeoutError:
-                pruned = self._board.pruned(workflow.now())
+            # Pruned at the expiry instant itself once its timer fired (history),
+            # not at workflow.now(): replay must take the same branch.
+            if await self._clock.sleep_until(expiry, lambda: self._dirty, summary="age off"):
+                assert expiry is not None
+                pruned = self._board.pruned(expiry)
                 if pruned != self._board:
                     self._board = pruned
                     self._dirty = True

@@ -23,11 +23,13 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -233,6 +235,8 @@ async def refused(call: Awaitable[object], kind: DomainErrorKind) -> Application
     assert cause.type == kind.value, (cause.type, cause.message)
     return cause
 
+
+PAYLOADS = pydantic_data_converter.payload_converter
 
 # -- 1. lifecycle per severity -------------------------------------------------
 
@@ -1203,3 +1207,46 @@ async def test_long_incident_continues_as_new_and_keeps_every_event(h: Harness) 
     assert kinds.count("receipt") == 1
     assert kinds.count("extension") == extensions
     assert kinds.count("resolution") == 1
+
+
+# -- Temporal UI: summaries and current details ---------------------------------
+
+
+async def test_the_temporal_ui_shows_summary_current_details_and_named_timers(h: Harness) -> None:
+    incident = await h.report(login_impossible=True)
+    described = await incident.handle.describe()
+    summary = await described.static_summary()
+    assert summary is not None and incident.ticket in summary
+    assert "Beispiel Versand GmbH" in summary and "kritisch" in summary.lower()
+
+    async def details() -> str:
+        metadata = await incident.handle.query(
+            "__temporal_workflow_metadata", result_type=WorkflowMetadata
+        )
+        return str(metadata.current_details)
+
+    opened = await details()
+    assert opened.startswith("**new** · critical (suggested)")
+    assert "reaction due" in opened and "resolution due" in opened
+
+    estimate = incident.received + timedelta(hours=2)
+    await incident.handle.execute_update(
+        IncidentWorkflow.acknowledge, Acknowledge(severity=Severity.CRITICAL, estimate=estimate)
+    )
+    acknowledged = await details()
+    assert acknowledged.startswith("**acknowledged** · critical · escalation stage 0")
+    assert "estimate" in acknowledged
+
+    history = await incident.handle.fetch_history()
+    timer_summaries = {
+        PAYLOADS.from_payload(e.user_metadata.summary, str)
+        for e in history.events
+        if e.HasField("timer_started_event_attributes") and e.user_metadata.HasField("summary")
+    }
+    assert {"PageOnDuty", "MissEstimate"} <= timer_summaries, timer_summaries
+    activity_summaries = {
+        PAYLOADS.from_payload(e.user_metadata.summary, str)
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
+    assert any(s.startswith("e-mail receipt to") for s in activity_summaries), activity_summaries

@@ -1,0 +1,90 @@
+"""Replay takes the live run's branches even when ``workflow.now()`` lagged behind live.
+
+``make chaos`` found a worker whose first activation after a ``kill -9`` saw
+``workflow.now()`` equal to an earlier task's time, though a timer in that
+activation had fired; replay later saw the true time. Deciding "is it due?"
+with ``workflow.now()`` then gave different commands live and in replay
+(nondeterminism). Here the live worker's clock is made to lag on purpose; the
+recorded history must replay cleanly with the true clock, and the incident
+must still record its warning and breach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.worker._workflow_instance import _WorkflowInstanceImpl
+
+from tests.conftest import Stack
+from tests.workflows.test_incident_workflow import harness_for
+from worker import WORKFLOWS
+from workflows.sandbox import workflow_runner
+
+LAG = timedelta(minutes=40)
+
+
+REAL_TIME_NS = _WorkflowInstanceImpl.workflow_time_ns
+
+
+def _restore_real_clock() -> None:
+    _WorkflowInstanceImpl.workflow_time_ns = REAL_TIME_NS  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def lagging_clock() -> Iterator[None]:
+    """One live activation (the first an hour or more after the start) sees ``now`` LAG behind.
+
+    That is the shape chaos found: a single activation with an old time, the
+    timer of that activation already fired; replay sees the true time.
+    """
+    lag_ns = int(LAG.total_seconds() * 1e9)
+    first_task_ns: dict[int, int] = {}  # per workflow instance
+    lagged_task_ns: dict[int, int] = {}
+
+    def lagging(self: _WorkflowInstanceImpl) -> int:
+        real = REAL_TIME_NS(self)
+        key = id(self)
+        first = first_task_ns.setdefault(key, real)
+        if self._is_replaying or real - first < 3600 * 10**9:
+            return real
+        if lagged_task_ns.setdefault(key, real) == real:
+            return real - lag_ns
+        return real
+
+    _WorkflowInstanceImpl.workflow_time_ns = lagging  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        _restore_real_clock()
+
+
+async def test_a_lagging_clock_live_still_replays_and_records_every_deadline(
+    stack: Stack, lagging_clock: None
+) -> None:
+    assert stack.env is not None
+    async with harness_for(stack) as h:
+        # Minor: 24 h to react, warned at 75 %; both pass while the clock lags.
+        incident = await h.report(login_impossible=False, workaround_available=True)
+        view = await incident.view()
+        await stack.env.sleep(view.reaction_due - incident.received + timedelta(hours=2))
+        after = await incident.view()
+        kinds = [type(e).__name__ for e in after.events]
+        assert "DeadlineWarned" in kinds and "ReactionBreached" in kinds, kinds
+        assert after.reaction_breached
+        history = await incident.handle.fetch_history()
+
+    _restore_real_clock()  # replay sees each task's true time
+    replayer = Replayer(
+        workflows=list(WORKFLOWS),
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+    # Events are stamped with their deadlines, not with the lagging clock.
+    breach = next(e for e in after.events if type(e).__name__ == "ReactionBreached")
+    assert breach.at == view.reaction_due

@@ -1,0 +1,80 @@
+"""Deadlines in workflow code that depend on history alone, never on ``workflow.now()``.
+
+Why this exists: under ``make chaos`` (workers killed with ``kill -9`` while
+queries arrive) a new worker ran its first activation with ``workflow.now()``
+equal to an *earlier* task's start time, although a timer in that very
+activation had already fired. Replaying the same history later gives the
+correct, later time. A workflow that asks "is the deadline due?" with
+``at <= workflow.now()`` therefore took one branch live (re-arm the timer) and
+another in replay (record the breach, upsert search attributes): a
+nondeterminism error (docs/RELIABILITY.md, "Nondeterminism after a worker
+kill").
+
+:class:`ProvenClock` answers that question from recorded facts only: an
+instant counts as passed once a timer for it has fired in this run, or when it
+is not after the run's start. ``workflow.now()`` is used only for a timer's
+*duration*, which the server never compares on replay, and for stamping
+operator commands (:meth:`ProvenClock.now`, never earlier than what history
+already proved).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+# Temporal needs a positive timer; an overdue deadline gets the shortest one, so
+# its firing, not the clock, is what records that it passed.
+_SHORTEST_TIMER = timedelta(milliseconds=1)
+
+
+class ProvenClock:
+    """The latest instant this workflow run has proven, from its history, to lie in the past."""
+
+    def __init__(self) -> None:
+        """Start at the run's start time (recorded in its first history event)."""
+        self._reached = workflow.info().start_time
+
+    @property
+    def reached(self) -> datetime:
+        """Every instant up to this one has passed, in live execution and in replay alike."""
+        return self._reached
+
+    def has_passed(self, at: datetime) -> bool:
+        """Whether ``at`` is proven past: a timer for it fired, or it precedes the run."""
+        return at <= self._reached
+
+    def now(self) -> datetime:
+        """The instant for an operator command: ``workflow.now()``, never behind history."""
+        return max(workflow.now(), self._reached)
+
+    async def sleep_until(
+        self,
+        at: datetime | None,
+        wake: Callable[[], bool],
+        *,
+        summary: str | None = None,
+    ) -> bool:
+        """Sleep until ``at`` has passed or ``wake()`` holds.
+
+        Args:
+            at: The instant to wait for; ``None`` waits for ``wake`` only.
+            wake: Condition that ends the sleep early (a state change).
+            summary: Shown for the timer in the Temporal UI.
+
+        Returns:
+            True when ``at`` has passed (the timer fired or it had already passed),
+            False when ``wake`` ended the sleep first.
+        """
+        if at is not None and self.has_passed(at):
+            return True
+        timeout = None if at is None else max(at - workflow.now(), _SHORTEST_TIMER)
+        try:
+            await workflow.wait_condition(wake, timeout=timeout, timeout_summary=summary)
+        except TimeoutError:
+            assert at is not None  # only a timeout can raise
+            self._reached = max(self._reached, at)
+            return True
+        return False
