@@ -17,6 +17,7 @@ import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from activities.status_page import StatusPostActivities, StatusSiteActivities
 from telemetry import Telemetry, configure_logging
 from workflows.audit import AuditWorkflow
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
-from workflows.client import connect, ensure_search_attributes
+from workflows.client import connect, ensure_search_attributes, ensure_status_page
 from workflows.incident import IncidentWorkflow
 from workflows.maintenance import MaintenanceWorkflow
 from workflows.names import TASK_QUEUE
@@ -54,6 +55,7 @@ WORKFLOWS: tuple[type, ...] = (
     AuditWorkflow,
     OnCallBookingWorkflow,
 )
+SHUTDOWN_GRACE = timedelta(seconds=20)
 DEFAULT_SENDER = "myconvento Support <support@myconvento.com>"
 
 
@@ -157,6 +159,9 @@ def build_worker(
         workflows=list(WORKFLOWS),
         activities=build_activities(client, settings, mailer=mailer),
         workflow_runner=workflow_runner(),
+        # On SIGTERM (docker stop, rolling upgrades) running activities get
+        # this long to finish before they are cancelled and retried elsewhere.
+        graceful_shutdown_timeout=SHUTDOWN_GRACE,
     )
 
 
@@ -174,6 +179,7 @@ async def run(settings: WorkerSettings | None = None, client: Client | None = No
     added = await ensure_search_attributes(client)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
+    await ensure_status_page(client)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

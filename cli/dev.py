@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributeIndexedValueType, WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributeIndexedValueType
 
 from cli.common import CliError
-from workflows.client import connect
-from workflows.names import SEARCH_ATTRIBUTES, STATUS_PAGE_WORKFLOW_ID, TASK_QUEUE
-from workflows.status_page import StatusPageInput, StatusPageWorkflow
+from workflows.client import connect, ensure_status_page
+from workflows.names import SEARCH_ATTRIBUTES
 
 _SA_TYPES = {
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",
@@ -155,13 +154,7 @@ async def wait_for_server(
 async def prepare(config: DevConfig, process: subprocess.Popen[bytes]) -> None:
     """Wait for the server, then start the status page workflow (the site exists at once)."""
     client = await wait_for_server(config.address, process)
-    await client.start_workflow(
-        StatusPageWorkflow.run,
-        StatusPageInput(),
-        id=STATUS_PAGE_WORKFLOW_ID,
-        task_queue=TASK_QUEUE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+    await ensure_status_page(client)
 
 
 def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 15) -> None:
