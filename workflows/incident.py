@@ -302,7 +302,7 @@ class IncidentWorkflow:
         if self._state is None:
             return  # still opening: the handler waits and decides then
         try:
-            decide(self._state, command, self._clock.now())
+            decide(self._state, command, self._clock.now_for_validator())
         except DomainError as error:
             raise _refusal(error) from None
 

@@ -165,7 +165,7 @@ class MaintenanceWorkflow:
 
     def _validate(self, command: MaintenanceCommand) -> None:
         try:
-            decide(self._state, command, self._clock.now(), self._policy.maintenance)
+            decide(self._state, command, self._clock.now_for_validator(), self._policy.maintenance)
         except DomainError as error:
             raise _refusal(error) from None
 

@@ -124,7 +124,7 @@ class OnCallBookingWorkflow:
     @cancel.validator
     def _validate_cancel(self, command: CancelBooking) -> None:
         try:
-            cancel(self._booking, command, self._clock.now())
+            cancel(self._booking, command, self._clock.now_for_validator())
         except DomainError as error:
             raise ApplicationError(
                 error.message, type=error.kind.value, non_retryable=True

@@ -14,8 +14,11 @@ kill").
 instant counts as passed once a timer for it has fired in this run, or when it
 is not after the run's start. ``workflow.now()`` is used only for a timer's
 *duration*, which the server never compares on replay, and for stamping
-operator commands (:meth:`ProvenClock.now`, never earlier than what history
-already proved).
+operator commands (:meth:`ProvenClock.now`). Operator commands cannot be
+judged from history alone, so when an activation's ``workflow.now()`` is
+provably stale (before a fired timer's instant) the clock raises
+:class:`ClockBehindHistory`, failing the workflow task for a retry instead of
+recording decisions that replay would not repeat.
 """
 
 from __future__ import annotations
@@ -28,6 +31,18 @@ from temporalio import workflow
 # Temporal needs a positive timer; an overdue deadline gets the shortest one, so
 # its firing, not the clock, is what records that it passed.
 _SHORTEST_TIMER = timedelta(milliseconds=1)
+# Timer durations travel in milliseconds; a timer may fire this much "early".
+_TIMER_PRECISION = timedelta(milliseconds=50)
+
+
+class ClockBehindHistory(RuntimeError):
+    """``workflow.now()`` lies before an instant this run's history proves has passed.
+
+    Raised (not an ``ApplicationError``) so that the SDK fails the *workflow
+    task*, not the workflow: Temporal retries the task, the worker replays the
+    history and the retry sees the task's true time. Committing commands decided
+    with the stale time would make the history unreplayable.
+    """
 
 
 class ProvenClock:
@@ -47,8 +62,29 @@ class ProvenClock:
         return at <= self._reached
 
     def now(self) -> datetime:
-        """The instant for an operator command: ``workflow.now()``, never behind history."""
+        """The instant for an operator command: ``workflow.now()``, checked against history.
+
+        Raises:
+            ClockBehindHistory: ``workflow.now()`` is provably stale in this activation.
+        """
+        self._check()
         return max(workflow.now(), self._reached)
+
+    def now_for_validator(self) -> datetime:
+        """Like :meth:`now`, without the check: a validator's exception would refuse the update.
+
+        Validators do not run on replay and write nothing to history; the
+        handler that follows decides with :meth:`now`, which does check.
+        """
+        return max(workflow.now(), self._reached)
+
+    def _check(self) -> None:
+        now = workflow.now()
+        if now < self._reached - _TIMER_PRECISION:
+            raise ClockBehindHistory(
+                f"workflow.now() {now.isoformat()} is before {self._reached.isoformat()}, "
+                "which a fired timer proved past; failing the task so it is retried"
+            )
 
     async def sleep_until(
         self,
@@ -76,5 +112,6 @@ class ProvenClock:
         except TimeoutError:
             assert at is not None  # only a timeout can raise
             self._reached = max(self._reached, at)
+            self._check()
             return True
         return False

@@ -35,35 +35,37 @@ def _restore_real_clock() -> None:
 
 
 @pytest.fixture
-def lagging_clock() -> Iterator[None]:
+def lagging_clock() -> Iterator[list[int]]:
     """One live activation (the first an hour or more after the start) sees ``now`` LAG behind.
 
     That is the shape chaos found: a single activation with an old time, the
-    timer of that activation already fired; replay sees the true time.
+    timer of that activation already fired; replay sees the true time. Yields
+    the list of lagged task times (one entry once it happened).
     """
     lag_ns = int(LAG.total_seconds() * 1e9)
     first_task_ns: dict[int, int] = {}  # per workflow instance
-    lagged_task_ns: dict[int, int] = {}
+    lagged: list[int] = []
 
     def lagging(self: _WorkflowInstanceImpl) -> int:
         real = REAL_TIME_NS(self)
-        key = id(self)
-        first = first_task_ns.setdefault(key, real)
+        first = first_task_ns.setdefault(id(self), real)
         if self._is_replaying or real - first < 3600 * 10**9:
             return real
-        if lagged_task_ns.setdefault(key, real) == real:
+        if not lagged or lagged == [real]:
+            if not lagged:
+                lagged.append(real)
             return real - lag_ns
         return real
 
     _WorkflowInstanceImpl.workflow_time_ns = lagging  # type: ignore[method-assign]
     try:
-        yield
+        yield lagged
     finally:
         _restore_real_clock()
 
 
 async def test_a_lagging_clock_live_still_replays_and_records_every_deadline(
-    stack: Stack, lagging_clock: None
+    stack: Stack, lagging_clock: list[int]
 ) -> None:
     assert stack.env is not None
     async with harness_for(stack) as h:
@@ -76,6 +78,14 @@ async def test_a_lagging_clock_live_still_replays_and_records_every_deadline(
         assert "DeadlineWarned" in kinds and "ReactionBreached" in kinds, kinds
         assert after.reaction_breached
         history = await incident.handle.fetch_history()
+    assert lagging_clock, "the clock never lagged: the test did not test anything"
+    # The stale activation was refused (failed task, retried), not recorded.
+    failures = [
+        e.workflow_task_failed_event_attributes.failure.message
+        for e in history.events
+        if e.HasField("workflow_task_failed_event_attributes")
+    ]
+    assert any("which a fired timer proved past" in f for f in failures), failures
 
     _restore_real_clock()  # replay sees each task's true time
     replayer = Replayer(
