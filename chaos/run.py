@@ -55,6 +55,7 @@ from starter import report_incident
 from workflows.client import connect
 from workflows.incident import IncidentWorkflow
 from workflows.names import SEARCH_ATTRIBUTES
+from workflows.queries import is_transient
 
 POLICY = """\
 name = "chaos-24x7"
@@ -226,8 +227,9 @@ async def retrying(call: Callable[[], Awaitable[Any]], attempts: int = 120) -> A
         try:
             return await call()
         except WorkflowQueryFailedError as error:
-            # Queried before the (crashed) worker opened the incident: wait.
-            if attempt == attempts - 1 or "still being opened" not in str(error):
+            # Not opened yet, or refused by a worker rebuilding after a crash
+            # (workflows/queries.py): both pass by themselves.
+            if attempt == attempts - 1 or not is_transient(error):
                 raise
             await asyncio.sleep(0.5)
         except (RPCError, RuntimeError) as error:

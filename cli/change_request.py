@@ -59,6 +59,7 @@ from workflows import names
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
 from workflows.change_request_intake import parse_change_request, submit_change_request
 from workflows.incident import IncidentWorkflow
+from workflows.queries import query_settled
 
 app = typer.Typer(
     help="Change requests (Änderungswünsche): no SLA clock; a development ticket; "
@@ -165,7 +166,7 @@ async def _handle(c: Client, change_request_id: str) -> WorkflowHandle[Any, Any]
 
 async def _view(c: Client, change_request_id: str) -> ChangeRequestView:
     handle = await _handle(c, change_request_id)
-    return await handle.query(ChangeRequestWorkflow.view)
+    return await query_settled(lambda: handle.query(ChangeRequestWorkflow.view))
 
 
 @app.command("list")
@@ -195,7 +196,8 @@ def list_change_requests(
         c = await client()
 
         async def summary(change_request_id: str) -> ChangeRequestSummary:
-            full = await c.get_workflow_handle(change_request_id).query(ChangeRequestWorkflow.view)
+            handle = c.get_workflow_handle(change_request_id)
+            full = await query_settled(lambda: handle.query(ChangeRequestWorkflow.view))
             return ChangeRequestSummary.model_validate(
                 full.model_dump(exclude={"request", "notes", "events"})
             )

@@ -53,6 +53,7 @@ from workflows.maintenance import (
     MaintenanceWorkflow,
     start_maintenance,
 )
+from workflows.queries import query_settled
 
 app = typer.Typer(
     name="maintenance",
@@ -269,7 +270,7 @@ def show(
         if description.status is WorkflowExecutionStatus.COMPLETED:
             # The result is the final state and needs no worker to replay.
             return await handle.result()
-        return await handle.query(MaintenanceWorkflow.view)
+        return await query_settled(lambda: handle.query(MaintenanceWorkflow.view))
 
     state = run(body)
     if as_json:

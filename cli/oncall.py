@@ -50,6 +50,7 @@ from domain.sla import SlaPolicy
 from workflows import names
 from workflows.oncall import OnCallBookingWorkflow
 from workflows.oncall_intake import BookingReceipt, book_oncall
+from workflows.queries import query_settled
 
 app = typer.Typer(
     help="Extended on-call (erweiterte Bereitschaft): book at least 3 business days ahead, "
@@ -172,7 +173,7 @@ def _table(bookings: list[BookingSummary], calendar: BusinessCalendar) -> Table:
 async def _view(c: Client, booking_id: str) -> OnCallBooking:
     handle = c.get_workflow_handle_for(OnCallBookingWorkflow.run, booking_id)
     try:
-        return await handle.query(OnCallBookingWorkflow.view)
+        return await query_settled(lambda: handle.query(OnCallBookingWorkflow.view))
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise CliError(f"unknown booking {booking_id}") from None

@@ -35,6 +35,7 @@ from domain.sla_report import ReportMonth, reaction_due_window
 from domain.view import IncidentView
 from workflows.incident import IncidentWorkflow
 from workflows.oncall import OnCallBookingWorkflow
+from workflows.queries import query_settled
 
 LIMIT = 100_000
 """At most this many workflows per list (a month has far fewer)."""
@@ -70,7 +71,7 @@ async def incident_views(
 
     async def one(ticket_id: str) -> IncidentView:
         handle = client.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
-        return await handle.query(IncidentWorkflow.view)
+        return await query_settled(lambda: handle.query(IncidentWorkflow.view))
 
     ids = await listed_ids(client, incidents_query(policy, month), LIMIT)
     return await gather_bounded(ids, one)
@@ -83,7 +84,7 @@ async def oncall_bookings(
 
     async def one(booking_id: str) -> OnCallBooking:
         handle = client.get_workflow_handle_for(OnCallBookingWorkflow.run, booking_id)
-        return await handle.query(OnCallBookingWorkflow.view)
+        return await query_settled(lambda: handle.query(OnCallBookingWorkflow.view))
 
     ids = await listed_ids(client, bookings_query(policy, month), LIMIT)
     return await gather_bounded(ids, one)

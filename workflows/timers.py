@@ -31,6 +31,8 @@ from temporalio import workflow
 # Temporal needs a positive timer; an overdue deadline gets the shortest one, so
 # its firing, not the clock, is what records that it passed.
 _SHORTEST_TIMER = timedelta(milliseconds=1)
+# The words every ClockBehindHistory message contains (readers retry on them).
+STALE_CLOCK_MARK = "which a fired timer proved past"
 # Timer durations travel in milliseconds; a timer may fire this much "early".
 _TIMER_PRECISION = timedelta(milliseconds=50)
 
@@ -83,7 +85,7 @@ class ProvenClock:
         if now < self._reached - _TIMER_PRECISION:
             raise ClockBehindHistory(
                 f"workflow.now() {now.isoformat()} is before {self._reached.isoformat()}, "
-                "which a fired timer proved past; failing the task so it is retried"
+                f"{STALE_CLOCK_MARK}; failing the task so it is retried"
             )
 
     async def sleep_until(

@@ -1,0 +1,50 @@
+"""Reading a workflow's state by query, through the short windows where a query cannot answer.
+
+Two answers are transient and worth a short retry, not an operator-facing error:
+
+* ``NotOpenYet`` — the incident's first task has not run yet (just reported);
+* ``ClockBehindHistory`` (:mod:`workflows.timers`) — the worker rebuilt the
+  workflow for this query after a crash and met a timer that fired after its
+  last completed task with a stale time; it refuses rather than answer from
+  a state the real task would not reach (docs/RELIABILITY.md). The next try
+  replays again and answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio.client import WorkflowQueryFailedError
+
+from workflows.timers import STALE_CLOCK_MARK
+
+T = TypeVar("T")
+
+_TRANSIENT = ("still being opened", STALE_CLOCK_MARK)
+
+
+def is_transient(error: WorkflowQueryFailedError) -> bool:
+    """Whether the query failed for a reason that passes by itself within seconds."""
+    return any(mark in str(error) for mark in _TRANSIENT)
+
+
+async def query_settled(
+    call: Callable[[], Awaitable[T]], *, attempts: int = 8, first_delay: float = 0.2
+) -> T:
+    """Run ``call`` (a query), retrying transient failures with backoff (about 5 s in all).
+
+    Raises:
+        WorkflowQueryFailedError: a permanent failure, or a transient one that did not pass.
+    """
+    delay = first_delay
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except WorkflowQueryFailedError as error:
+            if attempt == attempts - 1 or not is_transient(error):
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
