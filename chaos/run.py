@@ -257,6 +257,7 @@ class Driver:
         self.client = client
         self.policy = policy
         self.ack_sent_at: dict[str, datetime] = {}
+        self.estimates_refused_late = 0
 
     def handle(self, ticket: str) -> Any:
         return self.client.get_workflow_handle_for(IncidentWorkflow.run, ticket)
@@ -278,18 +279,30 @@ class Driver:
         raise AssertionError(f"{ticket}: condition not reached within {seconds:.0f} s")
 
     async def update(
-        self, ticket: str, method: Any, command: Any, done: Callable[[IncidentView], bool]
+        self,
+        ticket: str,
+        method: Any,
+        command: Callable[[], Any],
+        done: Callable[[IncidentView], bool],
     ) -> None:
-        """Send an update; if the outcome is unknown (crash), the state tells whether it applied."""
+        """Send an update; if the outcome is unknown (crash), the state tells whether it applied.
+
+        ``command`` builds the command afresh for each attempt: an estimate sent
+        while no worker runs can have passed by the time one processes it, and
+        is then rightly refused; like an operator, the driver sends a new one.
+        """
         if method is IncidentWorkflow.acknowledge:
             self.ack_sent_at.setdefault(ticket, datetime.now(UTC))
         for _ in range(60):
             try:
-                await self.handle(ticket).execute_update(method, command)
+                await self.handle(ticket).execute_update(method, command())
                 return
-            except WorkflowUpdateFailedError:
+            except WorkflowUpdateFailedError as error:
                 if done(await self.view(ticket)):
                     return  # an earlier attempt went through before the connection broke
+                if "is not in the future" in str(error.cause):
+                    self.estimates_refused_late += 1
+                    continue
                 raise
             except (RPCError, RuntimeError):
                 await asyncio.sleep(0.5)
@@ -319,13 +332,23 @@ class Driver:
         def now() -> datetime:
             return datetime.now(UTC)
 
+        def ack_in(seconds: int) -> Callable[[], Acknowledge]:
+            return lambda: Acknowledge(
+                severity=Severity.MAJOR, estimate=now() + timedelta(seconds=seconds)
+            )
+
+        def extend_by(seconds: int, reason: str) -> Callable[[], ExtendEstimate]:
+            return lambda: ExtendEstimate(
+                estimate=now() + timedelta(seconds=seconds), reason=reason
+            )
+
         acknowledged = lambda v: v.acknowledged_at is not None  # noqa: E731
         resolved = lambda v: v.status.value == "resolved"  # noqa: E731
         if scenario == "quick":
             await self.update(
                 ticket,
                 IncidentWorkflow.acknowledge,
-                Acknowledge(severity=Severity.MAJOR, estimate=now() + timedelta(seconds=60)),
+                ack_in(60),
                 acknowledged,
             )
             await asyncio.sleep(random.uniform(1, 4))
@@ -333,7 +356,7 @@ class Driver:
             await self.update(
                 ticket,
                 IncidentWorkflow.acknowledge,
-                Acknowledge(severity=Severity.MAJOR, estimate=now() + timedelta(seconds=3)),
+                ack_in(3),
                 acknowledged,
             )
             await self.until(ticket, lambda v: v.escalation_stage == 1, 60)
@@ -341,7 +364,7 @@ class Driver:
             await self.update(
                 ticket,
                 IncidentWorkflow.extend,
-                ExtendEstimate(estimate=now() + timedelta(seconds=3), reason="Ursache noch unklar"),
+                extend_by(3, "Ursache noch unklar"),
                 lambda v: v.estimate != first,
             )
             await self.until(ticket, lambda v: v.escalation_stage == 2, 60)
@@ -350,26 +373,28 @@ class Driver:
             await self.update(
                 ticket,
                 IncidentWorkflow.acknowledge,
-                Acknowledge(severity=Severity.MAJOR, estimate=now() + timedelta(seconds=60)),
+                ack_in(60),
                 acknowledged,
             )
         elif scenario == "extend_live":
             await self.update(
                 ticket,
                 IncidentWorkflow.acknowledge,
-                Acknowledge(severity=Severity.MAJOR, estimate=now() + timedelta(seconds=40)),
+                ack_in(40),
                 acknowledged,
             )
             first = (await self.view(ticket)).estimate
             await self.update(
                 ticket,
                 IncidentWorkflow.extend,
-                ExtendEstimate(
+                lambda: ExtendEstimate(
                     estimate=now() + timedelta(seconds=60), reason="Ersatzteil unterwegs"
                 ),
                 lambda v: v.estimate != first,
             )
-        await self.update(ticket, IncidentWorkflow.resolve, Resolve(summary="behoben"), resolved)
+        await self.update(
+            ticket, IncidentWorkflow.resolve, lambda: Resolve(summary="behoben"), resolved
+        )
         await retrying(lambda: self.handle(ticket).result())
         driven.view = await self.view(ticket)
         driven.ack_sent_at = self.ack_sent_at.get(ticket)
@@ -562,6 +587,7 @@ async def chaos(incidents: int, seed: int, workdir: Path) -> dict[str, Any]:
         "redeliveries_same_message_id": redelivered,
         "deliveries_total": len(sink.deliveries),
         "acks_processed_after_deadline": sum(acked_during_downtime(d) for d in driven),
+        "estimates_refused_as_past_and_resent": driver.estimates_refused_late,
         "timer_events": len(lags),
         "timer_lag_median_s": _median([lag for _, lag in lags]),
         "timer_lag_max_s": max((round(lag, 2) for _, lag in lags), default=None),
