@@ -1,8 +1,15 @@
-"""Run every benchmark: ``python -m bench.run [--json] [--quick] [--only NAME]``.
+"""Run the benchmarks: ``python -m bench.run [--json] [--quick] [--only NAME] ...``.
 
-A benchmark is a function ``run(quick: bool) -> list[dict]``; register it in
+* ``calendar`` — business-time arithmetic (:mod:`bench.calendar_bench`);
+* ``engine`` — N incident lifecycles against the baseline workflow on a local
+  Temporal dev server (:mod:`bench.engine_bench`, ``--incidents``);
+* ``parked`` — N open incidents waiting on timers: memory and visibility
+  (:mod:`bench.parked_bench`, ``--parked``; ``--parked 0`` skips it).
+
+A benchmark is a function ``run(options) -> list[dict]``; register it in
 :data:`BENCHMARKS`. Rows with the same keys form one table; rows whose only key
-is ``"note"`` are printed as notes below the tables.
+is ``"note"`` are printed as notes below the tables. ``engine`` and ``parked``
+share one dev server, started when the first of them runs.
 """
 
 from __future__ import annotations
@@ -11,14 +18,93 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from bench import calendar_bench
+from bench.stack import Stack
 
 Row = dict[str, object]
+
+DEFAULT_INCIDENTS = 500
+DEFAULT_PARKED = 10_000
+QUICK_INCIDENTS = 50
+QUICK_PARKED = 500
+DEFAULT_CONCURRENCY = 50
+
+
+@dataclass
+class Options:
+    """What the command line asked for, and the shared dev server (started on demand)."""
+
+    quick: bool = False
+    incidents: int = DEFAULT_INCIDENTS
+    parked: int = DEFAULT_PARKED
+    concurrency: int = DEFAULT_CONCURRENCY
+    keep: bool = False
+    db: str = "memory"
+    _stack: Stack | None = None
+
+    def stack(self) -> Stack:
+        """The benchmark's Temporal dev server (one per run, in a temporary directory)."""
+        if self._stack is None:
+            workdir = Path(tempfile.mkdtemp(prefix="sla-bench-"))
+            stack = Stack(workdir, in_memory=self.db == "memory")
+            stack.start_server()
+            self._stack = stack
+        return self._stack
+
+    def close(self, failed: bool = False) -> Path | None:
+        """Stop the server and workers; remove the work dir unless ``keep`` or ``failed``."""
+        if self._stack is None:
+            return None
+        self._stack.stop()
+        workdir = self._stack.workdir
+        self._stack = None
+        if self.keep or failed:
+            if failed:
+                print(f"benchmark failed; logs and data kept in {workdir}", file=sys.stderr)
+            return workdir
+        shutil.rmtree(workdir, ignore_errors=True)
+        return None
+
+
+def _calendar(options: Options) -> list[Row]:
+    return calendar_bench.run(options.quick)
+
+
+def _engine(options: Options) -> list[Row]:
+    from bench import engine_bench
+
+    return engine_bench.run(options.stack(), options.incidents, options.concurrency)
+
+
+def _parked(options: Options) -> list[Row]:
+    from bench import parked_bench
+
+    return parked_bench.run(options.stack(), options.parked, options.concurrency)
+
+
+def _engine_labels() -> Mapping[str, str]:
+    from bench import engine_bench
+
+    return engine_bench.LABELS
+
+
+def _parked_labels() -> Mapping[str, str]:
+    from bench import parked_bench
+
+    return parked_bench.LABELS
 
 
 @dataclass(frozen=True)
@@ -27,16 +113,31 @@ class Benchmark:
 
     name: str
     title: str
-    run: Callable[[bool], list[Row]]
-    labels: Mapping[str, str] = field(default_factory=dict)
+    run: Callable[[Options], list[Row]]
+    labels: Callable[[], Mapping[str, str]] = field(default=lambda: {})
+    skip: Callable[[Options], bool] = field(default=lambda options: False)
 
 
 BENCHMARKS: list[Benchmark] = [
     Benchmark(
         name="calendar",
         title="BusinessCalendar.add / between vs day-stepping vs pandas CustomBusinessHour",
-        run=calendar_bench.run,
-        labels=calendar_bench.LABELS,
+        run=_calendar,
+        labels=lambda: calendar_bench.LABELS,
+    ),
+    Benchmark(
+        name="engine",
+        title="incident lifecycles (report → ack → resolve) vs the baseline workflow",
+        run=_engine,
+        labels=_engine_labels,
+        skip=lambda options: options.incidents <= 0,
+    ),
+    Benchmark(
+        name="parked",
+        title="open incidents parked on timers: memory and visibility",
+        run=_parked,
+        labels=_parked_labels,
+        skip=lambda options: options.parked <= 0,
     ),
 ]
 
@@ -71,37 +172,50 @@ def _is_number(value: object) -> bool:
     return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
-def format_table(rows: Sequence[Row], labels: Mapping[str, str] | None = None) -> str:
-    """Rows sharing the same keys as an aligned plain-text table (numbers right-aligned)."""
+def make_table(rows: Sequence[Row], labels: Mapping[str, str] | None = None) -> Table:
+    """Rows sharing the same keys as a rich table (numbers right-aligned)."""
     labels = labels or {}
     keys = list(rows[0])
-    header = [labels.get(k, k) for k in keys]
-    body = [[_cell(row[k]) for k in keys] for row in rows]
-    right = [all(_is_number(row[k]) for row in rows) for k in keys]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(keys))]
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for key in keys:
+        numeric = all(_is_number(row[key]) for row in rows)
+        table.add_column(labels.get(key, key), justify="right" if numeric else "left")
+    for row in rows:
+        cells = []
+        for key in keys:
+            text = _cell(row[key])
+            if isinstance(row[key], bool) and not row[key]:
+                text = f"[bold red]{text}[/]"
+            cells.append(text)
+        table.add_row(*cells)
+    return table
 
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)
-        ]
-        return "  ".join(parts).rstrip()
 
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(b) for b in body)])
-
-
-def format_result(result: Result) -> str:
+def print_result(console: Console, result: Result) -> None:
     """One benchmark's tables and notes."""
     groups: dict[tuple[str, ...], list[Row]] = {}
     for row in result.rows:
         groups.setdefault(tuple(row), []).append(row)
-    out = [f"== {result.benchmark.name}: {result.benchmark.title} ({result.seconds:.1f} s)"]
+    console.print(
+        f"[bold]== {result.benchmark.name}[/]: {result.benchmark.title} ({result.seconds:.1f} s)",
+        highlight=False,
+    )
     notes = groups.pop(("note",), [])
+    labels = result.benchmark.labels()
     for rows in groups.values():
-        out += ["", format_table(rows, result.benchmark.labels)]
+        console.print()
+        console.print(make_table(rows, labels))
     if notes:
-        out += ["", *(f"  * {row['note']}" for row in notes)]
-    return "\n".join(out)
+        console.print()
+        for row in notes:
+            console.print(f"  * {row['note']}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _machine() -> dict[str, object]:
@@ -117,54 +231,136 @@ def _machine() -> dict[str, object]:
 # -- entry point -------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the selected benchmarks and print a text report or JSON."""
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.add_argument("--quick", action="store_true", help="smaller samples (a few seconds)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smaller samples (calendar; --incidents {QUICK_INCIDENTS}, "
+        f"--parked {QUICK_PARKED} unless given)",
+    )
     parser.add_argument(
         "--only",
         action="append",
         choices=[b.name for b in BENCHMARKS],
         help="run only this benchmark (repeatable)",
     )
-    args = parser.parse_args(argv)
-    selected = [b for b in BENCHMARKS if not args.only or b.name in args.only]
+    parser.add_argument(
+        "--incidents",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"engine: lifecycles per side (default {DEFAULT_INCIDENTS}; 0 skips)",
+    )
+    parser.add_argument(
+        "--parked",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"parked: open incidents (default {DEFAULT_PARKED}; 0 skips)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="K",
+        help=f"engine and parked: calls in flight (default {DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--db",
+        choices=["file", "memory"],
+        default="memory",
+        help="dev server store: in-memory SQLite (default) or a SQLite file in the work dir "
+        "(as `sla dev`)",
+    )
+    parser.add_argument(
+        "--save", type=Path, metavar="FILE", help="also write the JSON report to FILE"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the dev server's work dir (logs, database)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the selected benchmarks and print rich tables or JSON."""
+    args = _parser().parse_args(argv)
+    options = Options(
+        quick=args.quick,
+        incidents=args.incidents
+        if args.incidents is not None
+        else (QUICK_INCIDENTS if args.quick else DEFAULT_INCIDENTS),
+        parked=args.parked
+        if args.parked is not None
+        else (QUICK_PARKED if args.quick else DEFAULT_PARKED),
+        concurrency=max(1, args.concurrency),
+        keep=args.keep,
+        db=args.db,
+    )
+    selected = [
+        b for b in BENCHMARKS if (not args.only or b.name in args.only) and not b.skip(options)
+    ]
 
     machine = _machine()
+    console = Console(width=None if sys.stdout.isatty() else 200)
     if not args.json:
         mode = "quick" if args.quick else "full"
-        print(
+        console.print(
             f"SLA engine benchmarks ({mode}) — {machine['implementation']} "
-            f"{machine['python']}, {machine['platform']}, {machine['cpus']} CPUs",
-            flush=True,
+            f"{machine['python']}, {machine['platform']}, {machine['cpus']} CPUs, "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {_load()}",
+            highlight=False,
         )
     results: list[Result] = []
-    for bench in selected:
-        t0 = time.perf_counter()
-        rows = bench.run(args.quick)
-        result = Result(bench, rows, time.perf_counter() - t0)
-        results.append(result)
-        if not args.json:
-            print()
-            print(format_result(result), flush=True)
+    load_start = _load()
+    started = time.perf_counter()
+    failed = True
+    try:
+        for bench in selected:
+            t0 = time.perf_counter()
+            rows = bench.run(options)
+            result = Result(bench, rows, time.perf_counter() - t0)
+            results.append(result)
+            if not args.json:
+                console.print()
+                print_result(console, result)
+        failed = False
+    finally:
+        kept = options.close(failed)
+    total = time.perf_counter() - started
 
+    payload = {
+        "machine": machine,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "incidents": options.incidents,
+        "parked": options.parked,
+        "concurrency": options.concurrency,
+        "db": options.db,
+        "load_average_start": load_start,
+        "load_average_end": _load(),
+        "seconds": round(total, 1),
+        "benchmarks": [
+            {
+                "name": r.benchmark.name,
+                "title": r.benchmark.title,
+                "seconds": round(r.seconds, 2),
+                "rows": r.rows,
+            }
+            for r in results
+        ],
+    }
+    if args.save is not None:
+        args.save.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     if args.json:
-        payload = {
-            "machine": machine,
-            "quick": args.quick,
-            "benchmarks": [
-                {
-                    "name": r.benchmark.name,
-                    "title": r.benchmark.title,
-                    "seconds": round(r.seconds, 2),
-                    "rows": r.rows,
-                }
-                for r in results
-            ],
-        }
         json.dump(payload, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
+    else:
+        console.print()
+        console.print(f"total {total:.1f} s, load average {_load()}", highlight=False)
+        if kept is not None:
+            console.print(f"work dir kept: {kept}", highlight=False)
     return 0
 
 
