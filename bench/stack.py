@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from cli.common import CliError
-from cli.dev import DevConfig, server_command, wait_for_server
+from cli.dev import DevConfig, server_command, stop_process, wait_for_server
 from workflows.client import ensure_search_attributes
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -101,17 +100,6 @@ def rss_bytes(pid: int) -> int | None:
 # -- processes ---------------------------------------------------------------------------
 
 
-def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @dataclass
 class Worker:
     """One worker subprocess."""
@@ -141,7 +129,7 @@ class Worker:
 
     def stop(self) -> None:
         """SIGTERM, then wait (kill after 20 s)."""
-        _stop(self.process)
+        stop_process(self.process, timeout=20)
 
 
 @dataclass
@@ -230,7 +218,7 @@ class Stack:
         for worker in self.workers:
             worker.stop()
         self.workers.clear()
-        _stop(self.server, timeout=30)
+        stop_process(self.server, timeout=30)
         self.server = None
 
 

@@ -157,7 +157,8 @@ async def prepare(config: DevConfig, process: subprocess.Popen[bytes]) -> None:
     await ensure_status_page(client)
 
 
-def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 15) -> None:
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 15) -> None:
+    """SIGTERM ``process`` and wait ``timeout`` seconds, then kill it (no-op if gone)."""
     if process is None or process.poll() is not None:
         return
     process.send_signal(signal.SIGTERM)
@@ -211,10 +212,10 @@ def run_dev(config: DevConfig, say: Any = print) -> int:
         say("stopping ...")
         return 0
     finally:
-        _stop(worker)
+        stop_process(worker)
         if http is not None:
             http.shutdown()
-        _stop(server)
+        stop_process(server)
         for signum, handler in previous.items():
             with contextlib.suppress(ValueError):
                 signal.signal(signum, handler)
