@@ -173,20 +173,26 @@ async def report_incident(
         raise IntakeError("received_at must be an aware datetime")
     today = _berlin_day(received_at, policy)
 
+    # Owners already looked up (None: no such workflow), so no ID is described twice.
+    known: dict[str, bool | None] = {}
     if parsed.request_id is None:
         candidates = [ticket_id_for(today, secrets.token_hex(16)) for _ in range(5)]
     else:
         seed = f"{parsed.channel.value}:{parsed.request_id}"
         for day in (today, today - timedelta(days=1)):
-            found = await _existing_ticket(client, ticket_id_for(day, seed), parsed.request_id)
-            if found:
-                return ticket_id_for(day, seed)
+            ticket_id = ticket_id_for(day, seed)
+            known[ticket_id] = await _existing_ticket(client, ticket_id, parsed.request_id)
+            if known[ticket_id]:
+                return ticket_id
         # A different request that happens to share the code gets a suffix.
         candidates = [ticket_id_for(today, seed + ("" if n == 0 else f"#{n}")) for n in range(5)]
 
     for ticket_id in candidates:
         if parsed.request_id is not None:
-            owner = await _existing_ticket(client, ticket_id, parsed.request_id)
+            if ticket_id in known:
+                owner = known[ticket_id]
+            else:
+                owner = await _existing_ticket(client, ticket_id, parsed.request_id)
             if owner is True:
                 return ticket_id
             if owner is False:
