@@ -43,6 +43,7 @@ from cli.common import (
 )
 from cli.groups import GROUPS
 from cli.render import incidents_table, next_deadline, show_incident
+from cli.repair import repair
 from cli.sla_report import sla_report
 from domain.errors import DomainError
 from domain.incident import (
@@ -587,6 +588,7 @@ def codec_server(
 for _name, _group in GROUPS:
     app.add_typer(_group, name=_name)
 app.command("sla-report")(sla_report)
+app.command("repair")(repair)
 
 
 def main() -> None:
