@@ -9,6 +9,7 @@ from temporalio.client import WorkflowHistory
 from cli.repair import reset_point
 from tests.cli.conftest import CliStack
 from tests.cli.test_cli import new_ticket, refused, sla
+from tests.workflows.waiting import settled
 
 DATA = Path(__file__).parent / "data"
 HISTORIES = Path(__file__).parents[1] / "histories"
@@ -33,5 +34,8 @@ async def test_repair_refuses_an_incident_that_is_not_stuck(
     ts_cli: CliStack, tmp_path: Path
 ) -> None:
     ticket = await new_ticket(ts_cli, tmp_path)
+    # Let the receipt e-mail finish: terminating the incident at module end
+    # with an activity in flight would stall the shared time-skipping server.
+    await settled(ts_cli.client.get_workflow_handle(ticket))
     result = await sla(ts_cli, "repair", ticket)
     refused(result, ticket, "not stuck on a replay divergence")
