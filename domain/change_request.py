@@ -27,6 +27,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from domain.decider import fold_with
 from domain.errors import AlreadyDone, MissingText, WrongStatus
 from domain.messages import OutgoingMessage, make_message_id
 from domain.report import ChangeRequest
@@ -404,11 +405,7 @@ def fold(state: ChangeRequestState | None, events: Iterable[Event]) -> ChangeReq
     Raises:
         ValueError: The sequence is empty and ``state`` is ``None``.
     """
-    for event in events:
-        state = evolve(state, event)
-    if state is None:
-        raise ValueError("no events to fold")
-    return state
+    return fold_with(evolve, state, events)
 
 
 # -- views ---------------------------------------------------------------------

@@ -52,6 +52,7 @@ from domain.commands import (
     WarnDeadline,
     _Command,
 )
+from domain.decider import fold_with
 from domain.errors import (
     AlreadyDone,
     InvalidEscalation,
@@ -847,11 +848,7 @@ def fold(state: IncidentState | None, events: Iterable[Event]) -> IncidentState:
     Raises:
         ValueError: The sequence is empty and ``state`` is ``None``.
     """
-    for event in events:
-        state = evolve(state, event)
-    if state is None:
-        raise ValueError("no events to fold")
-    return state
+    return fold_with(evolve, state, events)
 
 
 def execute(

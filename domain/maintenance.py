@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from domain.calendar import WEEKDAYS, parse_clock
+from domain.decider import fold_with
 from domain.errors import DomainError, MissingText, NotDue, WrongStatus
 from domain.messages import OutgoingMessage, make_message_id
 from domain.sla import MaintenancePolicy, MaintenanceWindow, SlaPolicy
@@ -498,11 +499,7 @@ def fold(state: MaintenanceState | None, events: Iterable[MaintenanceEvent]) -> 
     Raises:
         ValueError: There is no state and no event to start one.
     """
-    for event in events:
-        state = evolve(state, event)
-    if state is None:
-        raise ValueError("no maintenance events")
-    return state
+    return fold_with(evolve, state, events, empty="no maintenance events")
 
 
 def execute(
