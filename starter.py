@@ -25,12 +25,12 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
     SearchAttributePair,
@@ -51,11 +51,31 @@ from workflows.client import connect
 from workflows.incident import IncidentInput, IncidentWorkflow
 
 _MEMO_REQUEST_ID = "request_id"
+M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger("sla.starter")
 
 
 class IntakeError(ValueError):
     """A report that is refused; the message names every problem. Nothing was started."""
+
+
+def parse_intake(model: type[M], data: M | Mapping[str, Any] | str | bytes, what: str) -> M:
+    """Validate ``data`` (a ``model``, a mapping or JSON text) as ``model``.
+
+    Raises:
+        IntakeError: Not JSON, or fields missing or malformed (each one named);
+            the message starts with ``what``.
+    """
+    if isinstance(data, model):
+        return data
+    try:
+        if isinstance(data, str | bytes):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise IntakeError(f"{what} is not valid JSON: {exc.errors()[0]['msg']}") from exc
+        raise IntakeError(f"{what} refused: {describe_validation_error(exc)}") from exc
 
 
 def parse_report(data: IncidentReport | Mapping[str, Any] | str | bytes) -> IncidentReport:
@@ -64,16 +84,7 @@ def parse_report(data: IncidentReport | Mapping[str, Any] | str | bytes) -> Inci
     Raises:
         IntakeError: Not JSON, or fields missing or malformed (each one named).
     """
-    if isinstance(data, IncidentReport):
-        return data
-    try:
-        if isinstance(data, str | bytes):
-            return IncidentReport.model_validate_json(data)
-        return IncidentReport.model_validate(data)
-    except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise IntakeError(f"report is not valid JSON: {exc.errors()[0]['msg']}") from exc
-        raise IntakeError(f"report refused: {describe_validation_error(exc)}") from exc
+    return parse_intake(IncidentReport, data, "report")
 
 
 def check_channel(report: IncidentReport, policy: SlaPolicy) -> None:
@@ -89,14 +100,15 @@ def check_channel(report: IncidentReport, policy: SlaPolicy) -> None:
         )
 
 
-def _code(seed: str, length: int = 6) -> str:
+def id_code(seed: str, length: int = 6) -> str:
+    """The readable part of an intake ID derived from ``seed`` (base32 of its SHA-256)."""
     digest = hashlib.sha256(seed.encode("utf-8")).digest()
     return base64.b32encode(digest).decode("ascii")[:length]
 
 
 def ticket_id_for(day: date, seed: str) -> str:
     """``INC-YYYYMMDD-XXXXXX``: readable, sortable by day, unique per seed."""
-    return f"INC-{day:%Y%m%d}-{_code(seed)}"
+    return f"INC-{day:%Y%m%d}-{id_code(seed)}"
 
 
 def _berlin_day(instant: datetime, policy: SlaPolicy) -> date:
@@ -173,50 +185,91 @@ async def report_incident(
         raise IntakeError("received_at must be an aware datetime")
     today = _berlin_day(received_at, policy)
 
+    windows = None if oncall_windows is None else tuple(oncall_windows)
+
+    async def start(ticket_id: str) -> None:
+        nonlocal windows
+        if windows is None:
+            windows = await oncall_windows_for(client, parsed.company, policy)
+        await _start(
+            client, ticket_id, parsed, policy, received_at, task_queue, status_page_id, windows
+        )
+
+    request_id = parsed.request_id
+
+    async def owns(ticket_id: str) -> bool | None:
+        assert request_id is not None  # only asked for requests with an ID
+        return await _existing_ticket(client, ticket_id, request_id)
+
+    ticket_id, _ = await start_idempotently(
+        id_for=ticket_id_for,
+        today=today,
+        seed=None if request_id is None else f"{parsed.channel.value}:{request_id}",
+        owns=owns,
+        start=start,
+        what="ticket",
+    )
+    return ticket_id
+
+
+async def start_idempotently(
+    *,
+    id_for: Callable[[date, str], str],
+    today: date,
+    seed: str | None,
+    owns: Callable[[str], Awaitable[bool | None]],
+    start: Callable[[str], Awaitable[None]],
+    what: str,
+) -> tuple[str, bool]:
+    """Allocate a day-stamped ID and ``start`` its workflow; a retried request finds its own.
+
+    With a ``seed`` (derived from the caller's ``request_id``) the ID is
+    deterministic; the previous day's ID is looked at first, so a retry after
+    midnight finds the original. A different request that happens to share the
+    code gets a suffix. Without a seed the ID is random.
+
+    Args:
+        id_for: Builds the ID from the receipt day and a seed.
+        today: The receipt day (in the policy's time zone).
+        seed: The request's seed, or ``None`` for no idempotency.
+        owns: Whether an existing workflow with that ID belongs to this request
+            (``None``: there is no such workflow).
+        start: Starts the workflow with that ID (raises
+            ``WorkflowAlreadyStartedError`` when the ID is taken).
+        what: Names the ID in the refusal.
+
+    Returns:
+        The ID and whether this call started its workflow.
+
+    Raises:
+        IntakeError: No free ID after five tries.
+    """
     # Owners already looked up (None: no such workflow), so no ID is described twice.
     known: dict[str, bool | None] = {}
-    if parsed.request_id is None:
-        candidates = [ticket_id_for(today, secrets.token_hex(16)) for _ in range(5)]
+    if seed is None:
+        candidates = [id_for(today, secrets.token_hex(16)) for _ in range(5)]
     else:
-        seed = f"{parsed.channel.value}:{parsed.request_id}"
         for day in (today, today - timedelta(days=1)):
-            ticket_id = ticket_id_for(day, seed)
-            known[ticket_id] = await _existing_ticket(client, ticket_id, parsed.request_id)
-            if known[ticket_id]:
-                return ticket_id
-        # A different request that happens to share the code gets a suffix.
-        candidates = [ticket_id_for(today, seed + ("" if n == 0 else f"#{n}")) for n in range(5)]
+            existing = id_for(day, seed)
+            known[existing] = await owns(existing)
+            if known[existing]:
+                return existing, False
+        candidates = [id_for(today, seed + ("" if n == 0 else f"#{n}")) for n in range(5)]
 
-    for ticket_id in candidates:
-        if parsed.request_id is not None:
-            if ticket_id in known:
-                owner = known[ticket_id]
-            else:
-                owner = await _existing_ticket(client, ticket_id, parsed.request_id)
+    for candidate in candidates:
+        if seed is not None:
+            owner = known[candidate] if candidate in known else await owns(candidate)
             if owner is True:
-                return ticket_id
+                return candidate, False
             if owner is False:
                 continue
         try:
-            if oncall_windows is None:
-                oncall_windows = await oncall_windows_for(client, parsed.company, policy)
-            await _start(
-                client,
-                ticket_id,
-                parsed,
-                policy,
-                received_at,
-                task_queue,
-                status_page_id,
-                tuple(oncall_windows),
-            )
-            return ticket_id
+            await start(candidate)
+            return candidate, True
         except WorkflowAlreadyStartedError:
-            if parsed.request_id is not None and await _existing_ticket(
-                client, ticket_id, parsed.request_id
-            ):
-                return ticket_id  # a concurrent retry of the same request won
-    raise IntakeError("could not allocate a ticket ID; please retry")
+            if seed is not None and await owns(candidate):
+                return candidate, False  # a concurrent retry of the same request won
+    raise IntakeError(f"could not allocate a {what} ID; please retry")
 
 
 async def _start(

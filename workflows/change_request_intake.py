@@ -18,14 +18,11 @@ change request of the previous day first.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
@@ -33,14 +30,12 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.change_request import ChangeRequestStatus
-from domain.errors import describe_validation_error
 from domain.report import ChangeRequest
 from domain.sla import SlaPolicy
-from starter import IntakeError
+from starter import IntakeError, id_code, parse_intake, start_idempotently
 from workflows import names
 from workflows.change_request import ChangeRequestInput, ChangeRequestWorkflow
 
@@ -69,24 +64,12 @@ def parse_change_request(data: ChangeRequest | Mapping[str, Any] | str | bytes) 
     Raises:
         IntakeError: Not JSON, or fields missing or malformed (each one named).
     """
-    if isinstance(data, ChangeRequest):
-        return data
-    try:
-        if isinstance(data, str | bytes):
-            return ChangeRequest.model_validate_json(data)
-        return ChangeRequest.model_validate(data)
-    except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise IntakeError(
-                f"change request is not valid JSON: {exc.errors()[0]['msg']}"
-            ) from exc
-        raise IntakeError(f"change request refused: {describe_validation_error(exc)}") from exc
+    return parse_intake(ChangeRequest, data, "change request")
 
 
 def change_request_id_for(day: date, seed: str) -> str:
     """``CR-YYYYMMDD-XXXXXX``: readable, sortable by day, unique per seed."""
-    digest = hashlib.sha256(seed.encode("utf-8")).digest()
-    return f"CR-{day:%Y%m%d}-{base64.b32encode(digest).decode('ascii')[:6]}"
+    return f"CR-{day:%Y%m%d}-{id_code(seed)}"
 
 
 def customer_recipients(request: ChangeRequest, policy: SlaPolicy) -> tuple[str, ...]:
@@ -140,37 +123,24 @@ async def submit_change_request(
     if received_at.tzinfo is None:
         raise IntakeError("received_at must be an aware datetime")
     today = received_at.astimezone(policy.calendar.zone).date()
+    request_id = request.request_id
 
-    if request.request_id is None:
-        candidates = [change_request_id_for(today, secrets.token_hex(16)) for _ in range(5)]
-    else:
-        seed = f"change-request:{request.request_id}"
-        for day in (today, today - timedelta(days=1)):
-            existing = change_request_id_for(day, seed)
-            if await _owner(client, existing, request.request_id):
-                return ChangeRequestReceipt(change_request_id=existing, created=False)
-        # A different request that happens to share the code gets a suffix.
-        candidates = [
-            change_request_id_for(today, seed + ("" if n == 0 else f"#{n}")) for n in range(5)
-        ]
+    async def owns(change_request_id: str) -> bool | None:
+        assert request_id is not None  # only asked for requests with an ID
+        return await _owner(client, change_request_id, request_id)
 
-    for change_request_id in candidates:
-        if request.request_id is not None:
-            owner = await _owner(client, change_request_id, request.request_id)
-            if owner is True:
-                return ChangeRequestReceipt(change_request_id=change_request_id, created=False)
-            if owner is False:
-                continue
-        try:
-            await _start(client, change_request_id, request, policy, received_at, task_queue)
-            return ChangeRequestReceipt(change_request_id=change_request_id, created=True)
-        except WorkflowAlreadyStartedError:
-            if request.request_id is not None and await _owner(
-                client, change_request_id, request.request_id
-            ):
-                # A concurrent retry of the same request won.
-                return ChangeRequestReceipt(change_request_id=change_request_id, created=False)
-    raise IntakeError("could not allocate a change request ID; please retry")
+    async def start(change_request_id: str) -> None:
+        await _start(client, change_request_id, request, policy, received_at, task_queue)
+
+    change_request_id, created = await start_idempotently(
+        id_for=change_request_id_for,
+        today=today,
+        seed=None if request_id is None else f"change-request:{request_id}",
+        owns=owns,
+        start=start,
+        what="change request",
+    )
+    return ChangeRequestReceipt(change_request_id=change_request_id, created=created)
 
 
 async def _start(
