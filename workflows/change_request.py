@@ -27,12 +27,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from workflows.delivery import deliver
+from workflows.delivery import deliver_message
 from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink, NewDevTicket
-    from activities.notifications import NotificationActivities
     from domain.change_request import (
         ChangeRequestEffects,
         ChangeRequestState,
@@ -220,16 +219,7 @@ class ChangeRequestWorkflow:
             await self._send(effects.message)
 
     async def _send(self, message: OutgoingMessage) -> None:
-        undelivered = await deliver(
-            workflow.execute_activity_method(
-                NotificationActivities.send_message,
-                message,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=_RETRY,
-                summary=f"e-mail {message.template} to {', '.join(message.to)}",
-            ),
-            message.to,
-        )
+        undelivered = await deliver_message(message, _RETRY)
         if undelivered is not None:
             # Recorded as an event, visible in `sla change-request show`.
             self._apply(

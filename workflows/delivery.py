@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.mail import DeliveryReport
+    from activities.notifications import NotificationActivities
+    from domain.messages import OutgoingMessage
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,8 @@ class Undelivered:
 
     to: tuple[str, ...]
     error: str
+    # True: the server accepted the message for the other recipients.
+    partial: bool = False
 
 
 async def deliver(send: Awaitable[DeliveryReport], to: tuple[str, ...]) -> Undelivered | None:
@@ -39,5 +45,22 @@ async def deliver(send: Awaitable[DeliveryReport], to: tuple[str, ...]) -> Undel
     if report.refused:
         # Delivered to some recipients only: resending would duplicate for the others.
         refused = tuple(report.refused)
-        return Undelivered(refused, "; ".join(f"{a}: {why}" for a, why in report.refused.items()))
+        reasons = "; ".join(f"{a}: {why}" for a, why in report.refused.items())
+        return Undelivered(refused, reasons, partial=True)
     return None
+
+
+async def deliver_message(
+    message: OutgoingMessage, retry_policy: RetryPolicy
+) -> Undelivered | None:
+    """Send one templated e-mail (``send_message`` activity) and judge it with :func:`deliver`."""
+    return await deliver(
+        workflow.execute_activity_method(
+            NotificationActivities.send_message,
+            message,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=retry_policy,
+            summary=f"e-mail {message.template} to {', '.join(message.to)}",
+        ),
+        message.to,
+    )

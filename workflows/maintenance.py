@@ -32,12 +32,11 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ApplicationError
 
-from workflows.delivery import deliver
+from workflows.delivery import deliver_message
 from workflows.timers import ProvenClock
 from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import NotificationActivities
     from activities.status_page import MaintenancePostRequest, StatusPostActivities
     from domain.errors import DomainError
     from domain.maintenance import (
@@ -259,16 +258,7 @@ class MaintenanceWorkflow:
             self._pending.pop(0)
 
     async def _send(self, message: OutgoingMessage) -> None:
-        undelivered = await deliver(
-            workflow.execute_activity_method(
-                NotificationActivities.send_message,
-                message,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=_NOTIFY_RETRY,
-                summary=f"e-mail {message.template} to {', '.join(message.to)}",
-            ),
-            message.to,
-        )
+        undelivered = await deliver_message(message, _NOTIFY_RETRY)
         if undelivered is not None:
             # Recorded as an event (shown by `sla maintenance show`) so that one
             # bad address does not hold back the other customers.

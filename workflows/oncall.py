@@ -28,11 +28,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.delivery import deliver_message
 from workflows.timers import ProvenClock
 from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import NotificationActivities
     from activities.oncall import (
         OnCallActivities,
         OnCallReminderRequest,
@@ -226,27 +226,12 @@ class OnCallBookingWorkflow:
         while True:
             await workflow.wait_condition(lambda: bool(self._outbox))
             message = self._outbox[0]
-            try:
-                report = await workflow.execute_activity_method(
-                    NotificationActivities.send_message,
-                    message,
-                    start_to_close_timeout=timedelta(seconds=60),
-                    retry_policy=_RETRY,
-                    summary=f"e-mail {message.template} to {', '.join(message.to)}",
-                )
-            except ActivityError as error:
-                cause = _non_retryable(error)
-                if cause is None:
-                    raise
+            undelivered = await deliver_message(message, _RETRY)
+            if undelivered is not None:
+                what = "refused for" if undelivered.partial else "not delivered:"
                 self._booking = with_note(
-                    self._booking, f"{message.template} not delivered: {cause.message}"
+                    self._booking, f"{message.template} {what} {undelivered.error}"
                 )
-            else:
-                if report.refused:
-                    refused = "; ".join(f"{a}: {why}" for a, why in report.refused.items())
-                    self._booking = with_note(
-                        self._booking, f"{message.template} refused for {refused}"
-                    )
             self._outbox.pop(0)
 
     # -- search attributes ----------------------------------------------------------
