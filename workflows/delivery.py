@@ -5,6 +5,10 @@ here only as the exception that ends the workflow task (to be retried). A
 permanent failure (a non-retryable ``ApplicationError``, e.g. a 5xx answer) and
 recipients the server refused while accepting others come back as
 :class:`Undelivered`, which each workflow records as its own domain event.
+
+:func:`deliver_notification` sends an incident's e-mail *local first*: one
+quick attempt as a local activity inside the workflow task, and only when that
+fails a regular activity that retries with backoff (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -15,12 +19,22 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.mail import DeliveryReport
     from activities.notifications import NotificationActivities
     from domain.messages import OutgoingMessage
+    from domain.notifications import Notification
+
+# How long the local attempt may hold the workflow task. A local activity runs
+# inside the task, so timers and updates that arrive meanwhile wait for it: a
+# hanging mail server must not hold them for longer than this. Anything slower
+# goes to the regular activity.
+LOCAL_ATTEMPT = timedelta(seconds=10)
+_ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
+# Regular mail activities: a message (rendered and sent) never takes a minute.
+_MAIL_TIMEOUT = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -38,10 +52,24 @@ async def deliver(send: Awaitable[DeliveryReport], to: tuple[str, ...]) -> Undel
     try:
         report = await send
     except ActivityError as error:
-        cause = error.cause
-        if not (isinstance(cause, ApplicationError) and cause.non_retryable):
+        permanent = _permanent(error)
+        if permanent is None:
             raise
-        return Undelivered(to, cause.message)
+        return Undelivered(to, permanent.message)
+    return _judged(report, to)
+
+
+def _permanent(error: FailureError) -> ApplicationError | None:
+    """The non-retryable cause of a failed mail activity, if that is why it failed."""
+    # A regular activity's failure wraps the cause in an ActivityError; a local
+    # activity's last attempt can surface as the ApplicationError itself.
+    cause = error.cause if isinstance(error, ActivityError) else error
+    if isinstance(cause, ApplicationError) and cause.non_retryable:
+        return cause
+    return None
+
+
+def _judged(report: DeliveryReport, to: tuple[str, ...]) -> Undelivered | None:
     if report.refused:
         # Delivered to some recipients only: resending would duplicate for the others.
         refused = tuple(report.refused)
@@ -58,9 +86,69 @@ async def deliver_message(
         workflow.execute_activity_method(
             NotificationActivities.send_message,
             message,
-            start_to_close_timeout=timedelta(seconds=60),
+            start_to_close_timeout=_MAIL_TIMEOUT,
             retry_policy=retry_policy,
             summary=f"e-mail {message.template} to {', '.join(message.to)}",
         ),
         message.to,
+    )
+
+
+async def deliver_notification(
+    notification: Notification, retry_policy: RetryPolicy, *, local_first: bool = True
+) -> Undelivered | None:
+    """Send an incident's e-mail (``send_notification``) and judge it with :func:`deliver`.
+
+    Local first: a message that goes out at once costs one marker event in
+    history instead of an activity's three events and the workflow task that
+    reports its completion. Only a transient failure of that single attempt
+    (mail server down, or slower than :data:`LOCAL_ATTEMPT`) hands the message
+    to a regular activity with ``retry_policy``; a permanent failure is final
+    either way. A worker crash during the attempt fails the workflow task, and
+    its retry attempts again. Every path sends the same message with the same
+    Message-ID, so a message sent twice around a failure (e.g. a slow server
+    that accepted it after the attempt timed out) is a duplicate a receiver
+    drops, never a second distinct message.
+
+    Args:
+        notification: The e-mail to send.
+        retry_policy: Retries of the regular activity (backoff during an outage).
+        local_first: ``False`` keeps the regular activity only (incidents
+            started before local-first delivery replay that way).
+
+    Returns:
+        ``None`` when every recipient got the message, else who did not and why.
+    """
+    summary = f"e-mail {notification.kind.value} to {', '.join(notification.to)}"
+    if local_first:
+        try:
+            report = await workflow.execute_local_activity_method(
+                NotificationActivities.send_notification,
+                notification,
+                start_to_close_timeout=LOCAL_ATTEMPT,
+                retry_policy=_ONE_ATTEMPT,
+                summary=summary,
+            )
+        except CancelledError:
+            raise
+        except FailureError as error:
+            permanent = _permanent(error)
+            if permanent is not None:
+                return Undelivered(notification.to, permanent.message)
+            workflow.logger.info(
+                "e-mail %s not sent at once (%s): retrying with backoff",
+                notification.kind.value,
+                error.cause or error,
+            )
+        else:
+            return _judged(report, notification.to)
+    return await deliver(
+        workflow.execute_activity_method(
+            NotificationActivities.send_notification,
+            notification,
+            start_to_close_timeout=_MAIL_TIMEOUT,
+            retry_policy=retry_policy,
+            summary=summary,
+        ),
+        notification.to,
     )

@@ -31,7 +31,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.delivery import deliver
+from workflows.delivery import deliver_notification
 from workflows.metrics import record_incident_metrics
 from workflows.timers import ProvenClock
 from workflows.visibility import SearchAttributeSync
@@ -45,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.change_requests import ChangeRequestActivities, ChangeRequestStartRequest
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink
-    from activities.notifications import NotificationActivities
     from activities.status_page import StatusPostActivities, StatusPostRequest
     from domain.effects import ChangeRequestStart, EventEffects, effects_of
     from domain.errors import DomainError
@@ -83,6 +82,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows import names
 
 _LOCAL = timedelta(seconds=10)
+# Incidents started since this patch send e-mail local first and keep their
+# timer across state changes that do not move it (docs/PERFORMANCE.md); older
+# runs replay, and continue, the way they were recorded.
+LEAN_LIFECYCLE = "lean-lifecycle-2026-11"
 _NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
@@ -145,6 +148,7 @@ class IncidentWorkflow:
         # two quick window changes from applying their deadlines out of order.
         self._clock_windows: tuple[OnCallWindow, ...] = input.oncall_windows
         self._windows_lock = asyncio.Lock()
+        self._lean = False  # decided by the LEAN_LIFECYCLE patch when the run starts
 
     # -- queries, updates, signals -------------------------------------------
 
@@ -340,6 +344,7 @@ class IncidentWorkflow:
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
         """Run the incident until it is resolved; returns the SLA outcome."""
+        self._lean = workflow.patched(LEAN_LIFECYCLE)
         if self._state is None:
             clock = await workflow.execute_local_activity_method(
                 CalendarActivities.compute_incident_clock,
@@ -401,6 +406,7 @@ class IncidentWorkflow:
             timers[0].at if timers else None,
             lambda: self._state is not state or self._should_continue_as_new(),
             summary=type(timers[0].command).__name__ if timers else None,
+            keep_timer=self._lean,
         )
 
     async def _fire(self, timer: TimerDue) -> None:
@@ -453,15 +459,8 @@ class IncidentWorkflow:
             self._pending_effects.pop(0)
 
     async def _send(self, notification: Notification) -> None:
-        undelivered = await deliver(
-            workflow.execute_activity_method(
-                NotificationActivities.send_notification,
-                notification,
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=_NOTIFY_RETRY,
-                summary=f"e-mail {notification.kind.value} to {', '.join(notification.to)}",
-            ),
-            notification.to,
+        undelivered = await deliver_notification(
+            notification, _NOTIFY_RETRY, local_first=self._lean
         )
         if undelivered is not None:
             # Recorded as an event, which alerts the support lead.

@@ -23,6 +23,7 @@ recording decisions that replay would not repeat.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -53,6 +54,8 @@ class ProvenClock:
     def __init__(self) -> None:
         """Start at the run's start time (recorded in its first history event)."""
         self._reached = workflow.info().start_time
+        # The timer left running by a `keep_timer` sleep: its instant and task.
+        self._alarm: tuple[datetime, asyncio.Task[None]] | None = None
 
     @property
     def reached(self) -> datetime:
@@ -94,6 +97,7 @@ class ProvenClock:
         wake: Callable[[], bool],
         *,
         summary: str | None = None,
+        keep_timer: bool = False,
     ) -> bool:
         """Sleep until ``at`` has passed or ``wake()`` holds.
 
@@ -101,11 +105,19 @@ class ProvenClock:
             at: The instant to wait for; ``None`` waits for ``wake`` only.
             wake: Condition that ends the sleep early (a state change).
             summary: Shown for the timer in the Temporal UI.
+            keep_timer: Leave the timer running when ``wake`` ends the sleep,
+                and reuse it when the next sleep is for the same instant.
+                A state change that does not move the next deadline then
+                costs no ``TimerCanceled``/``TimerStarted`` pair, and a
+                workflow that completes leaves its timer without cancelling
+                it. A timer for another instant is cancelled as before.
 
         Returns:
             True when ``at`` has passed (the timer fired or it had already passed),
             False when ``wake`` ended the sleep first.
         """
+        if keep_timer:
+            return await self._sleep_keeping_timer(at, wake, summary)
         if at is not None and self.has_passed(at):
             return True
         timeout = None if at is None else max(at - workflow.now(), _SHORTEST_TIMER)
@@ -113,7 +125,51 @@ class ProvenClock:
             await workflow.wait_condition(wake, timeout=timeout, timeout_summary=summary)
         except TimeoutError:
             assert at is not None  # only a timeout can raise
-            self._reached = max(self._reached, at)
-            self._check()
+            self._passed(at)
             return True
         return False
+
+    async def _sleep_keeping_timer(
+        self, at: datetime | None, wake: Callable[[], bool], summary: str | None
+    ) -> bool:
+        self._absorb_fired_alarm()
+        if at is not None and self.has_passed(at):
+            return True
+        alarm = self._arm(at, summary)
+        if alarm is None:
+            await workflow.wait_condition(wake)
+            return False
+        await workflow.wait_condition(lambda: _fired(alarm) or wake())
+        if _fired(alarm):
+            self._absorb_fired_alarm()
+            return True
+        return False
+
+    def _arm(self, at: datetime | None, summary: str | None) -> asyncio.Task[None] | None:
+        """The running timer for ``at``: the kept one if it is for ``at``, else a new one."""
+        if self._alarm is not None:
+            armed_at, task = self._alarm
+            if armed_at == at:
+                return task
+            task.cancel()  # a timer for another instant: TimerCanceled
+            self._alarm = None
+        if at is None:
+            return None
+        duration = max(at - workflow.now(), _SHORTEST_TIMER)
+        task = asyncio.ensure_future(workflow.sleep(duration, summary=summary))
+        self._alarm = (at, task)
+        return task
+
+    def _absorb_fired_alarm(self) -> None:
+        """A kept timer that fired proves its instant past, even if nobody was waiting."""
+        if self._alarm is not None and _fired(self._alarm[1]):
+            self._passed(self._alarm[0])
+            self._alarm = None
+
+    def _passed(self, at: datetime) -> None:
+        self._reached = max(self._reached, at)
+        self._check()
+
+
+def _fired(timer: asyncio.Task[None]) -> bool:
+    return timer.done() and not timer.cancelled()
