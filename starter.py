@@ -43,12 +43,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.oncall import company_windows
 from domain.errors import describe_validation_error
-from domain.oncall import OnCallWindow
+from domain.incident import OpenIncident, decide, fold
+from domain.oncall import OnCallWindow, with_oncall_windows
 from domain.report import Channel, IncidentReport
 from domain.sla import Plan, PolicyError, SlaPolicy
+from domain.view import SearchIndex, search_index
 from workflows import names
 from workflows.client import connect
 from workflows.incident import IncidentInput, IncidentWorkflow
+from workflows.visibility import incident_search_attributes
 
 _MEMO_REQUEST_ID = "request_id"
 M = TypeVar("M", bound=BaseModel)
@@ -283,6 +286,7 @@ async def _start(
     oncall_windows: tuple[OnCallWindow, ...],
 ) -> WorkflowHandle[IncidentWorkflow, Any]:
     severity = report.suggested_severity()
+    index = _index_at_open(ticket_id, report, policy, received_at, oncall_windows)
     return await client.start_workflow(
         IncidentWorkflow.run,
         IncidentInput(
@@ -292,6 +296,7 @@ async def _start(
             policy=policy,
             status_page_id=status_page_id,
             oncall_windows=oncall_windows,
+            search_index=index,
         ),
         id=ticket_id,
         task_queue=task_queue,
@@ -300,12 +305,7 @@ async def _start(
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         memo={_MEMO_REQUEST_ID: report.request_id} if report.request_id else None,
         search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(names.TICKET_STATUS, "new"),
-                SearchAttributePair(names.SEVERITY, severity.value),
-                SearchAttributePair(names.COMPANY, report.company),
-                SearchAttributePair(names.CHANNEL, report.channel.value),
-            ]
+            [SearchAttributePair(key, value) for key, value in incident_search_attributes(index)]
         ),
         static_summary=f"{ticket_id} · {report.company} · {severity.label_de}",
         static_details=(
@@ -314,6 +314,26 @@ async def _start(
             f"{report.description}"
         ),
     )
+
+
+def _index_at_open(
+    ticket_id: str,
+    report: IncidentReport,
+    policy: SlaPolicy,
+    received_at: datetime,
+    oncall_windows: tuple[OnCallWindow, ...],
+) -> SearchIndex:
+    """The search attributes the incident will have once opened, set with the start request.
+
+    ``sla list`` finds the incident with every filter at once, and the
+    workflow, which receives these values in its input, upserts only what its
+    own (recorded) calendar result makes different: usually nothing.
+    """
+    deadlines = with_oncall_windows(policy, oncall_windows).all_deadlines(received_at)
+    opening = OpenIncident(
+        ticket_id=ticket_id, report=report, received_at=received_at, deadlines=deadlines
+    )
+    return search_index(fold(None, decide(None, opening, received_at)))
 
 
 async def main(argv: Sequence[str] | None = None, client: Client | None = None) -> int:

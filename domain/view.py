@@ -46,6 +46,41 @@ class IncidentView(IncidentSummary):
     events: tuple[Event, ...]
 
 
+class SearchIndex(BaseModel):
+    """What an incident shows Temporal's visibility (its search attributes), as values.
+
+    The starter sets these at start and the workflow keeps them current
+    (``workflows/visibility.incident_search_attributes`` names the keys).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_status: str
+    severity: str
+    company: str
+    channel: str
+    escalation_stage: str
+    reaction_due: datetime
+    resolution_due: datetime
+    sla_breached: bool
+    all_users: bool
+
+
+def search_index(state: IncidentState) -> SearchIndex:
+    """The :class:`SearchIndex` of ``state``."""
+    return SearchIndex(
+        ticket_status=state.status.value,
+        severity=state.severity.value,
+        company=state.report.company,
+        channel=state.report.channel.value,
+        escalation_stage=str(state.escalation_stage),
+        reaction_due=state.reaction_due,
+        resolution_due=state.resolution_due,
+        sla_breached=state.breached,
+        all_users=state.all_users,
+    )
+
+
 def summarize(state: IncidentState) -> IncidentSummary:
     """The :class:`IncidentSummary` of ``state``."""
     return IncidentSummary(**_summary_fields(state))

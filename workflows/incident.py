@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
@@ -34,7 +33,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.delivery import deliver_notification
 from workflows.metrics import record_incident_metrics
 from workflows.timers import ProvenClock
-from workflows.visibility import SearchAttributeSync
+from workflows.visibility import SearchAttributeSync, incident_search_attributes
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import (
@@ -78,7 +77,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.oncall import OnCallWindow, OnCallWindowsUpdate, merge_windows
     from domain.report import IncidentReport
     from domain.sla import SlaPolicy
-    from domain.view import IncidentView, current_details, view
+    from domain.view import IncidentView, SearchIndex, current_details, search_index, view
     from workflows import names
 
 _LOCAL = timedelta(seconds=10)
@@ -111,6 +110,8 @@ class IncidentInput(BaseModel):
         oncall_windows: Booked extended on-call windows of the company; they
             count as business time (the starter looks them up; carried over
             continue-as-new).
+        search_index: The search attributes the starter set at start (first
+            run only): the workflow upserts only what differs from them.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -124,6 +125,7 @@ class IncidentInput(BaseModel):
     pending_effects: tuple[EventEffects, ...] = ()
     max_history_events: int | None = None
     oncall_windows: tuple[OnCallWindow, ...] = ()
+    search_index: SearchIndex | None = None
 
 
 def _refusal(error: DomainError) -> ApplicationError:
@@ -345,6 +347,9 @@ class IncidentWorkflow:
     async def run(self, input: IncidentInput) -> IncidentOutcome:
         """Run the incident until it is resolved; returns the SLA outcome."""
         self._lean = workflow.patched(LEAN_LIFECYCLE)
+        if self._lean and input.search_index is not None and input.state is None:
+            # Set with the start request, and part of this run's input: known from history.
+            self._search_attributes.seed(incident_search_attributes(input.search_index))
         if self._state is None:
             clock = await workflow.execute_local_activity_method(
                 CalendarActivities.compute_incident_clock,
@@ -504,18 +509,7 @@ class IncidentWorkflow:
 
     def _upsert_search_attributes(self) -> None:
         state = self._current
-        values: list[tuple[Any, Any]] = [
-            (names.TICKET_STATUS, state.status.value),
-            (names.SEVERITY, state.severity.value),
-            (names.COMPANY, state.report.company),
-            (names.CHANNEL, state.report.channel.value),
-            (names.ESCALATION_STAGE, str(state.escalation_stage)),
-            (names.REACTION_DUE, state.reaction_due),
-            (names.RESOLUTION_DUE, state.resolution_due),
-            (names.SLA_BREACHED, state.breached),
-            (names.ALL_USERS, state.all_users),
-        ]
-        self._search_attributes.sync(values)
+        self._search_attributes.sync(incident_search_attributes(search_index(state)))
         # Not a command (served by the UI's metadata query): no history cost.
         workflow.set_current_details(current_details(state))
 
@@ -536,6 +530,7 @@ class IncidentWorkflow:
                     "state": self._current,
                     "pending_effects": tuple(self._pending_effects),
                     "oncall_windows": self._oncall_windows,
+                    "search_index": None,  # the next run starts with this run's values
                 }
             )
         )

@@ -8,6 +8,9 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
+from domain.view import SearchIndex
+from workflows import names
+
 
 class SearchAttributeSync:
     """Upserts only the search attributes whose value changed since the last call.
@@ -21,6 +24,15 @@ class SearchAttributeSync:
         """Start with nothing sent."""
         self._sent: dict[str, Any] = {}
 
+    def seed(self, values: Iterable[tuple[SearchAttributeKey[Any], Any]]) -> None:
+        """Remember values that are already set without upserting them.
+
+        Only for values known from history, e.g. those the client set at
+        start and also passed in the workflow input (never ``workflow.info()``).
+        """
+        for key, value in values:
+            self._sent[key.name] = value
+
     def sync(self, values: Iterable[tuple[SearchAttributeKey[Any], Any]]) -> None:
         """Upsert the changed ``(key, value)`` pairs, in one command if any changed."""
         updates: list[SearchAttributeUpdate[Any]] = []
@@ -30,3 +42,18 @@ class SearchAttributeSync:
                 updates.append(key.value_set(value))
         if updates:
             workflow.upsert_search_attributes(updates)
+
+
+def incident_search_attributes(index: SearchIndex) -> list[tuple[SearchAttributeKey[Any], Any]]:
+    """The ``(key, value)`` pairs of an incident's search attributes, in one fixed order."""
+    return [
+        (names.TICKET_STATUS, index.ticket_status),
+        (names.SEVERITY, index.severity),
+        (names.COMPANY, index.company),
+        (names.CHANNEL, index.channel),
+        (names.ESCALATION_STAGE, index.escalation_stage),
+        (names.REACTION_DUE, index.reaction_due),
+        (names.RESOLUTION_DUE, index.resolution_due),
+        (names.SLA_BREACHED, index.sla_breached),
+        (names.ALL_USERS, index.all_users),
+    ]

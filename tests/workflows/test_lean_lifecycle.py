@@ -9,23 +9,29 @@ Older runs replay the way they were recorded (``tests/histories/pre_lean_*``).
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 import workflows.delivery
 from activities.mail import DeliveryReport, OutboxMailer
 from domain.incident import Acknowledge, Resolve
+from domain.report import IncidentReport
 from domain.sla import Severity
-from tests.conftest import make_stack
+from domain.view import SearchIndex
+from tests.conftest import make_stack, report
 from tests.workflows.test_incident_workflow import (
     POLICY,
     harness_for,
@@ -33,7 +39,8 @@ from tests.workflows.test_incident_workflow import (
     next_business_morning,
 )
 from tests.workflows.waiting import eventually, settled
-from workflows.incident import IncidentWorkflow
+from workflows.incident import IncidentInput, IncidentWorkflow
+from workflows.visibility import incident_search_attributes
 
 PAYLOADS = pydantic_data_converter.payload_converter
 # The target for one plain lifecycle (report -> acknowledge -> resolve).
@@ -44,6 +51,14 @@ def _summary(event: HistoryEvent) -> str | None:
     if not event.user_metadata.HasField("summary"):
         return None
     return str(PAYLOADS.from_payload(event.user_metadata.summary, str))
+
+
+def _upserts(events: list[HistoryEvent]) -> list[Mapping[str, Payload]]:
+    return [
+        e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    ]
 
 
 async def test_a_plain_lifecycle_sends_mail_locally_and_stays_within_30_events(
@@ -70,6 +85,10 @@ async def test_a_plain_lifecycle_sends_mail_locally_and_stays_within_30_events(
         assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in types
         assert types.count(EventType.EVENT_TYPE_TIMER_STARTED) == 2
         assert types.count(EventType.EVENT_TYPE_TIMER_CANCELED) == 1
+        # The starter set the search attributes: opening upserts none of ours
+        # (only the patch's TemporalChangeVersion); acknowledge and resolve one each.
+        upserted = [sorted(fields) for fields in _upserts(events)]
+        assert upserted == [["TemporalChangeVersion"], ["TicketStatus"], ["TicketStatus"]]
         mail_markers = [
             s
             for e in events
@@ -79,6 +98,56 @@ async def test_a_plain_lifecycle_sends_mail_locally_and_stays_within_30_events(
         ]
         assert [s.split()[1] for s in mail_markers] == ["receipt", "acknowledgement", "resolution"]
         assert kinds_of(stack) == ["receipt", "acknowledgement", "resolution"]
+
+
+async def test_search_attributes_the_starter_got_wrong_are_corrected_at_open(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    stack = make_stack(time_env.client, time_env, tmp_path)
+    async with stack.worker:
+        received = await stack.now()
+        ticket = f"INC-TEST-{uuid.uuid4().hex[:8].upper()}"
+        incident_report = IncidentReport.model_validate(report(login_impossible=False))
+        right = POLICY.deadlines(Severity.MAJOR, received)
+        # E.g. an intake service with an older holiday table than the worker's.
+        wrong = SearchIndex(
+            ticket_status="new",
+            severity="major",
+            company=incident_report.company,
+            channel=incident_report.channel.value,
+            escalation_stage="0",
+            reaction_due=right.reaction_due + timedelta(days=1),
+            resolution_due=right.resolution_due,
+            sla_breached=False,
+            all_users=False,
+        )
+        handle = await stack.client.start_workflow(
+            IncidentWorkflow.run,
+            IncidentInput(
+                ticket_id=ticket,
+                report=incident_report,
+                received_at=received,
+                policy=POLICY,
+                status_page_id=stack.status_page_id,
+                search_index=wrong,
+            ),
+            id=ticket,
+            task_queue=stack.task_queue,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(k, v) for k, v in incident_search_attributes(wrong)]
+            ),
+        )
+        await settled(handle)
+        await handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="ok"))
+        await handle.result()
+
+        events = [e async for e in handle.fetch_history_events()]
+        (opening, *_) = [
+            fields for fields in _upserts(events) if "TemporalChangeVersion" not in fields
+        ]
+        assert sorted(opening) == ["ReactionDue"]  # only what differed
+        corrected = PAYLOADS.from_payload(opening["ReactionDue"], datetime)
+        assert corrected == right.reaction_due
 
 
 @dataclass
