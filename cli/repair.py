@@ -36,29 +36,33 @@ def reset_point(history: WorkflowHistory) -> int | None:
 
     That is the start of the workflow task whose completion recorded the first
     event the replay no longer matches (named in the latest nondeterminism
-    failure of the history).
+    failure of the history). Some nondeterminism failures name no event (e.g.
+    ``Non-deprecated patch marker encountered for change …``, after a rollback
+    past a ``workflow.patched`` call); then it is the start of the run's first
+    workflow task, the one point certainly before the divergence.
     """
+    stuck = False
     diverging: int | None = None
     for event in history.events:
         if not event.HasField("workflow_task_failed_event_attributes"):
             continue
         failed = event.workflow_task_failed_event_attributes
-        if (
-            failed.cause
-            != WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR
-        ):
+        if failed.cause != _NONDETERMINISM:
             continue
+        stuck = True
         found = _DIVERGING_EVENT.search(failed.failure.message)
-        if found:
-            diverging = int(found.group(1))
-    if diverging is None:
+        diverging = int(found.group(1)) if found else None
+    if not stuck:
         return None
     recorded_by = [
         event.workflow_task_completed_event_attributes.started_event_id
         for event in history.events
-        if event.event_id < diverging and event.HasField("workflow_task_completed_event_attributes")
+        if (diverging is None or event.event_id < diverging)
+        and event.HasField("workflow_task_completed_event_attributes")
     ]
-    return recorded_by[-1] if recorded_by else None
+    if not recorded_by:
+        return None
+    return recorded_by[0] if diverging is None else recorded_by[-1]
 
 
 def repair(
