@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.change_request import (
@@ -294,14 +294,14 @@ def show(
 Handle = WorkflowHandle[IncidentWorkflow, Any]
 
 
-async def _exists(handle: Handle) -> bool:
-    try:
-        await handle.describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
+async def _closed_status(handle: Handle) -> WorkflowExecutionStatus | None:
+    """How the incident's workflow ended; ``None`` while it runs.
+
+    Raises:
+        RPCError: NOT_FOUND when there is no such workflow.
+    """
+    status = (await handle.describe()).status
+    return None if status == WorkflowExecutionStatus.RUNNING else status
 
 
 async def _send_update(
@@ -311,13 +311,30 @@ async def _send_update(
     try:
         return await call(handle)
     except RPCError as error:
-        # A resolved incident's workflow has completed and takes no updates;
-        # the server answers "not found" although the ticket exists.
-        if error.status == RPCStatusCode.NOT_FOUND and await _exists(handle):
+        if error.status != RPCStatusCode.NOT_FOUND:
+            raise
+        try:
+            closed = await _closed_status(handle)
+        except RPCError as missing:
+            if missing.status == RPCStatusCode.NOT_FOUND:
+                raise error from None  # no such ticket: the caller names it
+            raise
+        if closed is None:
+            # The run it was waiting for closed before accepting it (e.g. reset
+            # by `sla repair`): it took no effect and was not re-applied.
+            raise CliError(
+                f"the command to incident {handle.id} was aborted before it took effect "
+                "(its workflow was reset or restarted); nothing changed, send it again"
+            ) from None
+        if closed == WorkflowExecutionStatus.COMPLETED:
+            # A resolved incident's workflow has completed and takes no updates;
+            # the server answers "not found" although the ticket exists.
             raise CliError(
                 f"incident {handle.id} is resolved; nothing can change after resolution"
             ) from None
-        raise
+        raise CliError(
+            f"incident {handle.id} is closed ({closed.name.lower()}); nothing can change"
+        ) from None
 
 
 def _update(
