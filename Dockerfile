@@ -28,7 +28,12 @@ COPY . .
 RUN python -m venv /opt/sla \
     && /opt/sla/bin/pip install --upgrade pip \
     && /opt/sla/bin/pip install ".${SLA_EXTRAS:+[${SLA_EXTRAS}]}" \
+    && /opt/sla/bin/python -m compileall -q /opt/sla/lib \
     && /opt/sla/bin/sla --help > /dev/null
+# Bytecode is compiled here because the runtime never writes it (read-only for
+# user 10001, PYTHONDONTWRITEBYTECODE): the workflow sandbox imports each workflow
+# module again for every new workflow run, and without bytecode every run would
+# compile the source (docs/PERFORMANCE.md).
 
 # -- runtime ------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

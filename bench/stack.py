@@ -11,6 +11,7 @@ are ``None``).
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
 import os
 import socket
@@ -201,6 +202,7 @@ class Stack:
         self, name: str, module_args: Sequence[str], extra_env: Mapping[str, str]
     ) -> Worker:
         """Start ``python -m <module_args>`` as a worker subprocess."""
+        compile_sources()
         log = self.workdir / f"worker-{name}.log"
         process = subprocess.Popen(
             [sys.executable, "-m", *module_args],
@@ -220,6 +222,25 @@ class Stack:
         self.workers.clear()
         stop_process(self.server, timeout=30)
         self.server = None
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGES = ("domain", "activities", "workflows", "cli", "reporting")
+_MODULES = ("worker.py", "starter.py", "telemetry.py")
+
+
+def compile_sources() -> None:
+    """Write the bytecode of our modules, as the worker image does when it is built.
+
+    The workflow sandbox imports each workflow module again for every new
+    workflow run. Without up-to-date bytecode (``PYTHONDONTWRITEBYTECODE`` is set
+    on some machines, or a source changed since the last import) each of those
+    imports compiles the source again: 4 % of the worker's CPU in py-spy.
+    """
+    for package in _PACKAGES:
+        compileall.compile_dir(_ROOT / package, quiet=1)
+    for module in _MODULES:
+        compileall.compile_file(_ROOT / module, quiet=1)
 
 
 async def wait_quiet(

@@ -631,6 +631,15 @@ def test_dockerfile_runs_the_worker_as_non_root_with_a_health_check() -> None:
     assert "pip install" in text
 
 
+def test_the_image_ships_bytecode_for_the_workflow_sandbox() -> None:
+    # The runtime never writes bytecode, and the sandbox imports each workflow
+    # module again per workflow run: it must find the bytecode built in.
+    text = DOCKERFILE.read_text("utf-8")
+    run = " ".join(a for i, a in dockerfile_instructions(text) if i == "RUN")
+    assert "compileall" in run and "/opt/sla/lib" in run
+    assert run.index("pip install") < run.index("compileall")
+
+
 def test_build_context_holds_every_package_pip_installs() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
     dockerignore = (ROOT / ".dockerignore").read_text("utf-8")
