@@ -250,7 +250,7 @@ def list_incidents(
 
         async def summary(ticket_id: str) -> IncidentSummary:
             view = await _view(c, ticket_id)
-            return IncidentSummary.model_validate(view.model_dump(exclude={"events"}))
+            return view.summary()
 
         return await gather_bounded(await listed_ids(c, query, limit), summary)
 
@@ -305,8 +305,8 @@ async def _closed_status(handle: Handle) -> WorkflowExecutionStatus | None:
 
 
 async def _send_update(
-    handle: Handle, call: Callable[[Handle], Awaitable[IncidentView]]
-) -> IncidentView:
+    handle: Handle, call: Callable[[Handle], Awaitable[IncidentSummary]]
+) -> IncidentSummary:
     """Send an update; the workflow's validator refuses what the rules refuse."""
     try:
         return await call(handle)
@@ -339,13 +339,13 @@ async def _send_update(
 
 def _update(
     ticket_id: str,
-    call: Callable[[Handle], Awaitable[IncidentView]],
+    call: Callable[[Handle], Awaitable[IncidentSummary]],
     as_json: bool,
     done: str,
 ) -> None:
-    """Send an update and print the incident as it is afterwards."""
+    """Send an update and print the incident as it is afterwards (its summary)."""
 
-    async def body() -> IncidentView:
+    async def body() -> IncidentSummary:
         c = await client()
         return await _send_update(c.get_workflow_handle_for(IncidentWorkflow.run, ticket_id), call)
 
@@ -406,7 +406,7 @@ def classify_change_request(
     """
     command = build_command(lambda: ClassifyAsChangeRequest(title=title, reason=reason))
 
-    async def body() -> IncidentView:
+    async def body() -> IncidentSummary:
         c = await client()
         handle = c.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
         view = await _send_update(
@@ -418,7 +418,7 @@ def classify_change_request(
         deadline = loop.time() + CHANGE_REQUEST_WAIT
         while view.change_request_id is None and loop.time() < deadline:
             await asyncio.sleep(0.2)
-            view = await query_settled(lambda: handle.query(IncidentWorkflow.view))
+            view = (await query_settled(lambda: handle.query(IncidentWorkflow.view))).summary()
         return view
 
     view = run(body, ticket_id=ticket_id)

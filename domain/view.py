@@ -45,6 +45,10 @@ class IncidentView(IncidentSummary):
 
     events: tuple[Event, ...]
 
+    def summary(self) -> IncidentSummary:
+        """The same incident without its events."""
+        return IncidentSummary.model_validate(self.model_dump(exclude={"events"}))
+
 
 class SearchIndex(BaseModel):
     """What an incident shows Temporal's visibility (its search attributes), as values.

@@ -77,7 +77,15 @@ with workflow.unsafe.imports_passed_through():
     from domain.oncall import OnCallWindow, OnCallWindowsUpdate, merge_windows
     from domain.report import IncidentReport
     from domain.sla import SlaPolicy
-    from domain.view import IncidentView, SearchIndex, current_details, search_index, view
+    from domain.view import (
+        IncidentSummary,
+        IncidentView,
+        SearchIndex,
+        current_details,
+        search_index,
+        summarize,
+        view,
+    )
     from workflows import names
 
 _LOCAL = timedelta(seconds=10)
@@ -162,7 +170,7 @@ class IncidentWorkflow:
         return view(self._state)
 
     @workflow.update
-    async def acknowledge(self, command: Acknowledge) -> IncidentView:
+    async def acknowledge(self, command: Acknowledge) -> IncidentSummary:
         """Confirm receipt with classification and estimate (customer is told both)."""
         return await self._operator(command)
 
@@ -171,7 +179,7 @@ class IncidentWorkflow:
         self._validate(command)
 
     @workflow.update
-    async def reclassify(self, command: Reclassify) -> IncidentView:
+    async def reclassify(self, command: Reclassify) -> IncidentSummary:
         """Change the severity; deadlines are recomputed from receipt."""
         return await self._operator(command)
 
@@ -180,7 +188,7 @@ class IncidentWorkflow:
         self._validate(command)
 
     @workflow.update
-    async def extend(self, command: ExtendEstimate) -> IncidentView:
+    async def extend(self, command: ExtendEstimate) -> IncidentSummary:
         """Communicate a new estimate with a reason (stage 1/2 as the SLA says)."""
         return await self._operator(command)
 
@@ -189,7 +197,7 @@ class IncidentWorkflow:
         self._validate(command)
 
     @workflow.update
-    async def resolve(self, command: Resolve) -> IncidentView:
+    async def resolve(self, command: Resolve) -> IncidentSummary:
         """Close the incident; the customer gets the resolution confirmation."""
         return await self._operator(command)
 
@@ -198,7 +206,7 @@ class IncidentWorkflow:
         self._validate(command)
 
     @workflow.update
-    async def post_status_update(self, command: PostStatusUpdate) -> IncidentView:
+    async def post_status_update(self, command: PostStatusUpdate) -> IncidentSummary:
         """Post a message on the status page."""
         return await self._operator(command)
 
@@ -207,7 +215,7 @@ class IncidentWorkflow:
         self._validate(command)
 
     @workflow.update
-    async def classify_as_change_request(self, command: ClassifyAsChangeRequest) -> IncidentView:
+    async def classify_as_change_request(self, command: ClassifyAsChangeRequest) -> IncidentSummary:
         """Instead of an acknowledgement: the report is a change request, not a disturbance.
 
         Closes the incident at once; the change request is then started from the
@@ -312,14 +320,15 @@ class IncidentWorkflow:
         except DomainError as error:
             raise _refusal(error) from None
 
-    async def _operator(self, command: Command) -> IncidentView:
+    async def _operator(self, command: Command) -> IncidentSummary:
         await workflow.wait_condition(lambda: self._state is not None)
         try:
             self._apply(command)
         except DomainError as error:
             raise _refusal(error) from None
-        assert self._state is not None
-        return view(self._state)
+        # The summary, not the full view: an update's result is stored in
+        # history, and the event list would grow it with every update.
+        return summarize(self._current)
 
     async def _signalled(self, command: Command) -> None:
         await workflow.wait_condition(lambda: self._state is not None)

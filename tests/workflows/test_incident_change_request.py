@@ -94,7 +94,7 @@ async def test_a_report_classified_as_change_request_closes_and_starts_the_chang
     )
     assert closed.status is IncidentStatus.RESOLVED
     assert closed.resolution_summary is not None and "Änderungswunsch" in closed.resolution_summary
-    assert "classified_as_change_request" in event_types(closed)
+    assert "classified_as_change_request" in event_types(await incident.view())
 
     outcome = await incident.handle.result()
     assert outcome.status is IncidentStatus.RESOLVED

@@ -263,7 +263,7 @@ async def test_lifecycle_meets_the_sla_and_sends_each_customer_message_once(
     assert acked.estimate == estimate
     assert acked.reaction_due == deadlines.reaction_due
     assert acked.resolution_due == deadlines.resolution_due
-    assert "reclassified" not in event_types(acked)  # the suggestion was confirmed
+    assert "reclassified" not in event_types(await incident.view())  # the suggestion was confirmed
 
     await incident.handle.execute_update(
         IncidentWorkflow.resolve, Resolve(summary="Dienst neu gestartet")
@@ -421,7 +421,8 @@ async def test_missing_acknowledgement_warns_then_breaches_the_reaction_time(h: 
         IncidentWorkflow.acknowledge,
         Acknowledge(severity=Severity.MAJOR, estimate=now + timedelta(hours=2)),
     )
-    (ack,) = [e for e in late.events if e.type == "acknowledged"]
+    assert late.acknowledged_at is not None
+    (ack,) = [e for e in (await incident.view()).events if e.type == "acknowledged"]
     assert ack.on_time is False
     await incident.handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="behoben"))
     outcome = await incident.handle.result()
@@ -539,7 +540,7 @@ async def test_estimate_missed_twice_escalates_to_stage_1_then_stage_2(h: Harnes
     )
     assert answered.escalation_stage == 1, "an extension after a miss raises nothing"
     assert answered.estimate == second
-    (extended,) = [e for e in answered.events if e.type == "estimate_extended"]
+    (extended,) = [e for e in (await incident.view()).events if e.type == "estimate_extended"]
     assert extended.replaced_live is False
 
     async def customer_told() -> None:
@@ -584,9 +585,10 @@ async def test_extending_a_live_estimate_counts_as_its_failure(h: Harness) -> No
     )
     assert view.escalation_stage == 1
     assert view.estimate == second
-    (escalated,) = [e for e in view.events if e.type == "escalated"]
+    events = (await incident.view()).events
+    (escalated,) = [e for e in events if e.type == "escalated"]
     assert escalated.trigger is EscalationTrigger.ESTIMATE_REPLACED
-    (extended,) = [e for e in view.events if e.type == "estimate_extended"]
+    (extended,) = [e for e in events if e.type == "estimate_extended"]
     assert extended.replaced_live is True
 
     async def extension_sent() -> None:
