@@ -44,7 +44,9 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
+from temporalio.worker import Replayer
 
 from domain.effects import effects_of
 from domain.events import EstimateMissed, ReactionBreached, ResolutionBreached
@@ -52,10 +54,12 @@ from domain.incident import Acknowledge, ExtendEstimate, Resolve, fold
 from domain.sla import Severity, SlaPolicy
 from domain.view import IncidentView
 from starter import report_incident
+from worker import WORKFLOWS
 from workflows.client import connect
 from workflows.incident import IncidentWorkflow
 from workflows.names import SEARCH_ATTRIBUTES
-from workflows.queries import is_transient
+from workflows.queries import incident_view, is_transient
+from workflows.sandbox import workflow_runner
 
 POLICY = """\
 name = "chaos-24x7"
@@ -250,6 +254,8 @@ class Driven:
     lags: list[tuple[datetime, float]] = field(default_factory=list)
     # When the driver first sent the acknowledgement (its clock, loopback).
     ack_sent_at: datetime | None = None
+    # Why the finished history does not replay with the current code (None: it does).
+    replay_failure: str | None = None
 
 
 class Driver:
@@ -263,9 +269,7 @@ class Driver:
         return self.client.get_workflow_handle_for(IncidentWorkflow.run, ticket)
 
     async def view(self, ticket: str) -> IncidentView:
-        view: IncidentView = await retrying(
-            lambda: self.handle(ticket).query(IncidentWorkflow.view)
-        )
+        view: IncidentView = await retrying(lambda: incident_view(self.client, ticket))
         return view
 
     async def until(
@@ -401,7 +405,19 @@ class Driver:
         driven.problems = expected_outcome_problems(driven)
         history = await retrying(lambda: self.handle(ticket).fetch_history())
         driven.lags = timer_lags(driven.view, history)
+        driven.replay_failure = await replay_failure(history)
         return driven
+
+
+async def replay_failure(history: WorkflowHistory) -> str | None:
+    """Replay a finished incident with the current code: why it diverges, or ``None``."""
+    replayer = Replayer(
+        workflows=list(WORKFLOWS),
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    return None if result.replay_failure is None else str(result.replay_failure)
 
 
 def acked_during_downtime(driven: Driven) -> bool:
@@ -572,6 +588,8 @@ async def chaos(incidents: int, seed: int, workdir: Path) -> dict[str, Any]:
         problems.append(f"{len(missing)} e-mails missing, e.g. {sorted(missing)[:3]}")
     if unexpected:
         problems.append(f"{len(unexpected)} unexpected e-mails, e.g. {sorted(unexpected)[:3]}")
+    not_replaying = [d for d in driven if d.replay_failure is not None]
+    problems += [f"{d.ticket_id} does not replay: {d.replay_failure}" for d in not_replaying]
     return {
         "incidents": incidents,
         "completed": len(driven),
@@ -593,6 +611,7 @@ async def chaos(incidents: int, seed: int, workdir: Path) -> dict[str, Any]:
         "timer_lag_max_s": max((round(lag, 2) for _, lag in lags), default=None),
         "timer_events_due_in_smtp_outage": len(in_outage),
         "timer_lag_max_in_smtp_outage_s": max((round(x, 2) for x in in_outage), default=None),
+        "histories_not_replaying": len(not_replaying),
         "duration_s": round(duration, 1),
         "seed": seed,
         "problems": problems,

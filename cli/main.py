@@ -65,7 +65,7 @@ from domain.sla import Severity, SlaPolicy
 from domain.view import IncidentSummary, IncidentView
 from starter import check_channel, parse_report, report_incident
 from workflows.incident import IncidentWorkflow
-from workflows.queries import query_settled
+from workflows.queries import incident_view
 
 app = typer.Typer(
     name="sla",
@@ -215,8 +215,7 @@ def _policy(path: Path | None) -> SlaPolicy:
 
 
 async def _view(c: Client, ticket_id: str) -> IncidentView:
-    handle = c.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
-    return await query_settled(lambda: handle.query(IncidentWorkflow.view))
+    return await incident_view(c, ticket_id)
 
 
 @app.command("list")
@@ -418,7 +417,7 @@ def classify_change_request(
         deadline = loop.time() + CHANGE_REQUEST_WAIT
         while view.change_request_id is None and loop.time() < deadline:
             await asyncio.sleep(0.2)
-            view = (await query_settled(lambda: handle.query(IncidentWorkflow.view))).summary()
+            view = (await incident_view(c, ticket_id)).summary()
         return view
 
     view = run(body, ticket_id=ticket_id)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.incident import EscalationStage, Event, IncidentState, IncidentStatus
+from domain.incident import EscalationStage, Event, IncidentOutcome, IncidentState, IncidentStatus
 from domain.report import Channel
 from domain.sla import Severity
 
@@ -48,6 +48,17 @@ class IncidentView(IncidentSummary):
     def summary(self) -> IncidentSummary:
         """The same incident without its events."""
         return IncidentSummary.model_validate(self.model_dump(exclude={"events"}))
+
+
+class IncidentResult(IncidentOutcome):
+    """What an incident's workflow returns: its SLA outcome and its final view.
+
+    The view makes a closed incident readable from its completion event alone:
+    no worker, and no replay of its history, is needed to show it.
+    ``None`` in results of incidents closed before the view was added.
+    """
+
+    view: IncidentView | None = None
 
 
 class SearchIndex(BaseModel):

@@ -33,9 +33,8 @@ from domain.oncall import OnCallBooking
 from domain.sla import SlaPolicy
 from domain.sla_report import ReportMonth, reaction_due_window
 from domain.view import IncidentView
-from workflows.incident import IncidentWorkflow
 from workflows.oncall import OnCallBookingWorkflow
-from workflows.queries import query_settled
+from workflows.queries import incident_view, query_settled
 
 LIMIT = 100_000
 """At most this many workflows per list (a month has far fewer)."""
@@ -70,8 +69,7 @@ async def incident_views(
     """Views of the incidents that may belong to ``month`` (a superset; the report filters)."""
 
     async def one(ticket_id: str) -> IncidentView:
-        handle = client.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
-        return await query_settled(lambda: handle.query(IncidentWorkflow.view))
+        return await incident_view(client, ticket_id)
 
     ids = await listed_ids(client, incidents_query(policy, month), LIMIT)
     return await gather_bounded(ids, one)

@@ -54,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
         DecideResources,
         Escalate,
         ExtendEstimate,
-        IncidentOutcome,
         IncidentState,
         IncidentStatus,
         LinkDevTicket,
@@ -78,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.report import IncidentReport
     from domain.sla import SlaPolicy
     from domain.view import (
+        IncidentResult,
         IncidentSummary,
         IncidentView,
         SearchIndex,
@@ -353,8 +353,8 @@ class IncidentWorkflow:
             self._pending_effects.extend(effects_of(self._state, first, self._policy))
 
     @workflow.run
-    async def run(self, input: IncidentInput) -> IncidentOutcome:
-        """Run the incident until it is resolved; returns the SLA outcome."""
+    async def run(self, input: IncidentInput) -> IncidentResult:
+        """Run the incident until it is resolved; returns the SLA outcome and the final view."""
         self._lean = workflow.patched(LEAN_LIFECYCLE)
         if self._lean and input.search_index is not None and input.state is None:
             # Set with the start request, and part of this run's input: known from history.
@@ -392,12 +392,13 @@ class IncidentWorkflow:
             )
         finally:
             effects.cancel()
-        return await workflow.execute_local_activity_method(
+        outcome = await workflow.execute_local_activity_method(
             CalendarActivities.compute_outcome,
             OutcomeRequest(policy=self._policy, state=self._current, windows=self._oncall_windows),
             start_to_close_timeout=_LOCAL,
             summary="SLA outcome",
         )
+        return IncidentResult(**dict(outcome), view=view(self._current))
 
     @property
     def _current(self) -> IncidentState:

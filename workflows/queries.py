@@ -8,6 +8,10 @@ Two answers are transient and worth a short retry, not an operator-facing error:
   last completed task with a stale time; it refuses rather than answer from
   a state the real task would not reach (docs/RELIABILITY.md). The next try
   replays again and answers.
+
+:func:`incident_view` reads a *closed* incident from its result instead of a
+query: no worker needs to run, and no replay of its history is needed (one that
+cannot be replayed any more — docs/RELIABILITY.md — stays readable).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from temporalio.client import WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 
+from domain.view import IncidentView
+from workflows.incident import IncidentWorkflow
 from workflows.timers import STALE_CLOCK_MARK
 
 T = TypeVar("T")
@@ -48,3 +54,18 @@ async def query_settled(
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+async def incident_view(client: Client, ticket_id: str) -> IncidentView:
+    """The incident's full view: from the workflow's result once it completed, else a query.
+
+    Raises:
+        RPCError: NOT_FOUND for an unknown ticket.
+        WorkflowQueryFailedError: the query failed for good (see :func:`query_settled`).
+    """
+    handle = client.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
+    if (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED:
+        result = await handle.result(follow_runs=False)
+        if result.view is not None:
+            return result.view
+    return await query_settled(lambda: handle.query(IncidentWorkflow.view))

@@ -43,7 +43,6 @@ from domain.incident import (
     EscalatedBy,
     EscalationTrigger,
     ExtendEstimate,
-    IncidentOutcome,
     IncidentStatus,
     OnDutyPaged,
     PageReason,
@@ -55,7 +54,7 @@ from domain.notifications import MessageKind
 from domain.report import IncidentReport
 from domain.sla import Severity, SlaPolicy
 from domain.status import RESOLVED_RETENTION
-from domain.view import IncidentView
+from domain.view import IncidentResult, IncidentView
 from starter import report_incident
 from tests.conftest import Stack, make_stack, report
 from tests.workflows.waiting import eventually, history_event_types, settled
@@ -68,7 +67,7 @@ REPORTER = "erika.mustermann@beispiel-versand.de"
 COMPANY_CONTACT = "it@beispiel-versand.de"  # directory contact of Beispiel Versand GmbH
 
 T = TypeVar("T")
-Handle = WorkflowHandle[IncidentWorkflow, IncidentOutcome]
+Handle = WorkflowHandle[IncidentWorkflow, IncidentResult]
 
 
 # -- helpers -----------------------------------------------------------------
