@@ -36,13 +36,19 @@ PolicyOption = Annotated[
 """``--policy`` wherever a command needs the policy."""
 
 
+async def listed(c: Client, query: str, limit: int) -> dict[str, WorkflowExecutionStatus]:
+    """Running or completed workflows matching a visibility ``query``: ID -> status, no repeats."""
+    found: dict[str, WorkflowExecutionStatus] = {}
+    async for execution in c.list_workflows(query, limit=limit):
+        status = execution.status
+        if status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
+            found.setdefault(execution.id, status)
+    return found
+
+
 async def listed_ids(c: Client, query: str, limit: int) -> list[str]:
     """IDs of running or completed workflows matching a visibility ``query``, without repeats."""
-    ids: list[str] = []
-    async for execution in c.list_workflows(query, limit=limit):
-        if execution.status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
-            ids.append(execution.id)
-    return list(dict.fromkeys(ids))
+    return list(await listed(c, query, limit))
 
 
 async def gather_bounded(

@@ -35,7 +35,7 @@ from cli.common import (
     client,
     fail,
     gather_bounded,
-    listed_ids,
+    listed,
     load_policy,
     parse_instant,
     print_json,
@@ -247,11 +247,13 @@ def list_incidents(
     async def body() -> list[IncidentSummary]:
         c = await client()
 
-        async def summary(ticket_id: str) -> IncidentSummary:
-            view = await _view(c, ticket_id)
-            return view.summary()
+        found = await listed(c, query, limit)
 
-        return await gather_bounded(await listed_ids(c, query, limit), summary)
+        async def summary(ticket_id: str) -> IncidentSummary:
+            # The listing knows each status: no describe before the query or result.
+            return (await incident_view(c, ticket_id, found[ticket_id])).summary()
+
+        return await gather_bounded(list(found), summary)
 
     summaries = run(body)
     summaries.sort(key=lambda s: (s.status is IncidentStatus.RESOLVED, _due(s)))

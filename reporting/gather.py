@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from temporalio.client import Client
 
-from cli.common import gather_bounded, listed_ids
+from cli.common import gather_bounded, listed, listed_ids
 from domain.oncall import OnCallBooking
 from domain.sla import SlaPolicy
 from domain.sla_report import ReportMonth, reaction_due_window
@@ -67,12 +67,12 @@ async def incident_views(
     client: Client, policy: SlaPolicy, month: ReportMonth
 ) -> list[IncidentView]:
     """Views of the incidents that may belong to ``month`` (a superset; the report filters)."""
+    found = await listed(client, incidents_query(policy, month), LIMIT)
 
     async def one(ticket_id: str) -> IncidentView:
-        return await incident_view(client, ticket_id)
+        return await incident_view(client, ticket_id, found[ticket_id])
 
-    ids = await listed_ids(client, incidents_query(policy, month), LIMIT)
-    return await gather_bounded(ids, one)
+    return await gather_bounded(list(found), one)
 
 
 async def oncall_bookings(

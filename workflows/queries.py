@@ -56,15 +56,22 @@ async def query_settled(
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-async def incident_view(client: Client, ticket_id: str) -> IncidentView:
+async def incident_view(
+    client: Client, ticket_id: str, status: WorkflowExecutionStatus | None = None
+) -> IncidentView:
     """The incident's full view: from the workflow's result once it completed, else a query.
+
+    ``status`` is the workflow's status if the caller knows it (e.g. from a
+    visibility listing); otherwise the workflow is described first.
 
     Raises:
         RPCError: NOT_FOUND for an unknown ticket.
         WorkflowQueryFailedError: the query failed for good (see :func:`query_settled`).
     """
     handle = client.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
-    if (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED:
+    if status is None:
+        status = (await handle.describe()).status
+    if status == WorkflowExecutionStatus.COMPLETED:
         result = await handle.result(follow_runs=False)
         if result.view is not None:
             return result.view
