@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-SOURCES := domain activities workflows cli reporting worker.py starter.py telemetry.py bench chaos tests
+SOURCES := domain activities workflows service cli reporting worker.py starter.py telemetry.py bench chaos tests
 
 .PHONY: run test lint typecheck pytest bench chaos histories clean
 

@@ -1,6 +1,10 @@
 """The worker: builds adapters from configuration and runs every workflow and activity.
 
 Configuration (DESIGN §4): the Temporal connection from the SDK's env config;
+``SLA_POLICY`` (default: the shipped policy) for what the worker starts on its
+own — at boot it applies the daily and weekly audit schedules with that policy
+(idempotent; a paused schedule stays paused), so the ticket monitoring always
+runs with the policy the workers run with;
 ``SLA_DATA_DIR`` (default ``.sla``) for the outbox and the status site;
 ``SLA_SMTP_HOST`` (with ``SLA_SMTP_PORT``, ``SLA_SMTP_USER``,
 ``SLA_SMTP_PASSWORD``, ``SLA_SMTP_STARTTLS``) switches e-mail from the outbox to
@@ -16,8 +20,9 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +38,16 @@ from activities.notifications import NotificationActivities
 from activities.oncall import OnCallActivities
 from activities.rendering import MessageRenderer
 from activities.status_page import StatusPostActivities, StatusSiteActivities
+from domain.sla import SlaPolicy
+from service.audit import TemporalAuditReader
+from service.audit_schedules import apply_audit_schedules
+from service.change_requests import start_for_incident
+from service.connect import connect, ensure_search_attributes
+from service.oncall import TemporalOnCallLookups
+from service.status_page import TemporalStatusPoster, ensure_status_page
 from telemetry import Telemetry, configure_logging
 from workflows.audit import AuditWorkflow
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
-from workflows.client import connect, ensure_search_attributes, ensure_status_page
 from workflows.incident import IncidentWorkflow
 from workflows.maintenance import MaintenanceWorkflow
 from workflows.names import TASK_QUEUE
@@ -66,6 +77,7 @@ class WorkerSettings:
     data_dir: Path
     sender: str
     smtp: SmtpMailer | None
+    policy: SlaPolicy = field(default_factory=SlaPolicy.default)
 
     @property
     def outbox_dir(self) -> Path:
@@ -83,8 +95,10 @@ class WorkerSettings:
 
         Raises:
             ValueError: ``SLA_SMTP_PORT`` is not a number.
+            PolicyError: ``SLA_POLICY`` names a missing or broken policy file.
         """
         env = os.environ if env is None else env
+        policy_path = env.get("SLA_POLICY")
         smtp = None
         if host := env.get("SLA_SMTP_HOST"):
             port_text = env.get("SLA_SMTP_PORT", "25")
@@ -101,6 +115,7 @@ class WorkerSettings:
             data_dir=Path(env.get("SLA_DATA_DIR", ".sla")),
             sender=env.get("SLA_MAIL_FROM", DEFAULT_SENDER),
             smtp=smtp,
+            policy=SlaPolicy.from_file(policy_path) if policy_path else SlaPolicy.default(),
         )
 
     def mailer(self) -> Mailer:
@@ -117,11 +132,13 @@ def build_activities(
     )
     calendar = CalendarActivities()
     site = StatusSiteActivities(settings.status_dir)
-    posts = StatusPostActivities(client)
+    posts = StatusPostActivities(TemporalStatusPoster(client))
     dev_tickets = DevTicketActivities(SqliteDevTicketTracker.in_data_dir(settings.data_dir))
-    change_requests = ChangeRequestActivities(client)
-    audit = AuditActivities(client, settings.data_dir / "audits")
-    oncall = OnCallActivities(client, settings.data_dir / "billing" / "oncall.csv")
+    change_requests = ChangeRequestActivities(partial(start_for_incident, client))
+    audit = AuditActivities(TemporalAuditReader(client), settings.data_dir / "audits")
+    oncall = OnCallActivities(
+        settings.data_dir / "billing" / "oncall.csv", TemporalOnCallLookups(client)
+    )
     return [
         calendar.compute_incident_clock,
         calendar.compute_next_reminder,
@@ -180,6 +197,8 @@ async def run(settings: WorkerSettings | None = None, client: Client | None = No
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
     await ensure_status_page(client)
+    for applied in await apply_audit_schedules(client, settings.policy):
+        log.info("audit schedule %s: %s", applied.schedule_id, applied.change.value)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -187,8 +206,9 @@ async def run(settings: WorkerSettings | None = None, client: Client | None = No
         loop.add_signal_handler(signum, stop.set)
     where = settings.smtp.host if settings.smtp else settings.outbox_dir
     log.info(
-        "worker on task queue %s; mail to %s; status site in %s",
+        "worker on task queue %s; policy %s; mail to %s; status site in %s",
         TASK_QUEUE,
+        settings.policy.name,
         where,
         settings.status_dir,
     )

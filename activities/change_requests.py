@@ -1,21 +1,23 @@
 """Starting change requests from the engine itself: a report classified as one.
 
 The incident workflow hands over the change request built from the report;
-:class:`ChangeRequestActivities` starts it through the intake API
-(``submit_change_request``), the same path ``sla change-request submit`` takes.
+:class:`ChangeRequestActivities` starts it through the intake API it is given
+(``service.change_requests.start_for_incident`` in the worker), the same path
+``sla change-request submit`` takes.
 The request ID is derived from the incident's ticket ID, so a retried activity
 finds the change request it started the first time instead of a second one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
-from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from domain.errors import IntakeError
 from domain.report import ChangeRequest
 from domain.sla import SlaPolicy
 
@@ -50,12 +52,16 @@ class ChangeRequestStarted(BaseModel):
     created: bool
 
 
-class ChangeRequestActivities:
-    """Change-request activities; the client is injected (``worker.py`` wires it)."""
+Submit = Callable[[ChangeRequestStartRequest], Awaitable[ChangeRequestStarted]]
+"""Starts (or finds) the change request; raises ``IntakeError`` when intake refuses it."""
 
-    def __init__(self, client: Client) -> None:
-        """Use ``client`` to start change request workflows."""
-        self._client = client
+
+class ChangeRequestActivities:
+    """Change-request activities; intake is injected (``worker.py`` wires it)."""
+
+    def __init__(self, submit: Submit) -> None:
+        """Start change request workflows with ``submit``."""
+        self._submit = submit
 
     @activity.defn
     async def start_change_request(self, start: ChangeRequestStartRequest) -> ChangeRequestStarted:
@@ -64,28 +70,16 @@ class ChangeRequestActivities:
         Raises:
             ApplicationError: ``ChangeRequestRefused`` (not retryable): intake refused it.
         """
-        # Imported here: workflows import activities' models, not the other way round.
-        from starter import IntakeError
-        from workflows.change_request_intake import submit_change_request
-
         try:
-            receipt = await submit_change_request(
-                self._client,
-                start.request,
-                policy=start.policy,
-                received_at=start.received_at,
-                task_queue=start.task_queue,
-            )
+            started = await self._submit(start)
         except IntakeError as error:
             raise ApplicationError(
                 str(error), type=CHANGE_REQUEST_REFUSED, non_retryable=True
             ) from None
         activity.logger.info(
             "change request %s %s for %s",
-            receipt.change_request_id,
-            "started" if receipt.created else "found",
+            started.change_request_id,
+            "started" if started.created else "found",
             start.request.request_id,
         )
-        return ChangeRequestStarted(
-            change_request_id=receipt.change_request_id, created=receipt.created
-        )
+        return started

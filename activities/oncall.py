@@ -1,15 +1,13 @@
-"""Extended on-call I/O: the billing ledger, telling incidents about windows, visibility look-ups.
+"""Extended on-call I/O: the billing ledger and telling incidents about windows.
 
 * :meth:`OnCallActivities.record_oncall_billing` appends one line per booking
   to ``$SLA_DATA_DIR/billing/oncall.csv``. It may be retried (a lost reply, a
   worker crash after the write), so it checks the ledger for the booking ID
   under a file lock before appending: a booking is never billed twice.
 * :meth:`OnCallActivities.sync_incident_windows` sends the company's current
-  windows to each of its open incidents (``IncidentWorkflow.update_oncall_windows``).
-* :func:`find_bookings` and :func:`company_windows` read bookings from
-  visibility: ``Company``, ``WindowStart`` and ``LifecycleState`` search
-  attributes, the window end from the memo (the dev server allows only three
-  datetime attributes).
+  windows to each of its open incidents, through :class:`OnCallLookups`
+  (``service.oncall.TemporalOnCallLookups`` in the worker: visibility and the
+  incident's ``update_oncall_windows`` signal).
 """
 
 from __future__ import annotations
@@ -18,35 +16,24 @@ import asyncio
 import csv
 import fcntl
 import io
-import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
-from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.files import write_atomic
 from domain.oncall import (
-    OPEN_STATUSES,
     BillingRecord,
-    BookingStatus,
-    BookingSummary,
     OnCallWindow,
     OnCallWindowsUpdate,
     reminder_instant,
 )
 from domain.sla import SlaPolicy
-from workflows import names
-
-WORKFLOW_TYPE = "OnCallBookingWorkflow"
-MEMO_WINDOW_END = "window_end"
-MEMO_OPERATOR = "operator"
-MEMO_REQUEST = "request"
-"""Memo keys of a booking workflow (set by the booking client at start)."""
 
 LEDGER_COLUMNS = (
     "booking_id",
@@ -59,81 +46,21 @@ LEDGER_COLUMNS = (
     "currency",
 )
 
-WindowsFinder = Callable[[str], Awaitable[Sequence[OnCallWindow]]]
-IncidentFinder = Callable[[str], Awaitable[Sequence[str]]]
 
+class OnCallLookups(Protocol):
+    """What the booking activities need from Temporal (``service.oncall`` implements it)."""
 
-# -- visibility ------------------------------------------------------------------
+    async def windows(self, company: str) -> Sequence[OnCallWindow]:
+        """The company's booked or running windows, as visibility shows them."""
+        ...
 
+    async def open_incidents(self, company: str) -> Sequence[str]:
+        """Ticket IDs of the company's open incidents."""
+        ...
 
-def _quoted(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
-
-
-def bookings_query(
-    *,
-    companies: Sequence[str] = (),
-    statuses: Sequence[BookingStatus] = (),
-    running_only: bool = False,
-) -> str:
-    """The visibility query for bookings of ``companies`` in ``statuses`` (all if empty)."""
-    clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
-    if companies:
-        clauses.append(f"Company IN ({', '.join(_quoted(c) for c in dict.fromkeys(companies))})")
-    if statuses:
-        clauses.append(f"LifecycleState IN ({', '.join(_quoted(s.value) for s in statuses)})")
-    if running_only:
-        # A terminated booking keeps its last LifecycleState; it covers nothing.
-        clauses.append("ExecutionStatus = 'Running'")
-    return " AND ".join(clauses)
-
-
-async def find_bookings(client: Client, query: str, *, limit: int = 500) -> list[BookingSummary]:
-    """Bookings matching a visibility ``query`` (see :func:`bookings_query`), by window start."""
-    found: dict[str, BookingSummary] = {}
-    async for execution in client.list_workflows(query, limit=limit):
-        attributes = execution.typed_search_attributes
-        company = attributes.get(names.COMPANY)
-        start = attributes.get(names.WINDOW_START)
-        state = attributes.get(names.LIFECYCLE_STATE)
-        memo = await execution.memo()
-        end = memo.get(MEMO_WINDOW_END)
-        if company is None or start is None or state is None or not isinstance(end, str):
-            continue  # not started by the booking client: nothing reliable to show
-        operator = memo.get(MEMO_OPERATOR)
-        found[execution.id] = BookingSummary(
-            booking_id=execution.id,
-            company=company,
-            start=start,
-            end=datetime.fromisoformat(end),
-            status=BookingStatus(state),
-            operator=operator if isinstance(operator, str) else None,
-        )
-    return sorted(found.values(), key=lambda b: (b.start, b.booking_id))
-
-
-async def company_windows(client: Client, *companies: str) -> tuple[OnCallWindow, ...]:
-    """Windows of the companies' bookings that are booked or running.
-
-    Raises:
-        RPCError: Visibility failed (``UNIMPLEMENTED`` on the time-skipping test server).
-    """
-    query = bookings_query(companies=companies, statuses=OPEN_STATUSES, running_only=True)
-    return tuple(
-        OnCallWindow(booking_id=b.booking_id, start=b.start, end=b.end)
-        for b in await find_bookings(client, query)
-        if b.end > b.start
-    )
-
-
-async def open_incidents(client: Client, company: str) -> list[str]:
-    """Ticket IDs of the company's incidents that are not resolved."""
-    query = (
-        f"WorkflowType = 'IncidentWorkflow' AND Company = {_quoted(company)} "
-        "AND TicketStatus != 'resolved' AND ExecutionStatus = 'Running'"
-    )
-    ids = [execution.id async for execution in client.list_workflows(query)]
-    return list(dict.fromkeys(ids))
+    async def send_windows(self, ticket_id: str, update: OnCallWindowsUpdate) -> bool:
+        """Tell one incident its company's windows; ``False`` when it no longer runs."""
+        ...
 
 
 # -- activities --------------------------------------------------------------------
@@ -210,25 +137,15 @@ class OnCallActivities:
     """Activities of the on-call booking workflow; ``worker.py`` wires them.
 
     Args:
-        client: Reaches visibility and the incidents.
         ledger: The billing CSV, e.g. ``$SLA_DATA_DIR/billing/oncall.csv``.
-        find_windows: Override of :func:`company_windows` (tests on the
-            time-skipping server, which has no visibility).
-        find_incidents: Override of :func:`open_incidents` (same reason).
+        lookups: Bookings and incidents of a company, and the signal to an
+            incident (tests on the time-skipping server, which has no
+            visibility, answer the look-ups themselves).
     """
 
-    def __init__(
-        self,
-        client: Client,
-        ledger: Path,
-        *,
-        find_windows: WindowsFinder | None = None,
-        find_incidents: IncidentFinder | None = None,
-    ) -> None:
-        self._client = client
+    def __init__(self, ledger: Path, lookups: OnCallLookups) -> None:
         self._ledger = ledger
-        self._find_windows = find_windows or (lambda company: company_windows(client, company))
-        self._find_incidents = find_incidents or (lambda company: open_incidents(client, company))
+        self._lookups = lookups
 
     @activity.defn
     async def compute_oncall_reminder(self, request: OnCallReminderRequest) -> datetime:
@@ -243,12 +160,9 @@ class OnCallActivities:
             ApplicationError: ``VisibilityUnavailable`` (non-retryable) when the
                 server has no visibility API or rejects the query.
         """
-        # Imported here: workflows import activities' models, not the other way round.
-        from workflows.incident import IncidentWorkflow
-
         try:
-            visible = await self._find_windows(request.company)
-            tickets = await self._find_incidents(request.company)
+            visible = await self._lookups.windows(request.company)
+            tickets = await self._lookups.open_incidents(request.company)
         except RPCError as error:
             if error.status in (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.INVALID_ARGUMENT):
                 raise ApplicationError(
@@ -263,14 +177,9 @@ class OnCallActivities:
         update = OnCallWindowsUpdate(windows=tuple(sorted(windows, key=lambda w: w.start)))
         signalled = []
         for ticket in tickets:
-            handle = self._client.get_workflow_handle_for(IncidentWorkflow.run, ticket)
-            try:
-                await handle.signal(IncidentWorkflow.update_oncall_windows, update)
-            except RPCError as error:
-                if error.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                continue  # resolved meanwhile: its deadlines no longer matter
-            signalled.append(ticket)
+            # False: resolved meanwhile, its deadlines no longer matter.
+            if await self._lookups.send_windows(ticket, update):
+                signalled.append(ticket)
         activity.logger.info(
             "on-call windows of %s (%d) sent to %d incident(s)",
             request.company,

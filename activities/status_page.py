@@ -11,12 +11,10 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
-from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.files import write_atomic
 from activities.rendering import german_datetime, severity_de, template_environment
@@ -54,41 +52,34 @@ class MaintenancePostRequest(BaseModel):
     task_queue: str
 
 
-class StatusPostActivities:
-    """Delivers status posts to the status page workflow (signal, starting it if needed)."""
+class StatusPoster(Protocol):
+    """Hands posts to the status page workflow (``service.status_page`` implements it)."""
 
-    def __init__(self, client: Client) -> None:
-        """Use ``client`` to reach the status page workflow."""
-        self._client = client
+    async def post_status(self, request: StatusPostRequest) -> None:
+        """Deliver an incident's post (starting the status page workflow if needed)."""
+        ...
+
+    async def post_maintenance(self, request: MaintenancePostRequest) -> None:
+        """Deliver a maintenance post (starting the status page workflow if needed)."""
+        ...
+
+
+class StatusPostActivities:
+    """Delivers status posts to the status page workflow through an injected poster."""
+
+    def __init__(self, poster: StatusPoster) -> None:
+        """Post through ``poster`` (``worker.py`` wires the Temporal one)."""
+        self._poster = poster
 
     @activity.defn
     async def post_status(self, request: StatusPostRequest) -> None:
         """Start the status page workflow if it is not running, then signal the post."""
-        # Imported here: workflows import activities' models, not the other way round.
-        from workflows.status_page import StatusPageInput, StatusPageWorkflow
-
-        handle = await self._client.start_workflow(
-            StatusPageWorkflow.run,
-            StatusPageInput(),
-            id=request.workflow_id,
-            task_queue=request.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-        await handle.signal(StatusPageWorkflow.post, request.post)
+        await self._poster.post_status(request)
 
     @activity.defn
     async def post_maintenance(self, request: MaintenancePostRequest) -> None:
         """Start the status page workflow if it is not running, then signal the maintenance post."""
-        from workflows.status_page import StatusPageInput, StatusPageWorkflow
-
-        handle = await self._client.start_workflow(
-            StatusPageWorkflow.run,
-            StatusPageInput(),
-            id=request.workflow_id,
-            task_queue=request.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-        await handle.signal(StatusPageWorkflow.post_maintenance, request.post)
+        await self._poster.post_maintenance(request)
 
 
 def status_document(snapshot: StatusSnapshot) -> dict[str, Any]:

@@ -95,7 +95,7 @@ async def _serve() -> None:
 
     from temporalio.worker import Worker
 
-    from workflows.client import connect
+    from service.connect import connect
     from workflows.sandbox import workflow_runner
 
     client = await connect()

@@ -26,7 +26,7 @@ from temporalio.client import Client
 
 from cli.common import CliError
 from cli.dev import DevConfig, server_command, stop_process, wait_for_server
-from workflows.client import ensure_search_attributes
+from service.connect import ensure_search_attributes
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

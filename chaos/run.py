@@ -53,12 +53,12 @@ from domain.events import EstimateMissed, ReactionBreached, ResolutionBreached
 from domain.incident import Acknowledge, ExtendEstimate, Resolve, fold
 from domain.sla import Severity, SlaPolicy
 from domain.view import IncidentView
+from service.connect import connect
+from service.queries import incident_view, is_transient
 from starter import report_incident
 from worker import WORKFLOWS
-from workflows.client import connect
 from workflows.incident import IncidentWorkflow
 from workflows.names import SEARCH_ATTRIBUTES
-from workflows.queries import incident_view, is_transient
 from workflows.sandbox import workflow_runner
 
 POLICY = """\

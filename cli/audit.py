@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,16 +22,15 @@ from cli.common import (
     PolicyOption,
     client,
     fail,
-    load_policy,
     parse_instant,
+    policy_or_fail,
     print_json,
     run,
 )
 from cli.render import format_duration
 from domain.audit import AuditKind, AuditReport, DeadlineCheck, TicketAudit
 from domain.sla import SlaPolicy
-from workflows.audit import AuditInput, AuditWorkflow
-from workflows.audit_schedules import (
+from service.audit_schedules import (
     DEFAULT_PREFIX,
     AppliedSchedule,
     ScheduleStatus,
@@ -40,6 +38,7 @@ from workflows.audit_schedules import (
     delete_audit_schedules,
     describe_audit_schedules,
 )
+from workflows.audit import AuditInput, AuditWorkflow
 from workflows.names import TASK_QUEUE
 
 audit_app = typer.Typer(
@@ -68,13 +67,6 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
-def _policy(path: Path | None) -> SlaPolicy:
-    try:
-        return load_policy(path)
-    except Exception as error:
-        fail(str(error))
-
-
 # -- sla audit run ------------------------------------------------------------------
 
 
@@ -91,7 +83,7 @@ def run_audit(
     as_json: JsonOption = False,
 ) -> None:
     """Run an audit now (the worker writes the report files and e-mails the support lead)."""
-    sla_policy = _policy(policy)
+    sla_policy = policy_or_fail(policy)
     instant = None
     if at is not None:
         try:
@@ -207,7 +199,7 @@ def apply_schedules(
     as_json: JsonOption = False,
 ) -> None:
     """Create the audit schedules, or update them where they differ (safe to repeat)."""
-    sla_policy = _policy(policy)
+    sla_policy = policy_or_fail(policy)
 
     async def body() -> list[AppliedSchedule]:
         return await apply_audit_schedules(await client(), sla_policy, prefix=prefix)
@@ -228,7 +220,7 @@ def list_schedules(
     as_json: JsonOption = False,
 ) -> None:
     """Show both audit schedules with their next run times."""
-    zone = _policy(policy).calendar.zone
+    zone = policy_or_fail(policy).calendar.zone
 
     async def body() -> list[ScheduleStatus]:
         return await describe_audit_schedules(await client(), prefix=prefix)

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,9 +32,7 @@ from cli.common import (
     PolicyOption,
     client,
     fail,
-    gather_bounded,
-    listed_ids,
-    load_policy,
+    policy_or_fail,
     print_json,
     run,
 )
@@ -50,16 +47,15 @@ from domain.change_request import (
     Discuss,
     PlanRelease,
 )
-from domain.errors import DomainErrorKind
+from domain.errors import DomainErrorKind, IntakeError
 from domain.incident import LinkDevTicket
 from domain.report import ChangeRequest
-from domain.sla import SlaPolicy
-from starter import IntakeError
+from service.change_requests import parse_change_request, submit_change_request
+from service.queries import gather_bounded, query_settled
+from service.visibility import Query, listed_ids
 from workflows import names
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
-from workflows.change_request_intake import parse_change_request, submit_change_request
 from workflows.incident import IncidentWorkflow
-from workflows.queries import query_settled
 
 app = typer.Typer(
     help="Change requests (Änderungswünsche): no SLA clock; a development ticket; "
@@ -81,13 +77,6 @@ _OPEN = (ChangeRequestStatus.SUBMITTED, ChangeRequestStatus.UNDER_DISCUSSION)
 def _console() -> Console:
     # Customer text may contain "[...]": print it literally, never as Rich markup.
     return Console(highlight=False, soft_wrap=False, markup=False)
-
-
-def _policy(path: Path | None) -> SlaPolicy:
-    try:
-        return load_policy(path)
-    except Exception as error:
-        fail(str(error))
 
 
 # -- submit ---------------------------------------------------------------------
@@ -125,7 +114,7 @@ def submit(
 
 
 def _submit(file: Path, policy: Path | None, as_json: bool) -> None:
-    sla_policy = _policy(policy)
+    sla_policy = policy_or_fail(policy)
     try:
         text = file.read_text("utf-8")
     except OSError as error:
@@ -181,16 +170,14 @@ def list_change_requests(
     as_json: JsonOption = False,
 ) -> None:
     """List change requests (open ones unless --state or --all), oldest first."""
-    calendar = _policy(policy).calendar
-    clauses = [f"WorkflowType = '{ChangeRequestWorkflow.__name__}'"]
+    calendar = policy_or_fail(policy).calendar
+    query = Query.workflows(ChangeRequestWorkflow)
     if state is not None:
-        clauses.append(f"{names.LIFECYCLE_STATE.name} = '{state.value}'")
+        query = query.where(names.LIFECYCLE_STATE, state)
     elif not all_:
-        states = ", ".join(f"'{s.value}'" for s in _OPEN)
-        clauses.append(f"{names.LIFECYCLE_STATE.name} IN ({states})")
+        query = query.where_in(names.LIFECYCLE_STATE, _OPEN)
     if company is not None:
-        clauses.append(f"{names.COMPANY.name} = {json.dumps(company)}")
-    query = " AND ".join(clauses)
+        query = query.where(names.COMPANY, company)
 
     async def body() -> list[ChangeRequestSummary]:
         c = await client()
@@ -246,7 +233,7 @@ def show(
     change_request_id: IdArgument, policy: PolicyOption = None, as_json: JsonOption = False
 ) -> None:
     """State, development ticket, discussion notes and timeline of one change request."""
-    calendar = _policy(policy).calendar
+    calendar = policy_or_fail(policy).calendar
 
     async def body() -> ChangeRequestView:
         return await _view(await client(), change_request_id)

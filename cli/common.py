@@ -14,14 +14,13 @@ from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.errors import DomainError, describe_validation_error
+from domain.errors import DomainError, IntakeError, describe_validation_error
 from domain.sla import PolicyError, SlaPolicy
-from starter import IntakeError
-from workflows.client import connect
+from service.connect import connect
 from workflows.codec import CodecConfigError
 
 T = TypeVar("T")
@@ -34,34 +33,6 @@ PolicyOption = Annotated[
     typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
 ]
 """``--policy`` wherever a command needs the policy."""
-
-
-async def listed(c: Client, query: str, limit: int) -> dict[str, WorkflowExecutionStatus]:
-    """Running or completed workflows matching a visibility ``query``: ID -> status, no repeats."""
-    found: dict[str, WorkflowExecutionStatus] = {}
-    async for execution in c.list_workflows(query, limit=limit):
-        status = execution.status
-        if status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
-            found.setdefault(execution.id, status)
-    return found
-
-
-async def listed_ids(c: Client, query: str, limit: int) -> list[str]:
-    """IDs of running or completed workflows matching a visibility ``query``, without repeats."""
-    return list(await listed(c, query, limit))
-
-
-async def gather_bounded(
-    items: list[str], fetch: Callable[[str], Awaitable[T]], at_once: int = 16
-) -> list[T]:
-    """``fetch`` every item, at most ``at_once`` concurrently (queries on many workflows)."""
-    gate = asyncio.Semaphore(at_once)
-
-    async def one(item: str) -> T:
-        async with gate:
-            return await fetch(item)
-
-    return list(await asyncio.gather(*(one(i) for i in items)))
 
 
 class CliError(Exception):
@@ -78,6 +49,14 @@ def load_policy(path: Path | None = None) -> SlaPolicy:
     """``--policy``, else ``$SLA_POLICY``, else the shipped policy."""
     chosen = path or (Path(os.environ["SLA_POLICY"]) if os.environ.get("SLA_POLICY") else None)
     return SlaPolicy.from_file(chosen) if chosen else SlaPolicy.default()
+
+
+def policy_or_fail(path: Path | None = None) -> SlaPolicy:
+    """:func:`load_policy`; a broken or missing policy file is a one-line refusal."""
+    try:
+        return load_policy(path)
+    except PolicyError as error:
+        fail(str(error))
 
 
 def build_command(build: Callable[[], T]) -> T:
@@ -104,6 +83,14 @@ def parse_instant(text: str, zone: str = "Europe/Berlin", *, what: str = "time")
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(zone))
     return value
+
+
+def instant_or_fail(text: str, zone: str, what: str) -> datetime:
+    """:func:`parse_instant`; a malformed time is a one-line refusal."""
+    try:
+        return parse_instant(text, zone, what=what)
+    except CliError as error:
+        fail(str(error))
 
 
 def describe_failure(error: BaseException, ticket_id: str | None = None) -> str:

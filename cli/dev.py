@@ -29,7 +29,8 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 
 from cli.common import CliError
-from workflows.client import connect, ensure_status_page
+from service.connect import connect
+from service.status_page import ensure_status_page
 from workflows.names import SEARCH_ATTRIBUTES
 
 _SA_TYPES = {

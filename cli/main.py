@@ -8,7 +8,7 @@ zone (Europe/Berlin).
 from __future__ import annotations
 
 import asyncio
-import json
+import dataclasses
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -21,12 +21,14 @@ from rich.console import Console
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+import worker as worker_module
 from cli.change_request import (
     LinkDescriptionOption,
     LinkDevOption,
     LinkTitleOption,
     link_incident_bug,
 )
+from cli.codec_server import serve
 from cli.common import (
     CliError,
     JsonOption,
@@ -34,13 +36,12 @@ from cli.common import (
     build_command,
     client,
     fail,
-    gather_bounded,
-    listed,
-    load_policy,
-    parse_instant,
+    instant_or_fail,
+    policy_or_fail,
     print_json,
     run,
 )
+from cli.dev import DevConfig, run_dev
 from cli.groups import GROUPS
 from cli.render import incidents_table, next_deadline, show_incident
 from cli.repair import repair
@@ -61,11 +62,16 @@ from domain.incident import (
     fold,
 )
 from domain.report import Channel, Scope
-from domain.sla import Severity, SlaPolicy
+from domain.sla import PolicyError, Severity
 from domain.view import IncidentSummary, IncidentView
-from starter import check_channel, parse_report, report_incident
+from service.incidents import report_incident
+from service.intake import check_channel, parse_report
+from service.queries import gather_bounded, incident_view
+from service.visibility import Query, listed
+from telemetry import configure_logging
+from workflows import names
+from workflows.codec import CodecConfigError, codec_from_env
 from workflows.incident import IncidentWorkflow
-from workflows.queries import incident_view
 
 app = typer.Typer(
     name="sla",
@@ -95,10 +101,8 @@ def dev(
     status_port: Annotated[int, typer.Option(help="Status page HTTP port.")] = 8080,
 ) -> None:
     """Run the embedded stack: Temporal dev server, worker and status page, until Ctrl-C."""
-    from cli.dev import DevConfig, run_dev
-
     if policy is not None:
-        load_policy(policy)  # refuse a broken policy before starting anything
+        policy_or_fail(policy)  # refuse a broken policy before starting anything
     try:
         code = run_dev(
             DevConfig(
@@ -116,18 +120,21 @@ def dev(
 
 @app.command()
 def worker(policy: PolicyOption = None) -> None:
-    """Run the worker (connection from the SDK env config, data dir from $SLA_DATA_DIR)."""
-    import worker as worker_module
-    from telemetry import configure_logging
+    """Run the worker (connection from the SDK env config, data dir from $SLA_DATA_DIR).
 
-    if policy is not None:
-        os.environ["SLA_POLICY"] = str(policy)
+    The policy (``--policy``, else ``$SLA_POLICY``, else the shipped one) is the
+    one the worker's own starts use: the daily and weekly audit schedules are
+    applied with it at boot.
+    """
     try:
         # SLA_LOG_FORMAT=json: one JSON object per line (telemetry.py).
         configure_logging()
-    except ValueError as error:
+        settings = worker_module.WorkerSettings.from_env()
+    except (ValueError, PolicyError) as error:
         fail(str(error))
-    run(worker_module.run)
+    if policy is not None:
+        settings = dataclasses.replace(settings, policy=policy_or_fail(policy))
+    run(lambda: worker_module.run(settings))
 
 
 # -- intake -----------------------------------------------------------------------
@@ -155,7 +162,7 @@ def report(
     as_json: JsonOption = False,
 ) -> None:
     """Report a disturbance; prints the ticket ID."""
-    sla_policy = _policy(policy)
+    sla_policy = policy_or_fail(policy)
     if file is not None:
         try:
             data: Any = file.read_text("utf-8")
@@ -163,7 +170,7 @@ def report(
             fail(f"cannot read {file}: {error.strerror}")
     else:
         zone = sla_policy.calendar_spec.timezone
-        first = _parse(first_noticed, zone, "--first-noticed") if first_noticed else None
+        first = instant_or_fail(first_noticed, zone, "--first-noticed") if first_noticed else None
         data = {
             "company": company,
             "full_name": name,
@@ -197,20 +204,6 @@ def report(
         print(ticket_id)
 
 
-def _parse(text: str, zone: str, what: str) -> datetime:
-    try:
-        return parse_instant(text, zone, what=what)
-    except CliError as error:
-        fail(str(error))
-
-
-def _policy(path: Path | None) -> SlaPolicy:
-    try:
-        return load_policy(path)
-    except Exception as error:
-        fail(str(error))
-
-
 # -- reading ----------------------------------------------------------------------
 
 
@@ -230,19 +223,18 @@ def list_incidents(
     as_json: JsonOption = False,
 ) -> None:
     """List incidents (open ones unless --status or --all), next deadline first."""
-    sla_policy = _policy(policy)
-    clauses = ["WorkflowType = 'IncidentWorkflow'"]
+    sla_policy = policy_or_fail(policy)
+    query = Query.workflows(IncidentWorkflow)
     if status is not None:
-        clauses.append(f"TicketStatus = '{status.value}'")
+        query = query.where(names.TICKET_STATUS, status)
     elif not all_:
-        clauses.append("TicketStatus != 'resolved'")
+        query = query.where_not(names.TICKET_STATUS, IncidentStatus.RESOLVED)
     if severity is not None:
-        clauses.append(f"Severity = '{severity.value}'")
+        query = query.where(names.SEVERITY, severity)
     if breached:
-        clauses.append("SlaBreached = true")
+        query = query.where(names.SLA_BREACHED, True)
     if company is not None:
-        clauses.append(f"Company = {json.dumps(company)}")
-    query = " AND ".join(clauses)
+        query = query.where(names.COMPANY, company)
 
     async def body() -> list[IncidentSummary]:
         c = await client()
@@ -277,7 +269,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """State, deadlines with remaining business time, escalation stage, timeline."""
-    sla_policy = _policy(policy)
+    sla_policy = policy_or_fail(policy)
 
     async def body() -> IncidentView:
         return await _view(await client(), ticket_id)
@@ -358,7 +350,7 @@ def _update(
 
 
 def _instant(text: str, policy: Path | None, what: str) -> datetime:
-    return _parse(text, _policy(policy).calendar_spec.timezone, what)
+    return instant_or_fail(text, policy_or_fail(policy).calendar_spec.timezone, what)
 
 
 @app.command()
@@ -580,9 +572,6 @@ def codec_server(
     ] = None,
 ) -> None:
     """Serve /decode and /encode so an authorized Temporal UI can show encrypted payloads."""
-    from cli.codec_server import serve
-    from workflows.codec import CodecConfigError, codec_from_env
-
     try:
         codec = codec_from_env()
     except CodecConfigError as error:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -28,8 +27,8 @@ from cli.common import (
     PolicyOption,
     client,
     fail,
-    load_policy,
-    parse_instant,
+    instant_or_fail,
+    policy_or_fail,
     print_json,
     run,
 )
@@ -45,15 +44,16 @@ from domain.maintenance import (
     window_warnings,
 )
 from domain.sla import SlaPolicy
+from service.maintenance import start_maintenance
+from service.queries import query_settled
+from service.visibility import Query
 from workflows import names
 from workflows.maintenance import (
     MESSAGE_MEMO,
     SERVICES_MEMO,
     WINDOW_END_MEMO,
     MaintenanceWorkflow,
-    start_maintenance,
 )
-from workflows.queries import query_settled
 
 app = typer.Typer(
     name="maintenance",
@@ -81,18 +81,8 @@ class MaintenanceSummary(BaseModel):
     message: str | None
 
 
-def _policy(path: Path | None) -> SlaPolicy:
-    try:
-        return load_policy(path)
-    except Exception as error:
-        fail(str(error))
-
-
 def _instant(text: str, policy: SlaPolicy, what: str) -> datetime:
-    try:
-        return parse_instant(text, policy.calendar_spec.timezone, what=what)
-    except CliError as error:
-        fail(str(error))
+    return instant_or_fail(text, policy.calendar_spec.timezone, what)
 
 
 def _warn(warnings: list[str]) -> None:
@@ -132,7 +122,7 @@ def plan(
     as_json: JsonOption = False,
 ) -> None:
     """Plan a maintenance window and announce it to every customer at once; prints its ID."""
-    sla_policy = _policy(policy)
+    sla_policy = policy_or_fail(policy)
     try:
         maintenance = MaintenancePlan(
             start=_instant(start, sla_policy, "--start"),
@@ -224,7 +214,7 @@ def reschedule(
     as_json: JsonOption = False,
 ) -> None:
     """Move a planned window (the 48 h notice applies again); customers are told."""
-    sla_policy = _policy(policy)
+    sla_policy = policy_or_fail(policy)
     command = RescheduleMaintenance(
         start=_instant(start, sla_policy, "--start"), end=_instant(end, sla_policy, "--end")
     )
@@ -256,7 +246,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """State, window, services and events of one maintenance."""
-    sla_policy = _policy(policy)
+    sla_policy = policy_or_fail(policy)
 
     async def body() -> MaintenanceState:
         c = await client()
@@ -319,16 +309,14 @@ def list_maintenance(
     as_json: JsonOption = False,
 ) -> None:
     """List maintenance windows (planned and in progress unless --state or --all), by start."""
-    sla_policy = _policy(policy)
-    clauses = ["WorkflowType = 'MaintenanceWorkflow'"]
+    sla_policy = policy_or_fail(policy)
+    query = Query.workflows(MaintenanceWorkflow)
     if state is not None:
-        clauses.append(f"{names.LIFECYCLE_STATE.name} = '{state.value}'")
+        query = query.where(names.LIFECYCLE_STATE, state)
     elif not all_:
-        open_states = ", ".join(
-            f"'{s.value}'" for s in (MaintenanceStatus.PLANNED, MaintenanceStatus.IN_PROGRESS)
+        query = query.where_in(
+            names.LIFECYCLE_STATE, (MaintenanceStatus.PLANNED, MaintenanceStatus.IN_PROGRESS)
         )
-        clauses.append(f"{names.LIFECYCLE_STATE.name} IN ({open_states})")
-    query = " AND ".join(clauses)
 
     async def body() -> list[MaintenanceSummary]:
         return await _summaries(await client(), query, limit)
@@ -356,9 +344,9 @@ def list_maintenance(
     _console().print(table)
 
 
-async def _summaries(c: Client, query: str, limit: int) -> list[MaintenanceSummary]:
+async def _summaries(c: Client, query: Query, limit: int) -> list[MaintenanceSummary]:
     rows: dict[str, MaintenanceSummary] = {}
-    async for execution in c.list_workflows(query, limit=limit):
+    async for execution in c.list_workflows(str(query), limit=limit):
         # Terminated or failed runs keep a stale lifecycle state: leave them out.
         if execution.status not in (
             WorkflowExecutionStatus.RUNNING,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,15 +20,14 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.oncall import bookings_query, find_bookings
 from cli.common import (
     CliError,
     JsonOption,
     PolicyOption,
     client,
     fail,
-    load_policy,
-    parse_instant,
+    instant_or_fail,
+    policy_or_fail,
     print_json,
     run,
 )
@@ -46,11 +44,10 @@ from domain.oncall import (
     booking_warnings,
     check_booking,
 )
-from domain.sla import SlaPolicy
+from service.oncall import BookingReceipt, book_oncall, bookings_query, find_bookings
+from service.queries import query_settled
 from workflows import names
 from workflows.oncall import OnCallBookingWorkflow
-from workflows.oncall_intake import BookingReceipt, book_oncall
-from workflows.queries import query_settled
 
 app = typer.Typer(
     help="Extended on-call (erweiterte Bereitschaft): book at least 3 business days ahead, "
@@ -67,20 +64,6 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
-def _policy(path: Path | None) -> SlaPolicy:
-    try:
-        return load_policy(path)
-    except Exception as error:
-        fail(str(error))
-
-
-def _instant(text: str, zone: str, what: str) -> datetime:
-    try:
-        return parse_instant(text, zone, what=what)
-    except CliError as error:
-        fail(str(error))
-
-
 @app.command()
 def book(
     company: Annotated[str, typer.Option(help="The customer, as in the customer directory.")],
@@ -92,15 +75,15 @@ def book(
     as_json: JsonOption = False,
 ) -> None:
     """Book extended on-call; prints the booking ID."""
-    sla_policy = _policy(policy)
+    sla_policy = policy_or_fail(policy)
     zone = sla_policy.calendar_spec.timezone
     booked_at = datetime.now(UTC)
     try:
         request = check_booking(
             sla_policy,
             company=company,
-            start=_instant(start, zone, "--start"),
-            end=_instant(end, zone, "--end"),
+            start=instant_or_fail(start, zone, "--start"),
+            end=instant_or_fail(end, zone, "--end"),
             reason=reason,
             operator=operator,
             booked_at=booked_at,
@@ -136,7 +119,7 @@ def list_bookings(
     as_json: JsonOption = False,
 ) -> None:
     """List bookings (booked and running unless --all), by window start."""
-    sla_policy = _policy(policy)
+    sla_policy = policy_or_fail(policy)
     query = bookings_query(
         companies=(company,) if company else (), statuses=() if all_ else OPEN_STATUSES
     )
@@ -183,7 +166,7 @@ async def _view(c: Client, booking_id: str) -> OnCallBooking:
 @app.command()
 def show(booking_id: IdArgument, policy: PolicyOption = None, as_json: JsonOption = False) -> None:
     """State, window, operator, reminder and billing of one booking."""
-    sla_policy = _policy(policy)
+    sla_policy = policy_or_fail(policy)
 
     async def body() -> OnCallBooking:
         return await _view(await client(), booking_id)

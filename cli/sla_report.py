@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from cli.common import JsonOption, PolicyOption, client, fail, load_policy, print_json, run
+from cli.common import JsonOption, PolicyOption, client, fail, policy_or_fail, print_json, run
 from domain.oncall import OnCallBooking
 from domain.sla import SlaPolicy
 from domain.sla_report import ReportMonth, ReportMonthError, SlaReport, build_report
 from domain.view import IncidentView
+from reporting.gather import incident_views, oncall_bookings
 
 MonthOption = Annotated[
     str | None,
@@ -57,17 +58,12 @@ def sla_report(
         chosen = ReportMonth.parse(month) if month is not None else None
     except ReportMonthError as error:
         fail(f"--month: {error}")
-    try:
-        sla_policy: SlaPolicy = load_policy(policy)
-    except Exception as error:
-        fail(str(error))
+    sla_policy: SlaPolicy = policy_or_fail(policy)
     now = datetime.now(UTC)
     report_month = chosen or previous_month(now, sla_policy.calendar_spec.timezone)
     directory = out or Path(os.environ.get("SLA_DATA_DIR", ".sla")) / "reports"
 
     async def body() -> tuple[list[IncidentView], list[OnCallBooking]]:
-        from reporting.gather import incident_views, oncall_bookings
-
         c = await client()
         return (
             await incident_views(c, sla_policy, report_month),

@@ -73,6 +73,10 @@ class NotPublished(DomainError):
     kind = DomainErrorKind.NOT_PUBLISHED
 
 
+class IntakeError(ValueError):
+    """A report or request refused at intake; the message names every problem. Nothing started."""
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """One line naming every offending field of a pydantic error.
 

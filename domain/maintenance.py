@@ -22,7 +22,6 @@ event. Nothing here reads a clock: ``now`` is always a parameter.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
@@ -35,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from domain.calendar import WEEKDAYS, parse_clock
 from domain.decider import fold_with
 from domain.errors import DomainError, MissingText, NotDue, WrongStatus
+from domain.ids import id_code
 from domain.messages import OutgoingMessage, make_message_id
 from domain.sla import MaintenancePolicy, MaintenanceWindow, SlaPolicy
 from domain.values import AwareDatetime, NonEmptyText
@@ -217,8 +217,7 @@ def maintenance_id(plan: MaintenancePlan, zone: str) -> str:
     twice (a retried command) yields the same ID, so the workflow start is
     idempotent and no customer is announced the same window twice.
     """
-    digest = hashlib.sha256(plan.model_dump_json().encode("utf-8")).digest()
-    suffix = base64.b32encode(digest).decode("ascii")[:4]
+    suffix = id_code(plan.model_dump_json(), 4)
     return f"MNT-{plan.start.astimezone(ZoneInfo(zone)):%Y%m%d-%H%M}-{suffix}"
 
 

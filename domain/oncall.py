@@ -36,8 +36,6 @@ Stundenbasis." This module holds every rule of it, pure (no clock, no I/O):
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -47,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from domain.calendar import BusinessCalendar, parse_clock
 from domain.errors import AlreadyDone, NotDue, WrongStatus
+from domain.ids import day_stamped_id
 from domain.messages import OutgoingMessage, make_message_id
 from domain.sla import OnCallPolicy, SlaPolicy
 from domain.values import AwareDatetime
@@ -282,8 +281,7 @@ def booking_warnings(policy: SlaPolicy, request: BookingRequest) -> list[str]:
 
 def booking_id_for(start_day: date, seed: str) -> str:
     """``ONC-YYYYMMDD-XXXX``: the start day and a code derived from ``seed``."""
-    digest = hashlib.sha256(seed.encode("utf-8")).digest()
-    return f"ONC-{start_day:%Y%m%d}-{base64.b32encode(digest).decode('ascii')[:4]}"
+    return day_stamped_id("ONC", start_day, seed, 4)
 
 
 def booking_seed(request: BookingRequest) -> str:

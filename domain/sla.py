@@ -243,6 +243,10 @@ class SlaPolicy(BaseModel):
             text = path.read_text("utf-8")
         except OSError as exc:
             raise PolicyError(f"{path}: cannot read policy file: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise PolicyError(
+                f"{path}: not UTF-8 text (byte {exc.start}); save the policy file as UTF-8"
+            ) from exc
         return cls.from_toml(text, source=str(path))
 
     @classmethod

@@ -24,42 +24,33 @@ record read here is also in the ledger. Bookings are listed by their
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from temporalio.client import Client
 
-from cli.common import gather_bounded, listed, listed_ids
 from domain.oncall import OnCallBooking
 from domain.sla import SlaPolicy
 from domain.sla_report import ReportMonth, reaction_due_window
 from domain.view import IncidentView
+from service.queries import gather_bounded, incident_view, query_settled
+from service.visibility import Query, listed, listed_ids
+from workflows import names
+from workflows.incident import IncidentWorkflow
 from workflows.oncall import OnCallBookingWorkflow
-from workflows.queries import incident_view, query_settled
 
 LIMIT = 100_000
 """At most this many workflows per list (a month has far fewer)."""
 
 
-def _instant(value: datetime) -> str:
-    """RFC 3339 in UTC, as visibility queries take datetimes."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def incidents_query(policy: SlaPolicy, month: ReportMonth) -> str:
+def incidents_query(policy: SlaPolicy, month: ReportMonth) -> Query:
     """Visibility query for incident workflows that may have been received in ``month``."""
     low, high = reaction_due_window(policy, month)
-    return (
-        "WorkflowType = 'IncidentWorkflow' "
-        f"AND ReactionDue >= '{_instant(low)}' AND ReactionDue <= '{_instant(high)}'"
-    )
+    return Query.workflows(IncidentWorkflow).between(names.REACTION_DUE, low, high)
 
 
-def bookings_query(policy: SlaPolicy, month: ReportMonth) -> str:
+def bookings_in_month_query(policy: SlaPolicy, month: ReportMonth) -> Query:
     """Visibility query for on-call bookings whose window starts in ``month``."""
     start, end = month.bounds(policy.calendar_spec.timezone)
-    return (
-        "WorkflowType = 'OnCallBookingWorkflow' "
-        f"AND WindowStart >= '{_instant(start)}' AND WindowStart < '{_instant(end)}'"
+    return Query.workflows(OnCallBookingWorkflow).between(
+        names.WINDOW_START, start, end, include_high=False
     )
 
 
@@ -84,5 +75,5 @@ async def oncall_bookings(
         handle = client.get_workflow_handle_for(OnCallBookingWorkflow.run, booking_id)
         return await query_settled(lambda: handle.query(OnCallBookingWorkflow.view))
 
-    ids = await listed_ids(client, bookings_query(policy, month), LIMIT)
+    ids = await listed_ids(client, bookings_in_month_query(policy, month), LIMIT)
     return await gather_bounded(ids, one)

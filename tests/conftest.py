@@ -18,9 +18,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.mail import Mailer, OutboxMailer
+from service.connect import ensure_search_attributes
 from tests.servers import installed_binary
 from worker import WorkerSettings, build_worker
-from workflows.client import ensure_search_attributes
 from workflows.names import SEARCH_ATTRIBUTES
 
 EXAMPLE_REPORT: dict[str, Any] = {

@@ -13,23 +13,19 @@ Orchestration only; the rules live in :mod:`domain.maintenance`. The workflow
   ``window_end`` memo current, for ``sla maintenance list``.
 
 Only UTC instants are handled here: the usual-window check and the maintenance
-ID need the calendar zone and are computed on the client (:func:`start_maintenance`).
+ID need the calendar zone and are computed on the client
+(:func:`service.maintenance.start_maintenance`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
-from temporalio.common import (
-    RetryPolicy,
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-)
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from workflows.delivery import deliver_message
@@ -44,14 +40,11 @@ with workflow.unsafe.imports_passed_through():
         MaintenanceCommand,
         MaintenancePlan,
         MaintenanceState,
-        MaintenanceStatus,
         PlanMaintenance,
         RecordDeliveryFailure,
         RescheduleMaintenance,
-        check_plan,
         decide,
         fold,
-        maintenance_id,
         messages_for,
         pending_timer,
     )
@@ -59,9 +52,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.sla import SlaPolicy
     from domain.status import MaintenancePost, maintenance_post_for
     from workflows import names
-
-if TYPE_CHECKING:
-    from temporalio.client import Client
 
 _NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -287,48 +277,3 @@ class MaintenanceWorkflow:
 def visibility_memo(end: datetime, services: tuple[str, ...], message: str) -> dict[str, Any]:
     """The memo ``sla maintenance list`` reads (JSON values only)."""
     return {WINDOW_END_MEMO: end.isoformat(), SERVICES_MEMO: list(services), MESSAGE_MEMO: message}
-
-
-async def start_maintenance(
-    client: Client,
-    plan: MaintenancePlan,
-    *,
-    policy: SlaPolicy,
-    now: datetime,
-    task_queue: str = names.TASK_QUEUE,
-    status_page_id: str = names.STATUS_PAGE_WORKFLOW_ID,
-) -> str:
-    """Client side: validate ``plan`` against ``now`` and start its workflow; returns the ID.
-
-    Validation happens here, before anything starts (DESIGN §3: a start the
-    workflow would refuse is better refused to the operator). Planning the very
-    same maintenance again returns the same ID without a second announcement.
-
-    Raises:
-        DomainError: The plan is refused (no services, reversed window, too
-            little notice).
-    """
-    check_plan(plan, now, policy.maintenance)
-    workflow_id = maintenance_id(plan, policy.calendar_spec.timezone)
-    await client.start_workflow(
-        MaintenanceWorkflow.run,
-        MaintenanceInput(
-            maintenance_id=workflow_id,
-            plan=plan,
-            planned_at=now,
-            policy=policy,
-            status_page_id=status_page_id,
-        ),
-        id=workflow_id,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(names.WINDOW_START, plan.start),
-                SearchAttributePair(names.LIFECYCLE_STATE, MaintenanceStatus.PLANNED.value),
-            ]
-        ),
-        memo=visibility_memo(plan.end, plan.services, plan.message),
-        static_summary=f"maintenance {', '.join(plan.services)}",
-    )
-    return workflow_id

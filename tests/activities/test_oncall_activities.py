@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment
@@ -21,10 +19,9 @@ from activities.oncall import (
     LEDGER_COLUMNS,
     OnCallActivities,
     SyncWindowsRequest,
-    bookings_query,
     read_ledger,
 )
-from domain.oncall import OPEN_STATUSES, BillingRecord, OnCallWindow
+from domain.oncall import BillingRecord, OnCallWindow, OnCallWindowsUpdate
 from domain.sla import Severity, SlaPolicy
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -45,8 +42,33 @@ def record(booking_id: str = "ONC-20261205-AAAA", hours: int = 3) -> BillingReco
     )
 
 
-def ledger_activities(path: Path, client: Any = None, **finders: Any) -> OnCallActivities:
-    return OnCallActivities(cast(Client, client), path, **finders)
+@dataclass
+class FakeLookups:
+    """Stands in for visibility and the incidents' signal (service.oncall in production)."""
+
+    windows_found: list[OnCallWindow] = field(default_factory=list)
+    incidents_found: list[str] = field(default_factory=list)
+    closed: set[str] = field(default_factory=set)
+    signals: list[tuple[str, OnCallWindowsUpdate]] = field(default_factory=list)
+    failure: Exception | None = None
+
+    async def windows(self, company: str) -> list[OnCallWindow]:
+        if self.failure is not None:
+            raise self.failure
+        return list(self.windows_found)
+
+    async def open_incidents(self, company: str) -> list[str]:
+        return list(self.incidents_found)
+
+    async def send_windows(self, ticket_id: str, update: OnCallWindowsUpdate) -> bool:
+        if ticket_id in self.closed:
+            return False
+        self.signals.append((ticket_id, update))
+        return True
+
+
+def ledger_activities(path: Path, lookups: FakeLookups | None = None) -> OnCallActivities:
+    return OnCallActivities(path, lookups or FakeLookups())
 
 
 async def test_the_ledger_gets_one_line_per_booking_however_often_it_is_called(
@@ -80,26 +102,6 @@ async def test_the_ledger_gets_one_line_per_booking_however_often_it_is_called(
     assert list(path.parent.glob(".*.tmp")) == []
 
 
-@dataclass
-class FakeHandle:
-    ticket: str
-    client: FakeClient
-
-    async def signal(self, _signal: Any, update: Any) -> None:
-        if self.ticket in self.client.closed:
-            raise RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b"")
-        self.client.signals.append((self.ticket, update))
-
-
-@dataclass
-class FakeClient:
-    closed: set[str] = field(default_factory=set)
-    signals: list[tuple[str, Any]] = field(default_factory=list)
-
-    def get_workflow_handle_for(self, _run: Any, ticket: str) -> FakeHandle:
-        return FakeHandle(ticket, self)
-
-
 def win(booking_id: str, day: int) -> OnCallWindow:
     start = datetime(2026, 12, day, 10, tzinfo=BERLIN)
     return OnCallWindow(booking_id=booking_id, start=start, end=start + timedelta(hours=4))
@@ -108,18 +110,13 @@ def win(booking_id: str, day: int) -> OnCallWindow:
 async def test_incidents_get_the_other_bookings_plus_this_one_as_it_now_counts(
     tmp_path: Path,
 ) -> None:
-    client = FakeClient(closed={"INC-CLOSED"})
-
-    async def find_windows(company: str) -> list[OnCallWindow]:
+    lookups = FakeLookups(
         # Visibility still shows this booking's old window: the request wins.
-        return [win("OTHER", 12), win("THIS", 5)]
-
-    async def find_incidents(company: str) -> list[str]:
-        return ["INC-1", "INC-CLOSED", "INC-2"]
-
-    activities = ledger_activities(
-        tmp_path / "l.csv", client, find_windows=find_windows, find_incidents=find_incidents
+        windows_found=[win("OTHER", 12), win("THIS", 5)],
+        incidents_found=["INC-1", "INC-CLOSED", "INC-2"],
+        closed={"INC-CLOSED"},
     )
+    activities = ledger_activities(tmp_path / "l.csv", lookups)
     env = ActivityEnvironment()
 
     result = await env.run(
@@ -128,7 +125,7 @@ async def test_incidents_get_the_other_bookings_plus_this_one_as_it_now_counts(
     )
     assert result.incidents == ("INC-1", "INC-2")
     assert [w.booking_id for w in result.windows] == ["OTHER"]
-    assert [t for t, _ in client.signals] == ["INC-1", "INC-2"]
+    assert [t for t, _ in lookups.signals] == ["INC-1", "INC-2"]
 
     result = await env.run(
         activities.sync_incident_windows,
@@ -139,10 +136,10 @@ async def test_incidents_get_the_other_bookings_plus_this_one_as_it_now_counts(
 
 
 async def test_missing_visibility_is_a_permanent_failure(tmp_path: Path) -> None:
-    async def unimplemented(company: str) -> list[OnCallWindow]:
-        raise RPCError("ListWorkflowExecutions is unimplemented", RPCStatusCode.UNIMPLEMENTED, b"")
-
-    activities = ledger_activities(tmp_path / "l.csv", FakeClient(), find_windows=unimplemented)
+    unimplemented = RPCError(
+        "ListWorkflowExecutions is unimplemented", RPCStatusCode.UNIMPLEMENTED, b""
+    )
+    activities = ledger_activities(tmp_path / "l.csv", FakeLookups(failure=unimplemented))
     with pytest.raises(ApplicationError) as info:
         await ActivityEnvironment().run(
             activities.sync_incident_windows,
@@ -150,16 +147,6 @@ async def test_missing_visibility_is_a_permanent_failure(tmp_path: Path) -> None
         )
     assert info.value.type == "VisibilityUnavailable"
     assert info.value.non_retryable
-
-
-def test_the_bookings_query_quotes_companies_and_states() -> None:
-    query = bookings_query(
-        companies=('Müller "&" Söhne',), statuses=OPEN_STATUSES, running_only=True
-    )
-    assert query == (
-        'WorkflowType = \'OnCallBookingWorkflow\' AND Company IN ("Müller \\"&\\" Söhne") '
-        'AND LifecycleState IN ("booked", "active") AND ExecutionStatus = \'Running\''
-    )
 
 
 async def test_the_calendar_cache_tells_windows_apart() -> None:

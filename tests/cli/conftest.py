@@ -22,9 +22,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from service.connect import ensure_search_attributes
 from tests.servers import installed_binary
 from worker import WorkerSettings, build_worker
-from workflows.client import ensure_search_attributes
 from workflows.names import STATUS_PAGE_WORKFLOW_ID, TASK_QUEUE
 
 TICKET = re.compile(r"^INC-\d{8}-[A-Z2-7]{6}$")

@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from activities.audit import incident_query
 from cli.audit import show_report
 from domain.audit import DevTicketSummary, development_report
 from domain.sla import SlaPolicy
+from service.audit import incident_query
 from tests.cli.conftest import CliStack, eventually
 from tests.cli.test_cli import loads, new_ticket, ok, refused, sla
 from workflows.names import TASK_QUEUE
@@ -81,7 +81,7 @@ async def test_audit_run_daily_reports_an_overdue_ticket(dev_cli: CliStack, tmp_
 
     async def visible() -> bool:
         return ticket in {
-            w.id async for w in dev_cli.client.list_workflows(incident_query(TASK_QUEUE))
+            w.id async for w in dev_cli.client.list_workflows(str(incident_query(TASK_QUEUE)))
         }
 
     await eventually(visible)

@@ -26,6 +26,7 @@ from cli.main import app
 from cli.sla_report import previous_month
 from domain.oncall import BookingRequest
 from domain.sla import SlaPolicy
+from service.oncall import book_oncall
 from starter import report_incident
 from tests.cli.conftest import CliStack, eventually
 from tests.cli.test_cli import iso, loads, ok, refused, sla
@@ -35,7 +36,6 @@ from tests.conftest import report
 from tests.e2e.policies import write_round_the_clock_policy
 from workflows.incident import IncidentWorkflow
 from workflows.oncall import OnCallBookingWorkflow
-from workflows.oncall_intake import book_oncall
 
 BERLIN = ZoneInfo("Europe/Berlin")
 FAR = ("PT100000H", "PT100000H")  # about eleven years of 24/7 time

@@ -33,10 +33,10 @@ from domain.incident import (
     Resolve,
 )
 from domain.sla import Severity
+from service.connect import ensure_search_attributes
 from starter import report_incident
 from tests.conftest import Stack, make_stack, report
 from tests.servers import installed_binary
-from workflows.client import ensure_search_attributes
 from workflows.incident import IncidentWorkflow
 
 HERE = Path(__file__).parent

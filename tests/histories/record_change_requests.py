@@ -20,11 +20,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.dev_tickets import IncidentLink
 from domain.change_request import Decline, Discuss, PlanRelease
+from service.change_requests import submit_change_request
+from service.connect import ensure_search_attributes
 from tests.conftest import Stack, make_stack
 from tests.servers import installed_binary
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
-from workflows.change_request_intake import submit_change_request
-from workflows.client import ensure_search_attributes
 
 HERE = Path(__file__).parent
 Scenario = Callable[[Stack], Awaitable[WorkflowHandle[Any, Any]]]

@@ -25,11 +25,12 @@ from domain.maintenance import (
     MaintenanceStatus,
     RescheduleMaintenance,
 )
+from service.connect import ensure_search_attributes
+from service.maintenance import start_maintenance
 from tests.conftest import Stack, make_stack
 from tests.maintenance_support import directory_policy
 from tests.servers import installed_binary
-from workflows.client import ensure_search_attributes
-from workflows.maintenance import MaintenanceWorkflow, start_maintenance
+from workflows.maintenance import MaintenanceWorkflow
 from workflows.status_page import StatusPageWorkflow
 
 HERE = Path(__file__).parent

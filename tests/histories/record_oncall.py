@@ -23,14 +23,14 @@ from temporalio.testing import WorkflowEnvironment
 from domain.incident import Resolve
 from domain.oncall import CancelBooking, check_booking
 from domain.sla import SlaPolicy
+from service.connect import ensure_search_attributes
+from service.oncall import book_oncall
 from starter import report_incident
 from tests.conftest import Stack, report
 from tests.servers import installed_binary
 from tests.workflows.oncall_support import Directory, at, bookable_day, oncall_stack
-from workflows.client import ensure_search_attributes
 from workflows.incident import IncidentWorkflow
 from workflows.oncall import OnCallBookingWorkflow
-from workflows.oncall_intake import book_oncall
 
 HERE = Path(__file__).parent
 POLICY = SlaPolicy.default()

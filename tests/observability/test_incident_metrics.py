@@ -19,11 +19,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.incident import Acknowledge, Escalate, ExtendEstimate, Resolve
 from domain.sla import Severity
+from service.connect import ensure_search_attributes
 from starter import report_incident
 from tests.conftest import make_stack, report
 from tests.servers import installed_binary
 from tests.workflows.waiting import eventually
-from workflows.client import ensure_search_attributes
 from workflows.incident import IncidentWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]

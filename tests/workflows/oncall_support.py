@@ -2,8 +2,9 @@
 
 The booking workflow looks up the company's open incidents and other bookings
 through visibility; here a :class:`Directory` answers instead, wired into
-``OnCallActivities`` in place of the visibility look-ups. Everything else is
-the production wiring of ``worker.build_activities``.
+``OnCallActivities`` in place of the visibility look-ups (signals to incidents
+go through the production adapter). Everything else is the production wiring
+of ``worker.build_activities``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from activities.mail import Mailer, OutboxMailer
 from activities.oncall import OnCallActivities
 from domain.oncall import OnCallWindow, earliest_start_day
 from domain.sla import SlaPolicy
+from service.oncall import TemporalOnCallLookups
 from tests.conftest import Stack
 from tests.workflows import waiting
 from worker import WORKFLOWS, WorkerSettings, build_activities
@@ -43,11 +45,19 @@ class Directory:
     incidents: dict[str, list[str]] = field(default_factory=dict)
     windows: dict[str, list[OnCallWindow]] = field(default_factory=dict)
 
-    async def find_incidents(self, company: str) -> list[str]:
-        return list(self.incidents.get(company, []))
 
-    async def find_windows(self, company: str) -> list[OnCallWindow]:
-        return list(self.windows.get(company, []))
+class DirectoryLookups(TemporalOnCallLookups):
+    """Look-ups answered by a :class:`Directory`; signals really go to the incidents."""
+
+    def __init__(self, client: Client, directory: Directory) -> None:
+        super().__init__(client)
+        self._directory = directory
+
+    async def open_incidents(self, company: str) -> list[str]:
+        return list(self._directory.incidents.get(company, []))
+
+    async def windows(self, company: str) -> list[OnCallWindow]:
+        return list(self._directory.windows.get(company, []))
 
 
 def ledger_of(data_dir: Path) -> Path:
@@ -68,12 +78,7 @@ def oncall_stack(
     settings = WorkerSettings(
         data_dir=data_dir, sender="Support <support@myconvento.com>", smtp=None
     )
-    oncall = activities_class(
-        client,
-        ledger_of(data_dir),
-        find_windows=directory.find_windows,
-        find_incidents=directory.find_incidents,
-    )
+    oncall = activities_class(ledger_of(data_dir), DirectoryLookups(client, directory))
     mine: list[Callable[..., Any]] = [
         oncall.compute_oncall_reminder,
         oncall.sync_incident_windows,

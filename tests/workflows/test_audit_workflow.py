@@ -32,29 +32,26 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
-from activities.audit import (
-    AuditActivities,
-    CollectRequest,
-    change_request_query,
-    incident_query,
-)
+from activities.audit import AuditActivities, CollectRequest
 from domain.audit import AuditKind, AuditReport, SkipReason
 from domain.incident import Acknowledge, Resolve
 from domain.messages import make_message_id
 from domain.sla import Severity, SlaPolicy
-from starter import report_incident
-from tests.conftest import Stack, make_stack, report
-from tests.workflows.test_dev_server import eventually
-from worker import WORKFLOWS
-from workflows import names
-from workflows.audit import AuditInput, AuditWorkflow
-from workflows.audit_schedules import (
+from service.audit import TemporalAuditReader, change_request_query, incident_query
+from service.audit_schedules import (
     ScheduleChange,
     apply_audit_schedules,
     delete_audit_schedules,
     describe_audit_schedules,
     schedule_id,
 )
+from service.visibility import Query
+from starter import report_incident
+from tests.conftest import Stack, make_stack, report
+from tests.workflows.test_dev_server import eventually
+from worker import WORKFLOWS
+from workflows import names
+from workflows.audit import AuditInput, AuditWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.sandbox import workflow_runner
 
@@ -100,8 +97,8 @@ async def start_incident(stack: Stack, received_at: datetime, **changes: object)
     )
 
 
-async def listed(client: Client, query: str) -> set[str]:
-    return {w.id async for w in client.list_workflows(query)}
+async def listed(client: Client, query: Query | str) -> set[str]:
+    return {w.id async for w in client.list_workflows(str(query))}
 
 
 async def run_audit(
@@ -285,7 +282,7 @@ async def test_weekly_audit_flags_change_requests_without_progress(
 
         async def visible() -> bool:
             planned = await listed(
-                client, f"{change_request_query(queue)} AND LifecycleState = 'planned'"
+                client, change_request_query(queue).where(names.LIFECYCLE_STATE, "planned")
             )
             return (
                 planned == {moved.id}
@@ -464,7 +461,8 @@ async def test_an_incident_that_does_not_answer_is_reported_unreadable(
 
         await eventually(visible)
         activities = AuditActivities(
-            dev_env.client, tmp_path, query_timeout=timedelta(milliseconds=500)
+            TemporalAuditReader(dev_env.client, query_timeout=timedelta(milliseconds=500)),
+            tmp_path,
         )
         day = business_day_ahead(1)
         result = await ActivityEnvironment().run(

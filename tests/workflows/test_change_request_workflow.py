@@ -56,11 +56,11 @@ from domain.change_request import (
     PlanRelease,
 )
 from domain.errors import DomainErrorKind
+from service.change_requests import ChangeRequestReceipt, submit_change_request
 from starter import IntakeError
 from tests.conftest import Stack, make_stack
 from workflows import names
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
-from workflows.change_request_intake import ChangeRequestReceipt, submit_change_request
 from workflows.sandbox import workflow_runner
 
 CR_ID = re.compile(r"^CR-\d{8}-[A-Z2-7]{6}$")

@@ -9,11 +9,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.incident import Acknowledge, Resolve
 from domain.sla import Severity
+from service.queries import incident_view
 from tests.conftest import make_stack
 from tests.workflows.test_incident_workflow import event_types, harness_for
 from tests.workflows.waiting import settled
 from workflows.incident import IncidentWorkflow
-from workflows.queries import incident_view
 
 
 async def test_a_resolved_incident_reads_from_its_result_after_every_worker_stopped(

@@ -41,10 +41,11 @@ from domain.maintenance import (
     maintenance_id,
 )
 from domain.status import RESOLVED_RETENTION
+from service.maintenance import start_maintenance
 from tests.conftest import Stack
 from tests.maintenance_support import EXPECTED_RECIPIENTS, directory_policy
 from workflows import names
-from workflows.maintenance import WINDOW_END_MEMO, MaintenanceWorkflow, start_maintenance
+from workflows.maintenance import WINDOW_END_MEMO, MaintenanceWorkflow
 
 POLICY = directory_policy()
 CUSTOMERS = len(EXPECTED_RECIPIENTS)

@@ -27,7 +27,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.mail import DeliveryReport, Mailer, OutboxMailer
-from activities.oncall import LedgerEntry, OnCallActivities, company_windows, read_ledger
+from activities.oncall import LedgerEntry, OnCallActivities, read_ledger
 from domain.incident import DeadlinesRecomputed
 from domain.oncall import (
     BillingRecord,
@@ -41,6 +41,7 @@ from domain.oncall import (
 )
 from domain.sla import Severity, SlaPolicy
 from domain.view import IncidentView
+from service.oncall import book_oncall, company_windows
 from starter import oncall_windows_for, report_incident
 from tests.conftest import Stack, make_stack, report
 from tests.workflows.oncall_support import (
@@ -56,7 +57,6 @@ from tests.workflows.waiting import settled
 from workflows import names
 from workflows.incident import IncidentWorkflow
 from workflows.oncall import OnCallBookingWorkflow
-from workflows.oncall_intake import book_oncall
 
 POLICY = SlaPolicy.default()
 COMPANY = "Beispiel Versand GmbH"

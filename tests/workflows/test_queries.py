@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from temporalio.client import WorkflowQueryFailedError
 
-from workflows.queries import query_settled
+from service.queries import query_settled
 from workflows.timers import STALE_CLOCK_MARK
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from temporalio.client import WorkflowExecutionStatus
 
+from service.status_page import ensure_status_page
 from tests.conftest import Stack
 from tests.workflows.waiting import eventually
-from workflows.client import ensure_status_page
 
 
 async def test_status_page_is_started_once_and_renders_an_empty_site(dev_stack: Stack) -> None:

@@ -10,7 +10,7 @@ receipt carries only the change request ID; the ``DEV-…`` ID shows in the
 workflow's ``view`` (``sla change-request show``) and in the customer's e-mail
 moments later. Intake never waits for the tracker.
 
-Idempotency follows ``starter.report_incident``: a request with a
+Idempotency follows :func:`service.incidents.report_incident`: a request with a
 ``request_id`` always maps to the same change request; its ID is derived from
 the request ID and the receipt date, and a retry after midnight finds the
 change request of the previous day first.
@@ -19,7 +19,7 @@ change request of the previous day first.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -30,17 +30,30 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.service import RPCError, RPCStatusCode
 
+from activities.change_requests import ChangeRequestStarted, ChangeRequestStartRequest
 from domain.change_request import ChangeRequestStatus
+from domain.ids import change_request_id_for
 from domain.report import ChangeRequest
 from domain.sla import SlaPolicy
-from starter import IntakeError, id_code, parse_intake, start_idempotently
+from service.intake import (
+    MEMO_REQUEST_ID,
+    owned_by,
+    parse_intake,
+    receipt_day,
+    start_idempotently,
+)
 from workflows import names
 from workflows.change_request import ChangeRequestInput, ChangeRequestWorkflow
 
-MEMO_REQUEST_ID = "request_id"
-"""Memo key holding the intake system's request ID (same key as incidents use)."""
+__all__ = [
+    "ChangeRequestReceipt",
+    "change_request_id_for",
+    "customer_recipients",
+    "parse_change_request",
+    "start_for_incident",
+    "submit_change_request",
+]
 
 
 class ChangeRequestReceipt(BaseModel):
@@ -67,31 +80,11 @@ def parse_change_request(data: ChangeRequest | Mapping[str, Any] | str | bytes) 
     return parse_intake(ChangeRequest, data, "change request")
 
 
-def change_request_id_for(day: date, seed: str) -> str:
-    """``CR-YYYYMMDD-XXXXXX``: readable, sortable by day, unique per seed."""
-    return f"CR-{day:%Y%m%d}-{id_code(seed)}"
-
-
 def customer_recipients(request: ChangeRequest, policy: SlaPolicy) -> tuple[str, ...]:
     """The requester plus the company's directory contacts, without repeats."""
     entry = policy.customer(request.company)
     addresses = [request.email, *(entry.contacts if entry else ())]
     return tuple(dict.fromkeys(a.lower() for a in addresses))
-
-
-async def _owner(client: Client, change_request_id: str, request_id: str) -> bool | None:
-    """Whether the workflow belongs to ``request_id`` (``None``: no such workflow)."""
-    try:
-        description = await client.get_workflow_handle(change_request_id).describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-    memo = await description.memo()
-    return bool(
-        description.workflow_type == ChangeRequestWorkflow.__name__
-        and memo.get(MEMO_REQUEST_ID) == request_id
-    )
 
 
 async def submit_change_request(
@@ -120,14 +113,17 @@ async def submit_change_request(
     policy = policy or SlaPolicy.default()
     request = parse_change_request(data)
     received_at = received_at or datetime.now(UTC)
-    if received_at.tzinfo is None:
-        raise IntakeError("received_at must be an aware datetime")
-    today = received_at.astimezone(policy.calendar.zone).date()
+    today = receipt_day(received_at, policy)
     request_id = request.request_id
 
     async def owns(change_request_id: str) -> bool | None:
         assert request_id is not None  # only asked for requests with an ID
-        return await _owner(client, change_request_id, request_id)
+        return await owned_by(
+            client,
+            change_request_id,
+            request_id,
+            workflow_type=ChangeRequestWorkflow.__name__,
+        )
 
     async def start(change_request_id: str) -> None:
         await _start(client, change_request_id, request, policy, received_at, task_queue)
@@ -141,6 +137,26 @@ async def submit_change_request(
         what="change request",
     )
     return ChangeRequestReceipt(change_request_id=change_request_id, created=created)
+
+
+async def start_for_incident(
+    client: Client, start: ChangeRequestStartRequest
+) -> ChangeRequestStarted:
+    """Start the change request an incident was classified as (its activity's intake).
+
+    Raises:
+        IntakeError: The request is refused; nothing was started.
+    """
+    receipt = await submit_change_request(
+        client,
+        start.request,
+        policy=start.policy,
+        received_at=start.received_at,
+        task_queue=start.task_queue,
+    )
+    return ChangeRequestStarted(
+        change_request_id=receipt.change_request_id, created=receipt.created
+    )
 
 
 async def _start(

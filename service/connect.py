@@ -11,17 +11,12 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributeIndexedValueType,
-    SearchAttributeKey,
-    WorkflowIDConflictPolicy,
-)
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.envconfig import ClientConfig
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.codec import codec_from_env, data_converter
-from workflows.names import SEARCH_ATTRIBUTES, STATUS_PAGE_WORKFLOW_ID, TASK_QUEUE
-from workflows.status_page import StatusPageInput, StatusPageWorkflow
+from workflows.names import SEARCH_ATTRIBUTES
 
 
 async def connect(profile: str | None = None, **overrides: Any) -> Client:
@@ -90,23 +85,3 @@ async def ensure_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
         )
     return sorted(missing)
-
-
-async def ensure_status_page(
-    client: Client,
-    *,
-    workflow_id: str = STATUS_PAGE_WORKFLOW_ID,
-    task_queue: str = TASK_QUEUE,
-) -> None:
-    """Start the status page workflow unless it runs already (idempotent).
-
-    Its first task renders the site, so a web server in front of the status
-    directory has a page to serve before the first disturbance is posted.
-    """
-    await client.start_workflow(
-        StatusPageWorkflow.run,
-        StatusPageInput(),
-        id=workflow_id,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )

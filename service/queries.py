@@ -17,7 +17,7 @@ cannot be replayed any more — docs/RELIABILITY.md — stays readable).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
@@ -54,6 +54,19 @@ async def query_settled(
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+async def gather_bounded(
+    items: Iterable[str], fetch: Callable[[str], Awaitable[T]], at_once: int = 16
+) -> list[T]:
+    """``fetch`` every item, at most ``at_once`` concurrently (queries on many workflows)."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(item: str) -> T:
+        async with gate:
+            return await fetch(item)
+
+    return list(await asyncio.gather(*(one(i) for i in items)))
 
 
 async def incident_view(

@@ -1,0 +1,195 @@
+"""Reporting an incident: validate, look up the company's on-call windows, start idempotently.
+
+Used by every intake door (``starter.py``, ``sla report``, the coming HTTP API)::
+
+    ticket_id = await report_incident(client, report_json)
+
+Idempotency: a report with a ``request_id`` always maps to the same ticket.
+Its ticket ID is derived from the request ID and the receipt date; a retry
+that arrives after midnight finds the ticket of the previous day first.
+
+Booked extended on-call windows of the company (bookings that are booked or
+running, from visibility) travel in the incident's input: they count as
+business time for its deadlines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.ids import ticket_id_for
+from domain.incident import OpenIncident, decide, fold
+from domain.oncall import OnCallWindow, with_oncall_windows
+from domain.report import IncidentReport
+from domain.sla import SlaPolicy
+from domain.view import SearchIndex, search_index
+from service.intake import (
+    MEMO_REQUEST_ID,
+    check_channel,
+    owned_by,
+    parse_report,
+    receipt_day,
+    start_idempotently,
+)
+from service.oncall import company_windows
+from workflows import names
+from workflows.incident import IncidentInput, IncidentWorkflow
+from workflows.visibility import incident_search_attributes
+
+log = logging.getLogger("sla.intake")
+
+
+async def oncall_windows_for(
+    client: Client, company: str, policy: SlaPolicy
+) -> tuple[OnCallWindow, ...]:
+    """Windows of the company's booked or running extended on-call (visibility).
+
+    Bookings carry the directory's spelling of the company, so both spellings
+    are looked up. Without a visibility API (the time-skipping test server) or
+    with unregistered search attributes there are none: intake must not fail
+    for it, and without windows the deadlines only get more lenient.
+    """
+    entry = policy.customer(company)
+    spellings = (company, entry.company) if entry is not None else (company,)
+    try:
+        return await company_windows(client, *spellings)
+    except RPCError as exc:
+        if exc.status not in (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.INVALID_ARGUMENT):
+            raise
+        # Info, not warning: only test servers lack visibility, and the CLI keeps
+        # stderr for refusals.
+        log.info("on-call bookings of %s not looked up: %s", company, exc.message)
+        return ()
+
+
+async def report_incident(
+    client: Client,
+    report: IncidentReport | Mapping[str, Any] | str | bytes,
+    *,
+    policy: SlaPolicy | None = None,
+    received_at: datetime | None = None,
+    task_queue: str = names.TASK_QUEUE,
+    status_page_id: str = names.STATUS_PAGE_WORKFLOW_ID,
+    oncall_windows: Sequence[OnCallWindow] | None = None,
+) -> str:
+    """Validate ``report`` and start its incident workflow; returns the ticket ID.
+
+    The same ``request_id`` returns the same ticket and starts nothing new.
+
+    Args:
+        client: Temporal client (with the pydantic data converter).
+        report: The report as model, mapping or JSON text.
+        policy: Policy snapshot for the incident (default: the shipped one).
+        received_at: Receipt instant (default: now).
+        task_queue: Worker task queue.
+        status_page_id: Status page workflow ID.
+        oncall_windows: The company's on-call windows (default: looked up with
+            :func:`oncall_windows_for` before starting).
+
+    Raises:
+        IntakeError: The report is refused; nothing was started.
+    """
+    policy = policy or SlaPolicy.default()
+    parsed = parse_report(report)
+    check_channel(parsed, policy)
+    received_at = received_at or datetime.now(UTC)
+    today = receipt_day(received_at, policy)
+
+    windows = None if oncall_windows is None else tuple(oncall_windows)
+
+    async def start(ticket_id: str) -> None:
+        nonlocal windows
+        if windows is None:
+            windows = await oncall_windows_for(client, parsed.company, policy)
+        await _start(
+            client, ticket_id, parsed, policy, received_at, task_queue, status_page_id, windows
+        )
+
+    request_id = parsed.request_id
+
+    async def owns(ticket_id: str) -> bool | None:
+        assert request_id is not None  # only asked for requests with an ID
+        return await owned_by(client, ticket_id, request_id)
+
+    ticket_id, _ = await start_idempotently(
+        id_for=ticket_id_for,
+        today=today,
+        seed=None if request_id is None else f"{parsed.channel.value}:{request_id}",
+        owns=owns,
+        start=start,
+        what="ticket",
+    )
+    return ticket_id
+
+
+async def _start(
+    client: Client,
+    ticket_id: str,
+    report: IncidentReport,
+    policy: SlaPolicy,
+    received_at: datetime,
+    task_queue: str,
+    status_page_id: str,
+    oncall_windows: tuple[OnCallWindow, ...],
+) -> WorkflowHandle[IncidentWorkflow, Any]:
+    severity = report.suggested_severity()
+    index = _index_at_open(ticket_id, report, policy, received_at, oncall_windows)
+    return await client.start_workflow(
+        IncidentWorkflow.run,
+        IncidentInput(
+            ticket_id=ticket_id,
+            report=report,
+            received_at=received_at,
+            policy=policy,
+            status_page_id=status_page_id,
+            oncall_windows=oncall_windows,
+            search_index=index,
+        ),
+        id=ticket_id,
+        task_queue=task_queue,
+        # A ticket ID is never reused, not even after the incident closed.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        memo={MEMO_REQUEST_ID: report.request_id} if report.request_id else None,
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(key, value) for key, value in incident_search_attributes(index)]
+        ),
+        static_summary=f"{ticket_id} · {report.company} · {severity.label_de}",
+        static_details=(
+            f"**{report.company}** – {report.full_name} ({report.email}, {report.phone})\n\n"
+            f"Kanal: {report.channel.value} · Vorschlag: {severity.label_de}\n\n"
+            f"{report.description}"
+        ),
+    )
+
+
+def _index_at_open(
+    ticket_id: str,
+    report: IncidentReport,
+    policy: SlaPolicy,
+    received_at: datetime,
+    oncall_windows: tuple[OnCallWindow, ...],
+) -> SearchIndex:
+    """The search attributes the incident will have once opened, set with the start request.
+
+    ``sla list`` finds the incident with every filter at once, and the
+    workflow, which receives these values in its input, upserts only what its
+    own (recorded) calendar result makes different: usually nothing.
+    """
+    deadlines = with_oncall_windows(policy, oncall_windows).all_deadlines(received_at)
+    opening = OpenIncident(
+        ticket_id=ticket_id, report=report, received_at=received_at, deadlines=deadlines
+    )
+    return search_index(fold(None, decide(None, opening, received_at)))

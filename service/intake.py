@@ -1,0 +1,197 @@
+"""The intake core shared by every door: validate, allocate an ID, start idempotently.
+
+* :func:`parse_intake` validates a model, mapping or JSON text and names every
+  bad field in one :class:`~domain.errors.IntakeError`;
+* :func:`start_idempotently` allocates a day-stamped ID (``domain.ids``) and
+  starts its workflow; a retried request finds the workflow it started;
+* :func:`owned_by` is the one answer to "does this workflow already belong to
+  this request" (by the request memo the start wrote).
+
+Incidents (:mod:`service.incidents`), change requests
+(:mod:`service.change_requests`) and on-call bookings (:mod:`service.oncall`)
+build on it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.errors import IntakeError, describe_validation_error
+from domain.report import Channel, IncidentReport
+from domain.sla import Plan, SlaPolicy
+
+__all__ = [
+    "MEMO_REQUEST_ID",
+    "IntakeError",
+    "check_channel",
+    "owned_by",
+    "parse_intake",
+    "parse_report",
+    "receipt_day",
+    "start_idempotently",
+]
+
+MEMO_REQUEST_ID = "request_id"
+"""Memo key holding the intake system's request ID (incidents and change requests)."""
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_intake(model: type[M], data: M | Mapping[str, Any] | str | bytes, what: str) -> M:
+    """Validate ``data`` (a ``model``, a mapping or JSON text) as ``model``.
+
+    Raises:
+        IntakeError: Not JSON, or fields missing or malformed (each one named);
+            the message starts with ``what``.
+    """
+    if isinstance(data, model):
+        return data
+    try:
+        if isinstance(data, str | bytes):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise IntakeError(f"{what} is not valid JSON: {exc.errors()[0]['msg']}") from exc
+        raise IntakeError(f"{what} refused: {describe_validation_error(exc)}") from exc
+
+
+def parse_report(data: IncidentReport | Mapping[str, Any] | str | bytes) -> IncidentReport:
+    """Validate a report given as a model, a mapping or JSON text.
+
+    Raises:
+        IntakeError: Not JSON, or fields missing or malformed (each one named).
+    """
+    return parse_intake(IncidentReport, data, "report")
+
+
+def check_channel(report: IncidentReport, policy: SlaPolicy) -> None:
+    """Refuse phone reports of companies without a premium subscription.
+
+    Raises:
+        IntakeError: Phone channel on a standard plan.
+    """
+    if report.channel is Channel.PHONE and policy.plan_of(report.company) is not Plan.PREMIUM:
+        raise IntakeError(
+            f"phone support is part of the premium subscription; {report.company!r} is on the "
+            "standard plan: please report via chat or e-mail"
+        )
+
+
+def receipt_day(received_at: datetime, policy: SlaPolicy) -> date:
+    """The receipt's calendar day in the policy's zone (the day in the ID).
+
+    Raises:
+        IntakeError: ``received_at`` is naive.
+    """
+    if received_at.tzinfo is None:
+        raise IntakeError("received_at must be an aware datetime")
+    return received_at.astimezone(policy.calendar.zone).date()
+
+
+async def owned_by(
+    client: Client,
+    workflow_id: str,
+    request: str,
+    *,
+    memo_key: str = MEMO_REQUEST_ID,
+    workflow_type: str | None = None,
+    running_only: bool = False,
+) -> bool | None:
+    """Whether the workflow ``workflow_id`` was started for ``request``.
+
+    Args:
+        client: Temporal client.
+        workflow_id: The workflow to look at.
+        request: The request's identity as the start wrote it into the memo.
+        memo_key: The memo key holding it.
+        workflow_type: The workflow must also be of this type.
+        running_only: A finished workflow does not count as the request's own
+            (an on-call window may be booked again once its booking ended).
+
+    Returns:
+        ``None`` when there is no such workflow, else whether it is the request's.
+    """
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    if workflow_type is not None and description.workflow_type != workflow_type:
+        return False
+    if running_only and description.status is not WorkflowExecutionStatus.RUNNING:
+        return False
+    memo = await description.memo()
+    return bool(memo.get(memo_key) == request)
+
+
+async def start_idempotently(
+    *,
+    id_for: Callable[[date, str], str],
+    today: date,
+    seed: str | None,
+    owns: Callable[[str], Awaitable[bool | None]],
+    start: Callable[[str], Awaitable[None]],
+    what: str,
+    look_back_days: int = 1,
+) -> tuple[str, bool]:
+    """Allocate a day-stamped ID and ``start`` its workflow; a retried request finds its own.
+
+    With a ``seed`` (derived from the caller's ``request_id``) the ID is
+    deterministic; the IDs of the previous ``look_back_days`` days are looked
+    at first, so a retry after midnight finds the original. A different
+    request that happens to share the code gets a suffix. Without a seed the
+    ID is random.
+
+    Args:
+        id_for: Builds the ID from the day and a seed.
+        today: The day in the ID (in the policy's time zone).
+        seed: The request's seed, or ``None`` for no idempotency.
+        owns: Whether an existing workflow with that ID belongs to this request
+            (``None``: there is no such workflow); see :func:`owned_by`.
+        start: Starts the workflow with that ID (raises
+            ``WorkflowAlreadyStartedError`` when the ID is taken).
+        what: Names the ID in the refusal.
+        look_back_days: Earlier days whose IDs may hold the request's workflow.
+
+    Returns:
+        The ID and whether this call started its workflow.
+
+    Raises:
+        IntakeError: No free ID after five tries.
+    """
+    # Owners already looked up (None: no such workflow), so no ID is described twice.
+    known: dict[str, bool | None] = {}
+    if seed is None:
+        candidates = [id_for(today, secrets.token_hex(16)) for _ in range(5)]
+    else:
+        for back in range(look_back_days + 1):
+            existing = id_for(today - timedelta(days=back), seed)
+            known[existing] = await owns(existing)
+            if known[existing]:
+                return existing, False
+        candidates = [id_for(today, seed + ("" if n == 0 else f"#{n}")) for n in range(5)]
+
+    for candidate in candidates:
+        if seed is not None:
+            owner = known[candidate] if candidate in known else await owns(candidate)
+            if owner is True:
+                return candidate, False
+            if owner is False:
+                continue
+        try:
+            await start(candidate)
+            return candidate, True
+        except WorkflowAlreadyStartedError:
+            if seed is not None and await owns(candidate):
+                return candidate, False  # a concurrent retry of the same request won
+    raise IntakeError(f"could not allocate a {what} ID; please retry")
