@@ -16,6 +16,14 @@ microseconds) with the cumulative business time before each one, so ``add`` and
 ``between`` are two bisects whatever the duration. The index covers whole years
 and is rebuilt, wider, the first time an instant outside it is asked about.
 
+Supported range (:attr:`BusinessCalendar.supported_years`): instants whose wall
+time in the calendar's zone falls in the years 1971–9998, narrowed to the years
+the holiday table covers when the calendar has one (``holidays`` silently
+returns *no* holidays outside them: DE covers 1991–2100). Every question about
+an instant or day outside it, and every answer that would fall outside it,
+raises :class:`OutsideSupportedYearsError` — from the first call on, whatever
+was asked before.
+
 The module is pure: no clock, no I/O. ``holidays`` is only consulted while the
 index is built.
 """
@@ -27,6 +35,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,8 +50,30 @@ _US = timedelta(microseconds=1)
 # The index grows by at least this many years at a time, so a long series of
 # look-ups around the edge of the index does not rebuild it over and over.
 _GROWTH_YEARS = 2
+# The widest range of years an index may span, as wall-clock years in the
+# calendar's zone. The upper end is 9998 because the index ends at the local
+# midnight *after* its last year, and 10000-01-01 is not a datetime.
 _MIN_YEAR = 1971
 _MAX_YEAR = 9998
+
+
+class OutsideSupportedYearsError(ValueError):
+    """An instant, day or result outside the calendar's supported years.
+
+    A ``ValueError``, so callers that already refuse bad input with ``ValueError``
+    keep working.
+    """
+
+
+@lru_cache(maxsize=32)
+def _holiday_years(country: str, subdivision: str | None) -> tuple[int, int]:
+    """First and last year the ``holidays`` table of a country knows.
+
+    Cached: building the table object costs most of a millisecond, and every
+    calendar (one per set of on-call windows) asks.
+    """
+    table = holidays_lib.country_holidays(country, subdiv=subdivision)
+    return int(table.start_year), int(table.end_year)
 
 
 class HolidaySource(BaseModel):
@@ -221,10 +252,35 @@ class BusinessCalendar:
                 raise ValueError(f"extra window ends before it starts: {start} – {end}")
             windows.append((s, e))
         self._windows = tuple(sorted(windows))
+        first, last = _MIN_YEAR, _MAX_YEAR
+        self._limited_by: str | None = None  # the holiday table, if it narrows the range
+        source = self.spec.holidays
+        if source is not None:
+            # Outside its years the holiday table is empty, not refused: an
+            # answer there would silently count Christmas as business time.
+            known = _holiday_years(source.country, source.subdivision)
+            if known[0] > first or known[1] < last:
+                first, last = max(first, known[0]), min(last, known[1])
+                region = source.country + (f"-{source.subdivision}" if source.subdivision else "")
+                self._limited_by = f"the holiday table of {region} covers no other years"
+        self._first_year, self._last_year = first, last
+        # The same range as UTC microseconds, [_min_us, _max_us): computed
+        # exactly as ``_build`` computes an index's ends, so an index spanning
+        # all supported years covers exactly this range.
+        self._min_us = _to_us(datetime.combine(date(first, 1, 1), time(0), tzinfo=self.zone))
+        self._max_us = _to_us(datetime.combine(date(last + 1, 1, 1), time(0), tzinfo=self.zone))
         self._lock = threading.Lock()
         self._index: _Index | None = None
 
     # -- public API ---------------------------------------------------------
+
+    @property
+    def supported_years(self) -> range:
+        """Years (wall time in the calendar's zone) this calendar answers for.
+
+        1971–9998, narrowed to the years of the holiday table if there is one.
+        """
+        return range(self._first_year, self._last_year + 1)
 
     def with_windows(self, windows: Iterable[tuple[datetime, datetime]]) -> BusinessCalendar:
         """Return a calendar that is also open in ``windows`` (e.g. booked on-call)."""
@@ -249,17 +305,23 @@ class BusinessCalendar:
 
         Raises:
             ValueError: ``start`` is naive or ``duration`` negative.
+            OutsideSupportedYearsError: ``start`` or the result is outside the
+                supported years.
         """
         s = _to_us(start)
         d = duration // _US
         if d < 0:
             raise ValueError(f"duration must not be negative, got {duration}")
+        # Before the zero-duration shortcut, so that an out-of-range start is
+        # refused whatever the duration.
+        index = self._covering(s)
         if d == 0:
             return _fixed_local(start, self.zone)
-        index = self._covering(s)
         target = self._position(index, s) + d
         while target > index.cum_end[-1]:
-            index = self._grow(index.first_year, index.last_year + 1)
+            # Business time never runs faster than wall time: the result is at
+            # least s + d, which bounds how far the index must reach.
+            index = self._grow_later(index, s + d)
             target = self._position(index, s) + d  # the origin may have moved
         j = bisect_left(index.cum_end, target)
         result = index.starts[j] + (target - index.cum[j])
@@ -270,6 +332,7 @@ class BusinessCalendar:
 
         Raises:
             ValueError: An argument is naive.
+            OutsideSupportedYearsError: An argument is outside the supported years.
         """
         s, e = _to_us(start), _to_us(end)
         index = self._covering(min(s, e), max(s, e))
@@ -280,6 +343,7 @@ class BusinessCalendar:
 
         Raises:
             ValueError: ``instant`` is naive.
+            OutsideSupportedYearsError: ``instant`` is outside the supported years.
         """
         s = _to_us(instant)
         index = self._covering(s)
@@ -291,6 +355,8 @@ class BusinessCalendar:
 
         Raises:
             ValueError: ``instant`` is naive.
+            OutsideSupportedYearsError: ``instant`` or the next opening is outside
+                the supported years.
         """
         s = _to_us(instant)
         index = self._covering(s)
@@ -298,7 +364,7 @@ class BusinessCalendar:
         if i >= 0 and s < index.ends[i]:
             return _fixed_local(instant, self.zone)
         while i + 1 >= len(index.starts) or index.starts[i + 1] >= index.hi_us:
-            index = self._grow(index.first_year, index.last_year + 1)
+            index = self._grow_later(index, s)
             i = bisect_right(index.starts, s) - 1
         return _fixed_local(_us_to_utc(index.starts[i + 1]), self.zone)
 
@@ -307,6 +373,7 @@ class BusinessCalendar:
 
         Raises:
             ValueError: ``instant`` is naive.
+            OutsideSupportedYearsError: ``instant`` is outside the supported years.
         """
         s = _to_us(instant)
         index = self._covering(s)
@@ -319,7 +386,15 @@ class BusinessCalendar:
         )
 
     def is_business_day(self, day: date) -> bool:
-        """Whether ``day`` has regular opening hours (weekday, no holiday, not closed)."""
+        """Whether ``day`` has regular opening hours (weekday, no holiday, not closed).
+
+        Raises:
+            OutsideSupportedYearsError: ``day`` is outside the supported years.
+        """
+        # Refused like an instant of that day would be, although no index is
+        # needed here: one range for every question.
+        if not self._first_year <= day.year <= self._last_year:
+            raise self._error(f"day {day.isoformat()} is outside")
         return (
             day.weekday() in self._weekdays
             and day not in self._closed_dates
@@ -337,14 +412,64 @@ class BusinessCalendar:
         return index.cum[i] + min(us - index.starts[i], index.ends[i] - index.starts[i])
 
     def _covering(self, lo_us: int, hi_us: int | None = None) -> _Index:
-        """The index, grown if needed so that it covers ``[lo_us, hi_us]``."""
+        """The index, grown if needed so that it covers ``[lo_us, hi_us]``.
+
+        Raises:
+            OutsideSupportedYearsError: ``lo_us`` or ``hi_us`` is outside the
+                supported range.
+        """
         hi_us = lo_us if hi_us is None else hi_us
         index = self._index
+        # An index never reaches outside the supported range, so the fast path
+        # needs no range check of its own; the slow path makes it explicit
+        # before the years are clamped in ``_grow`` (which would otherwise build
+        # an index that does not contain the instant and answer wrongly).
         if index is not None and index.lo_us <= lo_us and hi_us < index.hi_us:
             return index
-        lo_year = _us_to_utc(lo_us).astimezone(self.zone).year
-        hi_year = _us_to_utc(hi_us).astimezone(self.zone).year
-        return self._grow(lo_year, hi_year)
+        if lo_us < self._min_us:
+            raise self._outside(lo_us)
+        if hi_us >= self._max_us:
+            raise self._outside(hi_us)
+        return self._grow(self._year_of(lo_us), self._year_of(hi_us))
+
+    def _grow_later(self, index: _Index, floor_us: int) -> _Index:
+        """A wider index for an answer beyond ``index``, known to be at or after ``floor_us``.
+
+        The span doubles at each step, so that a long ``add`` rebuilds the index
+        a logarithmic number of times instead of once per year.
+
+        Raises:
+            OutsideSupportedYearsError: The answer would be after the supported range.
+        """
+        if index.last_year >= self._last_year or floor_us >= self._max_us:
+            raise self._error("the answer lies after the end of")
+        span = index.last_year - index.first_year + 1
+        last_year = max(index.last_year + span, self._year_of(floor_us))
+        return self._grow(index.first_year, min(last_year, self._last_year))
+
+    def _year_of(self, us: int) -> int:
+        """Local year of an instant inside the supported range."""
+        return _us_to_utc(us).astimezone(self.zone).year
+
+    def _outside(self, us: int) -> OutsideSupportedYearsError:
+        # Outside the range, the instant may not survive a conversion to UTC
+        # as a datetime (e.g. 9999-12-31 23:00-05:00), so it is shown by its
+        # side of the range only when it cannot be shown as itself.
+        try:
+            shown = _us_to_utc(us).isoformat()
+        except OverflowError:
+            shown = "after 9999-12-31" if us > 0 else "before 0001-01-01"
+        return self._error(f"instant {shown} is outside")
+
+    def _error(self, what: str) -> OutsideSupportedYearsError:
+        """One wording for every out-of-range refusal: ``what`` + the range and why."""
+        why = f"wall time in {self.spec.timezone}"
+        if self._limited_by is not None:
+            why += f"; {self._limited_by}"
+        return OutsideSupportedYearsError(
+            f"{what} the supported years {self._first_year}–{self._last_year} "
+            f"of the business calendar ({why})"
+        )
 
     def _grow(self, first_year: int, last_year: int) -> _Index:
         """Rebuild the index so that it covers at least ``first_year..last_year``."""
@@ -361,9 +486,10 @@ class BusinessCalendar:
                 hi = max(current.last_year, last_year + _GROWTH_YEARS)
                 if last_year <= current.last_year:
                     hi = current.last_year
-            lo, hi = max(lo, _MIN_YEAR), min(hi, _MAX_YEAR)
+            lo, hi = max(lo, self._first_year), min(hi, self._last_year)
             if current is not None and lo == current.first_year and hi == current.last_year:
-                raise ValueError("instant or duration outside the supported years 1971-9998")
+                # Callers check the range first; this only stops an endless loop.
+                raise self._error("instant or duration outside")
             self._index = self._build(lo, hi)
             return self._index
 

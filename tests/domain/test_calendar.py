@@ -8,9 +8,10 @@ that share one ``tzinfo`` uses wall clocks in Python, not instants.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -18,7 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.calendar import BusinessCalendar, CalendarSpec, HolidaySource
+from domain.calendar import (
+    BusinessCalendar,
+    CalendarSpec,
+    HolidaySource,
+    OutsideSupportedYearsError,
+)
 from domain.sla import SlaPolicy
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -656,3 +662,361 @@ def test_default_calendar_matches_design() -> None:
     assert spec.weekdays == ("mon", "tue", "wed", "thu", "fri")
     assert (spec.opens, spec.closes) == ("08:00", "18:00")
     assert spec.holidays == HolidaySource(country="DE", subdivision="NW")
+
+
+# -- supported range: refused at the door, whatever was asked before ----------------
+#
+# A calendar answers for the years 1971–9998 (wall time in its zone), narrowed to
+# the years its holiday table knows (DE: 1991–2100; outside them ``holidays``
+# returns no holidays at all). Every case below starts from a fresh calendar: the
+# bug this guards against answered 0 h or 1971-01-01 on a first call for 1970 and
+# refused only once an index existed.
+
+WIDE_SPEC = CalendarSpec()  # Mon–Fri 08–18 Berlin, no holiday table: 1971–9998
+NRW_SPEC = SlaPolicy.default().calendar_spec  # DE-NW holidays: 1991–2100
+MINUS_5 = timezone(timedelta(hours=-5))
+PLUS_9 = timezone(timedelta(hours=9))
+
+
+def wide() -> BusinessCalendar:
+    return BusinessCalendar(WIDE_SPEC)
+
+
+def nrw() -> BusinessCalendar:
+    return BusinessCalendar(NRW_SPEC)
+
+
+INSIDE = berlin(1995, 3, 1, 10)  # inside both ranges
+
+ASK = {
+    "add": lambda c, x: c.add(x, H),
+    "add-zero": lambda c, x: c.add(x, timedelta(0)),
+    "add-900h": lambda c, x: c.add(x, 900 * H),
+    "between-start": lambda c, x: c.between(x, INSIDE),
+    "between-end": lambda c, x: c.between(INSIDE, x),
+    "between-same": lambda c, x: c.between(x, x),
+    "is_open": lambda c, x: c.is_open(x),
+    "next_open": lambda c, x: c.next_open(x),
+    "open_window": lambda c, x: c.open_window(x),
+}
+
+OUTSIDE_WIDE = {
+    "1970-01-01": datetime(1970, 1, 1, tzinfo=UTC),
+    "1970-mid": datetime(1970, 6, 15, 10, tzinfo=UTC),
+    "just-before-1971": berlin(1971, 1, 1) - US,
+    # The year is read in the calendar's zone, whatever offset the instant carries.
+    "1970-in-berlin-shown-in-new-york": datetime(1970, 12, 31, 22, 59, tzinfo=UTC).astimezone(
+        MINUS_5
+    ),
+    "year-1": datetime(1, 1, 1, tzinfo=UTC),
+    "9999-01-01": berlin(9999, 1, 1),
+    "9999-mid": datetime(9999, 6, 1, 12, tzinfo=UTC),
+    "9999-end-minus-5h": datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=MINUS_5),
+    "9999-end-plus-9h": datetime(9999, 12, 31, 23, 59, tzinfo=PLUS_9),
+}
+OUTSIDE_NRW = {
+    "1970-01-01": datetime(1970, 1, 1, tzinfo=UTC),
+    "just-before-1991": berlin(1991, 1, 1) - US,
+    "2101-01-01": berlin(2101, 1, 1),
+    "2101-mid": berlin(2101, 7, 1, 10),
+    "9999-01-01": berlin(9999, 1, 1),
+}
+
+
+def _cases(
+    make: Callable[[], BusinessCalendar], outside: dict[str, datetime]
+) -> list[Any]:  # pytest.param(...) objects
+    return [
+        pytest.param(make, x, ask, id=f"{make.__name__}-{name}-{ask_name}")
+        for name, x in outside.items()
+        for ask_name, ask in ASK.items()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make", "instant", "ask"), _cases(wide, OUTSIDE_WIDE) + _cases(nrw, OUTSIDE_NRW)
+)
+def test_instant_outside_supported_years_is_refused_on_a_fresh_calendar(make, instant, ask) -> None:
+    calendar = make()
+    with pytest.raises(OutsideSupportedYearsError, match="outside the supported years"):
+        ask(calendar, instant)
+
+
+@pytest.mark.parametrize(
+    ("make", "instant", "ask"), _cases(wide, OUTSIDE_WIDE) + _cases(nrw, OUTSIDE_NRW)
+)
+def test_instant_outside_supported_years_is_refused_after_other_questions(
+    make, instant, ask
+) -> None:
+    calendar = make()
+    calendar.add(berlin(1995, 3, 1, 10), 900 * H)  # an index around 1995 exists
+    calendar.is_open(berlin(1997, 3, 3, 10))  # … and was grown once
+    with pytest.raises(OutsideSupportedYearsError, match="outside the supported years"):
+        ask(calendar, instant)
+
+
+def test_out_of_range_error_is_a_value_error_naming_instant_range_and_reason() -> None:
+    with pytest.raises(ValueError) as caught:
+        nrw().is_open(datetime(1970, 1, 1, tzinfo=UTC))
+    message = str(caught.value)
+    assert "1970-01-01T00:00:00+00:00" in message
+    assert "1991–2100" in message
+    assert "holiday table of DE-NW" in message
+    with pytest.raises(
+        ValueError, match=r"after 9999-12-31 is outside the supported years 1971–9998"
+    ):
+        wide().is_open(OUTSIDE_WIDE["9999-end-minus-5h"])
+
+
+def test_issue_examples_are_refused_instead_of_answered_wrongly() -> None:
+    """Issue 14: 0 h for the week after 1970-01-01, 1971-01-01 as next opening."""
+    for make in (wide, nrw):
+        with pytest.raises(OutsideSupportedYearsError):
+            make().between(datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 8, tzinfo=UTC))
+        with pytest.raises(OutsideSupportedYearsError):
+            make().next_open(datetime(1970, 1, 2, tzinfo=UTC))
+
+
+def test_supported_years() -> None:
+    assert wide().supported_years == range(1971, 9999)
+    assert nrw().supported_years == range(1991, 2101)
+    assert MYCONVENTO.supported_years == range(1991, 2101)
+
+
+@pytest.mark.parametrize(
+    ("make", "day"),
+    [
+        (wide, date(1970, 12, 31)),
+        (wide, date(9999, 1, 1)),
+        (wide, date(1, 1, 1)),
+        (wide, date(9999, 12, 31)),
+        (nrw, date(1990, 12, 31)),
+        (nrw, date(2101, 1, 1)),
+    ],
+    ids=str,
+)
+def test_is_business_day_outside_supported_years_is_refused(make, day: date) -> None:
+    with pytest.raises(OutsideSupportedYearsError, match=f"day {day.isoformat()} is outside"):
+        make().is_business_day(day)
+
+
+# Just inside the bounds: one fresh calendar per question, answers checked by hand
+# (1971-01-01 and 1991-01-01 … Fri/Tue; 9998-12-31 is a Thursday, 2100-12-31 a Friday).
+JUST_INSIDE = [
+    ("wide-first-instant-is_open", wide, lambda c: c.is_open(berlin(1971, 1, 1)), False),
+    (
+        "wide-first-instant-next_open",
+        wide,
+        lambda c: utc(c.next_open(berlin(1971, 1, 1))),
+        utc(berlin(1971, 1, 1, 8)),
+    ),
+    ("wide-first-instant-open_window", wide, lambda c: c.open_window(berlin(1971, 1, 1)), None),
+    (
+        "wide-first-week-between",
+        wide,
+        lambda c: c.between(berlin(1971, 1, 1), berlin(1971, 1, 8)),
+        50 * H,
+    ),
+    (
+        "wide-first-instant-add",
+        wide,
+        lambda c: utc(c.add(berlin(1971, 1, 1), H)),
+        utc(berlin(1971, 1, 1, 9)),
+    ),
+    (
+        "wide-first-instant-add-zero",
+        wide,
+        lambda c: utc(c.add(berlin(1971, 1, 1), timedelta(0))),
+        utc(berlin(1971, 1, 1)),
+    ),
+    ("wide-first-day", wide, lambda c: c.is_business_day(date(1971, 1, 1)), True),
+    (
+        "wide-first-instant-in-utc-is-1970",
+        wide,
+        lambda c: utc(c.next_open(datetime(1970, 12, 31, 23, tzinfo=UTC))),
+        utc(berlin(1971, 1, 1, 8)),
+    ),
+    (
+        "wide-last-instant-is_open",
+        wide,
+        lambda c: c.is_open(berlin(9998, 12, 31, 23, 59, 59, 999_999)),
+        False,
+    ),
+    (
+        "wide-last-day-between",
+        wide,
+        lambda c: c.between(berlin(9998, 12, 31, 8), berlin(9998, 12, 31, 23, 59, 59, 999_999)),
+        10 * H,
+    ),
+    (
+        "wide-last-closing-add",
+        wide,
+        lambda c: utc(c.add(berlin(9998, 12, 31, 8), 10 * H)),
+        utc(berlin(9998, 12, 31, 18)),
+    ),
+    (
+        "wide-last-opening-next_open",
+        wide,
+        lambda c: utc(c.next_open(berlin(9998, 12, 31, 7))),
+        utc(berlin(9998, 12, 31, 8)),
+    ),
+    (
+        "wide-last-open_window",
+        wide,
+        lambda c: utc_window(c.open_window(berlin(9998, 12, 31, 12))),
+        utc_window((berlin(9998, 12, 31, 8), berlin(9998, 12, 31, 18))),
+    ),
+    ("wide-last-day", wide, lambda c: c.is_business_day(date(9998, 12, 31)), True),
+    (
+        "nrw-first-instant-next_open-skips-new-year",
+        nrw,
+        lambda c: utc(c.next_open(berlin(1991, 1, 1))),
+        utc(berlin(1991, 1, 2, 8)),
+    ),
+    ("nrw-first-day-is-new-year", nrw, lambda c: c.is_business_day(date(1991, 1, 1)), False),
+    (
+        "nrw-first-week-between",
+        nrw,
+        lambda c: c.between(berlin(1991, 1, 1), berlin(1991, 1, 8)),
+        40 * H,
+    ),
+    (
+        "nrw-last-closing-add",
+        nrw,
+        lambda c: utc(c.add(berlin(2100, 12, 31, 8), 10 * H)),
+        utc(berlin(2100, 12, 31, 18)),
+    ),
+    (
+        "nrw-last-instant-between",
+        nrw,
+        lambda c: c.between(berlin(2100, 12, 31), berlin(2100, 12, 31, 23, 59, 59, 999_999)),
+        10 * H,
+    ),
+    ("nrw-christmas-2100-closed", nrw, lambda c: c.is_business_day(date(2100, 12, 25)), False),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "ask", "expected"),
+    [pytest.param(make, ask, expected, id=name) for name, make, ask, expected in JUST_INSIDE],
+)
+def test_just_inside_supported_years_is_answered(make, ask, expected) -> None:
+    assert ask(make()) == expected
+
+
+@pytest.mark.parametrize(
+    ("make", "ask"),
+    [
+        (wide, lambda c: c.add(berlin(9998, 12, 31, 8), 10 * H + US)),
+        (wide, lambda c: c.next_open(berlin(9998, 12, 31, 18))),
+        (wide, lambda c: c.add(berlin(2026, 3, 2, 8), timedelta.max)),
+        (nrw, lambda c: c.add(berlin(2100, 12, 31, 8), 10 * H + US)),
+        (nrw, lambda c: c.next_open(berlin(2100, 12, 31, 18))),
+        (nrw, lambda c: c.add(berlin(2026, 3, 2, 8), 900 * 365 * 24 * H)),
+    ],
+    ids=["wide-add", "wide-next_open", "wide-add-max", "nrw-add", "nrw-next_open", "nrw-add-long"],
+)
+def test_answer_after_the_last_supported_year_is_refused(make, ask) -> None:
+    with pytest.raises(OutsideSupportedYearsError, match="the answer lies after the end of"):
+        ask(make())
+
+
+def test_long_add_grows_the_index_without_rebuilding_it_every_year() -> None:
+    """A century of business time stays exact, and fast enough for a unit test."""
+    calendar = wide()
+    start = berlin(2026, 3, 2, 9, 17)
+    duration = 100 * 2500 * H + timedelta(minutes=7)  # ~250 business days of 10 h a year
+    end = calendar.add(start, duration)
+    assert end.year > 2100
+    assert calendar.between(start, end) == duration
+    assert calendar.is_open(end - US)
+
+
+# Call-history independence: bands of instants near both ends of the range and in
+# the present. Pairs that would build an index of thousands of years (low band and
+# high band of the wide calendar) are left out only to keep the test fast.
+def _band(lo: datetime, hi: datetime) -> st.SearchStrategy[datetime]:
+    return st.builds(
+        lambda d, tz: d.astimezone(tz),
+        st.datetimes(min_value=lo, max_value=hi, timezones=st.just(UTC)),
+        st.sampled_from([UTC, BERLIN, MINUS_5, PLUS_9]),
+    )
+
+
+HISTORY_BANDS = {
+    WIDE_SPEC: {
+        "low": _band(datetime(1970, 6, 1), datetime(1973, 12, 31)),
+        "now": _band(datetime(2024, 1, 1), datetime(2027, 12, 31)),
+        "high": _band(datetime(9996, 6, 1), datetime(9999, 12, 20)),
+    },
+    NRW_SPEC: {
+        "low": _band(datetime(1990, 6, 1), datetime(1992, 12, 31)),
+        "now": _band(datetime(2024, 1, 1), datetime(2027, 12, 31)),
+        "high": _band(datetime(2099, 6, 1), datetime(2101, 6, 30)),
+    },
+}
+HISTORY_PAIRS = {
+    WIDE_SPEC: [("low", "low"), ("low", "now"), ("now", "low"), ("now", "now"), ("high", "high")],
+    NRW_SPEC: [(a, b) for a in ("low", "now", "high") for b in ("low", "now", "high")],
+}
+QUESTION_KINDS = ("add", "between", "is_open", "next_open", "open_window")
+history_durations = st.one_of(
+    durations,
+    st.integers(0, 3 * 2500).map(lambda h: timedelta(hours=h)),  # up to three years' worth
+)
+
+
+Question = tuple[str, datetime, datetime, timedelta]
+"""What to ask (add, between, …), the instant, a second instant, a duration."""
+
+
+@st.composite
+def history_questions(draw: st.DrawFn, band: st.SearchStrategy[datetime]) -> Question:
+    kind = draw(st.sampled_from(QUESTION_KINDS))
+    instant = draw(band)
+    other = instant + timedelta(seconds=draw(st.integers(-20 * 24 * 3600, 20 * 24 * 3600)))
+    return kind, instant, other, draw(history_durations)
+
+
+def answer(calendar: BusinessCalendar, question: Question) -> tuple[str, object]:
+    """The answer as comparable data: instants with their offsets, or the refusal."""
+    kind, instant, other, duration = question
+
+    def shown(value: datetime) -> tuple[datetime, timedelta | None]:
+        return utc(value), value.utcoffset()
+
+    try:
+        if kind == "add":
+            return ("ok", shown(calendar.add(instant, duration)))
+        if kind == "between":
+            return ("ok", calendar.between(instant, other))
+        if kind == "is_open":
+            return ("ok", calendar.is_open(instant))
+        if kind == "next_open":
+            return ("ok", shown(calendar.next_open(instant)))
+        window = calendar.open_window(instant)
+        return ("ok", None if window is None else (shown(window[0]), shown(window[1])))
+    except OutsideSupportedYearsError as refused:
+        return ("refused", str(refused))
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[CalendarSpec, list[Question], Question]:
+    spec = draw(st.sampled_from([WIDE_SPEC, NRW_SPEC]))
+    before_band, band = draw(st.sampled_from(HISTORY_PAIRS[spec]))
+    bands = HISTORY_BANDS[spec]
+    before = draw(st.lists(history_questions(bands[before_band]), min_size=1, max_size=3))
+    return spec, before, draw(history_questions(bands[band]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories())
+def test_answer_does_not_depend_on_earlier_questions(
+    history: tuple[CalendarSpec, list[Question], Question],
+) -> None:
+    """Asking A (then more) before B gives B the same answer as asking B alone."""
+    spec, before, question = history
+    used = BusinessCalendar(spec)
+    for earlier in before:
+        answer(used, earlier)
+    assert answer(used, question) == answer(BusinessCalendar(spec), question)

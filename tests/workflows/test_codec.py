@@ -20,9 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.codec_server import serve
 from domain.incident import Resolve
-from starter import report_incident
-from tests.conftest import make_stack, report
-from workflows.codec import (
+from service.codec import (
     ENCODING,
     CodecConfigError,
     EncryptionCodec,
@@ -30,6 +28,8 @@ from workflows.codec import (
     data_converter,
     parse_keys,
 )
+from starter import report_incident
+from tests.conftest import make_stack, report
 from workflows.incident import IncidentWorkflow
 
 KEY_A = os.urandom(32)
@@ -89,12 +89,37 @@ def test_key_configuration_errors_are_clear() -> None:
         parse_keys("a:%%%")
     with pytest.raises(CodecConfigError, match="32 bytes"):
         codec_from_env({"SLA_CODEC_KEYS": f"a:{b64(b'short')}"})
-    with pytest.raises(CodecConfigError, match="not in SLA_CODEC_KEYS"):
+    with pytest.raises(CodecConfigError, match=r"not one of the key IDs in SLA_CODEC_KEYS \(a\)"):
         codec_from_env({"SLA_CODEC_KEYS": f"a:{b64(KEY_A)}", "SLA_CODEC_KEY_ID": "b"})
     codec = codec_from_env(
         {"SLA_CODEC_KEYS": f"a:{b64(KEY_A)},b:{b64(KEY_B)}", "SLA_CODEC_KEY_ID": "b"}
     )
     assert codec is not None
+
+
+def test_key_errors_name_the_entry_by_position_and_show_no_key() -> None:
+    key = b64(KEY_A)
+    for text, expected in [
+        (f"a:{key},{key}", "entry 2 is not ID:BASE64"),
+        (f"a:{key},{key}:b", "entry 2: the key ID is not 1-64 characters"),
+        (f"a:{key},b:{key}%", "entry 2 (key 'b') is not valid base64"),
+        (f"a:{key},a:{b64(KEY_B)}", "entry 2: key ID 'a' appears twice"),
+    ]:
+        with pytest.raises(CodecConfigError) as refused:
+            parse_keys(text)
+        message = str(refused.value)
+        assert expected in message
+        assert not any(key[i : i + 4] in message for i in range(len(key) - 3)), message
+    with pytest.raises(CodecConfigError) as refused:
+        codec_from_env({"SLA_CODEC_KEYS": f"k1:{key}", "SLA_CODEC_KEY_ID": key})
+    assert key[:4] not in str(refused.value)
+    with pytest.raises(CodecConfigError, match="a key ID in SLA_CODEC_KEYS is not"):
+        EncryptionCodec({key: KEY_A}, key)
+
+
+def test_key_ids_and_values_may_carry_spaces_around_them() -> None:
+    keys = parse_keys(f" 2026-11 : {b64(KEY_A)} , 2026-05:{b64(KEY_B)} ")
+    assert keys == {"2026-11": KEY_A, "2026-05": KEY_B}
 
 
 async def test_history_holds_no_plain_personal_data_when_the_key_is_set(
