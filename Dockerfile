@@ -16,18 +16,32 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-# Optional extras, e.g. --build-arg SLA_EXTRAS=otel for OTLP tracing (telemetry.py).
+# Optional extra, e.g. --build-arg SLA_EXTRAS=otel for OTLP tracing (telemetry.py):
+# installs from requirements-otel.lock instead of requirements.lock.
 ARG SLA_EXTRAS=""
 
 WORKDIR /src
+# Dependencies first, and only from the lock file: every package pinned to one version
+# and checked against the sha256 hashes recorded there (`make lock` regenerates it from
+# pyproject.toml; tests/deploy checks every dependency is in it). --require-hashes
+# refuses anything unpinned or unhashed, --no-deps anything the lock does not list;
+# the build backend (setuptools, wheel) comes from the lock too. Its own layer: a
+# change of the source alone does not reinstall the dependencies.
+COPY requirements.lock requirements-otel.lock ./
+RUN python -m venv /opt/sla \
+    && /opt/sla/bin/pip install --require-hashes --no-deps \
+       -r "requirements${SLA_EXTRAS:+-${SLA_EXTRAS}}.lock"
+
 # The build context as .dockerignore filters it: pyproject.toml, README.md and the
 # packages and modules pyproject lists (tests/deploy checks none is filtered out);
 # no tests, caches, .venv, .git, local data or secrets.
 COPY . .
 
-RUN python -m venv /opt/sla \
-    && /opt/sla/bin/pip install --upgrade pip \
-    && /opt/sla/bin/pip install ".${SLA_EXTRAS:+[${SLA_EXTRAS}]}" \
+# The project itself: no dependencies, no index, no isolated build environment (which
+# would fetch the build backend unhashed). `pip check` fails the build when the lock
+# misses a dependency.
+RUN /opt/sla/bin/pip install --no-deps --no-index --no-build-isolation . \
+    && /opt/sla/bin/pip check \
     && /opt/sla/bin/python -m compileall -q /opt/sla/lib \
     && /opt/sla/bin/sla --help > /dev/null
 # Bytecode is compiled here because the runtime never writes it (read-only for
@@ -46,13 +60,15 @@ LABEL org.opencontainers.image.title="sla-engine" \
 RUN groupadd --system --gid 10001 sla \
     && useradd --system --uid 10001 --gid sla --home-dir /home/sla --create-home \
        --shell /usr/sbin/nologin sla \
-    && mkdir -p /data \
-    && chown 10001:10001 /data
+    && mkdir -p /data/status \
+    && chown 10001:10001 /data /data/status
 
 COPY --from=build /opt/sla /opt/sla
 
-# /data is the data directory (outbox, status site, dev tickets, billing, audits).
-# A new named volume mounted there takes over its owner (10001) from the image.
+# /data is the data directory (outbox, status site, dev tickets, billing, audits);
+# /data/status the public status site, a volume of its own in docker-compose.yml (the
+# web server mounts only that one). A new named volume mounted on either takes over
+# its owner (10001) from the image.
 ENV PATH=/opt/sla/bin:${PATH} \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

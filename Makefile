@@ -71,3 +71,11 @@ bench: $(VENV)/.installed-bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Regenerate the worker image's lock files (requirements.lock, requirements-otel.lock;
+# the Dockerfile installs them with --require-hashes) after pyproject.toml's dependencies
+# change. Existing pins are kept; LOCK_ARGS=--upgrade moves to the newest allowed releases.
+.PHONY: lock
+lock: $(VENV)/.installed-run
+	$(BIN)/pip install -q uv
+	UV=$(BIN)/uv PYTHON=$(BIN)/python bash deploy/lock.sh $(LOCK_ARGS)

@@ -33,7 +33,7 @@ from activities.audit import AuditActivities
 from activities.calendar import CalendarActivities
 from activities.change_requests import ChangeRequestActivities
 from activities.dev_tickets import DevTicketActivities, SqliteDevTicketTracker
-from activities.mail import Mailer, OutboxMailer, SmtpMailer
+from activities.mail import Mailer, OutboxMailer, SmtpMailer, smtp_mailer_from_env
 from activities.notifications import NotificationActivities
 from activities.oncall import OnCallActivities
 from activities.rendering import MessageRenderer
@@ -94,27 +94,17 @@ class WorkerSettings:
         """Read ``SLA_*`` variables (see the module docstring).
 
         Raises:
-            ValueError: ``SLA_SMTP_PORT`` is not a number.
+            ValueError: ``SLA_SMTP_PORT`` or ``SLA_SMTP_STARTTLS`` is malformed, or the
+                SMTP settings would send the password in clear text.
             PolicyError: ``SLA_POLICY`` names a missing or broken policy file.
         """
         env = os.environ if env is None else env
         policy_path = env.get("SLA_POLICY")
-        smtp = None
-        if host := env.get("SLA_SMTP_HOST"):
-            port_text = env.get("SLA_SMTP_PORT", "25")
-            if not port_text.isdigit():
-                raise ValueError(f"SLA_SMTP_PORT must be a number, got {port_text!r}")
-            smtp = SmtpMailer(
-                host=host,
-                port=int(port_text),
-                user=env.get("SLA_SMTP_USER") or None,
-                password=env.get("SLA_SMTP_PASSWORD") or None,
-                starttls=env.get("SLA_SMTP_STARTTLS", "").lower() in {"1", "true", "yes"},
-            )
         return cls(
             data_dir=Path(env.get("SLA_DATA_DIR", ".sla")),
             sender=env.get("SLA_MAIL_FROM", DEFAULT_SENDER),
-            smtp=smtp,
+            # STARTTLS on by default with a password; clear text refused (activities/mail.py).
+            smtp=smtp_mailer_from_env(env),
             policy=SlaPolicy.from_file(policy_path) if policy_path else SlaPolicy.default(),
         )
 

@@ -27,8 +27,8 @@ from domain.audit import (
     support_report,
 )
 from domain.messages import OutgoingMessage
+from domain.read_model import IncidentView
 from domain.sla import SlaPolicy
-from domain.view import IncidentView
 
 TASK_QUEUE_PATTERN = r"^[A-Za-z0-9._:/@-]+$"
 """What a task-queue filter may look like (it is embedded in visibility queries)."""

@@ -15,7 +15,7 @@ from temporalio import activity
 
 from domain.incident import IncidentOutcome, IncidentState, outcome
 from domain.oncall import OnCallWindow, with_oncall_windows
-from domain.sla import Deadlines, Severity, SlaPolicy
+from domain.sla import IncidentClock, SlaPolicy
 
 
 class ClockRequest(BaseModel):
@@ -30,15 +30,6 @@ class ClockRequest(BaseModel):
     policy: SlaPolicy
     received_at: datetime
     windows: tuple[OnCallWindow, ...] = ()
-
-
-class IncidentClock(BaseModel):
-    """Deadlines of every severity, and the late page for a critical report."""
-
-    model_config = ConfigDict(frozen=True)
-
-    deadlines: dict[Severity, Deadlines]
-    next_opening_page: datetime | None
 
 
 class ReminderRequest(BaseModel):
@@ -87,12 +78,7 @@ class CalendarActivities:
     @activity.defn
     async def compute_incident_clock(self, request: ClockRequest) -> IncidentClock:
         """Deadlines of every severity from the receipt instant, and the late page."""
-        policy = self._policy(request.policy, request.windows)
-        pages = policy.critical_pages(request.received_at)
-        return IncidentClock(
-            deadlines=policy.all_deadlines(request.received_at),
-            next_opening_page=pages[1] if len(pages) > 1 else None,
-        )
+        return self._policy(request.policy, request.windows).incident_clock(request.received_at)
 
     @activity.defn
     async def compute_next_reminder(self, request: ReminderRequest) -> datetime:

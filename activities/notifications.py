@@ -7,6 +7,8 @@ transport accepted, ``sla_emails_failed{reason}`` for every failed attempt.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime
 from enum import StrEnum
@@ -71,6 +73,47 @@ async def deliver_counted(mailer: Mailer, message: EmailMessage, kind: str) -> D
     return report
 
 
+MESSAGE_NOT_COMPOSABLE = "MessageNotComposable"
+"""``ApplicationError`` type of a message that cannot be rendered or put into an e-mail."""
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_text(value: str) -> str:
+    """``value`` made safe for a header such as ``Subject``.
+
+    The ``email`` package decodes an RFC 2047 encoded-word when a header is
+    assigned: customer text like ``=?utf-8?q?x=0D=0A?=`` in a subject (a
+    company, an address quoted in a bounce notice) would become a CR LF and end
+    the header block. So line breaks and other controls become one space, and
+    ``=?`` is split (``= ?``) so that no encoded-word can form.
+    """
+    return _CONTROLS.sub(" ", value).replace("=?", "= ?").strip()
+
+
+def composed(build: Callable[[], EmailMessage], what: str) -> EmailMessage:
+    """``build()`` the e-mail; any failure is permanent.
+
+    Rendering and composing are deterministic: a template error, a date a
+    template cannot format or a header that does not encode fails every retry
+    the same way. So it is a non-retryable failure the workflow records as
+    undelivered at once, instead of retrying it and holding back the effects
+    behind it.
+
+    Raises:
+        ApplicationError: ``MessageNotComposable``, not retryable.
+    """
+    try:
+        return build()
+    except Exception as error:  # deterministic: see above
+        raise ApplicationError(
+            f"{what} e-mail cannot be composed: {type(error).__name__}: {error}",
+            type=MESSAGE_NOT_COMPOSABLE,
+            non_retryable=True,
+        ) from error
+
+
 class NotificationActivities:
     """E-mail activities; the transport and renderer are injected (``worker.py`` wires them)."""
 
@@ -87,12 +130,19 @@ class NotificationActivities:
         self._sender = sender
 
     def compose(self, notification: Notification) -> EmailMessage:
-        """The complete message; identical bytes for identical notifications."""
+        """The complete message; identical bytes for identical notifications.
+
+        Raises:
+            ApplicationError: ``MessageNotComposable`` (not retryable), see :func:`composed`.
+        """
+        return composed(lambda: self._compose(notification), notification.kind.value)
+
+    def _compose(self, notification: Notification) -> EmailMessage:
         subject, body = self._renderer.render(notification)
         message = EmailMessage()
         message["From"] = self._sender
         message["To"] = ", ".join(notification.to)
-        message["Subject"] = subject
+        message["Subject"] = header_text(subject)
         # Date and Message-ID come from the event, not the clock, so a retried
         # activity produces the very same message.
         message["Date"] = format_datetime(notification.event.at)
@@ -103,12 +153,19 @@ class NotificationActivities:
         return message
 
     def compose_message(self, message: OutgoingMessage) -> EmailMessage:
-        """A templated message; identical bytes for identical input."""
+        """A templated message; identical bytes for identical input.
+
+        Raises:
+            ApplicationError: ``MessageNotComposable`` (not retryable), see :func:`composed`.
+        """
+        return composed(lambda: self._compose_message(message), message.template)
+
+    def _compose_message(self, message: OutgoingMessage) -> EmailMessage:
         subject, body = self._renderer.render_message(message)
         email = EmailMessage()
         email["From"] = self._sender
         email["To"] = ", ".join(message.to)
-        email["Subject"] = subject
+        email["Subject"] = header_text(subject)
         email["Date"] = format_datetime(message.date)
         email["Message-ID"] = message.message_id
         email["X-SLA-Kind"] = message.kind or message.template

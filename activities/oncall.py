@@ -111,17 +111,38 @@ class LedgerEntry(BaseModel):
     appended: bool  # False: the booking was already in the ledger (a retry)
 
 
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection)."""
+
+
+def spreadsheet_text(value: str) -> str:
+    """``value`` as a CSV cell a spreadsheet shows as text, never evaluates.
+
+    A cell starting with ``=``, ``+``, ``-``, ``@``, TAB or CR (and LF) gets a
+    leading single quote (OWASP "CSV Injection"): ``=HYPERLINK(…)`` in a company
+    name is then shown, not run, when billing opens the ledger. The quote stays
+    in the file; readers of the ledger see it as part of the text.
+    """
+    return f"'{value}" if value.startswith(FORMULA_TRIGGERS) else value
+
+
 def ledger_line(record: BillingRecord) -> list[str]:
-    """The CSV fields of ``record`` (see :data:`LEDGER_COLUMNS`)."""
+    """The CSV fields of ``record`` (see :data:`LEDGER_COLUMNS`).
+
+    Text columns go through :func:`spreadsheet_text`. The numbers and instants
+    are ours and stay as they are: ISO dates start with a digit, hours are at
+    least 1, and rate (``>= 0`` by the policy) and amount (hours × rate) are
+    never negative.
+    """
     return [
-        record.booking_id,
-        record.company,
+        spreadsheet_text(record.booking_id),
+        spreadsheet_text(record.company),
         record.start.isoformat(timespec="seconds"),
         record.end.isoformat(timespec="seconds"),
         str(record.hours),
         f"{record.rate:.2f}",
         f"{record.amount:.2f}",
-        record.currency,
+        spreadsheet_text(record.currency),
     ]
 
 

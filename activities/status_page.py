@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
-from activities.files import write_atomic
+from activities.files import PUBLIC, write_atomic
 from activities.rendering import german_datetime, severity_de, template_environment
-from domain.status import MaintenanceEntry, MaintenancePost, StatusBoard, StatusEntry, StatusPost
+from domain.maintenance import MaintenancePost
+from domain.status import MaintenanceEntry, StatusBoard, StatusEntry, StatusPost
 
 
 class StatusSnapshot(BaseModel):
@@ -82,8 +85,46 @@ class StatusPostActivities:
         await self._poster.post_maintenance(request)
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 forbids (``Char`` production): C0 controls but TAB, LF and CR,
+lone surrogates, U+FFFE and U+FFFF. No escape makes them legal in the feed."""
+
+
+def xml_text(value: str) -> str:
+    """``value`` without the characters XML 1.0 forbids; every other character is kept."""
+    return _NOT_XML.sub("", value)
+
+
+def _xml_clean(node: Any) -> Any:
+    if isinstance(node, BaseModel):
+        # model_copy does not validate again: removing characters never breaks a model.
+        fields = type(node).model_fields
+        return node.model_copy(update={name: _xml_clean(getattr(node, name)) for name in fields})
+    if isinstance(node, Enum):
+        return node
+    if isinstance(node, str):
+        return xml_text(node)
+    if isinstance(node, dict):
+        return {key: _xml_clean(value) for key, value in node.items()}
+    if isinstance(node, list | tuple):
+        return type(node)(_xml_clean(item) for item in node)
+    return node
+
+
+def xml_safe(snapshot: StatusSnapshot) -> StatusSnapshot:
+    """``snapshot`` with :func:`xml_text` applied to every text in it.
+
+    Operator and customer texts (messages, reasons, services) may hold control
+    characters; one of them makes ``feed.atom`` ill-formed XML, which feed
+    readers reject whole. The site's three files are rendered from the result.
+    """
+    clean: StatusSnapshot = _xml_clean(snapshot)
+    return clean
+
+
 def status_document(snapshot: StatusSnapshot) -> dict[str, Any]:
-    """The ``status.json`` document."""
+    """The ``status.json`` document (texts as :func:`xml_safe` leaves them)."""
+    snapshot = xml_safe(snapshot)
 
     def entry(e: StatusEntry) -> dict[str, Any]:
         return {
@@ -149,7 +190,12 @@ class StatusSiteActivities:
         self._atom = self._env.get_template("status/feed.atom.j2")
 
     def render(self, snapshot: StatusSnapshot) -> dict[str, bytes]:
-        """File name → content for the snapshot (pure; used by the activity and tests)."""
+        """File name → content for the snapshot (pure; used by the activity and tests).
+
+        Every text is :func:`xml_safe` first: the feed stays well-formed XML, and
+        the page and ``status.json`` show the same texts.
+        """
+        snapshot = xml_safe(snapshot)
 
         def local(value: datetime | None) -> str:
             return german_datetime(value, snapshot.timezone)
@@ -184,7 +230,8 @@ class StatusSiteActivities:
             paths = []
             # status.json last: scripts that poll it see a consistent site.
             for name in ("index.html", "feed.atom", "status.json"):
-                write_atomic(self._directory / name, files[name])
+                # World-readable: a web server running as another user serves the site.
+                write_atomic(self._directory / name, files[name], mode=PUBLIC)
                 paths.append(str(self._directory / name))
             return paths
 

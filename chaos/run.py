@@ -44,19 +44,19 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from domain.effects import effects_of
 from domain.events import EstimateMissed, ReactionBreached, ResolutionBreached
 from domain.incident import Acknowledge, ExtendEstimate, Resolve, fold
+from domain.read_model import IncidentView
 from domain.sla import Severity, SlaPolicy
-from domain.view import IncidentView
 from service.connect import connect
 from service.queries import incident_view, is_transient
 from starter import report_incident
 from worker import WORKFLOWS
+from workflows.converter import sla_data_converter
 from workflows.incident import IncidentWorkflow
 from workflows.names import SEARCH_ATTRIBUTES
 from workflows.sandbox import workflow_runner
@@ -413,7 +413,7 @@ async def replay_failure(history: WorkflowHistory) -> str | None:
     """Replay a finished incident with the current code: why it diverges, or ``None``."""
     replayer = Replayer(
         workflows=list(WORKFLOWS),
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         workflow_runner=workflow_runner(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

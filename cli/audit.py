@@ -28,6 +28,7 @@ from cli.common import (
     run,
 )
 from cli.render import format_duration
+from cli.terminal import safe
 from domain.audit import AuditKind, AuditReport, DeadlineCheck, TicketAudit
 from domain.sla import SlaPolicy
 from service.audit_schedules import (
@@ -162,11 +163,11 @@ def show_report(report: AuditReport, policy: SlaPolicy, console: Console) -> Non
             table = Table("ticket", "company", "severity", "status", "findings")
             for t in flagged:
                 table.add_row(
-                    t.ticket_id, t.company, t.severity.value, t.status.value, _findings(t)
+                    t.ticket_id, safe(t.company), t.severity.value, t.status.value, _findings(t)
                 )
             console.print(table)
         for u in report.unreadable:
-            console.print(f"[red]unreadable[/red] {u.ticket_id}: {u.error}")
+            console.print(f"[red]unreadable[/red] {safe(u.ticket_id)}: {safe(u.error)}")
     else:
         limit = report.thresholds.dev_stalled_after_business_days
         console.print(
@@ -179,10 +180,10 @@ def show_report(report: AuditReport, policy: SlaPolicy, console: Console) -> Non
                 last = d.last_progress_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
                 style = "bold red" if d.stalled else ""
                 table.add_row(
-                    d.key,
-                    d.dev_ticket or "–",
-                    d.company or "–",
-                    d.lifecycle_state or "–",
+                    safe(d.key),
+                    safe(d.dev_ticket or "–"),
+                    safe(d.company or "–"),
+                    safe(d.lifecycle_state or "–"),
                     f"[{style}]{last}[/{style}]" if style else last,
                 )
             console.print(table)

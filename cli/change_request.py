@@ -38,6 +38,7 @@ from cli.common import (
 )
 from cli.common import build_command as _command
 from cli.render import local
+from cli.terminal import neutralise
 from domain.calendar import BusinessCalendar
 from domain.change_request import (
     ChangeRequestStatus,
@@ -204,9 +205,9 @@ def list_change_requests(
 
 def _outcome(summary: ChangeRequestSummary) -> str:
     if summary.status is ChangeRequestStatus.PLANNED:
-        return f"release {summary.release}"
+        return f"release {neutralise(summary.release or '')}"
     if summary.status is ChangeRequestStatus.DECLINED:
-        return summary.decline_reason or ""
+        return neutralise(summary.decline_reason or "")
     return ""
 
 
@@ -220,8 +221,8 @@ def _table(summaries: list[ChangeRequestSummary], calendar: BusinessCalendar) ->
             s.change_request_id,
             s.status.value,
             s.dev_ticket_id or "…",
-            s.company,
-            s.title,
+            neutralise(s.company),
+            neutralise(s.title),
             local(s.received_at, calendar),
             _outcome(s),
         )
@@ -244,20 +245,24 @@ def show(
         return
     console = _console()
     console.print(f"{view.change_request_id} · {view.status.value}", style="bold")
-    console.print(f"Title:       {view.title}")
-    console.print(f"Requester:   {view.full_name}, {view.company} <{view.email}>")
+    # Markup is off on this console: neutralise() keeps the terminal safe.
+    console.print(f"Title:       {neutralise(view.title)}")
+    console.print(
+        f"Requester:   {neutralise(view.full_name)}, {neutralise(view.company)} "
+        f"<{neutralise(view.email)}>"
+    )
     console.print(f"Received:    {local(view.received_at, calendar)}")
     console.print(f"Dev ticket:  {view.dev_ticket_id or '(being created)'}")
     if view.release:
-        console.print(f"Release:     {view.release}")
+        console.print(f"Release:     {neutralise(view.release)}")
     if view.decline_reason:
-        console.print(f"Declined:    {view.decline_reason}")
+        console.print(f"Declined:    {neutralise(view.decline_reason)}")
     console.print()
-    console.print(view.request.description)
+    console.print(neutralise(view.request.description, multiline=True))
     console.print()
     for event in view.events:
         detail = {k: v for k, v in event.model_dump(mode="json").items() if k in _DETAIL}
-        text = "; ".join(f"{k}: {v}" for k, v in detail.items())
+        text = neutralise("; ".join(f"{k}: {v}" for k, v in detail.items()))
         console.print(f"{local(event.at, calendar)}  {event.type}{'  ' + text if text else ''}")
 
 

@@ -20,8 +20,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DomainError, IntakeError, describe_validation_error
 from domain.sla import PolicyError, SlaPolicy
+from domain.values import check_instant
+from service.codec import CodecConfigError
 from service.connect import connect
-from workflows.codec import CodecConfigError
 
 T = TypeVar("T")
 
@@ -82,7 +83,10 @@ def parse_instant(text: str, zone: str = "Europe/Berlin", *, what: str = "time")
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(zone))
-    return value
+    try:
+        return check_instant(value)
+    except ValueError as error:
+        raise CliError(f"{what} {text!r}: {error}") from None
 
 
 def instant_or_fail(text: str, zone: str, what: str) -> datetime:
@@ -97,6 +101,8 @@ def describe_failure(error: BaseException, ticket_id: str | None = None) -> str:
     """One readable line for any failure a command can meet."""
     if isinstance(error, CliError | IntakeError | PolicyError | DomainError | CodecConfigError):
         return str(error)
+    if isinstance(error, ValidationError):
+        return describe_validation_error(error)
     if isinstance(error, WorkflowUpdateFailedError):
         cause = error.cause
         if isinstance(cause, ApplicationError):
@@ -151,4 +157,6 @@ def print_json(value: BaseModel | list[BaseModel] | dict[str, Any] | list[Any]) 
         data = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
     else:
         data = value
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+    # ASCII escapes: a C1 control or bidi override in customer text reaches
+    # the terminal as \uXXXX, never raw (JSON readers decode it the same).
+    print(json.dumps(data, ensure_ascii=True, indent=2))

@@ -28,7 +28,7 @@ from cli.change_request import (
     LinkTitleOption,
     link_incident_bug,
 )
-from cli.codec_server import serve
+from cli.codec_server import CodecServerConfigError, serve
 from cli.common import (
     CliError,
     JsonOption,
@@ -61,16 +61,16 @@ from domain.incident import (
     decide,
     fold,
 )
+from domain.read_model import IncidentSummary, IncidentView
 from domain.report import Channel, Scope
 from domain.sla import PolicyError, Severity
-from domain.view import IncidentSummary, IncidentView
+from service.codec import CodecConfigError, codec_from_env
 from service.incidents import report_incident
 from service.intake import check_channel, parse_report
 from service.queries import gather_bounded, incident_view
 from service.visibility import Query, listed
 from telemetry import configure_logging
 from workflows import names
-from workflows.codec import CodecConfigError, codec_from_env
 from workflows.incident import IncidentWorkflow
 
 app = typer.Typer(
@@ -366,11 +366,11 @@ def ack(
     as_json: JsonOption = False,
 ) -> None:
     """Acknowledge with classification and estimate; the customer is told both."""
-    command = Acknowledge(
-        severity=severity,
-        estimate=_instant(estimate, policy, "--estimate"),
-        all_users=all_users,
-        status_message=message,
+    estimate_at = _instant(estimate, policy, "--estimate")
+    command = build_command(
+        lambda: Acknowledge(
+            severity=severity, estimate=estimate_at, all_users=all_users, status_message=message
+        )
     )
     _update(
         ticket_id,
@@ -454,7 +454,7 @@ def reclassify(
     as_json: JsonOption = False,
 ) -> None:
     """Change the severity; deadlines are recomputed from receipt."""
-    command = Reclassify(severity=severity, reason=reason)
+    command = build_command(lambda: Reclassify(severity=severity, reason=reason))
     _update(
         ticket_id,
         lambda h: h.execute_update(IncidentWorkflow.reclassify, command),
@@ -472,7 +472,8 @@ def extend(
     as_json: JsonOption = False,
 ) -> None:
     """Communicate a new estimate with a reason (escalation stage 1/2 as the SLA says)."""
-    command = ExtendEstimate(estimate=_instant(until, policy, "--until"), reason=reason)
+    until_at = _instant(until, policy, "--until")
+    command = build_command(lambda: ExtendEstimate(estimate=until_at, reason=reason))
     _update(
         ticket_id,
         lambda h: h.execute_update(IncidentWorkflow.extend, command),
@@ -488,7 +489,7 @@ def resolve(
     as_json: JsonOption = False,
 ) -> None:
     """Resolve; the customer gets the confirmation and the status page is updated."""
-    command = Resolve(summary=summary)
+    command = build_command(lambda: Resolve(summary=summary))
     _update(
         ticket_id,
         lambda h: h.execute_update(IncidentWorkflow.resolve, command),
@@ -505,7 +506,7 @@ def status_update(
     as_json: JsonOption = False,
 ) -> None:
     """Post an update on the status page."""
-    command = PostStatusUpdate(message=message, all_users=all_users)
+    command = build_command(lambda: PostStatusUpdate(message=message, all_users=all_users))
     _update(
         ticket_id,
         lambda h: h.execute_update(IncidentWorkflow.post_status_update, command),
@@ -548,7 +549,9 @@ def escalate(
     """Escalate to stage 3 (management decides on resources) or the extended process."""
     if stage not in {"3", "extended"}:
         fail(f"--stage must be 3 or extended, got {stage!r} (stages 1 and 2 are automatic)")
-    command = Escalate(stage=3 if stage == "3" else "extended", reason=reason, by=by)
+    command = build_command(
+        lambda: Escalate(stage=3 if stage == "3" else "extended", reason=reason, by=by)
+    )
     _signal(ticket_id, command, as_json, f"escalated to stage {stage}")
 
 
@@ -559,7 +562,8 @@ def decide_resources(
     as_json: JsonOption = False,
 ) -> None:
     """Record management's decision on a stage-3 escalation."""
-    _signal(ticket_id, DecideResources(decision=decision), as_json, "decision recorded")
+    command = build_command(lambda: DecideResources(decision=decision))
+    _signal(ticket_id, command, as_json, "decision recorded")
 
 
 @app.command("codec-server")
@@ -571,7 +575,12 @@ def codec_server(
         typer.Option(help="Temporal UI origin allowed by CORS (repeatable)."),
     ] = None,
 ) -> None:
-    """Serve /decode and /encode so an authorized Temporal UI can show encrypted payloads."""
+    """Serve /decode and /encode so an authorized Temporal UI can show encrypted payloads.
+
+    Needs ``SLA_CODEC_TOKEN`` (a bearer token) unless bound to loopback.
+    ``SLA_CODEC_MAX_BODY`` (bytes, default 4 MiB) limits a request body;
+    ``SLA_CODEC_ALLOWED_HOSTS`` adds Host names besides loopback and ``--host``.
+    """
     try:
         codec = codec_from_env()
     except CodecConfigError as error:
@@ -583,6 +592,8 @@ def codec_server(
         server = serve(
             codec, host=host, port=port, origins=origins, token=os.environ.get("SLA_CODEC_TOKEN")
         )
+    except CodecServerConfigError as error:
+        fail(str(error))
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error.strerror}")
     print(f"codec server on http://{host}:{port} (CORS: {', '.join(origins)})", file=sys.stderr)

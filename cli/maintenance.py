@@ -25,6 +25,7 @@ from cli.common import (
     CliError,
     JsonOption,
     PolicyOption,
+    build_command,
     client,
     fail,
     instant_or_fail,
@@ -32,6 +33,7 @@ from cli.common import (
     print_json,
     run,
 )
+from cli.terminal import safe
 from domain.errors import DomainError, describe_validation_error
 from domain.maintenance import (
     CancelMaintenance,
@@ -46,7 +48,7 @@ from domain.maintenance import (
 from domain.sla import SlaPolicy
 from service.maintenance import start_maintenance
 from service.queries import query_settled
-from service.visibility import Query
+from service.visibility import Query, executions
 from workflows import names
 from workflows.maintenance import (
     MESSAGE_MEMO,
@@ -215,9 +217,8 @@ def reschedule(
 ) -> None:
     """Move a planned window (the 48 h notice applies again); customers are told."""
     sla_policy = policy_or_fail(policy)
-    command = RescheduleMaintenance(
-        start=_instant(start, sla_policy, "--start"), end=_instant(end, sla_policy, "--end")
-    )
+    start_at, end_at = _instant(start, sla_policy, "--start"), _instant(end, sla_policy, "--end")
+    command = build_command(lambda: RescheduleMaintenance(start=start_at, end=end_at))
     state = _update(
         maintenance_id, lambda h: h.execute_update(MaintenanceWorkflow.reschedule, command)
     )
@@ -231,7 +232,7 @@ def cancel(
     as_json: JsonOption = False,
 ) -> None:
     """Cancel a planned maintenance; customers are told and the status page shows it."""
-    command = CancelMaintenance(reason=reason)
+    command = build_command(lambda: CancelMaintenance(reason=reason))
     state = _update(maintenance_id, lambda h: h.execute_update(MaintenanceWorkflow.cancel, command))
     _print_state(state, as_json, "cancelled")
 
@@ -275,9 +276,9 @@ def _show(state: MaintenanceState, zone: str, console: Console) -> None:
     facts.add_column(style="bold")
     facts.add_column()
     facts.add_row("window", f"{_local(state.start, zone)} – {_local(state.end, zone)} ({zone})")
-    facts.add_row("services", ", ".join(state.services))
+    facts.add_row("services", safe(", ".join(state.services)))
     facts.add_row("shipments", "can be scheduled" if state.shipments_possible else "not possible")
-    facts.add_row("message", state.message)
+    facts.add_row("message", safe(state.message, multiline=True))
     facts.add_row("planned", _local(state.planned_at, zone))
     facts.add_row("announcements", str(state.revision + 1))
     if state.started_at:
@@ -285,7 +286,9 @@ def _show(state: MaintenanceState, zone: str, console: Console) -> None:
     if state.completed_at:
         facts.add_row("completed", _local(state.completed_at, zone))
     if state.cancelled_at:
-        facts.add_row("cancelled", f"{_local(state.cancelled_at, zone)}: {state.cancel_reason}")
+        facts.add_row(
+            "cancelled", f"{_local(state.cancelled_at, zone)}: {safe(state.cancel_reason)}"
+        )
     console.print(facts)
     timeline = Table(title="events", header_style="bold", title_justify="left")
     timeline.add_column("when")
@@ -294,7 +297,7 @@ def _show(state: MaintenanceState, zone: str, console: Console) -> None:
     for event in state.events:
         details = event.model_dump(mode="json", exclude={"at", "type", "plan", "maintenance_id"})
         text = ", ".join(f"{k}={v}" for k, v in details.items() if v not in (None, "", []))
-        timeline.add_row(_local(event.at, zone), event.type, text)
+        timeline.add_row(_local(event.at, zone), event.type, safe(text))
     console.print(timeline)
 
 
@@ -339,14 +342,14 @@ def list_maintenance(
             row.state.value,
             _local(row.start, zone),
             _local(row.end, zone),
-            ", ".join(row.services),
+            safe(", ".join(row.services)),
         )
     _console().print(table)
 
 
 async def _summaries(c: Client, query: Query, limit: int) -> list[MaintenanceSummary]:
     rows: dict[str, MaintenanceSummary] = {}
-    async for execution in c.list_workflows(str(query), limit=limit):
+    async for execution in executions(c, query, limit):
         # Terminated or failed runs keep a stale lifecycle state: leave them out.
         if execution.status not in (
             WorkflowExecutionStatus.RUNNING,

@@ -32,6 +32,7 @@ from cli.common import (
     run,
 )
 from cli.render import local
+from cli.terminal import safe
 from domain.calendar import BusinessCalendar
 from domain.oncall import (
     OPEN_STATUSES,
@@ -144,11 +145,11 @@ def _table(bookings: list[BookingSummary], calendar: BusinessCalendar) -> Table:
     for b in bookings:
         table.add_row(
             b.booking_id,
-            b.company,
+            safe(b.company),
             local(b.start, calendar),
             local(b.end, calendar),
             b.status.value,
-            b.operator or "–",
+            safe(b.operator or "–"),
         )
     return table
 
@@ -180,24 +181,24 @@ def show(booking_id: IdArgument, policy: PolicyOption = None, as_json: JsonOptio
 
 def _print(booking: OnCallBooking, calendar: BusinessCalendar) -> None:
     console = _console()
-    console.print(f"[bold]{booking.booking_id}[/bold]  {booking.company}")
+    console.print(f"[bold]{booking.booking_id}[/bold]  {safe(booking.company)}")
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column()
     facts.add_row("state", booking.status.value)
     facts.add_row("window", f"{local(booking.start, calendar)} – {local(booking.end, calendar)}")
-    facts.add_row("operator", booking.operator or "not assigned")
-    facts.add_row("reason", booking.reason)
+    facts.add_row("operator", safe(booking.operator or "not assigned"))
+    facts.add_row("reason", safe(booking.reason, multiline=True))
     facts.add_row("booked", local(booking.booked_at, calendar))
     facts.add_row("reminder", local(booking.reminded_at or booking.reminder_at, calendar))
     if booking.cancelled_at is not None:
-        why = f" ({booking.cancel_reason})" if booking.cancel_reason else ""
+        why = f" ({safe(booking.cancel_reason)})" if booking.cancel_reason else ""
         facts.add_row("cancelled", local(booking.cancelled_at, calendar) + why)
     if booking.billing is not None:
         b = booking.billing
         facts.add_row("billed", f"{b.hours} h × {b.rate} = {b.amount} {b.currency}")
     for note in booking.notes:
-        facts.add_row("note", note)
+        facts.add_row("note", safe(note, multiline=True))
     console.print(facts)
 
 

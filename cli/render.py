@@ -1,4 +1,8 @@
-"""Rich output for operators: incident tables and timelines."""
+"""Rich output for operators: incident tables and timelines.
+
+Every customer- or operator-supplied string goes through :func:`cli.terminal.safe`
+before rich sees it: it is printed as text, never as markup or terminal control.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from cli.terminal import safe
 from domain.calendar import BusinessCalendar
 from domain.incident import Event, IncidentStatus
-from domain.view import IncidentSummary, IncidentView
+from domain.read_model import IncidentSummary, IncidentView
 
 
 def local(value: datetime | None, calendar: BusinessCalendar) -> str:
@@ -69,8 +74,8 @@ def incidents_table(
         stage = str(s.escalation_stage)
         breached = " ⚠" if s.reaction_breached or s.resolution_breached else ""
         table.add_row(
-            s.ticket_id,
-            s.company,
+            safe(s.ticket_id),
+            safe(s.company),
             Text(s.severity.value, style=_SEVERITY_STYLE[s.severity.value]),
             s.status.value + breached,
             stage if stage != "0" else "–",
@@ -81,9 +86,10 @@ def incidents_table(
 
 
 def _event_detail(event: Event) -> str:
+    """``key=value, …`` of the event's facts, as safe markup (one line per event)."""
     fields = event.model_dump(mode="json", exclude={"at", "type", "report", "deadlines"})
     parts = [f"{k}={v}" for k, v in fields.items() if v not in (None, "", [], {})]
-    return ", ".join(parts)
+    return safe(", ".join(parts))
 
 
 def show_incident(
@@ -91,7 +97,8 @@ def show_incident(
 ) -> None:
     """The ``sla show`` screen: facts, deadlines with remaining business time, timeline."""
     console.print(
-        f"[bold]{view.ticket_id}[/bold]  {view.company} · {view.reporter} · {view.channel.value}"
+        f"[bold]{safe(view.ticket_id)}[/bold]  {safe(view.company)} · {safe(view.reporter)}"
+        f" · {safe(view.channel.value)}"
     )
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
@@ -117,18 +124,18 @@ def show_incident(
     facts.add_row("estimate", local(view.estimate, calendar))
     facts.add_row("all users", "yes (status page)" if view.on_status_page else "no")
     if view.management_decision:
-        facts.add_row("management", view.management_decision)
+        facts.add_row("management", safe(view.management_decision, multiline=True))
     if view.resolution_summary:
-        facts.add_row("resolution", view.resolution_summary)
+        facts.add_row("resolution", safe(view.resolution_summary, multiline=True))
     if view.change_request_id:
-        facts.add_row("change request", view.change_request_id)
+        facts.add_row("change request", safe(view.change_request_id))
     if view.dev_tickets:
-        facts.add_row("dev tickets", ", ".join(view.dev_tickets))
+        facts.add_row("dev tickets", safe(", ".join(view.dev_tickets)))
     console.print(facts)
     timeline = Table(title="timeline", header_style="bold", title_justify="left")
     timeline.add_column("when")
     timeline.add_column("event")
     timeline.add_column("details", overflow="fold")
     for event in view.events:
-        timeline.add_row(local(event.at, calendar), event.type, _event_detail(event))
+        timeline.add_row(local(event.at, calendar), safe(event.type), _event_detail(event))
     console.print(timeline)

@@ -18,9 +18,9 @@ import typer
 
 from cli.common import JsonOption, PolicyOption, client, fail, policy_or_fail, print_json, run
 from domain.oncall import OnCallBooking
+from domain.read_model import IncidentView
 from domain.sla import SlaPolicy
 from domain.sla_report import ReportMonth, ReportMonthError, SlaReport, build_report
-from domain.view import IncidentView
 from reporting.gather import incident_views, oncall_bookings
 
 MonthOption = Annotated[

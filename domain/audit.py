@@ -33,8 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.calendar import Weekday, parse_clock
 from domain.events import Escalated, EscalationStage, EscalationTrigger, IncidentStatus
 from domain.messages import OutgoingMessage, make_message_id
+from domain.read_model import IncidentView
 from domain.sla import Severity, SlaPolicy
-from domain.view import IncidentView
 
 DEV_TICKET_STALLED_AFTER_BUSINESS_DAYS = 5
 """A development ticket without progress for more than this many business days is stalled.

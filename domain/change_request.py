@@ -31,6 +31,7 @@ from domain.decider import fold_with
 from domain.errors import AlreadyDone, MissingText, WrongStatus
 from domain.messages import OutgoingMessage, make_message_id
 from domain.report import ChangeRequest
+from domain.values import FreeText, ReleaseName
 
 # -- vocabulary ----------------------------------------------------------------
 
@@ -120,21 +121,21 @@ class Discuss(_Command):
     """Start (or continue) the discussion; ``note`` is sent to the customer."""
 
     kind: Literal["discuss"] = "discuss"
-    note: _Note
+    note: FreeText
 
 
 class PlanRelease(_Command):
     """Plan the request for a feature release, e.g. ``2027.1``."""
 
     kind: Literal["plan"] = "plan"
-    release: _Release
+    release: ReleaseName
 
 
 class Decline(_Command):
     """Decline the request; ``reason`` is sent to the customer."""
 
     kind: Literal["decline"] = "decline"
-    reason: _Note
+    reason: FreeText
 
 
 class RecordDeliveryFailure(_Command):
@@ -442,7 +443,7 @@ def summarize(state: ChangeRequestState) -> ChangeRequestSummary:
     return ChangeRequestSummary(**_summary_fields(state))
 
 
-def view(state: ChangeRequestState) -> ChangeRequestView:
+def build_view(state: ChangeRequestState) -> ChangeRequestView:
     """The full view of ``state``."""
     return ChangeRequestView(
         **_summary_fields(state), request=state.request, notes=state.notes, events=state.events

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from domain.change_request import DevTicketId
 from domain.events import DeadlineKind, EscalatedBy, PageReason
 from domain.oncall import OnCallWindow
 from domain.report import IncidentReport
 from domain.sla import Deadlines, Severity
+from domain.values import AwareDatetime, FreeText, LongText, SingleLineText
 
 # -- commands ------------------------------------------------------------------
 
@@ -42,9 +43,9 @@ class Acknowledge(_Command):
 
     kind: Literal["acknowledge"] = "acknowledge"
     severity: Severity
-    estimate: datetime
+    estimate: AwareDatetime
     all_users: bool = False
-    status_message: str | None = None
+    status_message: FreeText | None = None
 
 
 class Reclassify(_Command):
@@ -52,15 +53,15 @@ class Reclassify(_Command):
 
     kind: Literal["reclassify"] = "reclassify"
     severity: Severity
-    reason: str
+    reason: FreeText
 
 
 class ExtendEstimate(_Command):
     """Communicate a new, later estimate with a reason."""
 
     kind: Literal["extend"] = "extend"
-    estimate: datetime
-    reason: str
+    estimate: AwareDatetime
+    reason: FreeText
 
 
 class Escalate(_Command):
@@ -68,7 +69,7 @@ class Escalate(_Command):
 
     kind: Literal["escalate"] = "escalate"
     stage: Literal[3, "extended"]
-    reason: str
+    reason: FreeText
     by: EscalatedBy = EscalatedBy.COMPANY
 
 
@@ -76,14 +77,14 @@ class DecideResources(_Command):
     """Record management's decision on a stage-3 escalation."""
 
     kind: Literal["decide_resources"] = "decide_resources"
-    decision: str
+    decision: FreeText
 
 
 class PostStatusUpdate(_Command):
     """Post a message on the status page (publishing it if ``all_users``)."""
 
     kind: Literal["status_update"] = "status_update"
-    message: str
+    message: FreeText
     all_users: bool = False
 
 
@@ -91,7 +92,7 @@ class Resolve(_Command):
     """Close the incident with a summary for the customer."""
 
     kind: Literal["resolve"] = "resolve"
-    summary: str
+    summary: FreeText
 
 
 class MissEstimate(_Command):
@@ -163,8 +164,8 @@ class ClassifyAsChangeRequest(_Command):
     """
 
     kind: Literal["classify_as_change_request"] = "classify_as_change_request"
-    title: str = Field(max_length=200)
-    reason: str = Field(max_length=2_000)
+    title: SingleLineText
+    reason: FreeText
 
 
 class RecordChangeRequest(_Command):
@@ -186,9 +187,9 @@ class LinkDevTicket(_Command):
     """
 
     kind: Literal["link_dev_ticket"] = "link_dev_ticket"
-    title: str | None = Field(default=None, max_length=200)
+    title: SingleLineText | None = None
     dev_ticket_id: DevTicketId | None = None
-    description: str = Field(default="", max_length=20_000)
+    description: LongText = ""
 
     @model_validator(mode="after")
     def _title_for_new_tickets(self) -> Self:

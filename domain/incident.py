@@ -202,19 +202,19 @@ class IncidentState(BaseModel):
     events: tuple[Event, ...] = ()
 
     @property
-    def current(self) -> Deadlines:
+    def current_deadlines(self) -> Deadlines:
         """Deadlines under the current severity."""
         return self.deadlines[self.severity]
 
     @property
     def reaction_due(self) -> datetime:
         """Acknowledgement deadline under the current severity."""
-        return self.current.reaction_due
+        return self.current_deadlines.reaction_due
 
     @property
     def resolution_due(self) -> datetime:
         """SLA resolution deadline under the current severity."""
-        return self.current.resolution_due
+        return self.current_deadlines.resolution_due
 
     @property
     def is_open(self) -> bool:
@@ -727,11 +727,11 @@ def _warn(state: IncidentState, command: WarnDeadline, now: datetime) -> list[Ev
     if command.deadline is DeadlineKind.REACTION:
         if state.status is not IncidentStatus.NEW or state.reaction_breached:
             raise WrongStatus("no reaction deadline is pending")
-        due, warning = state.reaction_due, state.current.reaction_warning
+        due, warning = state.reaction_due, state.current_deadlines.reaction_warning
     else:
         if state.resolution_breached:
             raise WrongStatus("the resolution deadline has already passed")
-        due, warning = state.resolution_due, state.current.resolution_warning
+        due, warning = state.resolution_due, state.current_deadlines.resolution_warning
     if state.was_warned(command.deadline, due):
         raise AlreadyDone(f"the {command.deadline.value} warning was already sent")
     _require_due(warning, now, f"the {command.deadline.value} warning")
@@ -904,7 +904,7 @@ def pending_timers(state: IncidentState) -> list[TimerDue]:
         if not state.was_warned(DeadlineKind.REACTION, state.reaction_due):
             timers.append(
                 TimerDue(
-                    at=state.current.reaction_warning,
+                    at=state.current_deadlines.reaction_warning,
                     command=WarnDeadline(deadline=DeadlineKind.REACTION),
                 )
             )
@@ -915,7 +915,7 @@ def pending_timers(state: IncidentState) -> list[TimerDue]:
         if not state.was_warned(DeadlineKind.RESOLUTION, state.resolution_due):
             timers.append(
                 TimerDue(
-                    at=state.current.resolution_warning,
+                    at=state.current_deadlines.resolution_warning,
                     command=WarnDeadline(deadline=DeadlineKind.RESOLUTION),
                 )
             )

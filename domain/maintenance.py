@@ -37,7 +37,7 @@ from domain.errors import DomainError, MissingText, NotDue, WrongStatus
 from domain.ids import id_code
 from domain.messages import OutgoingMessage, make_message_id
 from domain.sla import MaintenancePolicy, MaintenanceWindow, SlaPolicy
-from domain.values import AwareDatetime, NonEmptyText
+from domain.values import AwareDatetime, FreeText, NonEmptyLine, NonEmptyText
 
 # -- vocabulary and errors --------------------------------------------------------
 
@@ -118,7 +118,7 @@ class MaintenancePlan(BaseModel):
 
     start: AwareDatetime
     end: AwareDatetime
-    services: tuple[NonEmptyText, ...]
+    services: tuple[NonEmptyLine, ...]
     shipments_possible: bool = False
     message: NonEmptyText
 
@@ -316,7 +316,7 @@ class CancelMaintenance(_Command):
     """Call the maintenance off (operator update)."""
 
     kind: Literal["cancel"] = "cancel"
-    reason: str
+    reason: FreeText
 
 
 class StartMaintenance(_Command):
@@ -649,3 +649,77 @@ def messages_for(
         )
         for company, to in customer_recipients(policy)
     ]
+
+
+# -- what an event causes outside ------------------------------------------------------
+
+
+class MaintenancePost(BaseModel):
+    """The current facts of one maintenance, sent by its workflow on every change."""
+
+    model_config = ConfigDict(frozen=True)
+
+    maintenance_id: str
+    at: datetime
+    state: MaintenanceStatus
+    services: tuple[str, ...]
+    start: datetime
+    end: datetime
+    message: str
+    shipments_possible: bool
+    reason: str | None = None
+
+
+def maintenance_post_for(
+    state: MaintenanceState, event: MaintenanceEvent
+) -> MaintenancePost | None:
+    """The status-page post of a maintenance event, if it changes the entry."""
+    match event:
+        case MaintenancePlanned() | MaintenanceRescheduled():
+            shown = MaintenanceStatus.PLANNED
+        case MaintenanceStarted():
+            shown = MaintenanceStatus.IN_PROGRESS
+        case MaintenanceCompleted():
+            shown = MaintenanceStatus.COMPLETED
+        case MaintenanceCancelled():
+            shown = MaintenanceStatus.CANCELLED
+        case MaintenanceDeliveryFailed():
+            return None
+    return MaintenancePost(
+        maintenance_id=state.maintenance_id,
+        at=event.at,
+        state=shown,
+        services=state.services,
+        start=state.start,
+        end=state.end,
+        message=state.message,
+        shipments_possible=state.shipments_possible,
+        reason=event.reason if isinstance(event, MaintenanceCancelled) else None,
+    )
+
+
+class MaintenanceEffects(BaseModel):
+    """What one event causes outside the workflow: customer e-mails and a status post."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sequence: int
+    messages: tuple[OutgoingMessage, ...] = ()
+    post: MaintenancePost | None = None
+
+
+def effects_of(state: MaintenanceState, first: int, policy: SlaPolicy) -> list[MaintenanceEffects]:
+    """The effects of ``state.events[first:]`` (the events one command just recorded), in order.
+
+    Events that cause nothing outside (a recorded delivery failure) have no entry.
+    """
+    found = []
+    for sequence in range(first, len(state.events)):
+        effects = MaintenanceEffects(
+            sequence=sequence,
+            messages=tuple(messages_for(state, sequence, policy)),
+            post=maintenance_post_for(state, state.events[sequence]),
+        )
+        if effects.messages or effects.post is not None:
+            found.append(effects)
+    return found

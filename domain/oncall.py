@@ -41,14 +41,21 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from domain.calendar import BusinessCalendar, parse_clock
-from domain.errors import AlreadyDone, NotDue, WrongStatus
+from domain.errors import AlreadyDone, NotDue, WrongStatus, describe_validation_error
 from domain.ids import day_stamped_id
 from domain.messages import OutgoingMessage, make_message_id
 from domain.sla import OnCallPolicy, SlaPolicy
-from domain.values import AwareDatetime
+from domain.values import (
+    AwareDatetime,
+    FreeText,
+    NonEmptyLine,
+    NonEmptyText,
+    SingleLineText,
+    check_instant,
+)
 
 _HOUR_US = 3_600_000_000
 _CENT = Decimal("0.01")
@@ -173,11 +180,11 @@ class BookingRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    company: str
+    company: NonEmptyLine
     start: AwareDatetime
     end: AwareDatetime
-    reason: str
-    operator: str | None = None
+    reason: NonEmptyText
+    operator: SingleLineText | None = None
 
 
 def business_days_between(calendar: BusinessCalendar, first: date, last: date) -> int:
@@ -242,6 +249,12 @@ def check_booking(
     times = (start, end, booked_at)
     if any(t.tzinfo is None or t.utcoffset() is None for t in times):
         raise BookingRefused("start, end and booking time need a time zone or UTC offset")
+    for what, instant in (("start", start), ("end", end)):
+        try:
+            check_instant(instant)
+        except ValueError as error:
+            # Before any calendar arithmetic: the calendar refuses far years.
+            raise BookingRefused(f"booking refused: {what} {error}") from None
     if _utc(end) <= _utc(start):
         problems.append(
             f"the end ({end.isoformat()}) must be after the start ({start.isoformat()})"
@@ -260,13 +273,16 @@ def check_booking(
     if problems:
         raise BookingRefused("booking refused: " + "; ".join(problems))
     entry = policy.customer(company)
-    return BookingRequest(
-        company=entry.company if entry else company,  # the directory's spelling
-        start=start,
-        end=end,
-        reason=reason,
-        operator=(operator or "").strip() or None,
-    )
+    try:
+        return BookingRequest(
+            company=entry.company if entry else company,  # the directory's spelling
+            start=start,
+            end=end,
+            reason=reason,
+            operator=(operator or "").strip() or None,
+        )
+    except ValidationError as error:
+        raise BookingRefused(f"booking refused: {describe_validation_error(error)}") from None
 
 
 def booking_warnings(policy: SlaPolicy, request: BookingRequest) -> list[str]:
@@ -386,7 +402,7 @@ class CancelBooking(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    reason: str | None = None
+    reason: FreeText | None = None
 
 
 class OnCallBooking(BaseModel):

@@ -101,7 +101,7 @@ def summarize(state: IncidentState) -> IncidentSummary:
     return IncidentSummary(**_summary_fields(state))
 
 
-def view(state: IncidentState) -> IncidentView:
+def build_view(state: IncidentState) -> IncidentView:
     """The :class:`IncidentView` of ``state``."""
     return IncidentView(**_summary_fields(state), events=state.events)
 

@@ -6,14 +6,35 @@ refuses a report that lacks any of it, naming every bad field at once.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from domain.sla import Severity
-from domain.values import AwareDatetime, EmailAddress, NonEmptyText
+from domain.sla import Severity, SlaPolicy
+from domain.values import (
+    Attachments,
+    AwareDatetime,
+    Description,
+    EmailAddress,
+    NonEmptyLine,
+    PhoneNumber,
+    Reference,
+    limit_violations,
+)
+
+__all__ = [
+    "Attachments",
+    "ChangeRequest",
+    "Channel",
+    "FullName",
+    "IncidentReport",
+    "PhoneNumber",
+    "Reference",
+    "RequestId",
+    "Scope",
+    "check_limits",
+]
 
 
 class Channel(StrEnum):
@@ -32,29 +53,18 @@ class Scope(StrEnum):
     SOME_WORKSTATIONS = "some_workstations"
 
 
-_PHONE = re.compile(r"^\+?[0-9 ()/\-.]+$")
-
-
 def _check_full_name(value: str) -> str:
     if len(value.split()) < 2:
         raise ValueError("give first and last name (Vor- und Nachname)")
     return value
 
 
-def _check_phone(value: str) -> str:
-    digits = sum(ch.isdigit() for ch in value)
-    if not _PHONE.match(value) or not 6 <= digits <= 20:
-        raise ValueError(f"not a phone number: {value!r}")
-    return value
-
-
-FullName = Annotated[NonEmptyText, AfterValidator(_check_full_name)]
-PhoneNumber = Annotated[NonEmptyText, AfterValidator(_check_phone)]
+FullName = Annotated[NonEmptyLine, AfterValidator(_check_full_name)]
+"""First and last name: one line, at least two words."""
 RequestId = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[\w.:@/-]+$"),
 ]
-Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
 
 
 class IncidentReport(BaseModel):
@@ -80,12 +90,12 @@ class IncidentReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    company: NonEmptyText = Field(max_length=200)
-    full_name: FullName = Field(max_length=200)
+    company: NonEmptyLine
+    full_name: FullName
     phone: PhoneNumber
     email: EmailAddress
-    description: NonEmptyText = Field(max_length=20_000)
-    attachments: tuple[Reference, ...] = Field(default=(), max_length=50)
+    description: Description
+    attachments: Attachments = ()
     first_noticed_at: AwareDatetime
     scope: Scope
     reproducible: bool
@@ -120,11 +130,26 @@ class ChangeRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    company: NonEmptyText = Field(max_length=200)
-    full_name: FullName = Field(max_length=200)
+    company: NonEmptyLine
+    full_name: FullName
     email: EmailAddress
     phone: PhoneNumber | None = None
-    title: NonEmptyText = Field(max_length=200)
-    description: NonEmptyText = Field(max_length=20_000)
-    attachments: tuple[Reference, ...] = Field(default=(), max_length=50)
+    title: NonEmptyLine
+    description: Description
+    attachments: Attachments = ()
     request_id: RequestId | None = None
+
+
+def check_limits(model: BaseModel, policy: SlaPolicy) -> list[str]:
+    """Where a validated report (or change request, or command) exceeds the policy.
+
+    The model types enforce hard maxima (``domain.values``); the policy's
+    ``[limits]`` may set lower ones, and its ``[mail] smtputf8`` says whether
+    e-mail addresses with a non-ASCII local part can be sent to. Pure: intake
+    (``service.intake.check_report``) turns the list into one refusal.
+
+    Returns:
+        One ``"field: message"`` per violation (e.g. ``description: at most 500
+        characters here ([limits] description), got 812``); empty when all is well.
+    """
+    return limit_violations(model, policy.limits.as_mapping(), smtputf8=policy.mail.smtputf8)

@@ -21,13 +21,24 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from domain.calendar import BusinessCalendar, CalendarSpec, Weekday, parse_clock
 from domain.errors import describe_validation_error
-from domain.values import BusinessDuration, EmailAddress, NonEmptyText
+from domain.values import (
+    ATTACHMENTS_MAX,
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    PHONE_MAX,
+    TEXT_MAX,
+    BusinessDuration,
+    EmailAddress,
+    NonEmptyLine,
+    limit_violations,
+)
 
 
 class Severity(StrEnum):
@@ -144,6 +155,57 @@ class AuditPolicy(BaseModel):
     near_deadline: BusinessDuration = timedelta(hours=2)
 
 
+class LimitsPolicy(BaseModel):
+    """The ``[limits]`` section: maximum sizes of what intake accepts.
+
+    Each is at most the hard maximum of its field type (``domain.values``); a
+    policy may only lower them. ``name`` covers every single-line text
+    (company, person names, titles), ``text`` every free text but
+    descriptions (reasons, summaries, messages, notes), ``attachments`` counts
+    references.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: int = Field(default=DESCRIPTION_MAX, ge=1)
+    text: int = Field(default=TEXT_MAX, ge=1)
+    name: int = Field(default=NAME_MAX, ge=1)
+    phone: int = Field(default=PHONE_MAX, ge=6)  # a phone number has at least 6 digits
+    attachments: int = Field(default=ATTACHMENTS_MAX, ge=0)
+
+    @field_validator("description", "text", "name", "phone", "attachments")
+    @classmethod
+    def _within_hard_cap(cls, value: int, info: ValidationInfo) -> int:
+        cap = _HARD_CAPS[str(info.field_name)]
+        if value > cap:
+            raise ValueError(f"at most {cap} (the hard maximum of the field type), got {value}")
+        return value
+
+    def as_mapping(self) -> dict[str, int]:
+        """Key → maximum, as :func:`domain.values.limit_violations` takes it."""
+        return self.model_dump()
+
+
+_HARD_CAPS = {
+    "description": DESCRIPTION_MAX,
+    "text": TEXT_MAX,
+    "name": NAME_MAX,
+    "phone": PHONE_MAX,
+    "attachments": ATTACHMENTS_MAX,
+}
+
+
+class MailPolicy(BaseModel):
+    """The ``[mail]`` section: what the outgoing mail relay supports."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    smtputf8: bool = Field(
+        default=False,
+        description="the relay takes addresses with a non-ASCII local part (RFC 6531)",
+    )
+
+
 class Contacts(BaseModel):
     """Internal addresses notified by the engine."""
 
@@ -160,7 +222,7 @@ class Customer(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    company: NonEmptyText
+    company: NonEmptyLine
     plan: Plan = Plan.STANDARD
     contacts: tuple[EmailAddress, ...] = ()
 
@@ -183,6 +245,22 @@ class Deadlines(BaseModel):
     resolution_warning: datetime
 
 
+class IncidentClock(BaseModel):
+    """An incident's clock at receipt: deadlines of every severity, and the late page.
+
+    Attributes:
+        deadlines: :meth:`SlaPolicy.all_deadlines` (any later reclassification
+            picks its severity's entry).
+        next_opening_page: The second on-duty page of a critical report
+            received late or outside business time (``None``: paged once).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    deadlines: dict[Severity, Deadlines]
+    next_opening_page: datetime | None
+
+
 class PolicyError(ValueError):
     """A policy file that cannot be used; the message names file and key."""
 
@@ -203,13 +281,15 @@ class SlaPolicy(BaseModel):
         serialize_by_alias=True,
     )
 
-    name: NonEmptyText
+    name: NonEmptyLine
     calendar_spec: CalendarSpec = Field(alias="calendar")
     severity: SeverityTable
     alerts: AlertPolicy = AlertPolicy()
     maintenance: MaintenancePolicy = MaintenancePolicy()
     oncall: OnCallPolicy = OnCallPolicy()
     audit: AuditPolicy = AuditPolicy()
+    limits: LimitsPolicy = LimitsPolicy()
+    mail: MailPolicy = MailPolicy()
     contacts: Contacts
     customers: tuple[Customer, ...] = ()
 
@@ -262,9 +342,15 @@ class SlaPolicy(BaseModel):
     def from_mapping(cls, data: dict[str, Any], *, source: str = "<policy>") -> SlaPolicy:
         """Validate an already parsed policy mapping; see :meth:`from_file`."""
         try:
-            return cls.model_validate(data)
+            policy = cls.model_validate(data)
         except ValidationError as exc:
             raise PolicyError(f"{source}: {describe_validation_error(exc)}") from exc
+        # Here, not in a validator: a snapshot read back from a workflow history
+        # must load whatever the file said when it was started.
+        problems = limit_violations(policy, {}, smtputf8=policy.mail.smtputf8)
+        if problems:
+            raise PolicyError(f"{source}: {'; '.join(problems)}")
+        return policy
 
     # -- derived ------------------------------------------------------------
 
@@ -304,6 +390,14 @@ class SlaPolicy(BaseModel):
     def all_deadlines(self, received_at: datetime) -> dict[Severity, Deadlines]:
         """:meth:`deadlines` for every severity: one call serves any reclassification."""
         return {severity: self.deadlines(severity, received_at) for severity in Severity}
+
+    def incident_clock(self, received_at: datetime) -> IncidentClock:
+        """The clock of an incident received at ``received_at`` (see :class:`IncidentClock`)."""
+        pages = self.critical_pages(received_at)
+        return IncidentClock(
+            deadlines=self.all_deadlines(received_at),
+            next_opening_page=pages[1] if len(pages) > 1 else None,
+        )
 
     def critical_pages(self, received_at: datetime) -> list[datetime]:
         """Instants at which on-duty is paged for a critical report.

@@ -64,8 +64,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.events import ClassifiedAsChangeRequest, Escalated, EscalationStage
 from domain.oncall import BillingRecord, OnCallBooking
+from domain.read_model import IncidentView
 from domain.sla import Severity, SlaPolicy
-from domain.view import IncidentView
 
 PERCENTILE_METHOD = (
     "nearest rank: the p-th percentile of n sorted values is the value at rank "

@@ -24,14 +24,7 @@ from domain.incident import (
     StatusUpdated,
 )
 from domain.maintenance import (
-    MaintenanceCancelled,
-    MaintenanceCompleted,
-    MaintenanceDeliveryFailed,
-    MaintenanceEvent,
-    MaintenancePlanned,
-    MaintenanceRescheduled,
-    MaintenanceStarted,
-    MaintenanceState,
+    MaintenancePost,
     MaintenanceStatus,
 )
 from domain.sla import Severity
@@ -88,22 +81,6 @@ class StatusEntry(BaseModel):
     def is_resolved(self) -> bool:
         """Whether the disturbance is over."""
         return self.resolved_at is not None
-
-
-class MaintenancePost(BaseModel):
-    """The current facts of one maintenance, sent by its workflow on every change."""
-
-    model_config = ConfigDict(frozen=True)
-
-    maintenance_id: str
-    at: datetime
-    state: MaintenanceStatus
-    services: tuple[str, ...]
-    start: datetime
-    end: datetime
-    message: str
-    shipments_possible: bool
-    reason: str | None = None
 
 
 class MaintenanceEntry(BaseModel):
@@ -294,32 +271,4 @@ def status_post_for(state: IncidentState, event: Event) -> StatusPost | None:
         severity=state.severity,
         message=event.message,
         expected_resolution=expected,
-    )
-
-
-def maintenance_post_for(
-    state: MaintenanceState, event: MaintenanceEvent
-) -> MaintenancePost | None:
-    """The status-page post of a maintenance event, if it changes the entry."""
-    match event:
-        case MaintenancePlanned() | MaintenanceRescheduled():
-            shown = MaintenanceStatus.PLANNED
-        case MaintenanceStarted():
-            shown = MaintenanceStatus.IN_PROGRESS
-        case MaintenanceCompleted():
-            shown = MaintenanceStatus.COMPLETED
-        case MaintenanceCancelled():
-            shown = MaintenanceStatus.CANCELLED
-        case MaintenanceDeliveryFailed():
-            return None
-    return MaintenancePost(
-        maintenance_id=state.maintenance_id,
-        at=event.at,
-        state=shown,
-        services=state.services,
-        start=state.start,
-        end=state.end,
-        message=state.message,
-        shipments_possible=state.shipments_possible,
-        reason=event.reason if isinstance(event, MaintenanceCancelled) else None,
     )

@@ -27,9 +27,9 @@ from __future__ import annotations
 from temporalio.client import Client
 
 from domain.oncall import OnCallBooking
+from domain.read_model import IncidentView
 from domain.sla import SlaPolicy
 from domain.sla_report import ReportMonth, reaction_due_window
-from domain.view import IncidentView
 from service.queries import gather_bounded, incident_view, query_settled
 from service.visibility import Query, listed, listed_ids
 from workflows import names

@@ -26,8 +26,8 @@ from temporalio.service import RPCError
 
 from domain.audit import DevTicketSummary, UnreadableTicket
 from domain.incident import IncidentStatus
-from domain.view import IncidentView
-from service.visibility import Query, listed_ids
+from domain.read_model import IncidentView
+from service.visibility import Query, executions, listed_ids
 from workflows import names
 from workflows.change_request import ChangeRequestWorkflow
 from workflows.incident import IncidentWorkflow
@@ -90,9 +90,9 @@ class VisibilityDevTickets:
 
     async def open_dev_tickets(self) -> list[DevTicketSummary]:
         """Every running change request."""
-        query = str(change_request_query(self._task_queue))
-        executions = [e async for e in self._client.list_workflows(query)]
-        return list(await asyncio.gather(*(self._summary(e) for e in executions)))
+        query = change_request_query(self._task_queue)
+        found = [e async for e in executions(self._client, query)]
+        return list(await asyncio.gather(*(self._summary(e) for e in found)))
 
     async def _summary(self, execution: WorkflowExecution) -> DevTicketSummary:
         attributes = execution.typed_search_attributes

@@ -33,8 +33,9 @@ from temporalio.common import (
 
 from activities.change_requests import ChangeRequestStarted, ChangeRequestStartRequest
 from domain.change_request import ChangeRequestStatus
+from domain.errors import IntakeError
 from domain.ids import change_request_id_for
-from domain.report import ChangeRequest
+from domain.report import ChangeRequest, check_limits
 from domain.sla import SlaPolicy
 from service.intake import (
     MEMO_REQUEST_ID,
@@ -112,6 +113,9 @@ async def submit_change_request(
     """
     policy = policy or SlaPolicy.default()
     request = parse_change_request(data)
+    problems = check_limits(request, policy)
+    if problems:
+        raise IntakeError(f"change request refused: {'; '.join(problems)}")
     received_at = received_at or datetime.now(UTC)
     today = receipt_day(received_at, policy)
     request_id = request.request_id

@@ -21,12 +21,14 @@ import base64
 import binascii
 import dataclasses
 import os
+import re
 from collections.abc import Mapping, Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
+
+from workflows.converter import sla_data_converter
 
 ENCODING = b"binary/encrypted"
 """Metadata ``encoding`` of an encrypted payload."""
@@ -34,9 +36,22 @@ ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 _NONCE_BYTES = 12
 
+KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+"""What a key ID may look like (``2026-11``): short, and never mistaken for key material.
+
+No ``+``, ``/`` or ``=``, so that a base64 key pasted where an ID belongs does
+not pass as an ID and end up in an error message.
+"""
+
+_NOT_SHOWN = "(values are not shown: they may hold key material)"
+
 
 class CodecConfigError(ValueError):
-    """Malformed ``SLA_CODEC_KEYS`` / ``SLA_CODEC_KEY_ID``."""
+    """Malformed ``SLA_CODEC_KEYS`` / ``SLA_CODEC_KEY_ID``.
+
+    The message never contains key material, not even a fragment: it names
+    entries by position and shows only key IDs that match :data:`KEY_ID_PATTERN`.
+    """
 
 
 class EncryptionCodec(PayloadCodec):
@@ -50,13 +65,24 @@ class EncryptionCodec(PayloadCodec):
             current_key_id: The key that encrypts new payloads.
 
         Raises:
-            CodecConfigError: Unknown current key or a key of the wrong length.
+            CodecConfigError: Unknown current key, a malformed key ID or a key of
+                the wrong length.
         """
-        if current_key_id not in keys:
-            raise CodecConfigError(f"SLA_CODEC_KEY_ID {current_key_id!r} is not in SLA_CODEC_KEYS")
         for key_id, key in keys.items():
+            if not KEY_ID_PATTERN.fullmatch(key_id):
+                raise CodecConfigError(
+                    f"a key ID in SLA_CODEC_KEYS is not 1-64 characters of A-Z a-z 0-9 . _ - "
+                    f"{_NOT_SHOWN}"
+                )
             if len(key) != 32:
                 raise CodecConfigError(f"key {key_id!r} must be 32 bytes (AES-256), got {len(key)}")
+        if current_key_id not in keys:
+            # The value is not echoed: a key pasted into the wrong variable
+            # would end up in the log.
+            raise CodecConfigError(
+                "SLA_CODEC_KEY_ID is not one of the key IDs in SLA_CODEC_KEYS "
+                f"({', '.join(sorted(keys))}) {_NOT_SHOWN}"
+            )
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._current = current_key_id
 
@@ -96,17 +122,31 @@ def parse_keys(text: str) -> dict[str, bytes]:
     """``id:base64,id:base64`` → key ID → key bytes.
 
     Raises:
-        CodecConfigError: An entry without ``:`` or with invalid base64.
+        CodecConfigError: An entry without ``:``, with a malformed key ID, a
+            repeated key ID, or invalid base64. The message names the entry
+            by its position and never shows key material.
     """
     keys: dict[str, bytes] = {}
-    for entry in filter(None, (part.strip() for part in text.split(","))):
+    entries = [part.strip() for part in text.split(",")]
+    for position, entry in enumerate(filter(None, entries), start=1):
+        where = f"SLA_CODEC_KEYS entry {position}"
         key_id, separator, encoded = entry.partition(":")
+        key_id = key_id.strip()
         if not separator or not key_id:
-            raise CodecConfigError(f"SLA_CODEC_KEYS entry {entry[:12]!r}… is not ID:BASE64")
+            raise CodecConfigError(f"{where} is not ID:BASE64 {_NOT_SHOWN}")
+        if not KEY_ID_PATTERN.fullmatch(key_id):
+            raise CodecConfigError(
+                f"{where}: the key ID is not 1-64 characters of A-Z a-z 0-9 . _ - {_NOT_SHOWN}"
+            )
+        if key_id in keys:
+            raise CodecConfigError(f"{where}: key ID {key_id!r} appears twice")
         try:
-            keys[key_id] = base64.b64decode(encoded, validate=True)
+            keys[key_id] = base64.b64decode(encoded.strip(), validate=True)
         except binascii.Error:
-            raise CodecConfigError(f"SLA_CODEC_KEYS: key {key_id!r} is not valid base64") from None
+            # binascii's message can quote the offending characters: not shown.
+            raise CodecConfigError(
+                f"{where} (key {key_id!r}) is not valid base64 {_NOT_SHOWN}"
+            ) from None
     return keys
 
 
@@ -128,7 +168,7 @@ def codec_from_env(env: Mapping[str, str] | None = None) -> EncryptionCodec | No
 
 
 def data_converter(codec: PayloadCodec | None = None) -> DataConverter:
-    """The pydantic data converter, encrypting when a codec is given."""
+    """The engine's data converter (:mod:`workflows.converter`); encrypts with a codec."""
     if codec is None:
-        return pydantic_data_converter
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+        return sla_data_converter
+    return dataclasses.replace(sla_data_converter, payload_codec=codec)

@@ -15,7 +15,7 @@ from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKe
 from temporalio.envconfig import ClientConfig
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.codec import codec_from_env, data_converter
+from service.codec import codec_from_env, data_converter
 from workflows.names import SEARCH_ATTRIBUTES
 
 
@@ -33,7 +33,7 @@ async def connect(profile: str | None = None, **overrides: Any) -> Client:
     config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))
     config.setdefault("target_host", "localhost:7233")
     config.update(overrides)
-    # Encrypts payloads when SLA_CODEC_KEYS is set (see workflows/codec.py).
+    # Encrypts payloads when SLA_CODEC_KEYS is set (see service/codec.py).
     return await Client.connect(data_converter=data_converter(codec_from_env()), **config)
 
 

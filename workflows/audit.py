@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows.options import LOCAL_TIMEOUT, RETRY
 
 with workflow.unsafe.imports_passed_through():
     from activities.audit import (
@@ -31,13 +32,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from domain.audit import AuditKind, AuditReport, audit_message, skipped_report
     from domain.sla import SlaPolicy
-
-_LOCAL = timedelta(seconds=10)
-_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-)
 
 
 class AuditInput(BaseModel):
@@ -72,7 +66,7 @@ class AuditWorkflow:
         day = await workflow.execute_local_activity_method(
             AuditActivities.check_audit_day,
             AuditDayRequest(policy=input.policy, at=at),
-            start_to_close_timeout=_LOCAL,
+            start_to_close_timeout=LOCAL_TIMEOUT,
             summary="business day?",
         )
         if day.business_day:
@@ -92,7 +86,7 @@ class AuditWorkflow:
                 ),
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(minutes=1),
-                retry_policy=_RETRY,
+                retry_policy=RETRY,
                 summary=f"{input.kind.value} audit",
             )
         else:
@@ -103,7 +97,7 @@ class AuditWorkflow:
             AuditActivities.store_audit_report,
             StoreAuditRequest(report=report, message=message),
             start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=_RETRY,
+            retry_policy=RETRY,
             summary="write report files",
         )
         if report.skipped is None:
@@ -111,7 +105,7 @@ class AuditWorkflow:
                 NotificationActivities.send_message,
                 message,
                 start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=_RETRY,
+                retry_policy=RETRY,
                 summary=f"e-mail {message.kind} to {', '.join(message.to)}",
             )
         return report

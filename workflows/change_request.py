@@ -19,15 +19,15 @@ Every rule lives in :mod:`domain.change_request`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 from workflows.delivery import deliver_message
+from workflows.effect_queue import EffectQueue
+from workflows.options import ACTIVITY_TIMEOUT, OPERATOR_RETRY, RETRY, checked_input, refusal
 from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
@@ -44,21 +44,15 @@ with workflow.unsafe.imports_passed_through():
         RecordDeliveryFailure,
         RecordDevTicket,
         SubmitChangeRequest,
+        build_view,
         decide,
         effects_of,
         fold,
-        view,
     )
     from domain.errors import DomainError
     from domain.messages import OutgoingMessage
     from domain.report import ChangeRequest
     from workflows import names
-
-_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-)
 
 
 class ChangeRequestInput(BaseModel):
@@ -82,10 +76,6 @@ class ChangeRequestInput(BaseModel):
     timezone: str = "Europe/Berlin"
 
 
-def _refusal(error: DomainError) -> ApplicationError:
-    return ApplicationError(error.message, type=error.kind.value, non_retryable=True)
-
-
 @workflow.defn
 class ChangeRequestWorkflow:
     """The lightweight lifecycle of one change request."""
@@ -94,7 +84,7 @@ class ChangeRequestWorkflow:
     def __init__(self, input: ChangeRequestInput) -> None:
         """Submit the request, so that ``view`` answers from the first task on."""
         self._input = input
-        self._pending: list[ChangeRequestEffects] = []
+        self._effects = EffectQueue(self._deliver)
         self._state: ChangeRequestState = fold(
             None,
             decide(
@@ -114,12 +104,12 @@ class ChangeRequestWorkflow:
     @workflow.query
     def view(self) -> ChangeRequestView:
         """The full state with every domain event."""
-        return view(self._state)
+        return build_view(self._state)
 
     @workflow.update
     async def discuss(self, command: Discuss) -> ChangeRequestView:
         """Start or continue the discussion; the note goes to the customer."""
-        return await self._operator(command)
+        return await self._handle_update(command)
 
     @discuss.validator
     def _validate_discuss(self, command: Discuss) -> None:
@@ -128,7 +118,7 @@ class ChangeRequestWorkflow:
     @workflow.update
     async def plan(self, command: PlanRelease) -> ChangeRequestView:
         """Plan the request for a feature release; the customer is told which."""
-        return await self._operator(command)
+        return await self._handle_update(command)
 
     @plan.validator
     def _validate_plan(self, command: PlanRelease) -> None:
@@ -137,27 +127,28 @@ class ChangeRequestWorkflow:
     @workflow.update
     async def decline(self, command: Decline) -> ChangeRequestView:
         """Decline the request; the customer gets the reason."""
-        return await self._operator(command)
+        return await self._handle_update(command)
 
     @decline.validator
     def _validate_decline(self, command: Decline) -> None:
         self._validate(command)
 
     def _validate(self, command: Command) -> None:
+        checked_input(command)
         try:
             decide(self._state, command, workflow.now())
         except DomainError as error:
-            raise _refusal(error) from None
+            raise refusal(error) from None
 
-    async def _operator(self, command: Command) -> ChangeRequestView:
+    async def _handle_update(self, command: Command) -> ChangeRequestView:
         # Every customer message names the development ticket, and the first
         # one announces it: operator steps wait until it exists.
         await workflow.wait_condition(lambda: self._state.dev_ticket_id is not None)
         try:
             self._apply(command)
         except DomainError as error:
-            raise _refusal(error) from None  # a concurrent update got there first
-        return view(self._state)
+            raise refusal(error) from None  # a concurrent update got there first
+        return build_view(self._state)
 
     # -- core ----------------------------------------------------------------
 
@@ -166,7 +157,7 @@ class ChangeRequestWorkflow:
         if events:
             first = len(self._state.events)
             self._state = fold(self._state, events)
-            self._pending.extend(
+            self._effects.add(
                 effects_of(
                     self._state,
                     first,
@@ -191,35 +182,36 @@ class ChangeRequestWorkflow:
                 company=request.company,
                 reference=input.change_request_id,
             ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=_RETRY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
             summary="create development ticket",
         )
-        self._apply(RecordDevTicket(dev_ticket_id=ticket.id))
-        # Effects are delivered here, in event order, one after the other: a
-        # slow mail server delays the messages, never an operator's update.
-        while self._state.is_open or self._pending:
-            await workflow.wait_condition(lambda: bool(self._pending) or not self._state.is_open)
-            if self._pending:
-                await self._deliver(self._pending[0])
-                self._pending.pop(0)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return view(self._state)
+        # Effects are delivered in event order, one after the other: a slow
+        # mail server delays the messages, never an operator's update.
+        self._effects.start()
+        try:
+            self._apply(RecordDevTicket(dev_ticket_id=ticket.id))
+            await workflow.wait_condition(lambda: not self._state.is_open)
+            await self._effects.until_drained()
+        finally:
+            self._effects.stop()
+        return build_view(self._state)
 
     async def _deliver(self, effects: ChangeRequestEffects) -> None:
+        """Mirror one event on the development ticket and e-mail the customer (the queue's)."""
         if effects.dev_ticket is not None:
             await workflow.execute_activity_method(
                 DevTicketActivities.transition_dev_ticket,
                 effects.dev_ticket,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_RETRY,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
                 summary=f"dev ticket → {effects.dev_ticket.status.value}",
             )
         if effects.message is not None:
             await self._send(effects.message)
 
     async def _send(self, message: OutgoingMessage) -> None:
-        undelivered = await deliver_message(message, _RETRY)
+        undelivered = await deliver_message(message, RETRY)
         if undelivered is not None:
             # Recorded as an event, visible in `sla change-request show`.
             self._apply(
@@ -249,9 +241,8 @@ class LinkBugWorkflow:
         ticket = await workflow.execute_activity_method(
             DevTicketActivities.link_incident,
             link,
-            start_to_close_timeout=timedelta(seconds=30),
-            # An operator is waiting for the answer: a few quick attempts, then fail.
-            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=OPERATOR_RETRY,
             summary=f"link {link.ticket_id} to a bug ticket",
         )
         workflow.upsert_search_attributes([names.DEV_TICKET.value_set(ticket.id)])

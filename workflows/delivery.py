@@ -1,10 +1,12 @@
 """One rule for every workflow that sends mail: what counts as "not delivered".
 
-Transient failures are retried by the activity's retry policy and surface
-here only as the exception that ends the workflow task (to be retried). A
-permanent failure (a non-retryable ``ApplicationError``, e.g. a 5xx answer) and
-recipients the server refused while accepting others come back as
-:class:`Undelivered`, which each workflow records as its own domain event.
+Transient failures are retried by the activity's retry policy for at most
+:data:`~workflows.options.EFFECT_GIVE_UP`. A permanent failure (a non-retryable
+``ApplicationError``, e.g. a 5xx answer, a message that cannot be composed), a
+message still not delivered when that time is up, and recipients the server
+refused while accepting others come back as :class:`Undelivered`, which each
+workflow records as its own domain event. :func:`attempt` does the same for any
+other side effect (status posts, tracker updates): it never raises for them.
 
 :func:`deliver_notification` sends an incident's e-mail *local first*: one
 quick attempt as a local activity inside the workflow task, and only when that
@@ -16,10 +18,20 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    FailureError,
+    TimeoutType,
+)
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
+
+from workflows.options import EFFECT_GIVE_UP
 
 with workflow.unsafe.imports_passed_through():
     from activities.mail import DeliveryReport
@@ -37,6 +49,16 @@ _ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 _MAIL_TIMEOUT = timedelta(seconds=60)
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A side effect that failed for good (permanently, or after retrying for too long)."""
+
+    error: str
+
+
 @dataclass(frozen=True)
 class Undelivered:
     """Recipients a message did not reach, and why."""
@@ -47,16 +69,41 @@ class Undelivered:
     partial: bool = False
 
 
+async def attempt(effect: Awaitable[T]) -> T | Failed:
+    """Await a side-effect activity; failing for good is returned as :class:`Failed`.
+
+    The activity must be scheduled with ``schedule_to_close_timeout`` (see
+    :data:`~workflows.options.EFFECT_GIVE_UP`); other failures end the
+    workflow task as before.
+    """
+    try:
+        return await effect
+    except ActivityError as error:
+        reason = _final(error)
+        if reason is None:
+            raise
+        return Failed(reason)
+
+
 async def deliver(send: Awaitable[DeliveryReport], to: tuple[str, ...]) -> Undelivered | None:
     """Await a mail activity; ``None`` when every recipient got the message."""
-    try:
-        report = await send
-    except ActivityError as error:
-        permanent = _permanent(error)
-        if permanent is None:
-            raise
-        return Undelivered(to, permanent.message)
-    return _judged(report, to)
+    result = await attempt(send)
+    if isinstance(result, Failed):
+        return Undelivered(to, result.error)
+    return _judged(result, to)
+
+
+def _final(error: ActivityError) -> str | None:
+    """Why a failed side effect will not succeed by itself, or ``None`` if it might."""
+    permanent = _permanent(error)
+    if permanent is not None:
+        return permanent.message
+    cause = error.cause
+    if isinstance(cause, ActivityTimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_CLOSE:
+        last = cause.cause
+        hours = EFFECT_GIVE_UP.total_seconds() / 3600
+        return f"gave up after {hours:g} h of retries; last error: {last or cause}"
+    return None
 
 
 def _permanent(error: FailureError) -> ApplicationError | None:
@@ -87,6 +134,7 @@ async def deliver_message(
             NotificationActivities.send_message,
             message,
             start_to_close_timeout=_MAIL_TIMEOUT,
+            schedule_to_close_timeout=EFFECT_GIVE_UP,
             retry_policy=retry_policy,
             summary=f"e-mail {message.template} to {', '.join(message.to)}",
         ),
@@ -147,6 +195,7 @@ async def deliver_notification(
             NotificationActivities.send_notification,
             notification,
             start_to_close_timeout=_MAIL_TIMEOUT,
+            schedule_to_close_timeout=EFFECT_GIVE_UP,
             retry_policy=retry_policy,
             summary=summary,
         ),

@@ -22,16 +22,24 @@ instants come from local activities. The workflow
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.delivery import deliver_notification
+from workflows.delivery import Failed, attempt, deliver_notification
+from workflows.effect_queue import EffectQueue
 from workflows.metrics import record_incident_metrics
+from workflows.options import (
+    ACTIVITY_TIMEOUT,
+    EFFECT_GIVE_UP,
+    LOCAL_TIMEOUT,
+    OPERATOR_RETRY,
+    RETRY,
+    checked_input,
+    refusal,
+)
 from workflows.timers import ProvenClock
 from workflows.visibility import SearchAttributeSync, incident_search_attributes
 
@@ -74,32 +82,40 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.notifications import Notification
     from domain.oncall import OnCallWindow, OnCallWindowsUpdate, merge_windows
-    from domain.report import IncidentReport
-    from domain.sla import SlaPolicy
-    from domain.view import (
+    from domain.read_model import (
         IncidentResult,
         IncidentSummary,
         IncidentView,
         SearchIndex,
+        build_view,
         current_details,
         search_index,
         summarize,
-        view,
     )
+    from domain.report import IncidentReport
+    from domain.sla import IncidentClock, SlaPolicy
     from workflows import names
 
-_LOCAL = timedelta(seconds=10)
 # Incidents started since this patch send e-mail local first and keep their
 # timer across state changes that do not move it (docs/PERFORMANCE.md); older
 # runs replay, and continue, the way they were recorded.
 LEAN_LIFECYCLE = "lean-lifecycle-2026-11"
-_NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-)
-# An operator waits for a link: a few quick attempts, then a refusal.
-_LINK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+
+ORDERED_COMMANDS = 1
+"""Input revision from which operator commands are applied by the main loop, after due timers.
+
+Before, an update or signal handler applied its command at once. When a timer
+fired and an update arrived in one workflow task, a live worker could see them
+in two activations (timer first) and a replay in one (the SDK runs update
+handlers before it resolves timers): different commands, a history that no
+longer replays (docs/RELIABILITY.md). Since this revision handlers only queue
+the command and wait; the main loop first fires every timer whose instant
+history proves past, then applies queued commands in arrival order. The order
+of jobs within an activation no longer changes the commands. The revision is
+part of the recorded input, so older incidents replay the way they ran.
+"""
+CURRENT_REVISION = ORDERED_COMMANDS
+"""What new starts set in :attr:`IncidentInput.revision`."""
 
 
 class IncidentInput(BaseModel):
@@ -120,6 +136,13 @@ class IncidentInput(BaseModel):
             continue-as-new).
         search_index: The search attributes the starter set at start (first
             run only): the workflow upserts only what differs from them.
+        clock: The deadlines and late page the starter computed for the
+            search attributes (first run only). Without it (incidents started
+            before starters sent it) the workflow computes them in a local
+            activity; which path runs is decided by the recorded input, so
+            both replay.
+        revision: Behaviour revision chosen by the starter (see
+            :data:`ORDERED_COMMANDS`); carried over continue-as-new.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -134,10 +157,8 @@ class IncidentInput(BaseModel):
     max_history_events: int | None = None
     oncall_windows: tuple[OnCallWindow, ...] = ()
     search_index: SearchIndex | None = None
-
-
-def _refusal(error: DomainError) -> ApplicationError:
-    return ApplicationError(error.message, type=error.kind.value, non_retryable=True)
+    clock: IncidentClock | None = None
+    revision: int = 0
 
 
 @workflow.defn
@@ -150,7 +171,7 @@ class IncidentWorkflow:
         self._input = input
         self._policy = input.policy
         self._state: IncidentState | None = input.state
-        self._pending_effects: list[EventEffects] = list(input.pending_effects)
+        self._effects = EffectQueue(self._deliver, input.pending_effects)
         self._search_attributes = SearchAttributeSync()
         self._clock = ProvenClock()
         self._oncall_windows: tuple[OnCallWindow, ...] = input.oncall_windows
@@ -158,7 +179,13 @@ class IncidentWorkflow:
         # two quick window changes from applying their deadlines out of order.
         self._clock_windows: tuple[OnCallWindow, ...] = input.oncall_windows
         self._windows_lock = asyncio.Lock()
-        self._lean = False  # decided by the LEAN_LIFECYCLE patch when the run starts
+        # Both decided by the LEAN_LIFECYCLE patch when the run starts.
+        self._keep_timer = False
+        self._mail_local_first = False
+        # Commands waiting for the main loop (ORDERED_COMMANDS), with the
+        # future their handler awaits (None: a signal, nobody waits).
+        self._ordered = input.revision >= ORDERED_COMMANDS
+        self._inbox: list[tuple[Command, asyncio.Future[IncidentSummary] | None]] = []
 
     # -- queries, updates, signals -------------------------------------------
 
@@ -167,12 +194,12 @@ class IncidentWorkflow:
         """The full state with every domain event."""
         if self._state is None:
             raise ApplicationError("the incident is still being opened", type="NotOpenYet")
-        return view(self._state)
+        return build_view(self._state)
 
     @workflow.update
     async def acknowledge(self, command: Acknowledge) -> IncidentSummary:
         """Confirm receipt with classification and estimate (customer is told both)."""
-        return await self._operator(command)
+        return await self._handle_update(command)
 
     @acknowledge.validator
     def _validate_acknowledge(self, command: Acknowledge) -> None:
@@ -181,7 +208,7 @@ class IncidentWorkflow:
     @workflow.update
     async def reclassify(self, command: Reclassify) -> IncidentSummary:
         """Change the severity; deadlines are recomputed from receipt."""
-        return await self._operator(command)
+        return await self._handle_update(command)
 
     @reclassify.validator
     def _validate_reclassify(self, command: Reclassify) -> None:
@@ -190,7 +217,7 @@ class IncidentWorkflow:
     @workflow.update
     async def extend(self, command: ExtendEstimate) -> IncidentSummary:
         """Communicate a new estimate with a reason (stage 1/2 as the SLA says)."""
-        return await self._operator(command)
+        return await self._handle_update(command)
 
     @extend.validator
     def _validate_extend(self, command: ExtendEstimate) -> None:
@@ -199,7 +226,7 @@ class IncidentWorkflow:
     @workflow.update
     async def resolve(self, command: Resolve) -> IncidentSummary:
         """Close the incident; the customer gets the resolution confirmation."""
-        return await self._operator(command)
+        return await self._handle_update(command)
 
     @resolve.validator
     def _validate_resolve(self, command: Resolve) -> None:
@@ -208,7 +235,7 @@ class IncidentWorkflow:
     @workflow.update
     async def post_status_update(self, command: PostStatusUpdate) -> IncidentSummary:
         """Post a message on the status page."""
-        return await self._operator(command)
+        return await self._handle_update(command)
 
     @post_status_update.validator
     def _validate_post_status_update(self, command: PostStatusUpdate) -> None:
@@ -221,7 +248,7 @@ class IncidentWorkflow:
         Closes the incident at once; the change request is then started from the
         report and its ID recorded, and the reporter is told it by e-mail.
         """
-        return await self._operator(command)
+        return await self._handle_update(command)
 
     @classify_as_change_request.validator
     def _validate_classify_as_change_request(self, command: ClassifyAsChangeRequest) -> None:
@@ -246,8 +273,8 @@ class IncidentWorkflow:
                     title=command.title,
                     description=command.description,
                 ),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_LINK_RETRY,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=OPERATOR_RETRY,
                 summary=f"link {self._current.ticket_id} to a bug ticket",
             )
         except ActivityError as error:
@@ -258,11 +285,12 @@ class IncidentWorkflow:
                     cause.message, type=cause.type or "LinkFailed", non_retryable=True
                 ) from None
             raise ApplicationError(str(error), type="LinkFailed", non_retryable=True) from None
-        self._apply(RecordDevTicketLink(dev_ticket_id=ticket.id, title=ticket.title))
+        await self._submit(RecordDevTicketLink(dev_ticket_id=ticket.id, title=ticket.title))
         return ticket
 
     @link_dev_ticket.validator
     def _validate_link_dev_ticket(self, command: LinkDevTicket) -> None:
+        checked_input(command)
         if self._state is not None:
             self._check_link(command)
 
@@ -270,17 +298,17 @@ class IncidentWorkflow:
         try:
             check_link(self._current, command)
         except DomainError as error:
-            raise _refusal(error) from None
+            raise refusal(error) from None
 
     @workflow.signal
     async def escalate(self, command: Escalate) -> None:
         """Stage 3 (management) or the extended escalation, with a reason."""
-        await self._signalled(command)
+        await self._handle_signal(command)
 
     @workflow.signal
     async def decide_resources(self, command: DecideResources) -> None:
         """Management's answer to a stage-3 escalation."""
-        await self._signalled(command)
+        await self._handle_signal(command)
 
     @workflow.signal
     async def update_oncall_windows(self, update: OnCallWindowsUpdate) -> None:
@@ -302,42 +330,91 @@ class IncidentWorkflow:
                 ClockRequest(
                     policy=self._policy, received_at=self._input.received_at, windows=windows
                 ),
-                start_to_close_timeout=_LOCAL,
+                start_to_close_timeout=LOCAL_TIMEOUT,
                 summary="deadlines with on-call windows",
             )
             self._clock_windows = windows
             try:
-                self._apply(RecomputeDeadlines(deadlines=clock.deadlines, windows=windows))
-            except DomainError as error:
+                await self._submit(RecomputeDeadlines(deadlines=clock.deadlines, windows=windows))
+            except ApplicationError as error:
                 # Resolved while the deadlines were computed: nothing left to move.
                 workflow.logger.info("deadlines not recomputed: %s", error.message)
 
     def _validate(self, command: Command) -> None:
+        checked_input(command)
         if self._state is None:
             return  # still opening: the handler waits and decides then
         try:
             decide(self._state, command, self._clock.now_for_validator())
         except DomainError as error:
-            raise _refusal(error) from None
+            raise refusal(error) from None
 
-    async def _operator(self, command: Command) -> IncidentSummary:
+    async def _handle_update(self, command: Command) -> IncidentSummary:
+        # The summary, not the full view: an update's result is stored in
+        # history, and the event list would grow it with every update.
+        return await self._submit(command)
+
+    async def _handle_signal(self, command: Command) -> None:
+        if self._ordered:
+            self._inbox.append((command, None))
+            return
+        await workflow.wait_condition(lambda: self._state is not None)
+        self._decide_signal(command)
+
+    async def _submit(self, command: Command) -> IncidentSummary:
+        """Apply ``command`` (through the main loop since :data:`ORDERED_COMMANDS`).
+
+        Raises:
+            ApplicationError: The rules refuse it (see :func:`refusal`).
+        """
+        if self._ordered:
+            answer: asyncio.Future[IncidentSummary] = asyncio.get_running_loop().create_future()
+            self._inbox.append((command, answer))
+            return await answer
         await workflow.wait_condition(lambda: self._state is not None)
         try:
             self._apply(command)
         except DomainError as error:
-            raise _refusal(error) from None
-        # The summary, not the full view: an update's result is stored in
-        # history, and the event list would grow it with every update.
+            raise refusal(error) from None
         return summarize(self._current)
 
-    async def _signalled(self, command: Command) -> None:
-        await workflow.wait_condition(lambda: self._state is not None)
+    def _decide_signal(self, command: Command) -> None:
         try:
             self._apply(command)
         except DomainError as error:
             # A signal cannot answer its sender; the CLI checks the command
             # against the `view` query before signalling, so this is a race.
             workflow.logger.warning("refused %s: %s", type(command).__name__, error.message)
+
+    def _apply_queued(self) -> None:
+        """Apply the oldest queued command and answer its handler (main loop only)."""
+        command, answer = self._inbox.pop(0)
+        if answer is None:
+            self._decide_signal(command)
+            return
+        try:
+            self._apply(command)
+        except DomainError as error:
+            answer.set_exception(refusal(error))
+        else:
+            answer.set_result(summarize(self._current))
+
+    async def _settle(self) -> None:
+        """Wait until every effect is delivered and every handler answered.
+
+        Commands that arrive meanwhile are applied (refused, once closed): their
+        handlers wait for this loop, so it cannot just wait for them.
+        """
+        while True:
+            await workflow.wait_condition(
+                lambda: (
+                    bool(self._inbox)
+                    or (self._effects.drained and workflow.all_handlers_finished())
+                )
+            )
+            if not self._inbox:
+                return
+            self._apply_queued()
 
     # -- core ---------------------------------------------------------------
 
@@ -350,26 +427,29 @@ class IncidentWorkflow:
                 events, severity=self._state.severity if self._state is not None else None
             )
             self._state = fold(self._state, events)
-            self._pending_effects.extend(effects_of(self._state, first, self._policy))
+            self._effects.add(effects_of(self._state, first, self._policy))
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentResult:
         """Run the incident until it is resolved; returns the SLA outcome and the final view."""
-        self._lean = workflow.patched(LEAN_LIFECYCLE)
-        if self._lean and input.search_index is not None and input.state is None:
+        lean = workflow.patched(LEAN_LIFECYCLE)
+        self._keep_timer = self._mail_local_first = lean
+        if lean and input.search_index is not None and input.state is None:
             # Set with the start request, and part of this run's input: known from history.
             self._search_attributes.seed(incident_search_attributes(input.search_index))
         if self._state is None:
-            clock = await workflow.execute_local_activity_method(
-                CalendarActivities.compute_incident_clock,
-                ClockRequest(
-                    policy=self._policy,
-                    received_at=input.received_at,
-                    windows=self._oncall_windows,
-                ),
-                start_to_close_timeout=_LOCAL,
-                summary="deadlines in business time",
-            )
+            clock = input.clock
+            if clock is None:
+                clock = await workflow.execute_local_activity_method(
+                    CalendarActivities.compute_incident_clock,
+                    ClockRequest(
+                        policy=self._policy,
+                        received_at=input.received_at,
+                        windows=self._oncall_windows,
+                    ),
+                    start_to_close_timeout=LOCAL_TIMEOUT,
+                    summary="deadlines in business time",
+                )
             self._apply(
                 OpenIncident(
                     ticket_id=input.ticket_id,
@@ -379,7 +459,7 @@ class IncidentWorkflow:
                     next_opening_page=clock.next_opening_page,
                 )
             )
-        effects = asyncio.create_task(self._deliver_effects())
+        self._effects.start()
         try:
             while self._current.is_open:
                 self._upsert_search_attributes()
@@ -387,18 +467,16 @@ class IncidentWorkflow:
                     await self._continue_as_new()
                 await self._next_timer()
             self._upsert_search_attributes()
-            await workflow.wait_condition(
-                lambda: self._effects_drained() and workflow.all_handlers_finished()
-            )
+            await self._settle()
         finally:
-            effects.cancel()
+            self._effects.stop()
         outcome = await workflow.execute_local_activity_method(
             CalendarActivities.compute_outcome,
             OutcomeRequest(policy=self._policy, state=self._current, windows=self._oncall_windows),
-            start_to_close_timeout=_LOCAL,
+            start_to_close_timeout=LOCAL_TIMEOUT,
             summary="SLA outcome",
         )
-        return IncidentResult(**dict(outcome), view=view(self._current))
+        return IncidentResult(**dict(outcome), view=build_view(self._current))
 
     @property
     def _current(self) -> IncidentState:
@@ -417,11 +495,15 @@ class IncidentWorkflow:
         if timers and self._clock.has_passed(timers[0].at):
             await self._fire(timers[0])
             return
+        if self._inbox:
+            # Only after every timer history proves due (ORDERED_COMMANDS).
+            self._apply_queued()
+            return
         await self._clock.sleep_until(
             timers[0].at if timers else None,
-            lambda: self._state is not state or self._should_continue_as_new(),
+            lambda: self._state is not state or bool(self._inbox) or self._should_continue_as_new(),
             summary=type(timers[0].command).__name__ if timers else None,
-            keep_timer=self._lean,
+            keep_timer=self._keep_timer,
         )
 
     async def _fire(self, timer: TimerDue) -> None:
@@ -435,7 +517,7 @@ class IncidentWorkflow:
             next_reminder = await workflow.execute_local_activity_method(
                 CalendarActivities.compute_next_reminder,
                 ReminderRequest(policy=self._policy, after=at, windows=self._oncall_windows),
-                start_to_close_timeout=_LOCAL,
+                start_to_close_timeout=LOCAL_TIMEOUT,
                 summary="next on-duty reminder",
             )
             if self._state is not state:
@@ -445,37 +527,41 @@ class IncidentWorkflow:
 
     # -- side effects ---------------------------------------------------------
 
-    def _effects_drained(self) -> bool:
-        return not self._pending_effects
-
-    async def _deliver_effects(self) -> None:
-        """Deliver, in event order, every e-mail and status post of every new event."""
-        while True:
-            await workflow.wait_condition(lambda: bool(self._pending_effects))
-            effects = self._pending_effects[0]
-            for notification in effects.notifications:
-                await self._send(notification)
-            post = effects.status_post
-            if post is not None:
-                await workflow.execute_activity_method(
+    async def _deliver(self, effects: EventEffects) -> None:
+        """Deliver one event's e-mails, status post and change request (the effect queue's)."""
+        for notification in effects.notifications:
+            await self._send(notification)
+        post = effects.status_post
+        if post is not None:
+            posted = await attempt(
+                workflow.execute_activity_method(
                     StatusPostActivities.post_status,
                     StatusPostRequest(
                         post=post,
                         workflow_id=self._input.status_page_id,
                         task_queue=workflow.info().task_queue,
                     ),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=_NOTIFY_RETRY,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    schedule_to_close_timeout=EFFECT_GIVE_UP,
+                    retry_policy=RETRY,
                     summary=f"status page: {post.kind.value}",
                 )
-            if effects.change_request is not None:
-                await self._start_change_request(effects.change_request)
-            # Removed only when done: continue-as-new carries what is left.
-            self._pending_effects.pop(0)
+            )
+            if isinstance(posted, Failed):
+                # Recorded as an event, which alerts the support lead.
+                self._apply(
+                    RecordDeliveryFailure(
+                        message_kind="status_post",
+                        to=(self._input.status_page_id,),
+                        error=posted.error,
+                    )
+                )
+        if effects.change_request is not None:
+            await self._start_change_request(effects.change_request)
 
     async def _send(self, notification: Notification) -> None:
         undelivered = await deliver_notification(
-            notification, _NOTIFY_RETRY, local_first=self._lean
+            notification, RETRY, local_first=self._mail_local_first
         )
         if undelivered is not None:
             # Recorded as an event, which alerts the support lead.
@@ -488,8 +574,8 @@ class IncidentWorkflow:
             )
 
     async def _start_change_request(self, start: ChangeRequestStart) -> None:
-        try:
-            started = await workflow.execute_activity_method(
+        started = await attempt(
+            workflow.execute_activity_method(
                 ChangeRequestActivities.start_change_request,
                 ChangeRequestStartRequest(
                     request=start.request,
@@ -497,18 +583,18 @@ class IncidentWorkflow:
                     policy=self._policy,
                     task_queue=workflow.info().task_queue,
                 ),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_NOTIFY_RETRY,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=EFFECT_GIVE_UP,
+                retry_policy=RETRY,
                 summary="start change request",
             )
-        except ActivityError as error:
-            cause = error.cause
-            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
-                raise
-            # Intake refused it: recorded as an event, which alerts the support lead.
+        )
+        if isinstance(started, Failed):
+            # Intake refused it (or it could not be started for a day): recorded as
+            # an event, which alerts the support lead.
             self._apply(
                 RecordDeliveryFailure(
-                    message_kind="change_request", to=(start.request.email,), error=cause.message
+                    message_kind="change_request", to=(start.request.email,), error=started.error
                 )
             )
             return
@@ -530,17 +616,15 @@ class IncidentWorkflow:
         return info.is_continue_as_new_suggested()
 
     async def _continue_as_new(self) -> None:
-        drained: Callable[[], bool] = lambda: (  # noqa: E731
-            workflow.all_handlers_finished() and self._effects_drained()
-        )
-        await workflow.wait_condition(drained)
+        await self._settle()
         workflow.continue_as_new(
             self._input.model_copy(
                 update={
                     "state": self._current,
-                    "pending_effects": tuple(self._pending_effects),
+                    "pending_effects": self._effects.carried(),
                     "oncall_windows": self._oncall_windows,
                     "search_index": None,  # the next run starts with this run's values
+                    "clock": None,  # the carried state holds the deadlines
                 }
             )
         )

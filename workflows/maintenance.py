@@ -19,16 +19,16 @@ ID need the calendar zone and are computed on the client
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from workflows.delivery import deliver_message
+from workflows.delivery import Failed, attempt, deliver_message
+from workflows.effect_queue import EffectQueue
+from workflows.options import ACTIVITY_TIMEOUT, EFFECT_GIVE_UP, RETRY, checked_input, refusal
 from workflows.timers import ProvenClock
 from workflows.visibility import SearchAttributeSync
 
@@ -38,26 +38,21 @@ with workflow.unsafe.imports_passed_through():
     from domain.maintenance import (
         CancelMaintenance,
         MaintenanceCommand,
+        MaintenanceEffects,
         MaintenancePlan,
         MaintenanceState,
         PlanMaintenance,
         RecordDeliveryFailure,
         RescheduleMaintenance,
         decide,
+        effects_of,
         fold,
-        messages_for,
         pending_timer,
     )
     from domain.messages import OutgoingMessage
     from domain.sla import SlaPolicy
-    from domain.status import MaintenancePost, maintenance_post_for
     from workflows import names
 
-_NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-)
 WINDOW_END_MEMO = "window_end"
 """Memo key of the window's end (the dev server allows only 3 Datetime search attributes)."""
 SERVICES_MEMO = "services"
@@ -84,20 +79,6 @@ class MaintenanceInput(BaseModel):
     status_page_id: str = names.STATUS_PAGE_WORKFLOW_ID
 
 
-class MaintenanceEffects(BaseModel):
-    """What one event causes outside the workflow: customer e-mails and a status post."""
-
-    model_config = ConfigDict(frozen=True)
-
-    sequence: int
-    messages: tuple[OutgoingMessage, ...] = ()
-    post: MaintenancePost | None = None
-
-
-def _refusal(error: DomainError) -> ApplicationError:
-    return ApplicationError(error.message, type=error.kind.value, non_retryable=True)
-
-
 @workflow.defn
 class MaintenanceWorkflow:
     """The announcements and the status page entry of one maintenance window."""
@@ -108,7 +89,7 @@ class MaintenanceWorkflow:
         self._input = input
         self._policy = input.policy
         self._state: MaintenanceState | None = None
-        self._pending: list[MaintenanceEffects] = []
+        self._effects = EffectQueue(self._deliver)
         self._invalid: DomainError | None = None
         self._clock = ProvenClock()
         try:
@@ -137,7 +118,7 @@ class MaintenanceWorkflow:
     @workflow.update
     def reschedule(self, command: RescheduleMaintenance) -> MaintenanceState:
         """Move the window (only while planned; the notice period applies again); re-announces."""
-        return self._operator(command)
+        return self._handle_update(command)
 
     @reschedule.validator
     def _validate_reschedule(self, command: RescheduleMaintenance) -> None:
@@ -146,23 +127,24 @@ class MaintenanceWorkflow:
     @workflow.update
     def cancel(self, command: CancelMaintenance) -> MaintenanceState:
         """Call the maintenance off (only while planned); customers are told."""
-        return self._operator(command)
+        return self._handle_update(command)
 
     @cancel.validator
     def _validate_cancel(self, command: CancelMaintenance) -> None:
         self._validate(command)
 
     def _validate(self, command: MaintenanceCommand) -> None:
+        checked_input(command)
         try:
             decide(self._state, command, self._clock.now_for_validator(), self._policy.maintenance)
         except DomainError as error:
-            raise _refusal(error) from None
+            raise refusal(error) from None
 
-    def _operator(self, command: MaintenanceCommand) -> MaintenanceState:
+    def _handle_update(self, command: MaintenanceCommand) -> MaintenanceState:
         try:
             self._apply(command, self._clock.now())
         except DomainError as error:
-            raise _refusal(error) from None
+            raise refusal(error) from None
         return self._current
 
     # -- core -------------------------------------------------------------------
@@ -177,33 +159,23 @@ class MaintenanceWorkflow:
         if not events:
             return
         first = len(self._state.events) if self._state is not None else 0
-        state = fold(self._state, events)
-        self._state = state
-        for sequence in range(first, len(state.events)):
-            effects = MaintenanceEffects(
-                sequence=sequence,
-                messages=tuple(messages_for(state, sequence, self._policy)),
-                post=maintenance_post_for(state, state.events[sequence]),
-            )
-            if effects.messages or effects.post is not None:
-                self._pending.append(effects)
+        self._state = fold(self._state, events)
+        self._effects.add(effects_of(self._state, first, self._policy))
 
     @workflow.run
     async def run(self, input: MaintenanceInput) -> MaintenanceState:
         """Announce, wait for the window, follow it to its end; returns the final state."""
         if self._invalid is not None:
-            raise _refusal(self._invalid)
-        delivery = asyncio.create_task(self._deliver_effects())
+            raise refusal(self._invalid)
+        self._effects.start()
         try:
             while not self._current.status.is_closed:
                 self._upsert_visibility()
                 await self._next_timer()
             self._upsert_visibility()
-            await workflow.wait_condition(
-                lambda: not self._pending and workflow.all_handlers_finished()
-            )
+            await self._effects.until_drained()
         finally:
-            delivery.cancel()
+            self._effects.stop()
         return self._current
 
     async def _next_timer(self) -> None:
@@ -226,29 +198,37 @@ class MaintenanceWorkflow:
 
     # -- side effects -------------------------------------------------------------
 
-    async def _deliver_effects(self) -> None:
-        """Deliver, in event order, every customer e-mail and status post."""
-        while True:
-            await workflow.wait_condition(lambda: bool(self._pending))
-            effects = self._pending[0]
-            for message in effects.messages:
-                await self._send(message)
-            if effects.post is not None:
-                await workflow.execute_activity_method(
+    async def _deliver(self, effects: MaintenanceEffects) -> None:
+        """Deliver one event's customer e-mails and status post (the effect queue's)."""
+        for message in effects.messages:
+            await self._send(message)
+        if effects.post is not None:
+            posted = await attempt(
+                workflow.execute_activity_method(
                     StatusPostActivities.post_maintenance,
                     MaintenancePostRequest(
                         post=effects.post,
                         workflow_id=self._input.status_page_id,
                         task_queue=workflow.info().task_queue,
                     ),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=_NOTIFY_RETRY,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    schedule_to_close_timeout=EFFECT_GIVE_UP,
+                    retry_policy=RETRY,
                     summary=f"status page: maintenance {effects.post.state.value}",
                 )
-            self._pending.pop(0)
+            )
+            if isinstance(posted, Failed):
+                self._apply(
+                    RecordDeliveryFailure(
+                        template="status_post",
+                        to=(self._input.status_page_id,),
+                        error=posted.error,
+                    ),
+                    self._clock.now(),
+                )
 
     async def _send(self, message: OutgoingMessage) -> None:
-        undelivered = await deliver_message(message, _NOTIFY_RETRY)
+        undelivered = await deliver_message(message, RETRY)
         if undelivered is not None:
             # Recorded as an event (shown by `sla maintenance show`) so that one
             # bad address does not hold back the other customers.

@@ -20,15 +20,21 @@ delays the window's state changes.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.delivery import deliver_message
+from workflows.delivery import Failed, attempt, deliver_message
+from workflows.effect_queue import EffectQueue
+from workflows.options import (
+    ACTIVITY_TIMEOUT,
+    EFFECT_GIVE_UP,
+    LOCAL_TIMEOUT,
+    RETRY,
+    checked_input,
+    refusal,
+)
 from workflows.timers import ProvenClock
 from workflows.visibility import SearchAttributeSync
 
@@ -61,13 +67,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.sla import SlaPolicy
     from workflows import names
 
-_LOCAL = timedelta(seconds=10)
-_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-)
-
 
 class OnCallBookingInput(BaseModel):
     """Start input of :class:`OnCallBookingWorkflow`.
@@ -83,13 +82,6 @@ class OnCallBookingInput(BaseModel):
     policy: SlaPolicy
 
 
-def _non_retryable(error: ActivityError) -> ApplicationError | None:
-    cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.non_retryable:
-        return cause
-    return None
-
-
 @workflow.defn
 class OnCallBookingWorkflow:
     """The lifecycle of one extended on-call booking."""
@@ -99,7 +91,7 @@ class OnCallBookingWorkflow:
         """Start from the booking the client validated."""
         self._policy = input.policy
         self._booking = input.booking
-        self._outbox: list[OutgoingMessage] = []
+        self._mail = EffectQueue(self._send)
         self._search_attributes = SearchAttributeSync()
         self._clock = ProvenClock()
 
@@ -116,35 +108,32 @@ class OnCallBookingWorkflow:
         try:
             self._booking = cancel(self._booking, command, self._clock.now())
         except DomainError as error:
-            raise ApplicationError(
-                error.message, type=error.kind.value, non_retryable=True
-            ) from None
+            raise refusal(error) from None
         return self._booking
 
     @cancel.validator
     def _validate_cancel(self, command: CancelBooking) -> None:
+        checked_input(command)
         try:
             cancel(self._booking, command, self._clock.now_for_validator())
         except DomainError as error:
-            raise ApplicationError(
-                error.message, type=error.kind.value, non_retryable=True
-            ) from None
+            raise refusal(error) from None
 
     # -- run ---------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: OnCallBookingInput) -> OnCallBooking:
         """Run the booking until it is completed or cancelled; returns the final booking."""
-        delivery = asyncio.create_task(self._deliver())
+        self._mail.start()
         try:
             reminder_at = await workflow.execute_local_activity_method(
                 OnCallActivities.compute_oncall_reminder,
                 OnCallReminderRequest(policy=self._policy, start=self._booking.start),
-                start_to_close_timeout=_LOCAL,
+                start_to_close_timeout=LOCAL_TIMEOUT,
                 summary="reminder: opening of the previous business day",
             )
             self._booking = schedule_reminder(self._booking, reminder_at)
-            self._outbox.append(confirmation_message(self._booking, self._policy))
+            self._mail.add([confirmation_message(self._booking, self._policy)])
             if not self._booking.is_finished:
                 await self._sync_incidents()
             while not self._booking.is_finished:
@@ -152,9 +141,9 @@ class OnCallBookingWorkflow:
                 await self._next_step()
             self._upsert_lifecycle()
             await self._finish()
-            await workflow.wait_condition(lambda: not self._outbox)
+            await self._mail.until_drained()
         finally:
-            delivery.cancel()
+            self._mail.stop()
         return self._booking
 
     async def _next_step(self) -> None:
@@ -174,7 +163,7 @@ class OnCallBookingWorkflow:
             return
         if step.kind is StepKind.REMIND:
             self._booking = remind(booking, step.at)
-            self._outbox.append(reminder_message(self._booking, self._policy, step.at))
+            self._mail.add([reminder_message(self._booking, self._policy, step.at)])
         elif step.kind is StepKind.ACTIVATE:
             self._booking = activate(booking, step.at)
         else:
@@ -184,22 +173,32 @@ class OnCallBookingWorkflow:
         """Bill what was used, tell the customer and the incidents about a cancellation."""
         record = bill(self._booking, self._policy.oncall)
         if self._booking.status is BookingStatus.CANCELLED:
-            self._outbox.append(cancellation_message(self._booking, self._policy, record))
+            self._mail.add([cancellation_message(self._booking, self._policy, record)])
             await self._sync_incidents()
         if record is not None:
-            await workflow.execute_activity_method(
-                OnCallActivities.record_oncall_billing,
-                record,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_RETRY,
-                summary=f"bill {record.hours} h",
+            billed = await attempt(
+                workflow.execute_activity_method(
+                    OnCallActivities.record_oncall_billing,
+                    record,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    schedule_to_close_timeout=EFFECT_GIVE_UP,
+                    retry_policy=RETRY,
+                    summary=f"bill {record.hours} h",
+                )
             )
-            self._booking = with_billing(self._booking, record)
+            if isinstance(billed, Failed):
+                # The record stays in the workflow's history; operators see the note.
+                self._booking = with_note(
+                    self._booking,
+                    f"billing of {record.hours} h not written to the ledger: {billed.error}",
+                )
+            else:
+                self._booking = with_billing(self._booking, record)
 
     async def _sync_incidents(self) -> None:
         """Send the company's windows, with this booking's as it now counts, to its incidents."""
-        try:
-            await workflow.execute_activity_method(
+        synced = await attempt(
+            workflow.execute_activity_method(
                 OnCallActivities.sync_incident_windows,
                 SyncWindowsRequest(
                     company=self._booking.company,
@@ -207,32 +206,27 @@ class OnCallBookingWorkflow:
                     window=self._booking.window(),
                 ),
                 start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=_RETRY,
+                schedule_to_close_timeout=EFFECT_GIVE_UP,
+                retry_policy=RETRY,
                 summary="on-call windows to open incidents",
             )
-        except ActivityError as error:
-            cause = _non_retryable(error)
-            if cause is None:
-                raise
+        )
+        if isinstance(synced, Failed):
             # Permanent (no visibility): the booking stands; operators see the note.
             self._booking = with_note(
-                self._booking, f"open incidents were not told about the window: {cause.message}"
+                self._booking, f"open incidents were not told about the window: {synced.error}"
             )
 
     # -- e-mail --------------------------------------------------------------------
 
-    async def _deliver(self) -> None:
-        """Send queued e-mails in order; a permanent failure becomes a note."""
-        while True:
-            await workflow.wait_condition(lambda: bool(self._outbox))
-            message = self._outbox[0]
-            undelivered = await deliver_message(message, _RETRY)
-            if undelivered is not None:
-                what = "refused for" if undelivered.partial else "not delivered:"
-                self._booking = with_note(
-                    self._booking, f"{message.template} {what} {undelivered.error}"
-                )
-            self._outbox.pop(0)
+    async def _send(self, message: OutgoingMessage) -> None:
+        """Send one queued e-mail (the queue's); a permanent failure becomes a note."""
+        undelivered = await deliver_message(message, RETRY)
+        if undelivered is not None:
+            what = "refused for" if undelivered.partial else "not delivered:"
+            self._booking = with_note(
+                self._booking, f"{message.template} {what} {undelivered.error}"
+            )
 
     # -- search attributes ----------------------------------------------------------
 

@@ -23,8 +23,11 @@ PASSTHROUGH_MODULES = (
     "activities",
     "jinja2",
     "workflows.names",
+    "workflows.converter",
     "workflows.delivery",
+    "workflows.effect_queue",
     "workflows.metrics",
+    "workflows.options",
     "workflows.timers",
     "workflows.visibility",
 )

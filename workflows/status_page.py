@@ -15,11 +15,13 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.options import ACTIVITY_TIMEOUT
 from workflows.timers import ProvenClock
 
 with workflow.unsafe.imports_passed_through():
     from activities.status_page import StatusSiteActivities, StatusSnapshot
-    from domain.status import MaintenancePost, StatusBoard, StatusPost
+    from domain.maintenance import MaintenancePost
+    from domain.status import StatusBoard, StatusPost
 
 
 class StatusPageInput(BaseModel):
@@ -75,7 +77,8 @@ class StatusPageWorkflow:
                     StatusSnapshot(
                         board=self._board, generated_at=workflow.now(), timezone=input.timezone
                     ),
-                    start_to_close_timeout=timedelta(seconds=30),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    # The public page is rendered again at once after an outage.
                     retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
                     summary="render status site",
                 )

@@ -8,7 +8,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
-from domain.view import SearchIndex
+from domain.read_model import SearchIndex
 from workflows import names
 
 

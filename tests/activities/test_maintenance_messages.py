@@ -32,11 +32,12 @@ from domain.maintenance import (
     execute,
     maintenance_id,
     maintenance_message_id,
+    maintenance_post_for,
     messages_for,
 )
 from domain.messages import OutgoingMessage
 from domain.sla import Severity
-from domain.status import StatusBoard, StatusPost, StatusPostKind, maintenance_post_for
+from domain.status import StatusBoard, StatusPost, StatusPostKind
 from tests.maintenance_support import BERLIN, EXPECTED_RECIPIENTS, directory_policy
 
 POLICY = directory_policy()

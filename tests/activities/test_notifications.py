@@ -13,7 +13,7 @@ import re
 import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -570,3 +570,36 @@ def test_every_event_type_has_a_german_timeline_label() -> None:
     union = get_args(Event)[0]
     types = {model.model_fields["type"].default for model in get_args(union)}
     assert types <= set(_EVENTS_DE), types - set(_EVENTS_DE)
+
+
+def test_a_message_that_cannot_be_composed_fails_permanently_not_forever() -> None:
+    # An estimate far beyond any calendar, as histories recorded before intake
+    # bounded dates may hold: the template's date arithmetic overflows. Before,
+    # that raised OverflowError on every retry and held back every effect behind it.
+    acknowledgement = notification_of(MessageKind.ACKNOWLEDGEMENT)
+    far = datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-5)))
+    event = acknowledgement.event.model_copy(update={"estimate": far})
+    broken = acknowledgement.model_copy(update={"event": event})
+    with pytest.raises(ApplicationError) as info:
+        composer().compose(broken)
+    assert info.value.non_retryable
+    assert info.value.type == "MessageNotComposable"
+    assert "cannot be composed" in info.value.message
+
+
+async def test_a_poison_address_is_a_permanent_delivery_failure(tmp_path: Path) -> None:
+    receipt = notification_of(MessageKind.RECEIPT)
+    poisoned = receipt.model_copy(update={"to": ("=?utf-8?q?x=0D=0A?=@example.de",)})
+    with pytest.raises(ApplicationError) as info:
+        await ActivityEnvironment().run(composer(tmp_path).send_notification, poisoned)
+    assert info.value.non_retryable
+
+
+def test_an_encoded_word_in_customer_text_cannot_add_a_header() -> None:
+    # Refused at intake now; recorded incidents may still carry it.
+    page = notification_of(MessageKind.ON_DUTY_PAGE)
+    facts = page.facts.model_copy(update={"company": "=?utf-8?q?Evil=0D=0AX-Injected:_yes?="})
+    message = composer().compose(page.model_copy(update={"facts": facts}))
+    assert message["X-Injected"] is None
+    assert message["X-SLA-Kind"] == "on_duty_page"
+    assert "\n" not in str(message["Subject"]) and "\r" not in str(message["Subject"])

@@ -81,20 +81,20 @@ class _ImportVisitor(ast.NodeVisitor):
         self.generic_visit(node)
         self._depth -= 1
 
-    visit_FunctionDef = _function  # noqa: N815 - ast.NodeVisitor's naming
-    visit_AsyncFunctionDef = _function  # noqa: N815
-    visit_Lambda = _function  # noqa: N815
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+    visit_Lambda = _function
 
     def _add(self, name: str, node: ast.stmt) -> None:
         target = _resolve(name, self._modules)
         if target is not None and target != self._module:
             self._found.append(Edge(self._module, target, node.lineno, self._depth > 0))
 
-    def visit_Import(self, node: ast.Import) -> None:  # noqa: N802 - ast.NodeVisitor's naming
+    def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self._add(alias.name, node)
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:  # noqa: N802
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         base = node.module or ""
         if node.level:
             package = _package_of(self._module, self._path)

@@ -27,9 +27,9 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from activities.status_page import StatusSiteActivities, StatusSnapshot
-from domain.maintenance import MaintenanceStatus
+from domain.maintenance import MaintenancePost, MaintenanceStatus
 from domain.sla import Severity
-from domain.status import MaintenancePost, StatusBoard, StatusPost, StatusPostKind
+from domain.status import StatusBoard, StatusPost, StatusPostKind
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"

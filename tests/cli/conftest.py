@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from service.connect import ensure_search_attributes
 from tests.servers import installed_binary
 from worker import WorkerSettings, build_worker
+from workflows.converter import sla_data_converter
 from workflows.names import STATUS_PAGE_WORKFLOW_ID, TASK_QUEUE
 
 TICKET = re.compile(r"^INC-\d{8}-[A-Z2-7]{6}$")
@@ -106,7 +106,7 @@ async def ts_cli(
             yield stack
         return
     own = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),
     )
     try:

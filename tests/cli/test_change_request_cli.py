@@ -239,7 +239,7 @@ async def test_decline_and_refusals(dev_cli: CliStack, tmp_path: Path) -> None:
     refused(await sla(dev_cli, "change-request", "decline", cr, "--reason", ""), "reason")
     refused(
         await sla(dev_cli, "change-request", "plan", cr, "--release", "x" * 65),
-        "release: String should have at most 64 characters",
+        "release: at most 64 characters",
     )
 
     declined = ok(

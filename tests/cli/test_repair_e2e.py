@@ -78,8 +78,8 @@ from domain.effects import effects_of
 from domain.incident import Escalate, ExtendEstimate, fold
 from domain.notifications import MessageKind
 from domain.oncall import OnCallWindowsUpdate
+from domain.read_model import IncidentResult, IncidentView
 from domain.sla import SlaPolicy
-from domain.view import IncidentResult, IncidentView
 from tests.cli.conftest import CliStack, _terminate_running
 from tests.cli.test_cli import iso, loads, new_ticket, ok, refused, show, sla
 from tests.cli.test_repair import DATA

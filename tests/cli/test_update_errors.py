@@ -11,7 +11,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import CliError
 from cli.main import Handle, _send_update
-from domain.view import IncidentView
+from domain.read_model import IncidentView
 
 
 @dataclass

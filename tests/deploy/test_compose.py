@@ -11,7 +11,15 @@
   working configuration (an empty ``TEMPORAL_API_KEY`` would switch TLS on);
 * the Dockerfile runs as a non-root user with a HEALTHCHECK and ``CMD sla worker``;
 * the search attributes the compose job registers are exactly
-  ``workflows/names.py`` ``SEARCH_ATTRIBUTES``.
+  ``workflows/names.py`` ``SEARCH_ATTRIBUTES``;
+* the PostgreSQL password has no default: compose refuses an empty one and the
+  ``password-check`` job (run here with ``sh``) a well-known default, before
+  anything that uses the password starts;
+* the status web server mounts only the status site's volume, never the worker's
+  data (outbox mails, billing, audits, dev tickets);
+* the image installs its dependencies only from ``requirements.lock`` (every
+  dependency of ``pyproject.toml`` pinned with sha256 hashes) with
+  ``--require-hashes``, and the project itself with ``--no-deps``.
 
 The checks are functions returning the problems they find, so
 ``test_checks_catch_a_broken_deployment`` can prove each one on a broken copy.
@@ -36,11 +44,13 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.envconfig import ClientConfig
 
+from service.codec import codec_from_env
 from worker import WorkerSettings
-from workflows.codec import codec_from_env
 from workflows.names import SEARCH_ATTRIBUTES
 
 HERE = Path(__file__).resolve().parent
@@ -50,16 +60,26 @@ DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 NGINX_CONF = ROOT / "deploy" / "nginx" / "status.conf"
 SCHEMA = HERE / "compose-spec.json"
+LOCK_SCRIPT = ROOT / "deploy" / "lock.sh"
+MAKEFILE = ROOT / "Makefile"
 
 WORKER = "worker"
 STATUS = "status"
 SEARCH_ATTRIBUTE_JOB = "search-attributes"
+PASSWORD_CHECK = "password-check"
+
+OPERATOR_PASSWORD = "test-only-Kq3v9xW2pL7zR4"
+"""What an operator puts into ``.env`` (``.env.example`` leaves it empty on purpose)."""
+
+REFUSED_PASSWORDS = ("change-me", "changeme", "postgres", "password", "CHANGE-ME", " postgres ")
+"""Well-known defaults the ``password-check`` job must refuse (the first one shipped once)."""
 
 # -- what the worker reads ------------------------------------------------------------
 
-WORKER_SOURCES = ("worker.py", "telemetry.py", "workflows", "activities")
-"""Code that runs in the worker process (``workflows/client.py`` and ``codec.py`` read
-the environment there); a file that does not exist (yet) is skipped."""
+WORKER_SOURCES = ("worker.py", "telemetry.py", "workflows", "activities", "service")
+"""Code that runs in the worker process (``service/connect.py`` and ``service/codec.py``
+read the environment there; ``worker.py`` imports ``service``); a file that does not
+exist (yet) is skipped."""
 
 _ENV_NAME_IN_SOURCE = re.compile(r"[\"'`]((?:SLA|TEMPORAL)_[A-Z0-9_]*[A-Z0-9])[\"'`]")
 """A variable name as the code names it: quoted (``env.get("SLA_X")``) or in backticks."""
@@ -223,8 +243,12 @@ def load_compose(path: Path = COMPOSE) -> dict[str, Any]:
 
 
 def example_env() -> dict[str, str]:
-    """The variables of ``cp .env.example .env`` with an otherwise empty shell."""
-    return read_env_file()[0]
+    """The variables of ``cp .env.example .env`` with an otherwise empty shell.
+
+    Plus the one value the operator must set: ``.env.example`` leaves
+    ``POSTGRES_PASSWORD`` empty, so that compose refuses to start without it.
+    """
+    return {**read_env_file()[0], "POSTGRES_PASSWORD": OPERATOR_PASSWORD}
 
 
 # -- the checks ------------------------------------------------------------------------
@@ -500,6 +524,209 @@ def search_attribute_problems(document: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def depends_on(service: Mapping[str, Any]) -> dict[str, str]:
+    """A service's dependencies and the condition it waits for on each."""
+    raw = service.get("depends_on") or {}
+    if isinstance(raw, list):
+        return dict.fromkeys(raw, "service_started")
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in raw.items()}
+
+
+def password_problems(document: Mapping[str, Any]) -> list[str]:
+    """Where the PostgreSQL password could be defaulted or used before it is checked."""
+    problems = []
+    services = document["services"]
+    for name, service in services.items():
+        for key, value in (service.get("environment") or {}).items():
+            text = str(value or "")
+            if "POSTGRES_PASSWORD" in text and not re.fullmatch(
+                r"\$\{POSTGRES_PASSWORD:\?[^}]+\}", text
+            ):
+                problems.append(f"{name}: {key} is not ${{POSTGRES_PASSWORD:?message}}")
+    job = services.get(PASSWORD_CHECK)
+    if job is None:
+        return [*problems, f"no {PASSWORD_CHECK} job"]
+    if job.get("restart", "no") != "no":
+        problems.append(f"{PASSWORD_CHECK} restarts: it is a one-shot job")
+    for name, service in services.items():
+        if name == PASSWORD_CHECK or "POSTGRES_PASSWORD" not in json.dumps(
+            service.get("environment") or {}
+        ):
+            continue
+        # Reaches the check through its dependencies, the last step waiting for success.
+        seen, todo, checked = {name}, [name], False
+        while todo:
+            for dependency, condition in depends_on(services[todo.pop()]).items():
+                if dependency == PASSWORD_CHECK:
+                    checked |= condition == "service_completed_successfully"
+                elif dependency not in seen:
+                    seen.add(dependency)
+                    todo.append(dependency)
+        if not checked:
+            problems.append(f"{name} gets the password without waiting for {PASSWORD_CHECK}")
+    return problems
+
+
+def status_mount_problems(document: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
+    """The web server must see the status site and nothing else of the worker's data."""
+    worker, status = document["services"][WORKER], document["services"][STATUS]
+    data_dir = service_environment(worker, env)["SLA_DATA_DIR"]
+    # The worker writes the site to $SLA_DATA_DIR/status (WorkerSettings.status_dir).
+    status_dir = str(WorkerSettings(Path(data_dir), "x", None).status_dir)
+    mounts = {v["target"]: v for v in worker.get("volumes", []) if isinstance(v, dict)}
+    site = mounts.get(status_dir)
+    problems = []
+    if site is None or site.get("type") != "volume":
+        return [f"the worker has no volume of its own at {status_dir}"]
+    private = {
+        v["source"] for target, v in mounts.items() if target != status_dir and "source" in v
+    }
+    served = None
+    for volume in status.get("volumes", []):
+        if not isinstance(volume, dict):
+            problems.append(f"status: short volume syntax {volume!r}")
+            continue
+        if volume.get("source") in private:
+            problems.append(f"status mounts the worker's {volume['source']} at {volume['target']}")
+        if volume.get("type") == "bind" and not str(volume["source"]).startswith("./deploy/nginx/"):
+            problems.append(f"status binds {volume['source']}")
+        if volume.get("read_only") is not True:
+            problems.append(f"status mounts {volume.get('source')} writable")
+        if volume.get("source") == site["source"]:
+            served = volume
+    if served is None:
+        return [*problems, f"status does not mount {site['source']}"]
+    root = re.search(r"^\s*root\s+([^;]+);", NGINX_CONF.read_text("utf-8"), re.MULTILINE)
+    if root is None or root[1] != served["target"]:
+        problems.append(f"nginx root {root and root[1]!r} is not {served['target']}")
+    return problems
+
+
+def run_password_check(
+    compose: Mapping[str, Any], password: str
+) -> subprocess.CompletedProcess[str]:
+    """The ``password-check`` job's script with ``sh``, as compose would run it."""
+    job = compose["services"][PASSWORD_CHECK]
+    script = next(v["source"] for v in job["volumes"] if v["target"] == job["entrypoint"][-1])
+    env = {
+        **service_environment(job, {**example_env(), "POSTGRES_PASSWORD": password}),
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [*job["entrypoint"][:-1], str(ROOT / script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+# -- lock file -----------------------------------------------------------------------
+
+LOCK_PLATFORM = {
+    "python_version": "3.11",
+    "python_full_version": "3.11.14",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
+"""The image's interpreter (python:3.11.14-slim-bookworm), for requirement markers
+(``Marker.evaluate`` takes the rest from the running interpreter)."""
+
+_HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})\b")
+
+
+def parse_lock(text: str) -> dict[str, tuple[Requirement, list[str]]]:
+    """``requirements.lock`` as canonical name → (requirement, its sha256 hashes)."""
+    entries: dict[str, tuple[Requirement, list[str]]] = {}
+    logical = ""
+    for raw in [*text.splitlines(), ""]:
+        line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+        if line.endswith("\\"):
+            logical += line[:-1] + " "
+            continue
+        logical += line
+        if logical.strip():
+            spec, _, options = logical.partition(" --")
+            requirement = Requirement(spec.strip())
+            hashes = _HASH.findall("--" + options) if options else []
+            entries[canonicalize_name(requirement.name)] = (requirement, hashes)
+        logical = ""
+    return entries
+
+
+def lock_problems(
+    pyproject: Mapping[str, Any], lock: str, extras: tuple[str, ...] = ()
+) -> list[str]:
+    """Dependencies of ``pyproject`` (and ``extras``) the lock does not pin with hashes."""
+    entries = parse_lock(lock)
+    problems = []
+    for name, (requirement, hashes) in entries.items():
+        pins = [s for s in requirement.specifier if s.operator == "=="]
+        if len(pins) != 1 or len(requirement.specifier) != 1 or "*" in pins[0].version:
+            problems.append(f"{name}: not pinned to one version ({requirement})")
+        if not hashes:
+            problems.append(f"{name}: no sha256 hash")
+    wanted = [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
+    for extra in extras:
+        wanted += pyproject["project"]["optional-dependencies"][extra]
+    for text in wanted:
+        dependency = Requirement(text)
+        if dependency.marker is not None and not dependency.marker.evaluate(LOCK_PLATFORM):
+            continue
+        locked = entries.get(canonicalize_name(dependency.name))
+        if locked is None:
+            problems.append(f"{dependency.name}: in pyproject.toml, not in the lock")
+            continue
+        version = next(iter(locked[0].specifier)).version
+        if not dependency.specifier.contains(version, prereleases=True):
+            problems.append(
+                f"{dependency.name}: locked {version} is outside {dependency.specifier}"
+            )
+    return problems
+
+
+_PIP_INSTALL = re.compile(r"\bpip\s+install\b([^&;|]*)")
+
+
+def dockerfile_install_problems(text: str) -> list[str]:
+    """Every ``pip install`` of the image is hash-checked or installs nothing from an index."""
+    problems = []
+    installs = [
+        match[1]
+        for instruction, arguments in dockerfile_instructions(text)
+        if instruction == "RUN"
+        for match in _PIP_INSTALL.finditer(arguments)
+    ]
+    if not installs:
+        return ["no pip install"]
+    if not any("--require-hashes" in args and "requirements" in args for args in installs):
+        problems.append("no pip install --require-hashes -r requirements…lock")
+    for args in installs:
+        options = args.split()
+        hashed = "--require-hashes" in options and "-r" in options
+        offline = {"--no-deps", "--no-index"} <= set(options)
+        if not hashed and not offline:
+            problems.append(f"pip install{args.rstrip()}: neither --require-hashes nor offline")
+        if hashed and "--no-deps" not in options:
+            problems.append(f"pip install{args.rstrip()}: without --no-deps")
+    return problems
+
+
+def dockerfile_lock_files(text: str) -> dict[str, Path]:
+    """Extra (``""``: none) → the lock file the image installs for ``--build-arg SLA_EXTRAS``."""
+    found = re.search(r"-r\s+\"?([^\s\"]+\.lock)", text)
+    assert found is not None, "the Dockerfile installs from no lock file"
+    pattern = found[1]
+    variants = {}
+    for extra in ("", "otel"):
+        name = pattern.replace("${SLA_EXTRAS:+-${SLA_EXTRAS}}", f"-{extra}" if extra else "")
+        variants[extra] = ROOT / name
+    return variants
+
+
 # -- tests -----------------------------------------------------------------------------
 
 
@@ -610,7 +837,54 @@ def test_codec_server_token_is_passed_through_only_when_set(compose: dict[str, A
 def test_required_password_has_no_default(compose: dict[str, Any]) -> None:
     with pytest.raises(MissingVariableError, match="POSTGRES_PASSWORD"):
         interpolate_tree(compose, {})
-    assert example_env()["POSTGRES_PASSWORD"]
+    # `cp .env.example .env` alone does not start the stack: the password is empty there.
+    example, documented = read_env_file()
+    assert example["POSTGRES_PASSWORD"] == ""
+    with pytest.raises(MissingVariableError, match=r"set POSTGRES_PASSWORD in \.env"):
+        interpolate_tree(compose, example)
+    assert "POSTGRES_PASSWORD" in documented
+    assert password_problems(compose) == []
+
+
+@pytest.mark.parametrize("password", REFUSED_PASSWORDS)
+def test_password_check_refuses_well_known_defaults(compose: dict[str, Any], password: str) -> None:
+    if shutil.which("sh") is None:
+        pytest.skip("sh is not installed")
+    result = run_password_check(compose, password)
+    assert result.returncode == 1, result.stdout
+    assert "well-known default" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [("temporal", "well-known default"), ("Kurz-123", "shorter than 12"), ("   ", "empty")],
+)
+def test_password_check_refuses_weak_passwords(
+    compose: dict[str, Any], password: str, reason: str
+) -> None:
+    if shutil.which("sh") is None:
+        pytest.skip("sh is not installed")
+    result = run_password_check(compose, password)
+    assert result.returncode == 1
+    assert reason in result.stderr
+
+
+def test_password_check_accepts_a_random_password_and_runs_first(
+    compose: dict[str, Any],
+) -> None:
+    if shutil.which("sh") is None:
+        pytest.skip("sh is not installed")
+    result = run_password_check(compose, OPERATOR_PASSWORD)
+    assert result.returncode == 0, result.stderr
+    assert OPERATOR_PASSWORD not in result.stdout + result.stderr
+    job = compose["services"][PASSWORD_CHECK]
+    assert job["network_mode"] == "none"
+    assert depends_on(compose["services"]["postgresql"]) == {
+        PASSWORD_CHECK: "service_completed_successfully"
+    }
+    # PostgreSQL and Temporal get the password; both wait for the check (Temporal via
+    # PostgreSQL), and the worker via Temporal.
+    assert password_problems(compose) == []
 
 
 def test_every_compose_variable_is_documented_in_env_example(compose: dict[str, Any]) -> None:
@@ -750,20 +1024,103 @@ def test_dynamic_config_enables_what_the_engine_needs(compose: dict[str, Any]) -
     assert "system.forceSearchAttributesCacheRefreshOnRead" not in config  # development only
 
 
-def test_status_site_is_served_read_only_from_the_workers_data_volume(
-    compose: dict[str, Any],
-) -> None:
+def test_status_server_mounts_only_the_status_site_read_only(compose: dict[str, Any]) -> None:
+    assert status_mount_problems(compose, example_env()) == []
     worker, status = compose["services"][WORKER], compose["services"][STATUS]
     data_dir = service_environment(worker, example_env())["SLA_DATA_DIR"]
-    worker_volume = next(v for v in worker["volumes"] if v.get("target") == data_dir)
-    served = next(v for v in status["volumes"] if v.get("source") == worker_volume["source"])
-    assert served["type"] == "volume"
-    assert served["read_only"] is True
-    root = re.search(r"^\s*root\s+([^;]+);", NGINX_CONF.read_text("utf-8"), re.MULTILINE)
-    assert root is not None
-    # The worker writes the site to $SLA_DATA_DIR/status (WorkerSettings.status_dir).
-    assert root[1] == served["target"] + "/status"
     assert WorkerSettings(Path(data_dir), "x", None).status_dir == Path(data_dir) / "status"
+    sources = {v["source"] for v in status["volumes"]}
+    assert sources == {"status-site", "./deploy/nginx/status.conf"}
+    # The image creates /data/status owned by the worker's user, so the new volume
+    # mounted there is the worker's to write.
+    assert "/data/status" in DOCKERFILE.read_text("utf-8")
+
+
+def test_the_image_installs_only_hash_checked_locked_packages() -> None:
+    text = DOCKERFILE.read_text("utf-8")
+    assert dockerfile_install_problems(text) == []
+    run = " ".join(a for i, a in dockerfile_instructions(text) if i == "RUN")
+    assert "--require-hashes" in run
+    assert re.search(r"pip install (--\S+ )*--no-deps (--\S+ )*\.(\s|$)", run), run
+    assert "pip check" in run
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    locks = dockerfile_lock_files(text)
+    assert locks[""].name == "requirements.lock"
+    for extra, lock in locks.items():
+        assert lock.is_file(), f"{lock.name} missing: run `make lock`"
+        assert lock_problems(pyproject, lock.read_text("utf-8"), (extra,) if extra else ()) == []
+        # The image build needs the lock file: .dockerignore must not drop it.
+        patterns = [
+            line.strip()
+            for line in (ROOT / ".dockerignore").read_text("utf-8").splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
+        assert not dockerignored(lock.name, patterns)
+        copies = [a.split() for i, a in dockerfile_instructions(text) if i == "COPY"]
+        assert any(lock.name in arguments for arguments in copies), lock.name
+
+
+def test_every_runtime_dependency_is_pinned_with_a_hash() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    lock = parse_lock((ROOT / "requirements.lock").read_text("utf-8"))
+    for text in pyproject["project"]["dependencies"]:
+        name = canonicalize_name(Requirement(text).name)
+        assert name in lock, f"{name} is not in requirements.lock: run `make lock`"
+        requirement, hashes = lock[name]
+        assert str(requirement.specifier).startswith("=="), requirement
+        assert hashes, name
+    # holidays is pinned exactly in pyproject.toml: the lock has that very version.
+    assert str(lock["holidays"][0].specifier) == "==0.109"
+    # The build backend too: the project is installed without build isolation.
+    assert {"setuptools", "wheel"} <= set(lock)
+
+
+def test_lock_is_resolved_for_the_images_python_and_regenerated_by_make_lock() -> None:
+    base = re.search(r"python:(\d+\.\d+)\.\d+-slim", DOCKERFILE.read_text("utf-8"))
+    assert base is not None
+    script = LOCK_SCRIPT.read_text("utf-8")
+    assert f"--python-version {base[1]}" in script
+    assert "--generate-hashes" in script
+    makefile = MAKEFILE.read_text("utf-8")
+    assert re.search(r"^lock:", makefile, re.MULTILINE)
+    assert "deploy/lock.sh" in makefile
+    assert (
+        (ROOT / "requirements.lock")
+        .read_text("utf-8")
+        .startswith(
+            "# This file was autogenerated by uv via the following command:\n#    make lock\n"
+        )
+    )
+
+
+def test_lock_checks_catch_a_stale_or_unhashed_lock() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    lock = (ROOT / "requirements.lock").read_text("utf-8")
+    assert lock_problems(pyproject, lock) == []
+    # A dependency added to pyproject.toml without `make lock`.
+    grown = copy.deepcopy(pyproject)
+    grown["project"]["dependencies"].append("attrs>=23")
+    assert lock_problems(grown, lock) == ["attrs: in pyproject.toml, not in the lock"]
+    # A lower bound raised past the locked version.
+    raised = copy.deepcopy(pyproject)
+    raised["project"]["dependencies"] = [
+        "rich>=999" if d.startswith("rich") else d for d in raised["project"]["dependencies"]
+    ]
+    assert any("rich: locked" in p for p in lock_problems(raised, lock))
+    # The otel extra is not in the plain lock.
+    assert any("opentelemetry-sdk" in p for p in lock_problems(pyproject, lock, ("otel",)))
+    # A line without hash, a range instead of a pin.
+    unhashed = lock + "attrs==23.2.0\n"
+    assert "attrs: no sha256 hash" in lock_problems(pyproject, unhashed)
+    ranged = lock + "attrs>=23 \\\n    --hash=sha256:" + "a" * 64 + "\n"
+    assert any("attrs: not pinned" in p for p in lock_problems(pyproject, ranged))
+    # Dockerfiles that install around the lock.
+    dockerfile = DOCKERFILE.read_text("utf-8")
+    assert dockerfile_install_problems(dockerfile.replace("--require-hashes", ""))
+    assert dockerfile_install_problems(
+        dockerfile.replace("--no-deps --no-index --no-build-isolation .", ".")
+    )
+    assert dockerfile_install_problems(dockerfile + "RUN pip install requests\n")
 
 
 def test_checks_catch_a_broken_deployment(compose: dict[str, Any]) -> None:
@@ -812,6 +1169,46 @@ def test_checks_catch_a_broken_deployment(compose: dict[str, Any]) -> None:
     invalid = copy.deepcopy(compose)
     invalid["services"][WORKER]["restart_policy"] = "always"
     assert schema_errors(invalid)
+
+    defaulted = copy.deepcopy(compose)
+    defaulted["services"]["temporal"]["environment"]["POSTGRES_PWD"] = (
+        "${POSTGRES_PASSWORD:-change-me}"
+    )
+    assert password_problems(defaulted) == [
+        "temporal: POSTGRES_PWD is not ${POSTGRES_PASSWORD:?message}"
+    ]
+    unchecked = copy.deepcopy(compose)
+    del unchecked["services"]["postgresql"]["depends_on"]
+    assert password_problems(unchecked) == [
+        "postgresql gets the password without waiting for password-check",
+        "temporal gets the password without waiting for password-check",
+    ]
+    started_only = copy.deepcopy(compose)
+    started_only["services"]["postgresql"]["depends_on"][PASSWORD_CHECK] = {
+        "condition": "service_started"
+    }
+    assert len(password_problems(started_only)) == 2
+
+    whole_volume = copy.deepcopy(compose)
+    whole_volume["services"][STATUS]["volumes"][0] = {
+        "type": "volume",
+        "source": "sla-data",
+        "target": "/srv/sla",
+        "read_only": True,
+    }
+    assert "status mounts the worker's sla-data at /srv/sla" in status_mount_problems(
+        whole_volume, env
+    )
+    writable = copy.deepcopy(compose)
+    writable["services"][STATUS]["volumes"][0]["read_only"] = False
+    assert status_mount_problems(writable, env) == ["status mounts status-site writable"]
+    shared = copy.deepcopy(compose)
+    shared["services"][WORKER]["volumes"] = [
+        v for v in shared["services"][WORKER]["volumes"] if v["target"] != "/data/status"
+    ]
+    assert status_mount_problems(shared, env) == [
+        "the worker has no volume of its own at /data/status"
+    ]
 
     dockerfile = DOCKERFILE.read_text("utf-8")
     as_root = dockerfile.replace("USER 10001:10001", "USER root")

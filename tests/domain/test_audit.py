@@ -42,8 +42,8 @@ from domain.incident import (
     ReactionBreached,
     Resolve,
 )
+from domain.read_model import IncidentView, build_view
 from domain.sla import Severity
-from domain.view import IncidentView, view
 from tests.domain.test_incident import (
     BERLIN,
     CRITICAL_FACTS,
@@ -59,7 +59,7 @@ TWENTY_HOURS = 20 * 60
 
 
 def incident(received_at: datetime, **facts: object) -> IncidentView:
-    return view(opened(received_at, None, **facts))
+    return build_view(opened(received_at, None, **facts))
 
 
 def with_events(v: IncidentView, *events: object) -> IncidentView:
@@ -107,7 +107,7 @@ def test_nrw_holidays_do_not_count_towards_staleness() -> None:
 def test_an_operator_update_resets_the_idle_time() -> None:
     received = berlin(9, 0, day=19)  # Thursday before
     state = acked(opened(received), estimate=berlin(12, day=30), now=berlin(10, 0, day=23))
-    v = view(state)
+    v = build_view(state)
     assert last_update(v) == berlin(10, 0, day=23)
     ticket = audit_incident(v, berlin(11, 0), POLICY)  # Tue: Mon 8 h + Tue 3 h
     assert ticket.idle_business_minutes == 11 * 60
@@ -187,7 +187,7 @@ def test_near_counts_business_time_across_the_weekend() -> None:
 def test_a_deadline_at_closing_time_is_overdue_while_closed() -> None:
     # Critical, received Tue 14:00: resolution due Tue 18:00; checked at 19:00.
     v = acked(opened(berlin(14, 0), **CRITICAL_FACTS), estimate=berlin(17), now=berlin(14, 30))
-    ticket = audit_incident(view(v), berlin(19, 0), POLICY)
+    ticket = audit_incident(build_view(v), berlin(19, 0), POLICY)
     kinds = {c.kind: c for c in ticket.overdue}
     assert set(kinds) == {AuditDeadline.RESOLUTION, AuditDeadline.ESTIMATE}
     assert kinds[AuditDeadline.RESOLUTION].business_minutes_left == 0
@@ -196,7 +196,7 @@ def test_a_deadline_at_closing_time_is_overdue_while_closed() -> None:
 
 def test_acknowledged_ticket_watches_estimate_and_resolution_not_reaction() -> None:
     state = acked(opened(berlin(9, 30), **CRITICAL_FACTS), estimate=berlin(12), now=berlin(10))
-    ticket = audit_incident(view(state), berlin(12, 30), POLICY)
+    ticket = audit_incident(build_view(state), berlin(12, 30), POLICY)
     assert [c.kind for c in ticket.overdue] == [AuditDeadline.ESTIMATE]
     assert ticket.overdue[0].business_minutes_left == -30
     assert [(c.kind, c.business_minutes_left) for c in ticket.near_deadline] == [
@@ -208,9 +208,9 @@ def test_acknowledged_ticket_watches_estimate_and_resolution_not_reaction() -> N
 
 def test_resolved_incident_has_no_findings_and_is_not_counted() -> None:
     state = apply(opened(berlin(9, 0, day=19)), Resolve(summary="behoben"), berlin(9, 0, day=20))
-    ticket = audit_incident(view(state), berlin(12, 0), POLICY)
+    ticket = audit_incident(build_view(state), berlin(12, 0), POLICY)
     assert not ticket.flagged
-    report = support_report("a", berlin(12, 0), date(2026, 11, 24), POLICY, [view(state)])
+    report = support_report("a", berlin(12, 0), date(2026, 11, 24), POLICY, [build_view(state)])
     assert report.open_tickets == 0
     assert report.tickets == ()
 
@@ -220,7 +220,7 @@ def test_resolved_incident_has_no_findings_and_is_not_counted() -> None:
 
 def test_support_report_sections_and_order() -> None:
     now = berlin(11, 45)
-    fine = view(  # acknowledged, estimate next week: nothing to report
+    fine = build_view(  # acknowledged, estimate next week: nothing to report
         acked(opened(berlin(11, 0), **MINOR_FACTS), estimate=berlin(12, day=30), now=berlin(11, 10))
     )
     overdue = incident(berlin(9, 30), **CRITICAL_FACTS)  # reaction overdue since 10:30
@@ -368,7 +368,7 @@ def test_findings_are_consistent(
     state = opened(received, None, **facts)
     if acknowledge:
         state = acked(state, estimate=received + timedelta(days=2), now=received)
-    v = view(state)
+    v = build_view(state)
     now = received + timedelta(minutes=later)
     ticket = audit_incident(v, now, POLICY)
     calendar = POLICY.calendar

@@ -26,12 +26,12 @@ from domain.change_request import (
     RecordDevTicket,
     ReleasePlanned,
     SubmitChangeRequest,
+    build_view,
     decide,
     effects_of,
     evolve,
     fold,
     summarize,
-    view,
 )
 from domain.errors import AlreadyDone, DomainError, DomainErrorKind, MissingText, WrongStatus
 from domain.report import ChangeRequest
@@ -266,7 +266,7 @@ def test_messages_are_fixed_at_event_time() -> None:
 
 def test_view_and_summary_carry_the_lifecycle() -> None:
     state = run(discussed(), PlanRelease(release="2027.1"))
-    full = view(state)
+    full = build_view(state)
     assert full.status is ChangeRequestStatus.PLANNED
     assert full.dev_ticket_id == "DEV-0001"
     assert full.release == "2027.1"

@@ -876,9 +876,9 @@ def test_a_warning_is_sent_once_per_deadline(kind: DeadlineKind) -> None:
     state = opened(**CRITICAL_FACTS)
     due = state.reaction_due if kind is DeadlineKind.REACTION else state.resolution_due
     warning = (
-        state.current.reaction_warning
+        state.current_deadlines.reaction_warning
         if kind is DeadlineKind.REACTION
-        else state.current.resolution_warning
+        else state.current_deadlines.resolution_warning
     )
     state = apply(state, WarnDeadline(deadline=kind), warning)
     assert state.was_warned(kind, due)

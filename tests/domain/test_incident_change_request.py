@@ -39,8 +39,8 @@ from domain.incident import (
     pending_timers,
 )
 from domain.notifications import MessageKind, notifications_for
+from domain.read_model import build_view
 from domain.status import StatusPostKind
-from domain.view import view
 from tests.domain.test_incident import (
     DEADLINES,
     MAJOR,
@@ -194,7 +194,7 @@ def test_the_change_request_id_is_recorded_after_resolution_and_mailed_to_the_re
     assert (recorded.change_request_id, recorded.title) == (CR_ID, CLASSIFY.title)
     assert recorded.reason == CLASSIFY.reason
     assert state.change_request_id == CR_ID
-    assert view(state).change_request_id == CR_ID
+    assert build_view(state).change_request_id == CR_ID
     assert outcome(state, POLICY.calendar).change_request_id == CR_ID
     (mail,) = notifications_for(state, len(state.events) - 1, POLICY)
     assert mail.kind is MessageKind.CLASSIFIED_AS_CHANGE_REQUEST
@@ -244,7 +244,7 @@ def test_a_recorded_link_is_an_event_once_per_dev_ticket() -> None:
     linked = event(events, 0, DevTicketLinked)
     assert (linked.dev_ticket_id, linked.title) == ("DEV-0007", "Umlaute")
     assert state.dev_tickets == ("DEV-0007",)
-    assert view(state).dev_tickets == ("DEV-0007",)
+    assert build_view(state).dev_tickets == ("DEV-0007",)
     assert notifications_for(state, len(state.events) - 1, POLICY) == []
 
     again = RecordDevTicketLink(dev_ticket_id="DEV-0007", title="Umlaute")

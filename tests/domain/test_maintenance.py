@@ -24,6 +24,7 @@ from domain.maintenance import (
     InvalidWindow,
     MaintenanceErrorKind,
     MaintenancePlan,
+    MaintenancePost,
     MaintenanceRescheduled,
     MaintenanceState,
     MaintenanceStatus,
@@ -39,6 +40,7 @@ from domain.maintenance import (
     fold,
     is_usual_window,
     maintenance_id,
+    maintenance_post_for,
     parse_services,
     pending_timer,
     window_warnings,
@@ -46,11 +48,9 @@ from domain.maintenance import (
 from domain.sla import MaintenancePolicy, MaintenanceWindow, Severity, SlaPolicy
 from domain.status import (
     RESOLVED_RETENTION,
-    MaintenancePost,
     StatusBoard,
     StatusPost,
     StatusPostKind,
-    maintenance_post_for,
 )
 from tests.maintenance_support import BERLIN
 

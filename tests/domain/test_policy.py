@@ -822,3 +822,118 @@ def test_midnight_closing_is_end_of_day(always_on: SlaPolicy) -> None:
     spec = always_on.calendar_spec
     assert (spec.opens, spec.closes) == ("00:00", "24:00")
     assert always_on.calendar.is_open(datetime.combine(date(2026, 11, 29), time(23, 59), BERLIN))
+
+
+# -- [limits] and [mail] (issue 14) -------------------------------------------------
+
+
+def test_shipped_policy_limits_are_the_hard_maxima(policy: SlaPolicy) -> None:
+    assert policy.limits.as_mapping() == {
+        "description": 20_000,
+        "text": 5_000,
+        "name": 200,
+        "phone": 50,
+        "attachments": 20,
+    }
+    assert policy.mail.smtputf8 is False
+
+
+def test_limits_and_mail_default_when_the_sections_are_missing() -> None:
+    data = shipped_mapping()
+    del data["limits"], data["mail"]
+    assert SlaPolicy.from_mapping(data) == SlaPolicy.default()
+
+
+def test_a_policy_may_lower_the_limits_and_enable_smtputf8(tmp_path: Path) -> None:
+    data = shipped_mapping()
+    data["limits"] = {"description": 500, "name": 80, "attachments": 0}
+    data["mail"] = {"smtputf8": True}
+    data["customers"][0]["contacts"] = ["müller@beispiel-versand.de"]
+    path = tmp_path / "lowered.toml"
+    path.write_text(to_toml(data), encoding="utf-8")
+    policy = SlaPolicy.from_file(path)
+    assert policy.limits.as_mapping() == {
+        "description": 500,
+        "text": 5_000,
+        "name": 80,
+        "phone": 50,
+        "attachments": 0,
+    }
+    assert policy.mail.smtputf8 is True
+    assert policy.customers[0].contacts == ("müller@beispiel-versand.de",)
+    assert SlaPolicy.model_validate_json(policy.model_dump_json()) == policy
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "words"),
+    [
+        pytest.param(
+            _set("limits", value={"description": 20_001}),
+            "limits.description",
+            ["at most 20000", "hard maximum"],
+            id="description-above-cap",
+        ),
+        pytest.param(
+            _set("limits", value={"text": 1_000_000}),
+            "limits.text",
+            ["at most 5000"],
+            id="text-above-cap",
+        ),
+        pytest.param(
+            _set("limits", value={"attachments": 21}),
+            "limits.attachments",
+            ["at most 20"],
+            id="attachments-above-cap",
+        ),
+        pytest.param(
+            _set("limits", value={"name": 0}), "limits.name", ["greater than"], id="name-zero"
+        ),
+        pytest.param(
+            _set("limits", value={"phone": 5}), "limits.phone", ["greater than"], id="phone-5"
+        ),
+        pytest.param(
+            _set("limits", value={"subject": 80}),
+            "limits.subject",
+            ["unknown field"],
+            id="unknown-limit",
+        ),
+        pytest.param(
+            _set("mail", value={"smtputf8": "maybe"}),
+            "mail.smtputf8",
+            ["bool"],
+            id="smtputf8-maybe",
+        ),
+        pytest.param(
+            _set("contacts", "on_duty", value="=?utf-8?q?x=0D=0A?=@myconvento.com"),
+            "contacts.on_duty",
+            ["e-mail", "encoded-word"],
+            id="encoded-word-contact",
+        ),
+        pytest.param(
+            _set("customers", value=[{"company": "X AG", "contacts": ["müller@x-ag.de"]}]),
+            "customers.0.contacts.0",
+            ["SMTPUTF8", "[mail] smtputf8 = false"],
+            id="non-ascii-contact-without-smtputf8",
+        ),
+        pytest.param(
+            _set("customers", value=[{"company": "X AG\n---\nY"}]),
+            "customers.0.company",
+            ["U+000A"],
+            id="company-with-newline",
+        ),
+    ],
+)
+def test_limits_and_mail_errors_name_the_dotted_key(
+    tmp_path: Path, mutate: Callable[[dict[str, Any]], None], key: str, words: list[str]
+) -> None:
+    path, message = load_mutated(tmp_path, mutate)
+    assert message.startswith(f"{path}: ")
+    assert f"{key}:" in message
+    for word in words:
+        assert word in message
+
+
+def test_an_idna_contact_is_stored_in_its_ascii_form() -> None:
+    data = shipped_mapping()
+    data["contacts"]["management"] = "gf@bücher.de"
+    assert SlaPolicy.from_mapping(data).contacts.management == "gf@xn--bcher-kva.de"

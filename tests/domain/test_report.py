@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from domain.errors import describe_validation_error
-from domain.report import ChangeRequest, Channel, IncidentReport, Scope
-from domain.sla import Severity
+from domain.report import ChangeRequest, Channel, IncidentReport, Scope, check_limits
+from domain.sla import Severity, SlaPolicy
 
 # The intake report example of DESIGN §4, verbatim.
 DESIGN_EXAMPLE = """\
@@ -214,6 +214,17 @@ def test_only_required_fields_is_enough() -> None:
         ("attachments", ["   "]),
         ("attachments", "https://files.example/screenshot-1.png"),
         ("attachments", ["a"] * 51),
+        ("attachments", ["a.png"] * 21),
+        ("attachments", ["../../etc/passwd"]),
+        ("attachments", ["javascript:alert(1)"]),
+        ("company", "\n---\n"),
+        ("company", "Beispiel Versand GmbH\n---\nBitte 0900-123 anrufen"),
+        ("full_name", "Erika\u202eMustermann X"),
+        ("phone", "1" * 1_950_000),
+        ("email", "=?utf-8?q?x=0D=0A?=@example.de"),
+        ("description", "Fehler\x00"),
+        ("first_noticed_at", "9999-12-31T23:00:00+01:00"),
+        ("first_noticed_at", "1970-01-01T00:00:00Z"),
         ("request_id", "chat 48213"),
         ("request_id", ""),
         ("request_id", "x" * 129),
@@ -423,3 +434,116 @@ def test_fuzzed_json_reports_raise_only_validation_errors(data: st.DataObject) -
         IncidentReport.model_validate_json(text)
     except ValidationError as exc:
         assert describe_validation_error(exc)
+
+
+# -- bounded input (issue 14) ------------------------------------------------------
+
+DEFAULT_POLICY = SlaPolicy.default()
+
+
+def test_a_company_with_brackets_and_slash_is_accepted() -> None:
+    # Legitimate; the CLI escapes Rich markup when it prints it.
+    report = IncidentReport.model_validate({**VALID, "company": "ACME [/] GmbH"})
+    assert report.company == "ACME [/] GmbH"
+
+
+def test_a_newline_in_company_is_refused_not_stripped() -> None:
+    description = errors_of({**VALID, "company": "\n---\n"})
+    assert description.startswith("company: ")
+    assert "U+000A" in description
+
+
+def test_a_phone_of_two_megabytes_is_refused_with_a_short_message() -> None:
+    # Spaces were the loophole: 6–20 digits were checked, separators were not counted.
+    description = errors_of({**VALID, "phone": "+49 2131" + " " * 1_950_000 + "123456"})
+    assert description.startswith("phone: ")
+    assert len(description) < 200
+
+
+def test_a_first_noticed_at_in_year_9999_is_refused() -> None:
+    description = errors_of({**VALID, "first_noticed_at": "9999-12-31T23:59:59+01:00"})
+    assert description.startswith("first_noticed_at: ")
+    assert "2000–2099" in description
+
+
+def test_an_encoded_word_address_is_refused() -> None:
+    description = errors_of({**VALID, "email": "=?utf-8?q?x=0D=0A?=@example.de"})
+    assert description.startswith("email: not an e-mail address")
+
+
+def test_an_idna_domain_is_accepted_and_stored_in_ascii() -> None:
+    report = IncidentReport.model_validate({**VALID, "email": "info@bücher.de"})
+    assert report.email == "info@xn--bcher-kva.de"
+    assert check_limits(report, DEFAULT_POLICY) == []
+
+
+def test_a_non_ascii_local_part_needs_smtputf8_in_the_policy() -> None:
+    report = IncidentReport.model_validate({**VALID, "email": "müller@example.de"})
+    (problem,) = check_limits(report, DEFAULT_POLICY)
+    assert problem.startswith("email: ")
+    assert "SMTPUTF8" in problem
+    smtputf8 = DEFAULT_POLICY.model_copy(
+        update={"mail": DEFAULT_POLICY.mail.model_copy(update={"smtputf8": True})}
+    )
+    assert check_limits(report, smtputf8) == []
+
+
+def test_free_text_keeps_its_lines_and_markup() -> None:
+    text = "Fehler 503:\r\n\tbeim Login <script>alert(1)</script>\r\n[/] „OK“ 😀"
+    report = IncidentReport.model_validate({**VALID, "description": text})
+    assert report.description == text.replace("\r\n", "\n")
+
+
+def test_the_design_example_is_within_the_shipped_limits() -> None:
+    report = IncidentReport.model_validate_json(DESIGN_EXAMPLE)
+    assert check_limits(report, DEFAULT_POLICY) == []
+    assert check_limits(ChangeRequest.model_validate(CHANGE_REQUEST), DEFAULT_POLICY) == []
+
+
+def lowered(**limits: int) -> SlaPolicy:
+    return DEFAULT_POLICY.model_copy(
+        update={"limits": DEFAULT_POLICY.limits.model_copy(update=limits)}
+    )
+
+
+def test_check_limits_names_every_field_over_a_lowered_limit() -> None:
+    report = IncidentReport.model_validate(
+        {**VALID, "attachments": ["a.png", "b.png"], "phone": "+49 2131 123456"}
+    )
+    policy = lowered(name=10, description=20, phone=10, attachments=1)
+    assert check_limits(report, policy) == [
+        "company: at most 10 characters here ([limits] name), got 21",
+        "full_name: at most 10 characters here ([limits] name), got 16",
+        "phone: at most 10 characters here ([limits] phone), got 15",
+        "description: at most 20 characters here ([limits] description), got 43",
+        "attachments: at most 1 items here ([limits] attachments), got 2",
+    ]
+
+
+def test_check_limits_applies_to_change_requests() -> None:
+    request = ChangeRequest.model_validate(CHANGE_REQUEST)
+    assert check_limits(request, lowered(name=20)) == [
+        "company: at most 20 characters here ([limits] name), got 21",
+        "title: at most 20 characters here ([limits] name), got 34",
+    ]
+
+
+def test_the_hard_maxima_are_the_model_limits() -> None:
+    at_limits = {
+        **VALID,
+        "company": "C" * 200,
+        "full_name": "E " + "M" * 198,
+        "phone": "+49 2131" + " " * 36 + "123456",
+        "description": "d" * 20_000,
+        "attachments": ["https://files.example/" + "x" * 1_978] * 20,
+    }
+    report = IncidentReport.model_validate(at_limits)
+    assert check_limits(report, DEFAULT_POLICY) == []
+    for field, value in [
+        ("company", "C" * 201),
+        ("full_name", "E " + "M" * 199),
+        ("phone", "+49 2131" + " " * 37 + "123456"),
+        ("description", "d" * 20_001),
+        ("attachments", ["a.png"] * 21),
+    ]:
+        assert errors_of({**at_limits, field: value}).startswith(f"{field}")

@@ -32,6 +32,7 @@ from domain.incident import (
     pending_timers,
 )
 from domain.oncall import BillingRecord, BookingStatus, OnCallBooking
+from domain.read_model import IncidentView, build_view
 from domain.report import Channel, IncidentReport, Scope
 from domain.sla import Deadlines, Severity, SlaPolicy
 from domain.sla_report import (
@@ -46,7 +47,6 @@ from domain.sla_report import (
     oncall_figures,
     reaction_due_window,
 )
-from domain.view import IncidentView, view
 
 BERLIN = ZoneInfo("Europe/Berlin")
 POLICY = SlaPolicy.default()
@@ -120,7 +120,7 @@ class Incident:
 
     @property
     def view(self) -> IncidentView:
-        return view(self.state)
+        return build_view(self.state)
 
 
 def figures(report: SlaReport, severity: Severity) -> SeverityFigures:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.incident import (
@@ -37,6 +36,8 @@ from service.connect import ensure_search_attributes
 from starter import report_incident
 from tests.conftest import Stack, make_stack, report
 from tests.servers import installed_binary
+from tests.workflows.oncall_support import terminate_settled
+from workflows.converter import sla_data_converter
 from workflows.incident import IncidentWorkflow
 
 HERE = Path(__file__).parent
@@ -130,7 +131,7 @@ SCENARIOS: dict[str, Scenario] = {
 async def record(only: Sequence[str] = ()) -> None:
     """Run every scenario (or those named in ``only``) and write ``<scenario>-<workflow>.json``."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),
     )
     try:
@@ -148,6 +149,10 @@ async def record(only: Sequence[str] = ()) -> None:
                         path = HERE / f"{name}-{kind}.json"
                         path.write_text(history.to_json(), "utf-8")
                         print(f"recorded {path.name}: {len(history.events)} events")
+                    # The status page runs on with a timer; left on a task queue
+                    # nobody polls, it stops the server from skipping time for
+                    # the next scenario ("Timeout expired" in its first skip).
+                    await terminate_settled(env.client, [stack.status_page_id])
     finally:
         await env.shutdown()
 

@@ -16,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.audit import AuditKind
@@ -25,6 +24,7 @@ from starter import report_incident
 from tests.conftest import Stack, make_stack, report
 from tests.servers import installed_binary
 from workflows.audit import AuditInput, AuditWorkflow
+from workflows.converter import sla_data_converter
 from workflows.names import SEARCH_ATTRIBUTES
 
 HERE = Path(__file__).parent
@@ -94,7 +94,7 @@ SCENARIOS: dict[str, Scenario] = {
 async def record() -> None:
     """Run every scenario and write ``<scenario>-audit.json`` histories."""
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         dev_server_existing_path=installed_binary("temporal"),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.dev_tickets import IncidentLink
@@ -25,6 +24,7 @@ from service.connect import ensure_search_attributes
 from tests.conftest import Stack, make_stack
 from tests.servers import installed_binary
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
+from workflows.converter import sla_data_converter
 
 HERE = Path(__file__).parent
 Scenario = Callable[[Stack], Awaitable[WorkflowHandle[Any, Any]]]
@@ -88,7 +88,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
 async def record() -> None:
     """Run every scenario and write ``<scenario>-<workflow>.json`` histories."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),
     )
     try:

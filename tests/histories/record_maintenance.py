@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.maintenance import (
@@ -30,6 +29,7 @@ from service.maintenance import start_maintenance
 from tests.conftest import Stack, make_stack
 from tests.maintenance_support import directory_policy
 from tests.servers import installed_binary
+from workflows.converter import sla_data_converter
 from workflows.maintenance import MaintenanceWorkflow
 from workflows.status_page import StatusPageWorkflow
 
@@ -106,7 +106,7 @@ SCENARIOS: dict[str, Scenario] = {
 async def record() -> None:
     """Run every scenario; write ``<scenario>-maintenance.json`` and ``-status_page.json``."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),
     )
     try:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.incident import Resolve
@@ -28,7 +27,14 @@ from service.oncall import book_oncall
 from starter import report_incident
 from tests.conftest import Stack, report
 from tests.servers import installed_binary
-from tests.workflows.oncall_support import Directory, at, bookable_day, oncall_stack
+from tests.workflows.oncall_support import (
+    Directory,
+    at,
+    bookable_day,
+    oncall_stack,
+    terminate_settled,
+)
+from workflows.converter import sla_data_converter
 from workflows.incident import IncidentWorkflow
 from workflows.oncall import OnCallBookingWorkflow
 
@@ -100,7 +106,7 @@ SCENARIOS: dict[str, Scenario] = {
 async def record() -> None:
     """Run every scenario and write ``<scenario>-<workflow>.json`` histories."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),
     )
     try:
@@ -115,6 +121,9 @@ async def record() -> None:
                         path = HERE / f"{name}-{kind}.json"
                         path.write_text(history.to_json(), "utf-8")
                         print(f"recorded {path.name}: {len(history.events)} events")
+                    # Nothing may run on with timers on a queue nobody polls
+                    # (it stops the server from skipping time).
+                    await terminate_settled(env.client, [stack.status_page_id])
     finally:
         await env.shutdown()
 

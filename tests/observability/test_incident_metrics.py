@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,6 +23,7 @@ from starter import report_incident
 from tests.conftest import make_stack, report
 from tests.servers import installed_binary
 from tests.workflows.waiting import eventually
+from workflows.converter import sla_data_converter
 from workflows.incident import IncidentWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,7 @@ async def buffered_env() -> AsyncIterator[tuple[WorkflowEnvironment, MetricBuffe
     buffer = MetricBuffer(10_000)
     env = await WorkflowEnvironment.start_time_skipping(
         runtime=Runtime(telemetry=TelemetryConfig(metrics=buffer)),
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),
     )
     await ensure_search_attributes(env.client)

@@ -20,7 +20,6 @@ from email.message import EmailMessage
 
 import pytest
 from temporalio import workflow
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import (
     MetricBuffer,
@@ -30,6 +29,8 @@ from temporalio.runtime import (
 )
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
+
+from workflows.converter import sla_data_converter
 
 with workflow.unsafe.imports_passed_through():
     from activities.mail import DeliveryReport
@@ -280,7 +281,7 @@ async def test_prometheus_endpoint_serves_sdk_and_sla_metrics() -> None:
     )
     env = await WorkflowEnvironment.start_time_skipping(
         runtime=runtime,
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),
     )
     try:
@@ -334,7 +335,7 @@ async def test_prometheus_endpoint_serves_sdk_and_sla_metrics() -> None:
     await Replayer(
         workflows=[MetricsProbe],
         workflow_runner=workflow_runner(),
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         runtime=replay_runtime,
     ).replay_workflow(history)
     assert totals(buffer) == {}

@@ -28,7 +28,6 @@ from temporalio.client import (
     ScheduleRange,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
@@ -52,6 +51,7 @@ from tests.workflows.test_dev_server import eventually
 from worker import WORKFLOWS
 from workflows import names
 from workflows.audit import AuditInput, AuditWorkflow
+from workflows.converter import sla_data_converter
 from workflows.incident import IncidentWorkflow
 from workflows.sandbox import workflow_runner
 
@@ -193,7 +193,7 @@ async def test_daily_audit_reports_mails_and_stores(audit_stack: Stack) -> None:
     history = await client.get_workflow_handle(audit_id).fetch_history()
     await Replayer(
         workflows=list(WORKFLOWS),
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         workflow_runner=workflow_runner(),
     ).replay_workflow(history)
 

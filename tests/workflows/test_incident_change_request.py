@@ -28,8 +28,8 @@ from domain.incident import (
     Resolve,
 )
 from domain.notifications import MessageKind
+from domain.read_model import IncidentView
 from domain.sla import Severity
-from domain.view import IncidentView
 from tests.conftest import Stack
 from tests.workflows.test_incident_workflow import (
     REPORTER,

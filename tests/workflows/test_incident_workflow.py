@@ -29,7 +29,6 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -51,13 +50,14 @@ from domain.incident import (
     Resolve,
 )
 from domain.notifications import MessageKind
+from domain.read_model import IncidentResult, IncidentView
 from domain.report import IncidentReport
 from domain.sla import Severity, SlaPolicy
 from domain.status import RESOLVED_RETENTION
-from domain.view import IncidentResult, IncidentView
 from starter import report_incident
 from tests.conftest import Stack, make_stack, report
 from tests.workflows.waiting import eventually, history_event_types, settled
+from workflows.converter import sla_data_converter
 from workflows.incident import IncidentInput, IncidentWorkflow
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -235,7 +235,7 @@ async def refused(call: Awaitable[object], kind: DomainErrorKind) -> Application
     return cause
 
 
-PAYLOADS = pydantic_data_converter.payload_converter
+PAYLOADS = sla_data_converter.payload_converter
 
 # -- 1. lifecycle per severity -------------------------------------------------
 

@@ -22,15 +22,14 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 import workflows.delivery
 from activities.mail import DeliveryReport, OutboxMailer
 from domain.incident import Acknowledge, Resolve
+from domain.read_model import SearchIndex
 from domain.report import IncidentReport
 from domain.sla import Severity
-from domain.view import SearchIndex
 from tests.conftest import make_stack, report
 from tests.workflows.test_incident_workflow import (
     POLICY,
@@ -39,10 +38,11 @@ from tests.workflows.test_incident_workflow import (
     next_business_morning,
 )
 from tests.workflows.waiting import eventually, settled
+from workflows.converter import sla_data_converter
 from workflows.incident import IncidentInput, IncidentWorkflow
 from workflows.visibility import incident_search_attributes
 
-PAYLOADS = pydantic_data_converter.payload_converter
+PAYLOADS = sla_data_converter.payload_converter
 # The target for one plain lifecycle (report -> acknowledge -> resolve).
 MAX_EVENTS = 30
 

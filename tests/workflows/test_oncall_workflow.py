@@ -39,8 +39,8 @@ from domain.oncall import (
     reminder_instant,
     with_oncall_windows,
 )
+from domain.read_model import IncidentView
 from domain.sla import Severity, SlaPolicy
-from domain.view import IncidentView
 from service.oncall import book_oncall, company_windows
 from starter import oncall_windows_for, report_incident
 from tests.conftest import Stack, make_stack, report

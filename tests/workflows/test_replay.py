@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from worker import WORKFLOWS
+from workflows.converter import sla_data_converter
 from workflows.sandbox import workflow_runner
 
 HISTORIES = sorted(
@@ -35,7 +35,7 @@ async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     replayer = Replayer(
         workflows=list(WORKFLOWS),
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         workflow_runner=workflow_runner(),
     )
     await replayer.replay_workflow(history)

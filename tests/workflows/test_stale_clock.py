@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker._workflow_instance import _WorkflowInstanceImpl
 
 from tests.conftest import Stack
 from tests.workflows.test_incident_workflow import harness_for
 from worker import WORKFLOWS
+from workflows.converter import sla_data_converter
 from workflows.sandbox import workflow_runner
 
 LAG = timedelta(minutes=40)
@@ -90,7 +90,7 @@ async def test_a_lagging_clock_live_still_replays_and_records_every_deadline(
     _restore_real_clock()  # replay sees each task's true time
     replayer = Replayer(
         workflows=list(WORKFLOWS),
-        data_converter=pydantic_data_converter,
+        data_converter=sla_data_converter,
         workflow_runner=workflow_runner(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)

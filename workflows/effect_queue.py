@@ -1,0 +1,69 @@
+"""One effect queue for every workflow that sends mail: ordered, carried, drained.
+
+A workflow records an event first and delivers what it causes outside (e-mails,
+status posts, tracker updates, a started change request) afterwards, in event
+order, from a separate task: a mail outage never delays a deadline or an
+operator's update. What is not delivered yet travels with continue-as-new,
+and a workflow completes only once the queue is drained. Each workflow gives
+the queue its own ``deliver`` for one item; an undelivered e-mail is recorded
+there as the workflow's own domain event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Generic, TypeVar
+
+from temporalio import workflow
+
+E = TypeVar("E")
+
+
+class EffectQueue(Generic[E]):
+    """Effects waiting for delivery, oldest first, delivered one at a time.
+
+    Args:
+        deliver: Delivers one item (awaits its activities). An item is removed
+            only after ``deliver`` returned, so a continue-as-new or a crash in
+            between carries or repeats it, never drops it.
+        carried: Items a previous run did not deliver (continue-as-new input).
+    """
+
+    def __init__(self, deliver: Callable[[E], Awaitable[None]], carried: Iterable[E] = ()) -> None:
+        self._deliver = deliver
+        self._pending: list[E] = list(carried)
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, effects: Iterable[E]) -> None:
+        """Queue effects behind those already waiting."""
+        self._pending.extend(effects)
+
+    @property
+    def drained(self) -> bool:
+        """Whether nothing waits for delivery."""
+        return not self._pending
+
+    def carried(self) -> tuple[E, ...]:
+        """What is not delivered yet (for the continue-as-new input)."""
+        return tuple(self._pending)
+
+    def start(self) -> None:
+        """Start delivering (from the workflow's ``run``, once)."""
+        assert self._task is None, "the effect queue runs already"
+        self._task = asyncio.create_task(self._run())
+
+    def stop(self) -> None:
+        """Stop delivering (the workflow is ending)."""
+        if self._task is not None:
+            self._task.cancel()
+
+    async def until_drained(self) -> None:
+        """Wait until every effect is delivered and no handler is still running."""
+        await workflow.wait_condition(lambda: self.drained and workflow.all_handlers_finished())
+
+    async def _run(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._pending))
+            await self._deliver(self._pending[0])
+            self._pending.pop(0)
