@@ -47,6 +47,19 @@ pytest: $(VENV)/.installed-test chromium
 chromium:
 	@bash tests/browser/ensure_chromium.sh
 
+# The pytest suite LOADED_RUNS times (default 3) while `stress-ng --cpu 2` keeps the
+# CPUs busy (installed with apt-get when missing): a suite that passes on a loaded
+# 2-core machine every time. One line per run; exits non-zero if any run failed.
+# The workflow tests once more with workers that keep no workflow in cache: every
+# workflow task is a full replay, the path a worker takes after a crash (~5 min).
+.PHONY: test-cacheless
+test-cacheless: $(VENV)/.installed-test
+	SLA_TEST_CACHELESS=1 $(BIN)/python -m pytest tests/workflows $(PYTEST_ARGS)
+
+.PHONY: test-loaded
+test-loaded: $(VENV)/.installed-test chromium
+	@VENV=$(VENV) bash tests/load/run_loaded.sh $(PYTEST_ARGS)
+
 $(VENV)/.installed-chaos: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,chaos]'
 	touch $@ $(VENV)/.installed-test $(VENV)/.installed-run

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,6 +194,15 @@ CREATE TABLE IF NOT EXISTS links (
 """
 
 
+def _create_tables(db: sqlite3.Connection) -> None:
+    """Create the ledger's tables (if missing) in one write transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("COMMIT")
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -329,27 +340,77 @@ class SqliteDevTicketTracker:
 
     def _connect(self) -> sqlite3.Connection:
         # Autocommit mode: transactions are opened explicitly below. The
-        # timeout makes a writer wait for another one instead of failing.
+        # timeout is SQLite's busy timeout: a connection waits up to 30 s for
+        # a lock another one holds instead of failing at once.
+        self._ensure_ledger()
         db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         db.execute("PRAGMA foreign_keys = ON")
-        if not self._ready:
-            with self._ready_lock:
-                if not self._ready:
-                    # WAL lets readers run beside the writer; the schema is
-                    # created under the write lock so that two processes
-                    # starting at once do not trip over each other.
-                    db.execute("PRAGMA journal_mode = WAL")
-                    db.execute("BEGIN IMMEDIATE")
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
-                    db.execute("COMMIT")
-                    self._ready = True
         return db
+
+    def _ensure_ledger(self) -> None:
+        """Create the ledger file and its tables, once per tracker.
+
+        Why no ``PRAGMA journal_mode = WAL`` on connecting: switching a file
+        into WAL rewrites its header, so the switch first reads (shared lock)
+        and then writes. Two connections switching a new file at once, or one
+        switching while another writes, ended with one of them holding the
+        read lock and wanting the write lock the other holds; SQLite refuses
+        that at once with SQLITE_BUSY ("database is locked") instead of
+        waiting, because waiting could deadlock, so the busy timeout never
+        applied (seen as 84 of 96 tickets from 8 trackers on a loaded machine).
+
+        So WAL is set exactly once, when the ledger is created, and nobody can
+        see the file before: the ledger is built complete (WAL, tables) under a
+        private name beside it and then hard-linked into place, which either
+        succeeds atomically or finds a ledger another thread or process
+        created first and keeps that one. WAL is recorded in the file, so
+        every later connection runs in WAL without asking for it. (The data
+        dir needs hard links, as every local Linux file system has.)
+        """
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                self._create_ledger()
+            # A ledger from an older version (or an empty file) gets its
+            # tables here; IF NOT EXISTS makes this a no-op on a complete one.
+            # It is a write like any other, under ``_write``'s lock discipline.
+            with contextlib.closing(
+                sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            ) as db:
+                _create_tables(db)
+            self._ready = True
+
+    def _create_ledger(self) -> None:
+        draft = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex}.new")
+        try:
+            with contextlib.closing(sqlite3.connect(draft, isolation_level=None)) as db:
+                db.execute("PRAGMA journal_mode = WAL")  # a private file: nobody to race with
+                _create_tables(db)
+            # Closing the last connection checkpointed the WAL into the file
+            # and removed it: the draft is one self-contained file now.
+            with contextlib.suppress(FileExistsError):  # another one was first: use theirs
+                os.link(draft, self.path)
+        finally:
+            for leftover in (
+                draft,
+                draft.with_name(draft.name + "-wal"),
+                draft.with_name(draft.name + "-shm"),
+            ):
+                leftover.unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # BEGIN IMMEDIATE takes the write lock before the first read. A
+        # deferred BEGIN would read under a shared lock and upgrade on the
+        # first write; when another connection holds the write lock then,
+        # SQLite answers SQLITE_BUSY at once (waiting could deadlock) and the
+        # busy timeout does not help. Taking the write lock up front waits
+        # under the timeout like any lock, so a write only fails after 30 s
+        # of somebody else holding the lock.
         db = self._connect()
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -364,10 +425,11 @@ class SqliteDevTicketTracker:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         db = self._connect()
         try:
-            db.execute("BEGIN")  # one consistent snapshot for the ticket and its rows
+            # One consistent snapshot for the ticket and its rows. In WAL a
+            # reader never waits for the writer and never upgrades its lock.
+            db.execute("BEGIN")
             try:
                 yield db
             finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.mail import Mailer, OutboxMailer
-from service.connect import ensure_search_attributes
+from service.connect import dev_server_options, ensure_search_attributes
 from tests.servers import installed_binary
 from worker import WorkerSettings, build_worker
 from workflows.converter import sla_data_converter
@@ -87,6 +88,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=installed_binary("temporal"),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",
+        dev_server_extra_args=dev_server_options(),
     )
     yield env
     await env.shutdown()
@@ -135,6 +137,17 @@ class Stack:
             await self.env.sleep(delta)
 
 
+CACHELESS = os.environ.get("SLA_TEST_CACHELESS", "") not in ("", "0")
+"""``SLA_TEST_CACHELESS=1``: test workers keep no workflow in cache, so every
+workflow task is a full replay (the path after a worker crash). ``make test``
+runs the workflow tests once more that way."""
+
+
+def max_cached_workflows() -> int:
+    """The workflow cache size of test workers (0 under ``SLA_TEST_CACHELESS``)."""
+    return 0 if CACHELESS else 1000
+
+
 def make_stack(
     client: Client,
     env: WorkflowEnvironment | None,
@@ -147,7 +160,11 @@ def make_stack(
         data_dir=data_dir, sender="Support <support@myconvento.com>", smtp=None
     )
     worker = build_worker(
-        client, settings, task_queue=task_queue, mailer=mailer or OutboxMailer(settings.outbox_dir)
+        client,
+        settings,
+        task_queue=task_queue,
+        mailer=mailer or OutboxMailer(settings.outbox_dir),
+        max_cached_workflows=max_cached_workflows(),
     )
     return Stack(client, env, task_queue, f"status-{task_queue}", data_dir, worker)
 

@@ -28,7 +28,7 @@ from activities.oncall import OnCallActivities
 from domain.oncall import OnCallWindow, earliest_start_day
 from domain.sla import SlaPolicy
 from service.oncall import TemporalOnCallLookups
-from tests.conftest import Stack
+from tests.conftest import Stack, max_cached_workflows
 from tests.workflows import waiting
 from worker import WORKFLOWS, WorkerSettings, build_activities
 from workflows.oncall import OnCallBookingWorkflow
@@ -94,6 +94,7 @@ def oncall_stack(
         workflows=list(dict.fromkeys([*WORKFLOWS, OnCallBookingWorkflow])),
         activities=[a for a in production if a.__name__ not in names] + mine,
         workflow_runner=workflow_runner(),
+        max_cached_workflows=max_cached_workflows(),
     )
     return Stack(client, env, task_queue, f"status-{task_queue}", data_dir, worker), oncall
 
