@@ -6,6 +6,8 @@ own — at boot it applies the daily and weekly audit schedules with that policy
 (idempotent; a paused schedule stays paused), so the ticket monitoring always
 runs with the policy the workers run with;
 ``SLA_DATA_DIR`` (default ``.sla``) for the outbox and the status site;
+``SLA_AUTO_REPAIR`` (seconds, default 60, ``off``): how often the worker resets
+workflows stuck on a replay divergence (``service/repair.py``);
 ``SLA_SMTP_HOST`` (with ``SLA_SMTP_PORT``, ``SLA_SMTP_USER``,
 ``SLA_SMTP_PASSWORD``, ``SLA_SMTP_STARTTLS``) switches e-mail from the outbox to
 SMTP; ``SLA_MAIL_FROM`` sets the sender. Metrics, tracing and the log format:
@@ -44,6 +46,7 @@ from service.audit_schedules import apply_audit_schedules
 from service.change_requests import start_for_incident
 from service.connect import connect, ensure_search_attributes
 from service.oncall import TemporalOnCallLookups
+from service.repair import repair_stuck
 from service.status_page import TemporalStatusPoster, ensure_status_page
 from telemetry import Telemetry, configure_logging
 from workflows.audit import AuditWorkflow
@@ -78,6 +81,8 @@ class WorkerSettings:
     sender: str
     smtp: SmtpMailer | None
     policy: SlaPolicy = field(default_factory=SlaPolicy.default)
+    # Seconds between passes of the automatic repair (service/repair.py); None: off.
+    auto_repair_every: float | None = None
 
     @property
     def outbox_dir(self) -> Path:
@@ -100,12 +105,24 @@ class WorkerSettings:
         """
         env = os.environ if env is None else env
         policy_path = env.get("SLA_POLICY")
+        repair_text = env.get("SLA_AUTO_REPAIR", "60").strip().lower()
+        if repair_text in ("off", "0", "false", "no"):
+            auto_repair_every = None
+        else:
+            try:
+                auto_repair_every = float(repair_text)
+            except ValueError:
+                raise ValueError(
+                    f"SLA_AUTO_REPAIR must be seconds between repair passes or off, "
+                    f"got {repair_text!r}"
+                ) from None
         return cls(
             data_dir=Path(env.get("SLA_DATA_DIR", ".sla")),
             sender=env.get("SLA_MAIL_FROM", DEFAULT_SENDER),
             # STARTTLS on by default with a password; clear text refused (activities/mail.py).
             smtp=smtp_mailer_from_env(env),
             policy=SlaPolicy.from_file(policy_path) if policy_path else SlaPolicy.default(),
+            auto_repair_every=auto_repair_every,
         )
 
     def mailer(self) -> Mailer:
@@ -158,14 +175,20 @@ def build_worker(
     *,
     task_queue: str = TASK_QUEUE,
     mailer: Mailer | None = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
-    """A worker for every workflow and activity of the engine."""
+    """A worker for every workflow and activity of the engine.
+
+    ``max_cached_workflows=0`` makes every workflow task a full replay, the
+    path a worker takes after a crash (the tests run the workflows that way too).
+    """
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=build_activities(client, settings, mailer=mailer),
         workflow_runner=workflow_runner(),
+        max_cached_workflows=max_cached_workflows,
         # On SIGTERM (docker stop, rolling upgrades) running activities get
         # this long to finish before they are cancelled and retried elsewhere.
         graceful_shutdown_timeout=SHUTDOWN_GRACE,
@@ -203,10 +226,32 @@ async def run(settings: WorkerSettings | None = None, client: Client | None = No
         settings.status_dir,
     )
     async with worker:
+        repairing = (
+            asyncio.create_task(_repair_loop(client, settings.auto_repair_every))
+            if settings.auto_repair_every is not None
+            else None
+        )
         await stop.wait()
+        if repairing is not None:
+            repairing.cancel()
         log.info("stopping: finishing running activities")
     if telemetry is not None:
         telemetry.shutdown()  # flush spans not yet exported
+
+
+async def _repair_loop(client: Client, every: float) -> None:
+    """Reset workflows stuck on a replay divergence, at boot and every ``every`` seconds.
+
+    The SDK can record an update's acceptance where a later replay does not
+    put it (service/repair.py); such a workflow would wait for a person. Every
+    worker runs this pass, so an incident goes on by itself after a crash.
+    """
+    while True:
+        try:
+            await repair_stuck(client, WORKFLOWS)
+        except Exception as error:  # one failed pass (server restarting) must not stop the worker
+            log.warning("automatic repair pass failed, next in %.0f s: %s", every, error)
+        await asyncio.sleep(every)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

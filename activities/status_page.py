@@ -146,6 +146,7 @@ def status_document(snapshot: StatusSnapshot) -> dict[str, Any]:
                 }
                 for u in e.updates
             ],
+            "omitted_updates": e.omitted_updates,
         }
 
     def maintenance(m: MaintenanceEntry) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from cli.common import (
     policy_or_fail,
     print_json,
     run,
+    warn_unreadable,
 )
 from cli.common import build_command as _command
 from cli.render import local
@@ -52,7 +53,7 @@ from domain.errors import DomainErrorKind, IntakeError
 from domain.incident import LinkDevTicket
 from domain.report import ChangeRequest
 from service.change_requests import parse_change_request, submit_change_request
-from service.queries import gather_bounded, query_settled
+from service.queries import Unreadable, gather_readable, query_settled
 from service.visibility import Query, listed_ids
 from workflows import names
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
@@ -180,7 +181,7 @@ def list_change_requests(
     if company is not None:
         query = query.where(names.COMPANY, company)
 
-    async def body() -> list[ChangeRequestSummary]:
+    async def body() -> tuple[list[ChangeRequestSummary], list[Unreadable]]:
         c = await client()
 
         async def summary(change_request_id: str) -> ChangeRequestSummary:
@@ -190,9 +191,10 @@ def list_change_requests(
                 full.model_dump(exclude={"request", "notes", "events"})
             )
 
-        return await gather_bounded(await listed_ids(c, query, limit), summary)
+        return await gather_readable(await listed_ids(c, query, limit), summary)
 
-    summaries = run(body)
+    summaries, skipped = run(body)
+    warn_unreadable(skipped)
     summaries.sort(key=lambda s: (s.received_at, s.change_request_id))
     if as_json:
         print_json(summaries)

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -18,11 +18,13 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli.terminal import neutralise
 from domain.errors import DomainError, IntakeError, describe_validation_error
 from domain.sla import PolicyError, SlaPolicy
 from domain.values import check_instant
 from service.codec import CodecConfigError
 from service.connect import connect
+from service.queries import Unreadable
 
 T = TypeVar("T")
 
@@ -147,6 +149,16 @@ async def client() -> Client:
         raise CliError(
             f"cannot connect to Temporal at {address}; is `sla dev` running? ({error})"
         ) from None
+
+
+def warn_unreadable(skipped: Sequence[Unreadable]) -> None:
+    """One ``warning:`` line on stderr per workflow a list or report had to skip."""
+    for item in skipped:
+        print(
+            f"warning: {neutralise(item.workflow_id)} skipped, its state cannot be read "
+            f"({neutralise(item.reason)[:300]})",
+            file=sys.stderr,
+        )
 
 
 def print_json(value: BaseModel | list[BaseModel] | dict[str, Any] | list[Any]) -> None:

@@ -29,7 +29,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 
 from cli.common import CliError
-from service.connect import connect
+from service.connect import connect, dev_server_options
 from service.status_page import ensure_status_page
 from workflows.names import SEARCH_ATTRIBUTES
 
@@ -97,6 +97,7 @@ def server_command(config: DevConfig) -> list[str]:
         # Errors only: its shutdown warnings would bury our own logs.
         "--log-level",
         "error",
+        *dev_server_options(),
     ]
     for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}={_SA_TYPES[key.indexed_value_type]}"]

@@ -40,6 +40,7 @@ from cli.common import (
     policy_or_fail,
     print_json,
     run,
+    warn_unreadable,
 )
 from cli.dev import DevConfig, run_dev
 from cli.groups import GROUPS
@@ -67,7 +68,7 @@ from domain.sla import PolicyError, Severity
 from service.codec import CodecConfigError, codec_from_env
 from service.incidents import report_incident
 from service.intake import check_channel, parse_report
-from service.queries import gather_bounded, incident_view
+from service.queries import Unreadable, gather_readable, incident_view
 from service.visibility import Query, listed
 from telemetry import configure_logging
 from workflows import names
@@ -236,7 +237,7 @@ def list_incidents(
     if company is not None:
         query = query.where(names.COMPANY, company)
 
-    async def body() -> list[IncidentSummary]:
+    async def body() -> tuple[list[IncidentSummary], list[Unreadable]]:
         c = await client()
 
         found = await listed(c, query, limit)
@@ -245,9 +246,10 @@ def list_incidents(
             # The listing knows each status: no describe before the query or result.
             return (await incident_view(c, ticket_id, found[ticket_id])).summary()
 
-        return await gather_bounded(list(found), summary)
+        return await gather_readable(list(found), summary)
 
-    summaries = run(body)
+    summaries, skipped = run(body)
+    warn_unreadable(skipped)
     summaries.sort(key=lambda s: (s.status is IncidentStatus.RESOLVED, _due(s)))
     if as_json:
         print_json(summaries)

@@ -16,12 +16,22 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from cli.common import JsonOption, PolicyOption, client, fail, policy_or_fail, print_json, run
+from cli.common import (
+    JsonOption,
+    PolicyOption,
+    client,
+    fail,
+    policy_or_fail,
+    print_json,
+    run,
+    warn_unreadable,
+)
 from domain.oncall import OnCallBooking
 from domain.read_model import IncidentView
 from domain.sla import SlaPolicy
 from domain.sla_report import ReportMonth, ReportMonthError, SlaReport, build_report
 from reporting.gather import incident_views, oncall_bookings
+from service.queries import Unreadable
 
 MonthOption = Annotated[
     str | None,
@@ -63,14 +73,15 @@ def sla_report(
     report_month = chosen or previous_month(now, sla_policy.calendar_spec.timezone)
     directory = out or Path(os.environ.get("SLA_DATA_DIR", ".sla")) / "reports"
 
-    async def body() -> tuple[list[IncidentView], list[OnCallBooking]]:
+    async def body() -> tuple[list[IncidentView], list[OnCallBooking], list[Unreadable]]:
         c = await client()
-        return (
-            await incident_views(c, sla_policy, report_month),
-            await oncall_bookings(c, sla_policy, report_month),
-        )
+        views, unread_incidents = await incident_views(c, sla_policy, report_month)
+        bookings, unread_bookings = await oncall_bookings(c, sla_policy, report_month)
+        return views, bookings, [*unread_incidents, *unread_bookings]
 
-    views, bookings = run(body)
+    views, bookings, skipped = run(body)
+    # The figures leave them out: say so, by name.
+    warn_unreadable(skipped)
     report = build_report(views, sla_policy, report_month, now, bookings)
     html = _write(report, directory)
     if as_json:

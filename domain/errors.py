@@ -17,6 +17,7 @@ class DomainErrorKind(StrEnum):
     NOT_DUE = "NotDue"
     ALREADY_DONE = "AlreadyDone"
     NOT_PUBLISHED = "NotPublished"
+    RECORD_FULL = "RecordFull"
 
 
 class DomainError(Exception):
@@ -65,6 +66,12 @@ class AlreadyDone(DomainError):
     """The command's effect already happened (e.g. a breach recorded twice)."""
 
     kind = DomainErrorKind.ALREADY_DONE
+
+
+class RecordFull(DomainError):
+    """A command that would grow a workflow's record past its payload budget."""
+
+    kind = DomainErrorKind.RECORD_FULL
 
 
 class NotPublished(DomainError):

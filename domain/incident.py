@@ -60,6 +60,7 @@ from domain.errors import (
     MissingText,
     NotDue,
     NotPublished,
+    RecordFull,
     WrongStatus,
     describe_validation_error,
 )
@@ -638,6 +639,34 @@ def _record_change_request(
             reason=classified.reason,
         )
     ]
+
+
+RECORD_BUDGET = 1_000_000
+"""Bytes (JSON) an incident's state may grow to through operator commands.
+
+The state travels whole in the continue-as-new input, and the ``view`` query
+returns it with every event: both are single payloads, which Temporal refuses
+above 2 MB. Commands are bounded (5 000 characters of text), and this bound
+on their number keeps the state at half the limit, whatever operators send
+(`tests/domain/test_payload_budget.py`).
+"""
+
+
+def check_room(state: IncidentState, command: Command) -> None:
+    """Refuse a command that would grow the state past :data:`RECORD_BUDGET`.
+
+    For the workflow's update validators only: a refusal there is not
+    recorded, and replaying accepted commands never runs this check.
+
+    Raises:
+        RecordFull: The state plus the command exceed the budget.
+    """
+    size = len(state.model_dump_json()) + len(command.model_dump_json())
+    if size > RECORD_BUDGET:
+        raise RecordFull(
+            f"incident {state.ticket_id} holds {size // 1000} kB of {RECORD_BUDGET // 1000} kB "
+            "it may grow to: write less here, or resolve it and open a follow-up incident"
+        )
 
 
 def check_link(state: IncidentState, command: LinkDevTicket) -> None:

@@ -32,6 +32,17 @@ from domain.sla import Severity
 RESOLVED_RETENTION = timedelta(days=7)
 """How long a resolved disturbance stays on the page (calendar time)."""
 
+# The board is the status page workflow's state: it travels whole in its
+# continue-as-new input and to the render activity, single payloads Temporal
+# refuses above 2 MB. These bounds keep it under 1.2 MB whatever incidents post
+# (tests/domain/test_payload_budget.py); the page shows recent news anyway.
+MESSAGE_SHOWN = 2_000
+"""Characters of one status message kept on the board (longer ones end in "…")."""
+UPDATES_SHOWN = 20
+"""Latest updates kept per disturbance; older ones are counted in ``omitted_updates``."""
+ENTRIES_SHOWN = 25
+"""Disturbances on the board at most; the oldest resolved ones give way first."""
+
 
 class StatusPostKind(StrEnum):
     """What a post does to the entry."""
@@ -76,6 +87,7 @@ class StatusEntry(BaseModel):
     expected_resolution: datetime | None
     resolved_at: datetime | None = None
     updates: tuple[StatusUpdate, ...] = ()
+    omitted_updates: int = 0
 
     @property
     def is_resolved(self) -> bool:
@@ -120,10 +132,13 @@ class StatusBoard(BaseModel):
 
     def apply(self, post: StatusPost) -> StatusBoard:
         """The board with ``post`` applied; a repeated post (same update) is ignored."""
+        message = post.message
+        if message is not None and len(message) > MESSAGE_SHOWN:
+            message = message[: MESSAGE_SHOWN - 1] + "…"
         update = StatusUpdate(
             at=post.at,
             kind=post.kind,
-            message=post.message,
+            message=message,
             expected_resolution=post.expected_resolution,
         )
         existing = next((e for e in self.entries if e.ticket_id == post.ticket_id), None)
@@ -136,9 +151,13 @@ class StatusBoard(BaseModel):
                 resolved_at=post.at if post.kind is StatusPostKind.RESOLVED else None,
                 updates=(update,),
             )
-        elif update in existing.updates:
+        elif update in existing.updates or (
+            existing.omitted_updates and update.at < existing.updates[0].at
+        ):
             return self  # retried activity: already applied
         else:
+            kept = (*existing.updates, update)
+            omitted = max(0, len(kept) - UPDATES_SHOWN)
             entry = existing.model_copy(
                 update={
                     "severity": post.severity,
@@ -150,11 +169,12 @@ class StatusBoard(BaseModel):
                     "resolved_at": (
                         post.at if post.kind is StatusPostKind.RESOLVED else existing.resolved_at
                     ),
-                    "updates": (*existing.updates, update),
+                    "updates": kept[omitted:],
+                    "omitted_updates": existing.omitted_updates + omitted,
                 }
             )
         others = tuple(e for e in self.entries if e.ticket_id != post.ticket_id)
-        return self.model_copy(update={"entries": (*others, entry)})
+        return self.model_copy(update={"entries": _shown((*others, entry))})
 
     def apply_maintenance(self, post: MaintenancePost) -> StatusBoard:
         """The board with the maintenance entry replaced by ``post``.
@@ -272,3 +292,12 @@ def status_post_for(state: IncidentState, event: Event) -> StatusPost | None:
         message=event.message,
         expected_resolution=expected,
     )
+
+
+def _shown(entries: tuple[StatusEntry, ...]) -> tuple[StatusEntry, ...]:
+    """At most :data:`ENTRIES_SHOWN`: the oldest resolved give way first, then the oldest."""
+    if len(entries) <= ENTRIES_SHOWN:
+        return entries
+    by_age = sorted(entries, key=lambda e: (not e.is_resolved, e.resolved_at or e.published_at))
+    dropped = {e.ticket_id for e in by_age[: len(entries) - ENTRIES_SHOWN]}
+    return tuple(e for e in entries if e.ticket_id not in dropped)

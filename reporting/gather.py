@@ -30,7 +30,7 @@ from domain.oncall import OnCallBooking
 from domain.read_model import IncidentView
 from domain.sla import SlaPolicy
 from domain.sla_report import ReportMonth, reaction_due_window
-from service.queries import gather_bounded, incident_view, query_settled
+from service.queries import Unreadable, gather_readable, incident_view, query_settled
 from service.visibility import Query, listed, listed_ids
 from workflows import names
 from workflows.incident import IncidentWorkflow
@@ -56,19 +56,22 @@ def bookings_in_month_query(policy: SlaPolicy, month: ReportMonth) -> Query:
 
 async def incident_views(
     client: Client, policy: SlaPolicy, month: ReportMonth
-) -> list[IncidentView]:
-    """Views of the incidents that may belong to ``month`` (a superset; the report filters)."""
+) -> tuple[list[IncidentView], list[Unreadable]]:
+    """Views of the incidents that may belong to ``month`` (a superset; the report filters).
+
+    Incidents whose state cannot be read are returned apart (the caller warns).
+    """
     found = await listed(client, incidents_query(policy, month), LIMIT)
 
     async def one(ticket_id: str) -> IncidentView:
         return await incident_view(client, ticket_id, found[ticket_id])
 
-    return await gather_bounded(list(found), one)
+    return await gather_readable(list(found), one)
 
 
 async def oncall_bookings(
     client: Client, policy: SlaPolicy, month: ReportMonth
-) -> list[OnCallBooking]:
+) -> tuple[list[OnCallBooking], list[Unreadable]]:
     """Bookings whose window starts in ``month``, as their workflows hold them."""
 
     async def one(booking_id: str) -> OnCallBooking:
@@ -76,4 +79,4 @@ async def oncall_bookings(
         return await query_settled(lambda: handle.query(OnCallBookingWorkflow.view))
 
     ids = await listed_ids(client, bookings_in_month_query(policy, month), LIMIT)
-    return await gather_bounded(ids, one)
+    return await gather_readable(ids, one)

@@ -38,7 +38,9 @@ from domain.ids import change_request_id_for
 from domain.report import ChangeRequest, check_limits
 from domain.sla import SlaPolicy
 from service.intake import (
+    MEMO_CONTENT,
     MEMO_REQUEST_ID,
+    content_digest,
     owned_by,
     parse_intake,
     receipt_day,
@@ -127,6 +129,7 @@ async def submit_change_request(
             change_request_id,
             request_id,
             workflow_type=ChangeRequestWorkflow.__name__,
+            content=content_digest(request),
         )
 
     async def start(change_request_id: str) -> None:
@@ -185,7 +188,11 @@ async def _start(
         # A change request ID is never reused, not even after it was decided.
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        memo={MEMO_REQUEST_ID: request.request_id} if request.request_id else None,
+        memo=(
+            {MEMO_REQUEST_ID: request.request_id, MEMO_CONTENT: content_digest(request)}
+            if request.request_id
+            else None
+        ),
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(names.COMPANY, request.company),

@@ -85,3 +85,22 @@ async def ensure_search_attributes(
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
         )
     return sorted(missing)
+
+
+REPORTED_PROBLEMS_AFTER = 2
+"""Consecutive failed workflow tasks after which the server flags a workflow as stuck.
+
+The server sets ``TemporalReportedProblems`` then, which is how the worker's
+repair pass finds workflows stuck on a replay divergence (``service/repair.py``).
+"""
+
+
+def dev_server_options() -> list[str]:
+    """Dynamic-config options of every ``temporal server start-dev`` the engine starts.
+
+    The same values as ``deploy/temporal/dynamicconfig/production-sql.yaml``.
+    """
+    return [
+        "--dynamic-config-value",
+        f"system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute={REPORTED_PROBLEMS_AFTER}",
+    ]

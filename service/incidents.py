@@ -36,8 +36,10 @@ from domain.read_model import SearchIndex, search_index
 from domain.report import IncidentReport
 from domain.sla import IncidentClock, SlaPolicy
 from service.intake import (
+    MEMO_CONTENT,
     MEMO_REQUEST_ID,
     check_channel,
+    content_digest,
     owned_by,
     parse_report,
     receipt_day,
@@ -45,7 +47,7 @@ from service.intake import (
 )
 from service.oncall import company_windows
 from workflows import names
-from workflows.incident import CURRENT_REVISION, IncidentInput, IncidentWorkflow
+from workflows.incident import IncidentInput, IncidentWorkflow
 from workflows.visibility import incident_search_attributes
 
 log = logging.getLogger("sla.intake")
@@ -118,10 +120,11 @@ async def report_incident(
         )
 
     request_id = parsed.request_id
+    content = content_digest(parsed)
 
     async def owns(ticket_id: str) -> bool | None:
         assert request_id is not None  # only asked for requests with an ID
-        return await owned_by(client, ticket_id, request_id)
+        return await owned_by(client, ticket_id, request_id, content=content)
 
     ticket_id, _ = await start_idempotently(
         id_for=ticket_id_for,
@@ -160,14 +163,17 @@ async def _start(
             oncall_windows=oncall_windows,
             search_index=index,
             clock=clock,
-            revision=CURRENT_REVISION,
         ),
         id=ticket_id,
         task_queue=task_queue,
         # A ticket ID is never reused, not even after the incident closed.
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        memo={MEMO_REQUEST_ID: report.request_id} if report.request_id else None,
+        memo=(
+            {MEMO_REQUEST_ID: report.request_id, MEMO_CONTENT: content_digest(report)}
+            if report.request_id
+            else None
+        ),
         search_attributes=TypedSearchAttributes(
             [SearchAttributePair(key, value) for key, value in incident_search_attributes(index)]
         ),

@@ -16,6 +16,7 @@ build on it.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, timedelta
@@ -33,9 +34,11 @@ from domain.values import check_fresh
 
 __all__ = [
     "MEMO_REQUEST_ID",
+    "IntakeConflict",
     "IntakeError",
     "check_channel",
     "check_report",
+    "content_digest",
     "owned_by",
     "parse_intake",
     "parse_report",
@@ -45,6 +48,34 @@ __all__ = [
 
 MEMO_REQUEST_ID = "request_id"
 """Memo key holding the intake system's request ID (incidents and change requests)."""
+
+MEMO_CONTENT = "request_content"
+"""Memo key holding :func:`content_digest` of what the request asked for."""
+
+
+class IntakeConflict(IntakeError):
+    """A ``request_id`` reused for different content; the HTTP API answers 409.
+
+    Attributes:
+        existing_id: The workflow the request ID already belongs to.
+    """
+
+    def __init__(self, message: str, existing_id: str) -> None:
+        """Refuse with ``message``; ``existing_id`` names the workflow the ID belongs to."""
+        super().__init__(message)
+        self.existing_id = existing_id
+
+
+def content_digest(model: BaseModel) -> str:
+    """SHA-256 of what a request asks for (its JSON without ``request_id``).
+
+    A retry sends the same content and finds its workflow; another report that
+    reuses the request ID by mistake differs and is refused, not answered with
+    someone else's ticket.
+    """
+    text = model.model_dump_json(exclude={"request_id"})
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -147,6 +178,7 @@ async def owned_by(
     memo_key: str = MEMO_REQUEST_ID,
     workflow_type: str | None = None,
     running_only: bool = False,
+    content: str | None = None,
 ) -> bool | None:
     """Whether the workflow ``workflow_id`` was started for ``request``.
 
@@ -158,9 +190,15 @@ async def owned_by(
         workflow_type: The workflow must also be of this type.
         running_only: A finished workflow does not count as the request's own
             (an on-call window may be booked again once its booking ended).
+        content: The request's :func:`content_digest`; a workflow of the same
+            request with other recorded content is a conflict. (Workflows
+            started before digests were recorded have none: they count.)
 
     Returns:
         ``None`` when there is no such workflow, else whether it is the request's.
+
+    Raises:
+        IntakeConflict: The request ID belongs to this workflow, with other content.
     """
     try:
         description = await client.get_workflow_handle(workflow_id).describe()
@@ -173,7 +211,16 @@ async def owned_by(
     if running_only and description.status is not WorkflowExecutionStatus.RUNNING:
         return False
     memo = await description.memo()
-    return bool(memo.get(memo_key) == request)
+    if memo.get(memo_key) != request:
+        return False
+    recorded = memo.get(MEMO_CONTENT)
+    if content is not None and isinstance(recorded, str) and recorded != content:
+        raise IntakeConflict(
+            f"request_id {request!r} was already used for a different request ({workflow_id}); "
+            "send a new request_id for a new report",
+            workflow_id,
+        )
+    return True
 
 
 async def start_idempotently(

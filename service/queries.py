@@ -18,9 +18,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
+from temporalio.service import RPCError
 
 from domain.read_model import IncidentView
 from workflows.incident import IncidentWorkflow
@@ -56,17 +64,39 @@ async def query_settled(
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-async def gather_bounded(
+@dataclass(frozen=True)
+class Unreadable:
+    """A workflow whose state could not be read, and why (it is skipped, never fatal)."""
+
+    workflow_id: str
+    reason: str
+
+
+async def gather_readable(
     items: Iterable[str], fetch: Callable[[str], Awaitable[T]], at_once: int = 16
-) -> list[T]:
-    """``fetch`` every item, at most ``at_once`` concurrently (queries on many workflows)."""
+) -> tuple[list[T], list[Unreadable]]:
+    """``fetch`` every item, ``at_once`` at a time; items that cannot be read are skipped, named.
+
+    One wedged workflow (a task that cannot complete, a query that times out)
+    must not cost an operator the whole list or report.
+    """
     gate = asyncio.Semaphore(at_once)
+    found: list[T] = []
+    skipped: list[Unreadable] = []
 
-    async def one(item: str) -> T:
+    async def one(item: str) -> None:
         async with gate:
-            return await fetch(item)
+            try:
+                found.append(await fetch(item))
+            except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as error:
+                skipped.append(Unreadable(item, str(error) or type(error).__name__))
 
-    return list(await asyncio.gather(*(one(i) for i in items)))
+    await asyncio.gather(*(one(i) for i in items))
+    return found, skipped
+
+
+QUERY_TIMEOUT = timedelta(seconds=10)
+"""How long one workflow may take to answer a query before it counts as unreadable."""
 
 
 async def incident_view(
@@ -88,4 +118,6 @@ async def incident_view(
         result = await handle.result(follow_runs=False)
         if result.view is not None:
             return result.view
-    return await query_settled(lambda: handle.query(IncidentWorkflow.view))
+    return await query_settled(
+        lambda: handle.query(IncidentWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+    )

@@ -76,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
         Resolve,
         TimerDue,
         check_link,
+        check_room,
         decide,
         fold,
         pending_timers,
@@ -101,22 +102,6 @@ with workflow.unsafe.imports_passed_through():
 # runs replay, and continue, the way they were recorded.
 LEAN_LIFECYCLE = "lean-lifecycle-2026-11"
 
-ORDERED_COMMANDS = 1
-"""Input revision from which operator commands are applied by the main loop, after due timers.
-
-Before, an update or signal handler applied its command at once. When a timer
-fired and an update arrived in one workflow task, a live worker could see them
-in two activations (timer first) and a replay in one (the SDK runs update
-handlers before it resolves timers): different commands, a history that no
-longer replays (docs/RELIABILITY.md). Since this revision handlers only queue
-the command and wait; the main loop first fires every timer whose instant
-history proves past, then applies queued commands in arrival order. The order
-of jobs within an activation no longer changes the commands. The revision is
-part of the recorded input, so older incidents replay the way they ran.
-"""
-CURRENT_REVISION = ORDERED_COMMANDS
-"""What new starts set in :attr:`IncidentInput.revision`."""
-
 
 class IncidentInput(BaseModel):
     """Start input of :class:`IncidentWorkflow` (also its continue-as-new input).
@@ -141,8 +126,6 @@ class IncidentInput(BaseModel):
             before starters sent it) the workflow computes them in a local
             activity; which path runs is decided by the recorded input, so
             both replay.
-        revision: Behaviour revision chosen by the starter (see
-            :data:`ORDERED_COMMANDS`); carried over continue-as-new.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -158,7 +141,6 @@ class IncidentInput(BaseModel):
     oncall_windows: tuple[OnCallWindow, ...] = ()
     search_index: SearchIndex | None = None
     clock: IncidentClock | None = None
-    revision: int = 0
 
 
 @workflow.defn
@@ -182,10 +164,6 @@ class IncidentWorkflow:
         # Both decided by the LEAN_LIFECYCLE patch when the run starts.
         self._keep_timer = False
         self._mail_local_first = False
-        # Commands waiting for the main loop (ORDERED_COMMANDS), with the
-        # future their handler awaits (None: a signal, nobody waits).
-        self._ordered = input.revision >= ORDERED_COMMANDS
-        self._inbox: list[tuple[Command, asyncio.Future[IncidentSummary] | None]] = []
 
     # -- queries, updates, signals -------------------------------------------
 
@@ -285,7 +263,7 @@ class IncidentWorkflow:
                     cause.message, type=cause.type or "LinkFailed", non_retryable=True
                 ) from None
             raise ApplicationError(str(error), type="LinkFailed", non_retryable=True) from None
-        await self._submit(RecordDevTicketLink(dev_ticket_id=ticket.id, title=ticket.title))
+        self._apply(RecordDevTicketLink(dev_ticket_id=ticket.id, title=ticket.title))
         return ticket
 
     @link_dev_ticket.validator
@@ -335,8 +313,8 @@ class IncidentWorkflow:
             )
             self._clock_windows = windows
             try:
-                await self._submit(RecomputeDeadlines(deadlines=clock.deadlines, windows=windows))
-            except ApplicationError as error:
+                self._apply(RecomputeDeadlines(deadlines=clock.deadlines, windows=windows))
+            except DomainError as error:
                 # Resolved while the deadlines were computed: nothing left to move.
                 workflow.logger.info("deadlines not recomputed: %s", error.message)
 
@@ -345,76 +323,29 @@ class IncidentWorkflow:
         if self._state is None:
             return  # still opening: the handler waits and decides then
         try:
+            check_room(self._state, command)
             decide(self._state, command, self._clock.now_for_validator())
         except DomainError as error:
             raise refusal(error) from None
 
     async def _handle_update(self, command: Command) -> IncidentSummary:
-        # The summary, not the full view: an update's result is stored in
-        # history, and the event list would grow it with every update.
-        return await self._submit(command)
-
-    async def _handle_signal(self, command: Command) -> None:
-        if self._ordered:
-            self._inbox.append((command, None))
-            return
-        await workflow.wait_condition(lambda: self._state is not None)
-        self._decide_signal(command)
-
-    async def _submit(self, command: Command) -> IncidentSummary:
-        """Apply ``command`` (through the main loop since :data:`ORDERED_COMMANDS`).
-
-        Raises:
-            ApplicationError: The rules refuse it (see :func:`refusal`).
-        """
-        if self._ordered:
-            answer: asyncio.Future[IncidentSummary] = asyncio.get_running_loop().create_future()
-            self._inbox.append((command, answer))
-            return await answer
         await workflow.wait_condition(lambda: self._state is not None)
         try:
             self._apply(command)
         except DomainError as error:
             raise refusal(error) from None
+        # The summary, not the full view: an update's result is stored in
+        # history, and the event list would grow it with every update.
         return summarize(self._current)
 
-    def _decide_signal(self, command: Command) -> None:
+    async def _handle_signal(self, command: Command) -> None:
+        await workflow.wait_condition(lambda: self._state is not None)
         try:
             self._apply(command)
         except DomainError as error:
             # A signal cannot answer its sender; the CLI checks the command
             # against the `view` query before signalling, so this is a race.
             workflow.logger.warning("refused %s: %s", type(command).__name__, error.message)
-
-    def _apply_queued(self) -> None:
-        """Apply the oldest queued command and answer its handler (main loop only)."""
-        command, answer = self._inbox.pop(0)
-        if answer is None:
-            self._decide_signal(command)
-            return
-        try:
-            self._apply(command)
-        except DomainError as error:
-            answer.set_exception(refusal(error))
-        else:
-            answer.set_result(summarize(self._current))
-
-    async def _settle(self) -> None:
-        """Wait until every effect is delivered and every handler answered.
-
-        Commands that arrive meanwhile are applied (refused, once closed): their
-        handlers wait for this loop, so it cannot just wait for them.
-        """
-        while True:
-            await workflow.wait_condition(
-                lambda: (
-                    bool(self._inbox)
-                    or (self._effects.drained and workflow.all_handlers_finished())
-                )
-            )
-            if not self._inbox:
-                return
-            self._apply_queued()
 
     # -- core ---------------------------------------------------------------
 
@@ -467,7 +398,7 @@ class IncidentWorkflow:
                     await self._continue_as_new()
                 await self._next_timer()
             self._upsert_search_attributes()
-            await self._settle()
+            await self._effects.until_drained()
         finally:
             self._effects.stop()
         outcome = await workflow.execute_local_activity_method(
@@ -495,13 +426,9 @@ class IncidentWorkflow:
         if timers and self._clock.has_passed(timers[0].at):
             await self._fire(timers[0])
             return
-        if self._inbox:
-            # Only after every timer history proves due (ORDERED_COMMANDS).
-            self._apply_queued()
-            return
         await self._clock.sleep_until(
             timers[0].at if timers else None,
-            lambda: self._state is not state or bool(self._inbox) or self._should_continue_as_new(),
+            lambda: self._state is not state or self._should_continue_as_new(),
             summary=type(timers[0].command).__name__ if timers else None,
             keep_timer=self._keep_timer,
         )
@@ -616,7 +543,7 @@ class IncidentWorkflow:
         return info.is_continue_as_new_suggested()
 
     async def _continue_as_new(self) -> None:
-        await self._settle()
+        await self._effects.until_drained()
         workflow.continue_as_new(
             self._input.model_copy(
                 update={

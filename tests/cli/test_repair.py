@@ -6,7 +6,7 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 
-from cli.repair import reset_point
+from service.repair import reset_point
 from tests.cli.conftest import CliStack
 from tests.cli.test_cli import new_ticket, refused, sla
 from tests.workflows.waiting import settled

@@ -13,7 +13,7 @@ time-skipping server) and through the ``sla`` command line:
    (``NON_DETERMINISTIC_ERROR``). An operator's ``extend`` update now waits for
    a task that never completes. The incident is stuck.
 3. The variant stops; ``sla repair TICKET`` exits 0 and resets the incident at
-   the event :func:`cli.repair.reset_point` computes (the base run is
+   the event :func:`service.repair.reset_point` computes (the base run is
    terminated; the new run is the history up to that event, the reset, and what
    Temporal re-applied). A worker with the real code carries on: the operator
    re-runs the command the reset lost and resolves the incident, the workflow
@@ -73,18 +73,19 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.mail import DeliveryReport, OutboxMailer
-from cli.repair import reset_point
 from domain.effects import effects_of
 from domain.incident import Escalate, ExtendEstimate, fold
 from domain.notifications import MessageKind
 from domain.oncall import OnCallWindowsUpdate
 from domain.read_model import IncidentResult, IncidentView
 from domain.sla import SlaPolicy
+from service.repair import repair_stuck, reset_point, stuck_query
+from service.visibility import listed_ids
 from tests.cli.conftest import CliStack, _terminate_running
 from tests.cli.test_cli import iso, loads, new_ticket, ok, refused, show, sla
 from tests.cli.test_repair import DATA
 from tests.workflows.waiting import eventually, settled
-from worker import WorkerSettings, build_worker
+from worker import WORKFLOWS, WorkerSettings, build_worker
 from workflows.incident import IncidentInput, IncidentWorkflow
 from workflows.names import STATUS_PAGE_WORKFLOW_ID, TASK_QUEUE
 
@@ -524,3 +525,46 @@ def test_a_nondeterminism_failure_naming_no_event_resets_to_the_first_task() -> 
     history = WorkflowHistory.from_json("INC-20261125-7MVDPF", data)
 
     assert reset_point(history) == first_task_started(list(history.events)) == 3
+
+
+async def test_the_workers_repair_pass_resets_what_its_own_code_cannot_replay(rig: Rig) -> None:
+    # The reverse of the main test: the incident ran on code the current worker
+    # cannot replay (here the variant; in production the SDK's update/timer
+    # ordering). The current code reproduces the divergence, so the worker's
+    # automatic pass repairs it without a person.
+    rig.ticket = await new_ticket(
+        rig.cli, rig.tmp_path, login_impossible=False, customer_says_not_critical=True
+    )
+    async with rig.diverging_worker():
+
+        async def recorded_by_the_variant() -> None:
+            names = event_names(await history(rig.handle))
+            # Its extra timer fired and the next task completed: the variant's history.
+            assert names.count("WORKFLOW_TASK_COMPLETED") >= 2, names
+
+        await eventually(recorded_by_the_variant, _WAIT)
+    # A real worker without the repair pass: the incident is stuck.
+    async with rig.real_worker():
+        await rig.handle.signal(
+            IncidentWorkflow.update_oncall_windows, OnCallWindowsUpdate(windows=())
+        )
+        await rig.nondeterminism_failure()
+
+    async def reported_stuck() -> None:
+        assert rig.ticket in await listed_ids(rig.client, stuck_query(TASK_QUEUE))
+
+    await eventually(reported_stuck, 30)  # visibility follows the failed tasks
+    # A workflow stuck on code this worker replays (another deploy) is left alone.
+    other = await repair_stuck(rig.client, [DivergingIncidentWorkflow], task_queue=TASK_QUEUE)
+    assert other == []
+
+    first_task = first_task_started(await history(rig.handle))
+    repaired = await repair_stuck(rig.client, WORKFLOWS, task_queue=TASK_QUEUE)
+    # The variant's first command already differs: only the first task can run again.
+    assert [(r.workflow_id, r.reset_to_event) for r in repaired] == [(rig.ticket, first_task)]
+    async with rig.real_worker():
+        view = await eventually(lambda: rig.handle.query(IncidentWorkflow.view), _WAIT)
+        assert view.status.value == "new"
+        ok(await sla(rig.cli, "resolve", rig.ticket, "--summary", "behoben"))
+        await asyncio.wait_for(rig.handle.result(), _WAIT)
+    assert await repair_stuck(rig.client, WORKFLOWS, task_queue=TASK_QUEUE) == []

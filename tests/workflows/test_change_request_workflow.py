@@ -57,6 +57,7 @@ from domain.change_request import (
 )
 from domain.errors import DomainErrorKind
 from service.change_requests import ChangeRequestReceipt, submit_change_request
+from service.intake import IntakeConflict
 from starter import IntakeError
 from tests.conftest import Stack, make_stack
 from workflows import names
@@ -397,7 +398,10 @@ async def test_refused_updates_reach_the_client_and_leave_no_trace(h: Harness) -
 async def test_submit_is_idempotent_by_request_id(h: Harness) -> None:
     request_id = f"portal-{uuid.uuid4().hex[:12]}"
     first, handle = await h.submit(request_id=request_id)
-    again, _ = await h.submit(request_id=request_id, title="Ein anderer Titel")
+    again, _ = await h.submit(request_id=request_id)
+    # The same request ID for another request: refused, not answered with the first.
+    with pytest.raises(IntakeConflict):
+        await h.submit(request_id=request_id, title="Ein anderer Titel")
     other, _ = await h.submit()
     anonymous = [(await h.submit(request_id=None))[0] for _ in range(2)]
 

@@ -39,3 +39,18 @@ async def test_a_refusal_that_does_not_pass_is_raised_after_the_last_attempt() -
     with pytest.raises(WorkflowQueryFailedError, match="still being opened"):
         await query_settled(call, attempts=3, first_delay=0)
     assert call.calls == 3
+
+
+async def test_one_unreadable_workflow_is_skipped_by_name_not_fatal() -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from service.queries import Unreadable, gather_readable
+
+    async def fetch(item: str) -> str:
+        if item == "INC-STUCK":
+            raise RPCError("query timed out", RPCStatusCode.DEADLINE_EXCEEDED, b"")
+        return item.lower()
+
+    found, skipped = await gather_readable(["INC-A", "INC-STUCK", "INC-B"], fetch)
+    assert sorted(found) == ["inc-a", "inc-b"]
+    assert skipped == [Unreadable("INC-STUCK", "query timed out")]
