@@ -46,6 +46,8 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
+from activities.mail import is_loopback_host
+
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 """Default request body limit in bytes (``SLA_CODEC_MAX_BODY``)."""
 
@@ -102,13 +104,8 @@ class ServerSettings:
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (an address to bind) is a loopback address or ``localhost``."""
-    name = host.strip().strip("[]").lower().rstrip(".")
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    # One rule for every "is this only reachable from here" decision (SMTP too).
+    return is_loopback_host(host)
 
 
 def host_name(header: str) -> str:
