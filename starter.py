@@ -56,6 +56,9 @@ async def main(argv: Sequence[str] | None = None, client: Client | None = None) 
     except OSError as exc:
         print(f"error: cannot read {args[0]}: {exc.strerror}", file=sys.stderr)
         return 1
+    except UnicodeDecodeError as exc:
+        print(f"error: {args[0]} is not UTF-8 text (byte {exc.start})", file=sys.stderr)
+        return 1
     policy_path = os.environ.get("SLA_POLICY")
     try:
         policy = SlaPolicy.from_file(policy_path) if policy_path else SlaPolicy.default()

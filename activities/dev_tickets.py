@@ -387,6 +387,9 @@ class SqliteDevTicketTracker:
     def _create_ledger(self) -> None:
         draft = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex}.new")
         try:
+            # Created owner-only before SQLite writes into it: the ledger names
+            # customers (SQLite gives its -wal and -shm files the same mode).
+            os.close(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             with contextlib.closing(sqlite3.connect(draft, isolation_level=None)) as db:
                 db.execute("PRAGMA journal_mode = WAL")  # a private file: nobody to race with
                 _create_tables(db)

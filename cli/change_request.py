@@ -34,6 +34,7 @@ from cli.common import (
     fail,
     policy_or_fail,
     print_json,
+    read_text_or_fail,
     run,
     warn_unreadable,
 )
@@ -117,10 +118,7 @@ def submit(
 
 def _submit(file: Path, policy: Path | None, as_json: bool) -> None:
     sla_policy = policy_or_fail(policy)
-    try:
-        text = file.read_text("utf-8")
-    except OSError as error:
-        fail(f"cannot read {file}: {error.strerror}")
+    text = read_text_or_fail(file)
     # Refuse a bad request before touching the network: the operator learns
     # about missing fields even while Temporal is down.
     try:

@@ -62,6 +62,16 @@ def policy_or_fail(path: Path | None = None) -> SlaPolicy:
         fail(str(error))
 
 
+def read_text_or_fail(path: Path) -> str:
+    """``path``'s text (UTF-8); a missing file or other bytes is a one-line refusal."""
+    try:
+        return path.read_text("utf-8")
+    except OSError as error:
+        fail(f"cannot read {path}: {error.strerror}")
+    except UnicodeDecodeError as error:
+        fail(f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8")
+
+
 def build_command(build: Callable[[], T]) -> T:
     """Run ``build`` (a model constructor); a validation error is a one-line refusal."""
     try:

@@ -39,6 +39,7 @@ from cli.common import (
     instant_or_fail,
     policy_or_fail,
     print_json,
+    read_text_or_fail,
     run,
     warn_unreadable,
 )
@@ -165,10 +166,7 @@ def report(
     """Report a disturbance; prints the ticket ID."""
     sla_policy = policy_or_fail(policy)
     if file is not None:
-        try:
-            data: Any = file.read_text("utf-8")
-        except OSError as error:
-            fail(f"cannot read {file}: {error.strerror}")
+        data: Any = read_text_or_fail(file)
     else:
         zone = sla_policy.calendar_spec.timezone
         first = instant_or_fail(first_noticed, zone, "--first-noticed") if first_noticed else None

@@ -25,9 +25,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 
-from workflows.delivery import deliver_message
+from workflows.delivery import Failed, attempt, deliver_message
 from workflows.effect_queue import EffectQueue
-from workflows.options import ACTIVITY_TIMEOUT, OPERATOR_RETRY, RETRY, checked_input, refusal
+from workflows.options import (
+    ACTIVITY_TIMEOUT,
+    EFFECT_GIVE_UP,
+    OPERATOR_RETRY,
+    RETRY,
+    checked_input,
+    refusal,
+)
 from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
@@ -199,14 +206,27 @@ class ChangeRequestWorkflow:
 
     async def _deliver(self, effects: ChangeRequestEffects) -> None:
         """Mirror one event on the development ticket and e-mail the customer (the queue's)."""
-        if effects.dev_ticket is not None:
-            await workflow.execute_activity_method(
-                DevTicketActivities.transition_dev_ticket,
-                effects.dev_ticket,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
-                summary=f"dev ticket → {effects.dev_ticket.status.value}",
+        transition = effects.dev_ticket
+        if transition is not None:
+            moved = await attempt(
+                workflow.execute_activity_method(
+                    DevTicketActivities.transition_dev_ticket,
+                    transition,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    schedule_to_close_timeout=EFFECT_GIVE_UP,
+                    retry_policy=RETRY,
+                    summary=f"dev ticket → {transition.status.value}",
+                )
             )
+            if isinstance(moved, Failed):
+                # Recorded (`sla change-request show`); the customer's message still goes.
+                self._apply(
+                    RecordDeliveryFailure(
+                        template="dev_ticket_transition",
+                        to=(transition.dev_ticket_id,),
+                        error=moved.error,
+                    )
+                )
         if effects.message is not None:
             await self._send(effects.message)
 

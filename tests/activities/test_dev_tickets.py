@@ -473,3 +473,18 @@ def test_every_step_renders_a_german_email_naming_both_ids() -> None:
     assert "Wir prüfen den Aufwand." in rendered["change_request_discussion"][1]
     assert "Version 2027.1" in rendered["change_request_planned"][0]
     assert "Begründung: Passt nicht zur Produktstrategie." in rendered["change_request_declined"][1]
+
+
+def test_a_new_ledger_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    import stat
+
+    tracker = SqliteDevTicketTracker(tmp_path / "devtickets.sqlite3")
+    tracker.create_sync(
+        NewDevTicket(
+            key="CR-1", kind=DevTicketKind.FEATURE, title="t", description="d", company="c"
+        )
+    )
+    files = list(tmp_path.glob("devtickets.sqlite3*"))
+    assert tmp_path / "devtickets.sqlite3" in files
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, (path, oct(path.stat().st_mode))
