@@ -28,7 +28,7 @@ from activities.oncall import OnCallActivities
 from domain.oncall import OnCallWindow, earliest_start_day
 from domain.sla import SlaPolicy
 from service.oncall import TemporalOnCallLookups
-from tests.conftest import Stack, max_cached_workflows
+from tests.conftest import CACHELESS, Stack, max_cached_workflows
 from tests.workflows import waiting
 from worker import WORKFLOWS, WorkerSettings, build_activities
 from workflows.oncall import OnCallBookingWorkflow
@@ -113,6 +113,12 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 
 async def eventually(check: Callable[[], Awaitable[T]], seconds: float = 10.0) -> T:
     """:func:`tests.workflows.waiting.eventually` with this module's longer default."""
+    if CACHELESS:
+        # Why longer: with no workflow cache, core buffers a workflow task while
+        # another run's local activity holds the (empty) cache ("Buffering WFT
+        # because cache is full"); that task then waits out a 10 s task timeout
+        # and runs on the retry. Two of those fit in 30 s.
+        seconds = max(seconds, 30.0)
     return await waiting.eventually(check, seconds)
 
 
