@@ -206,6 +206,20 @@ class MailPolicy(BaseModel):
     )
 
 
+class EffectsPolicy(BaseModel):
+    """The ``[effects]`` section: how long a side effect is retried before it is given up."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    give_up_after: BusinessDuration = Field(
+        default=timedelta(hours=24),
+        description=(
+            "calendar (not business) time an e-mail, status post or tracker update is "
+            "retried through an outage; then it is recorded as not delivered"
+        ),
+    )
+
+
 class Contacts(BaseModel):
     """Internal addresses notified by the engine."""
 
@@ -290,6 +304,7 @@ class SlaPolicy(BaseModel):
     audit: AuditPolicy = AuditPolicy()
     limits: LimitsPolicy = LimitsPolicy()
     mail: MailPolicy = MailPolicy()
+    effects: EffectsPolicy = EffectsPolicy()
     contacts: Contacts
     customers: tuple[Customer, ...] = ()
 

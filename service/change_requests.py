@@ -182,6 +182,7 @@ async def _start(
             received_at=received_at,
             recipients=customer_recipients(request, policy),
             timezone=policy.calendar_spec.timezone,
+            give_up_after=policy.effects.give_up_after,
         ),
         id=change_request_id,
         task_queue=task_queue,

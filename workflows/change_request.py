@@ -19,7 +19,7 @@ Every rule lives in :mod:`domain.change_request`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -72,6 +72,8 @@ class ChangeRequestInput(BaseModel):
         recipients: Customer addresses for every message (requester and the
             company's directory contacts, resolved at intake).
         timezone: Zone for times in German texts.
+        give_up_after: How long a side effect is retried (the policy's
+            ``[effects] give_up_after``; ``None``: the default of older starts).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -81,6 +83,7 @@ class ChangeRequestInput(BaseModel):
     received_at: datetime
     recipients: tuple[str, ...]
     timezone: str = "Europe/Berlin"
+    give_up_after: timedelta | None = None
 
 
 @workflow.defn
@@ -91,6 +94,7 @@ class ChangeRequestWorkflow:
     def __init__(self, input: ChangeRequestInput) -> None:
         """Submit the request, so that ``view`` answers from the first task on."""
         self._input = input
+        self._give_up = input.give_up_after or EFFECT_GIVE_UP
         self._effects = EffectQueue(self._deliver)
         self._state: ChangeRequestState = fold(
             None,
@@ -213,10 +217,11 @@ class ChangeRequestWorkflow:
                     DevTicketActivities.transition_dev_ticket,
                     transition,
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    schedule_to_close_timeout=EFFECT_GIVE_UP,
+                    schedule_to_close_timeout=self._give_up,
                     retry_policy=RETRY,
                     summary=f"dev ticket → {transition.status.value}",
-                )
+                ),
+                self._give_up,
             )
             if isinstance(moved, Failed):
                 # Recorded (`sla change-request show`); the customer's message still goes.
@@ -231,7 +236,7 @@ class ChangeRequestWorkflow:
             await self._send(effects.message)
 
     async def _send(self, message: OutgoingMessage) -> None:
-        undelivered = await deliver_message(message, RETRY)
+        undelivered = await deliver_message(message, RETRY, self._give_up)
         if undelivered is not None:
             # Recorded as an event, visible in `sla change-request show`.
             self._apply(

@@ -1,7 +1,8 @@
 """One rule for every workflow that sends mail: what counts as "not delivered".
 
 Transient failures are retried by the activity's retry policy for at most
-:data:`~workflows.options.EFFECT_GIVE_UP`. A permanent failure (a non-retryable
+the policy's ``[effects] give_up_after`` (schedule-to-close; default
+:data:`~workflows.options.EFFECT_GIVE_UP`). A permanent failure (a non-retryable
 ``ApplicationError``, e.g. a 5xx answer, a message that cannot be composed), a
 message still not delivered when that time is up, and recipients the server
 refused while accepting others come back as :class:`Undelivered`, which each
@@ -27,6 +28,7 @@ from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
     FailureError,
+    RetryState,
     TimeoutType,
 )
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
@@ -69,7 +71,7 @@ class Undelivered:
     partial: bool = False
 
 
-async def attempt(effect: Awaitable[T]) -> T | Failed:
+async def attempt(effect: Awaitable[T], give_up: timedelta = EFFECT_GIVE_UP) -> T | Failed:
     """Await a side-effect activity; failing for good is returned as :class:`Failed`.
 
     The activity must be scheduled with ``schedule_to_close_timeout`` (see
@@ -79,30 +81,37 @@ async def attempt(effect: Awaitable[T]) -> T | Failed:
     try:
         return await effect
     except ActivityError as error:
-        reason = _final(error)
+        reason = _final(error, give_up)
         if reason is None:
             raise
         return Failed(reason)
 
 
-async def deliver(send: Awaitable[DeliveryReport], to: tuple[str, ...]) -> Undelivered | None:
+async def deliver(
+    send: Awaitable[DeliveryReport], to: tuple[str, ...], give_up: timedelta = EFFECT_GIVE_UP
+) -> Undelivered | None:
     """Await a mail activity; ``None`` when every recipient got the message."""
-    result = await attempt(send)
+    result = await attempt(send, give_up)
     if isinstance(result, Failed):
         return Undelivered(to, result.error)
     return _judged(result, to)
 
 
-def _final(error: ActivityError) -> str | None:
+def _final(error: ActivityError, give_up: timedelta) -> str | None:
     """Why a failed side effect will not succeed by itself, or ``None`` if it might."""
     permanent = _permanent(error)
     if permanent is not None:
         return permanent.message
     cause = error.cause
-    if isinstance(cause, ActivityTimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_CLOSE:
-        last = cause.cause
-        hours = EFFECT_GIVE_UP.total_seconds() / 3600
-        return f"gave up after {hours:g} h of retries; last error: {last or cause}"
+    timed_out = isinstance(cause, ActivityTimeoutError) and (
+        cause.type == TimeoutType.SCHEDULE_TO_CLOSE
+    )
+    # The server also stops retrying, with the last failure as the cause, when
+    # the next attempt would start after the schedule-to-close deadline.
+    if timed_out or error.retry_state == RetryState.TIMEOUT:
+        last = cause.cause if timed_out and isinstance(cause, ActivityTimeoutError) else cause
+        hours = give_up.total_seconds() / 3600
+        return f"gave up after {hours:g} h of retries; last error: {last or error}"
     return None
 
 
@@ -126,7 +135,7 @@ def _judged(report: DeliveryReport, to: tuple[str, ...]) -> Undelivered | None:
 
 
 async def deliver_message(
-    message: OutgoingMessage, retry_policy: RetryPolicy
+    message: OutgoingMessage, retry_policy: RetryPolicy, give_up: timedelta = EFFECT_GIVE_UP
 ) -> Undelivered | None:
     """Send one templated e-mail (``send_message`` activity) and judge it with :func:`deliver`."""
     return await deliver(
@@ -134,16 +143,21 @@ async def deliver_message(
             NotificationActivities.send_message,
             message,
             start_to_close_timeout=_MAIL_TIMEOUT,
-            schedule_to_close_timeout=EFFECT_GIVE_UP,
+            schedule_to_close_timeout=give_up,
             retry_policy=retry_policy,
             summary=f"e-mail {message.template} to {', '.join(message.to)}",
         ),
         message.to,
+        give_up,
     )
 
 
 async def deliver_notification(
-    notification: Notification, retry_policy: RetryPolicy, *, local_first: bool = True
+    notification: Notification,
+    retry_policy: RetryPolicy,
+    *,
+    local_first: bool = True,
+    give_up: timedelta = EFFECT_GIVE_UP,
 ) -> Undelivered | None:
     """Send an incident's e-mail (``send_notification``) and judge it with :func:`deliver`.
 
@@ -163,6 +177,7 @@ async def deliver_notification(
         retry_policy: Retries of the regular activity (backoff during an outage).
         local_first: ``False`` keeps the regular activity only (incidents
             started before local-first delivery replay that way).
+        give_up: How long the regular activity retries (schedule-to-close).
 
     Returns:
         ``None`` when every recipient got the message, else who did not and why.
@@ -195,9 +210,10 @@ async def deliver_notification(
             NotificationActivities.send_notification,
             notification,
             start_to_close_timeout=_MAIL_TIMEOUT,
-            schedule_to_close_timeout=EFFECT_GIVE_UP,
+            schedule_to_close_timeout=give_up,
             retry_policy=retry_policy,
             summary=summary,
         ),
         notification.to,
+        give_up,
     )

@@ -34,9 +34,15 @@ class EffectQueue(Generic[E]):
         self._deliver = deliver
         self._pending: list[E] = list(carried)
         self._task: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
 
     def add(self, effects: Iterable[E]) -> None:
-        """Queue effects behind those already waiting."""
+        """Queue effects behind those already waiting.
+
+        Raises:
+            RuntimeError: Delivery stopped on an unexpected error (see :meth:`_run`).
+        """
+        self._raise_if_stopped()
         self._pending.extend(effects)
 
     @property
@@ -59,11 +65,32 @@ class EffectQueue(Generic[E]):
             self._task.cancel()
 
     async def until_drained(self) -> None:
-        """Wait until every effect is delivered and no handler is still running."""
-        await workflow.wait_condition(lambda: self.drained and workflow.all_handlers_finished())
+        """Wait until every effect is delivered and no handler is still running.
+
+        Raises:
+            RuntimeError: Delivery stopped on an unexpected error (see :meth:`_run`).
+        """
+        await workflow.wait_condition(
+            lambda: self._failure is not None or (self.drained and workflow.all_handlers_finished())
+        )
+        self._raise_if_stopped()
+
+    def _raise_if_stopped(self) -> None:
+        # Raised in the workflow's own code: the workflow task fails and is
+        # retried (visible, flagged by the server), instead of the delivery
+        # task dying unseen and the workflow waiting forever for a drain.
+        if self._failure is not None:
+            raise RuntimeError(f"effect delivery stopped: {self._failure!r}") from self._failure
 
     async def _run(self) -> None:
-        while True:
-            await workflow.wait_condition(lambda: bool(self._pending))
-            await self._deliver(self._pending[0])
-            self._pending.pop(0)
+        """Deliver forever; every expected failure is ``deliver``'s to record, not to raise."""
+        try:
+            while True:
+                await workflow.wait_condition(lambda: bool(self._pending))
+                await self._deliver(self._pending[0])
+                self._pending.pop(0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a bug: surfaced by add()/until_drained()
+            workflow.logger.error("effect delivery stopped: %r", error)
+            self._failure = error

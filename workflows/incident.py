@@ -33,7 +33,6 @@ from workflows.effect_queue import EffectQueue
 from workflows.metrics import record_incident_metrics
 from workflows.options import (
     ACTIVITY_TIMEOUT,
-    EFFECT_GIVE_UP,
     LOCAL_TIMEOUT,
     OPERATOR_RETRY,
     RETRY,
@@ -469,10 +468,11 @@ class IncidentWorkflow:
                         task_queue=workflow.info().task_queue,
                     ),
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    schedule_to_close_timeout=EFFECT_GIVE_UP,
+                    schedule_to_close_timeout=self._policy.effects.give_up_after,
                     retry_policy=RETRY,
                     summary=f"status page: {post.kind.value}",
-                )
+                ),
+                self._policy.effects.give_up_after,
             )
             if isinstance(posted, Failed):
                 # Recorded as an event, which alerts the support lead.
@@ -488,7 +488,10 @@ class IncidentWorkflow:
 
     async def _send(self, notification: Notification) -> None:
         undelivered = await deliver_notification(
-            notification, RETRY, local_first=self._mail_local_first
+            notification,
+            RETRY,
+            local_first=self._mail_local_first,
+            give_up=self._policy.effects.give_up_after,
         )
         if undelivered is not None:
             # Recorded as an event, which alerts the support lead.
@@ -511,10 +514,11 @@ class IncidentWorkflow:
                     task_queue=workflow.info().task_queue,
                 ),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
-                schedule_to_close_timeout=EFFECT_GIVE_UP,
+                schedule_to_close_timeout=self._policy.effects.give_up_after,
                 retry_policy=RETRY,
                 summary="start change request",
-            )
+            ),
+            self._policy.effects.give_up_after,
         )
         if isinstance(started, Failed):
             # Intake refused it (or it could not be started for a day): recorded as

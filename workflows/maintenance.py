@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.delivery import Failed, attempt, deliver_message
 from workflows.effect_queue import EffectQueue
-from workflows.options import ACTIVITY_TIMEOUT, EFFECT_GIVE_UP, RETRY, checked_input, refusal
+from workflows.options import ACTIVITY_TIMEOUT, RETRY, checked_input, refusal
 from workflows.timers import ProvenClock
 from workflows.visibility import SearchAttributeSync
 
@@ -212,10 +212,11 @@ class MaintenanceWorkflow:
                         task_queue=workflow.info().task_queue,
                     ),
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    schedule_to_close_timeout=EFFECT_GIVE_UP,
+                    schedule_to_close_timeout=self._policy.effects.give_up_after,
                     retry_policy=RETRY,
                     summary=f"status page: maintenance {effects.post.state.value}",
-                )
+                ),
+                self._policy.effects.give_up_after,
             )
             if isinstance(posted, Failed):
                 self._apply(
@@ -228,7 +229,7 @@ class MaintenanceWorkflow:
                 )
 
     async def _send(self, message: OutgoingMessage) -> None:
-        undelivered = await deliver_message(message, RETRY)
+        undelivered = await deliver_message(message, RETRY, self._policy.effects.give_up_after)
         if undelivered is not None:
             # Recorded as an event (shown by `sla maintenance show`) so that one
             # bad address does not hold back the other customers.

@@ -29,7 +29,6 @@ from workflows.delivery import Failed, attempt, deliver_message
 from workflows.effect_queue import EffectQueue
 from workflows.options import (
     ACTIVITY_TIMEOUT,
-    EFFECT_GIVE_UP,
     LOCAL_TIMEOUT,
     RETRY,
     checked_input,
@@ -181,10 +180,11 @@ class OnCallBookingWorkflow:
                     OnCallActivities.record_oncall_billing,
                     record,
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    schedule_to_close_timeout=EFFECT_GIVE_UP,
+                    schedule_to_close_timeout=self._policy.effects.give_up_after,
                     retry_policy=RETRY,
                     summary=f"bill {record.hours} h",
-                )
+                ),
+                self._policy.effects.give_up_after,
             )
             if isinstance(billed, Failed):
                 # The record stays in the workflow's history; operators see the note.
@@ -206,10 +206,11 @@ class OnCallBookingWorkflow:
                     window=self._booking.window(),
                 ),
                 start_to_close_timeout=timedelta(minutes=2),
-                schedule_to_close_timeout=EFFECT_GIVE_UP,
+                schedule_to_close_timeout=self._policy.effects.give_up_after,
                 retry_policy=RETRY,
                 summary="on-call windows to open incidents",
-            )
+            ),
+            self._policy.effects.give_up_after,
         )
         if isinstance(synced, Failed):
             # Permanent (no visibility): the booking stands; operators see the note.
@@ -221,7 +222,7 @@ class OnCallBookingWorkflow:
 
     async def _send(self, message: OutgoingMessage) -> None:
         """Send one queued e-mail (the queue's); a permanent failure becomes a note."""
-        undelivered = await deliver_message(message, RETRY)
+        undelivered = await deliver_message(message, RETRY, self._policy.effects.give_up_after)
         if undelivered is not None:
             what = "refused for" if undelivered.partial else "not delivered:"
             self._booking = with_note(

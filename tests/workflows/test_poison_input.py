@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,11 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.mail import DeliveryReport, OutboxMailer
 from domain.commands import Acknowledge
 from domain.report import IncidentReport
-from domain.sla import Severity
+from domain.sla import EffectsPolicy, Severity
+from starter import report_incident
 from tests.conftest import make_stack, report
 from tests.workflows.oncall_support import terminate_settled
 from tests.workflows.test_incident_workflow import POLICY, harness_for, next_business_morning
@@ -111,3 +114,53 @@ async def test_an_oversized_command_is_refused_by_the_validator_and_changes_noth
         view = await incident.view()
         assert view.status.value == "new"
         assert all(e.type != "acknowledged" for e in view.events)
+
+
+class DownForGood:
+    """An SMTP stand-in that never comes back for one address (others go through)."""
+
+    def __init__(self, outbox: OutboxMailer, dead: str) -> None:
+        self.outbox = outbox
+        self.dead = dead
+        self.refused = 0
+
+    async def send(self, message: EmailMessage) -> DeliveryReport:
+        if self.dead in str(message["To"]):
+            self.refused += 1
+            raise ConnectionRefusedError("mail server unreachable")
+        return await self.outbox.send(message)
+
+
+async def test_a_message_that_keeps_failing_is_given_up_after_the_policy_time(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    # Transient failures forever (not a permanent refusal): retried with backoff
+    # for [effects] give_up_after, then recorded as not delivered; what comes
+    # after it goes out.
+    policy = POLICY.model_copy(update={"effects": EffectsPolicy(give_up_after=timedelta(hours=1))})
+    mailer = DownForGood(OutboxMailer(tmp_path / "outbox"), dead="erika.mustermann@")
+    stack = make_stack(time_env.client, time_env, tmp_path, mailer=mailer)
+    async with stack.worker, harness_for(stack) as h:
+        await stack.skip_to(next_business_morning(await stack.now()))
+        ticket = await report_incident(
+            stack.client,
+            report(login_impossible=False, email="erika.mustermann@beispiel-versand.de"),
+            policy=policy,
+            task_queue=stack.task_queue,
+            status_page_id=stack.status_page_id,
+        )
+        handle = stack.client.get_workflow_handle_for(IncidentWorkflow.run, ticket)
+        h.started.append(handle)
+        for _ in range(15):  # retries back off up to minutes: move the clock past the hour
+            await time_env.sleep(timedelta(minutes=5))
+
+        async def given_up() -> None:
+            view = await handle.query(IncidentWorkflow.view)
+            failed = [e for e in view.events if e.type == "delivery_failed"]
+            assert failed, [e.type for e in view.events]
+            assert "gave up after 1 h of retries" in failed[0].error
+
+        await eventually(given_up, seconds=15)
+        assert mailer.refused >= 3
+        kinds = [str(m["X-SLA-Kind"]) for m in stack.emails()]
+        assert "delivery_failed" in kinds  # the support lead is told; the queue moved on
