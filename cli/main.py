@@ -44,6 +44,7 @@ from cli.common import (
     warn_unreadable,
 )
 from cli.dev import DevConfig, run_dev
+from cli.doctor import doctor
 from cli.groups import GROUPS
 from cli.render import incidents_table, next_deadline, show_incident
 from cli.repair import repair
@@ -607,6 +608,7 @@ for _name, _group in GROUPS:
     app.add_typer(_group, name=_name)
 app.command("sla-report")(sla_report)
 app.command("repair")(repair)
+app.command("doctor")(doctor)
 
 
 def main() -> None:

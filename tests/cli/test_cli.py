@@ -499,3 +499,22 @@ async def test_list_filters(dev_cli: CliStack, tmp_path: Path) -> None:
     # Open incidents first, next deadline first; resolved ones last.
     everything = await listed(dev_cli, "--company", company, "--all")
     assert everything[-1]["ticket_id"] == minor
+
+
+async def test_doctor_checks_the_setup_and_says_what_to_fix(dev_cli: CliStack) -> None:
+    result = await sla(dev_cli, "doctor", "--json")
+    report = json.loads(result.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["temporal"]["ok"] is True
+    assert checks["search attributes"]["ok"] is True  # registered by the test environment
+    schedules = checks["audit schedules"]
+    assert schedules["ok"] or "sla schedules apply" in schedules["detail"]
+    assert result.exit_code == (0 if report["ok"] else 1)
+    plain = await sla(dev_cli, "doctor")
+    assert "search attributes: 12 registered" in plain.stdout
+
+
+async def test_doctor_without_a_server_is_one_line(dev_cli: CliStack) -> None:
+    result = await sla(dev_cli, "doctor", TEMPORAL_ADDRESS="127.0.0.1:1")
+    assert result.exit_code == 1
+    assert "is `sla dev` running?" in result.stderr

@@ -554,6 +554,12 @@ async def test_the_workers_repair_pass_resets_what_its_own_code_cannot_replay(ri
         assert rig.ticket in await listed_ids(rig.client, stuck_query(TASK_QUEUE))
 
     await eventually(reported_stuck, 30)  # visibility follows the failed tasks
+    # `sla doctor` names it, with the reason from its last failed task, and exits 1.
+    doctor = await sla(rig.cli, "doctor", "--json")
+    assert doctor.exit_code == 1, doctor.stdout
+    stuck = {s["workflow_id"]: s for s in json.loads(doctor.stdout)["stuck"]}
+    assert "Nondeterminism" in stuck[rig.ticket]["reason"], stuck
+    assert stuck[rig.ticket]["workflow_type"] == "IncidentWorkflow"
     # A workflow stuck on code this worker replays (another deploy) is left alone.
     other = await repair_stuck(rig.client, [DivergingIncidentWorkflow], task_queue=TASK_QUEUE)
     assert other == []

@@ -29,7 +29,6 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment
 
 from activities.mail import SmtpMailer
@@ -77,28 +76,11 @@ from domain.values import (
 from service.intake import IntakeError, check_channel, check_report, parse_report
 from starter import report_incident
 from tests.conftest import EXAMPLE_REPORT
+from tests.intake.fakes import RecordingClient
 
 POLICY = SlaPolicy.default()
 SENDER = "myconvento Support <support@myconvento.com>"
 RECEIVED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin
-
-
-@dataclass
-class RecordingClient:
-    """Stands in for a Temporal client: nothing exists yet, every start succeeds."""
-
-    calls: list[str] = field(default_factory=list)
-
-    def get_workflow_handle(self, workflow_id: str) -> RecordingClient:
-        self.calls.append(f"handle {workflow_id}")
-        return self
-
-    async def describe(self) -> None:
-        self.calls.append("describe")
-        raise RPCError("not found", RPCStatusCode.NOT_FOUND, b"")
-
-    async def start_workflow(self, *args: Any, **kwargs: Any) -> None:
-        self.calls.append(f"start {kwargs['id']}")
 
 
 def policy_with(*, smtputf8: bool = False, **limits: int) -> SlaPolicy:
