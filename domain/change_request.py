@@ -147,8 +147,23 @@ class RecordDeliveryFailure(_Command):
     error: str
 
 
+class RecordTrackerFailure(_Command):
+    """The development-ticket tracker could not be updated in time (created or moved)."""
+
+    kind: Literal["tracker_failure"] = "tracker_failure"
+    action: Literal["create", "move"]
+    dev_ticket_id: str | None = None
+    error: str
+
+
 Command = (
-    SubmitChangeRequest | RecordDevTicket | Discuss | PlanRelease | Decline | RecordDeliveryFailure
+    SubmitChangeRequest
+    | RecordDevTicket
+    | Discuss
+    | PlanRelease
+    | Decline
+    | RecordDeliveryFailure
+    | RecordTrackerFailure
 )
 
 
@@ -207,13 +222,23 @@ class CustomerNotReached(_Event):
     error: str
 
 
+class TrackerNotUpdated(_Event):
+    """The tracker did not take a change (``action``: ``create`` or ``move``) in time."""
+
+    type: Literal["tracker_not_updated"] = "tracker_not_updated"
+    action: Literal["create", "move"]
+    dev_ticket_id: str | None = None
+    error: str
+
+
 Event = Annotated[
     ChangeRequestSubmitted
     | DevTicketCreated
     | Discussed
     | ReleasePlanned
     | ChangeRequestDeclined
-    | CustomerNotReached,
+    | CustomerNotReached
+    | TrackerNotUpdated,
     Field(discriminator="type"),
 ]
 
@@ -282,6 +307,15 @@ def decide(state: ChangeRequestState | None, command: Command, now: datetime) ->
             return [
                 CustomerNotReached(
                     at=now, template=command.template, to=command.to, error=command.error
+                )
+            ]
+        case RecordTrackerFailure():
+            return [
+                TrackerNotUpdated(
+                    at=now,
+                    action=command.action,
+                    dev_ticket_id=command.dev_ticket_id,
+                    error=command.error,
                 )
             ]
         case RecordDevTicket():

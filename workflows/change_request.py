@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         PlanRelease,
         RecordDeliveryFailure,
         RecordDevTicket,
+        RecordTrackerFailure,
         SubmitChangeRequest,
         build_view,
         decide,
@@ -183,20 +184,32 @@ class ChangeRequestWorkflow:
         """Run until planned or declined and every message is out; returns the final view."""
         self._upsert_search_attributes()
         request = input.request
-        ticket = await workflow.execute_activity_method(
-            DevTicketActivities.create_dev_ticket,
-            NewDevTicket(
-                key=input.change_request_id,
-                kind=DevTicketKind.FEATURE,
-                title=request.title,
-                description=request.description,
-                company=request.company,
-                reference=input.change_request_id,
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
-            summary="create development ticket",
+        new = NewDevTicket(
+            key=input.change_request_id,
+            kind=DevTicketKind.FEATURE,
+            title=request.title,
+            description=request.description,
+            company=request.company,
+            reference=input.change_request_id,
         )
+        while True:
+            ticket = await attempt(
+                workflow.execute_activity_method(
+                    DevTicketActivities.create_dev_ticket,
+                    new,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    schedule_to_close_timeout=self._give_up,
+                    retry_policy=RETRY,
+                    summary="create development ticket",
+                ),
+                self._give_up,
+            )
+            if not isinstance(ticket, Failed):
+                break
+            # Nothing else of the change request can happen without its ticket
+            # (every message names it): recorded for the operators, then tried
+            # again, so an outage of the tracker shows instead of hiding.
+            self._apply(RecordTrackerFailure(action="create", error=ticket.error))
         # Effects are delivered in event order, one after the other: a slow
         # mail server delays the messages, never an operator's update.
         self._effects.start()
@@ -226,10 +239,8 @@ class ChangeRequestWorkflow:
             if isinstance(moved, Failed):
                 # Recorded (`sla change-request show`); the customer's message still goes.
                 self._apply(
-                    RecordDeliveryFailure(
-                        template="dev_ticket_transition",
-                        to=(transition.dev_ticket_id,),
-                        error=moved.error,
+                    RecordTrackerFailure(
+                        action="move", dev_ticket_id=transition.dev_ticket_id, error=moved.error
                     )
                 )
         if effects.message is not None:

@@ -24,8 +24,10 @@ from domain.change_request import (
     PlanRelease,
     RecordDeliveryFailure,
     RecordDevTicket,
+    RecordTrackerFailure,
     ReleasePlanned,
     SubmitChangeRequest,
+    TrackerNotUpdated,
     build_view,
     decide,
     effects_of,
@@ -310,3 +312,29 @@ def test_status_only_moves_forward_and_a_decision_is_final(sequence: list[Comman
     decisions = [e for e in state.events if isinstance(e, ReleasePlanned | ChangeRequestDeclined)]
     assert len(decisions) <= 1
     assert sum(isinstance(e, DevTicketCreated) for e in state.events) <= 1
+
+
+def test_a_tracker_that_did_not_take_a_change_is_recorded_and_changes_nothing_else() -> None:
+    state = run(discussed(), PlanRelease(release="2027.1"))
+    failure = RecordTrackerFailure(
+        action="move", dev_ticket_id=state.dev_ticket_id, error="tracker unreachable"
+    )
+    (event,) = decide(state, failure, NOW)
+    assert isinstance(event, TrackerNotUpdated)
+    assert (event.action, event.dev_ticket_id, event.error) == (
+        "move",
+        state.dev_ticket_id,
+        "tracker unreachable",
+    )
+    after = evolve(state, event)
+    assert after.model_copy(update={"events": state.events}) == state
+    assert after.events[-1] == event
+
+
+def test_a_tracker_failure_before_the_ticket_exists_names_no_ticket() -> None:
+    (event,) = decide(
+        submitted(),
+        RecordTrackerFailure(action="create", error="tracker unreachable"),
+        NOW,
+    )
+    assert isinstance(event, TrackerNotUpdated) and event.dev_ticket_id is None

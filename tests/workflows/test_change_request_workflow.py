@@ -56,6 +56,7 @@ from domain.change_request import (
     PlanRelease,
 )
 from domain.errors import DomainErrorKind
+from domain.sla import EffectsPolicy, SlaPolicy
 from service.change_requests import ChangeRequestReceipt, submit_change_request
 from service.intake import IntakeConflict
 from starter import IntakeError
@@ -479,6 +480,75 @@ async def test_a_retried_create_returns_the_same_dev_ticket(
             assert view.dev_ticket_id == "DEV-0001"
             assert LostReplyTracker.attempts == 2
             assert [t.id for t in tracker.all_sync()] == ["DEV-0001"]
+        finally:
+            await harness.cleanup()
+
+
+class DownTracker(SqliteDevTicketTracker):
+    """A tracker that is unreachable until ``up`` is set."""
+
+    up = False
+    refused = 0
+
+    async def create(self, ticket: NewDevTicket) -> DevTicket:
+        if not DownTracker.up:
+            DownTracker.refused += 1
+            raise ConnectionRefusedError("tracker unreachable")
+        return await super().create(ticket)
+
+
+async def test_a_tracker_outage_is_recorded_after_the_give_up_time_and_the_create_goes_on(
+    time_env: WorkflowEnvironment, stack: Stack
+) -> None:
+    # The change request cannot go on without its ticket: after each give-up
+    # period the failure is recorded (visible to operators), and creating goes
+    # on until the tracker is back.
+    tracker = DownTracker.in_data_dir(stack.data_dir)
+    assert isinstance(tracker, DownTracker)
+    notifications = NotificationActivities(
+        OutboxMailer(stack.outbox), MessageRenderer(), "Support <support@myconvento.com>"
+    )
+    dev_tickets = DevTicketActivities(tracker)
+    task_queue = f"tq-{uuid.uuid4()}"
+    harness = Harness(time_env.client, task_queue, stack)
+    policy = SlaPolicy.default().model_copy(
+        update={"effects": EffectsPolicy(give_up_after=timedelta(hours=1))}
+    )
+    async with Worker(
+        time_env.client,
+        task_queue=task_queue,
+        workflows=[ChangeRequestWorkflow],
+        activities=[
+            dev_tickets.create_dev_ticket,
+            dev_tickets.transition_dev_ticket,
+            notifications.send_message,
+        ],
+        workflow_runner=workflow_runner(),
+    ):
+        try:
+            receipt = await submit_change_request(
+                time_env.client, change_request(), task_queue=task_queue, policy=policy
+            )
+            harness.started.append(receipt.change_request_id)
+            handle = time_env.client.get_workflow_handle_for(
+                ChangeRequestWorkflow.run, receipt.change_request_id
+            )
+            for _ in range(15):
+                await time_env.sleep(timedelta(minutes=5))
+
+            async def recorded() -> None:
+                view = await handle.query(ChangeRequestWorkflow.view)
+                failures = [e for e in view.events if e.type == "tracker_not_updated"]
+                assert failures and failures[0].action == "create", view.events
+                assert "gave up after 1 h" in failures[0].error
+
+            await eventually(recorded)
+            DownTracker.up = True
+            for _ in range(3):
+                await time_env.sleep(timedelta(minutes=5))
+            view = await harness.with_dev_ticket(handle)
+            assert view.dev_ticket_id == "DEV-0001"
+            assert DownTracker.refused >= 3
         finally:
             await harness.cleanup()
 
