@@ -64,3 +64,42 @@ def effects_of(state: IncidentState, first: int, policy: SlaPolicy) -> list[Even
         if item.notifications or item.status_post is not None or item.change_request is not None:
             effects.append(item)
     return effects
+
+
+def split_by_audience(
+    effects: list[EventEffects], policy: SlaPolicy
+) -> tuple[list[EventEffects], list[EventEffects]]:
+    """``effects`` as two lanes: the team's (and the status page's), and the customers'.
+
+    A message counts as the team's when every recipient is one of the policy's
+    contacts (on duty, support lead, experts, management); any other is the
+    customers'. Each lane keeps event order; a customer's mail server that
+    keeps deferring (greylisting, a full mailbox) then never holds back an
+    on-duty page, a status post or an escalation to management.
+
+    Returns:
+        ``(team, customers)``; events with nothing for a lane are left out of it.
+    """
+    contacts = policy.contacts
+    team_addresses = {
+        a.lower()
+        for a in (contacts.support_lead, contacts.on_duty, contacts.experts, contacts.management)
+    }
+
+    def internal(notification: Notification) -> bool:
+        return all(a.lower() in team_addresses for a in notification.to)
+
+    team: list[EventEffects] = []
+    customers: list[EventEffects] = []
+    for item in effects:
+        ours = tuple(n for n in item.notifications if internal(n))
+        theirs = tuple(n for n in item.notifications if not internal(n))
+        if ours or item.status_post is not None or item.change_request is not None:
+            team.append(item.model_copy(update={"notifications": ours}))
+        if theirs:
+            customers.append(
+                item.model_copy(
+                    update={"notifications": theirs, "status_post": None, "change_request": None}
+                )
+            )
+    return team, customers

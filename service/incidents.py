@@ -163,6 +163,7 @@ async def _start(
             oncall_windows=oncall_windows,
             search_index=index,
             clock=clock,
+            customer_lane=True,
         ),
         id=ticket_id,
         task_queue=task_queue,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 
@@ -94,3 +94,20 @@ class EffectQueue(Generic[E]):
         except Exception as error:  # a bug: surfaced by add()/until_drained()
             workflow.logger.error("effect delivery stopped: %r", error)
             self._failure = error
+
+
+async def until_all_drained(*queues: EffectQueue[Any]) -> None:
+    """Wait until all ``queues`` are drained at the same time.
+
+    Delivering in one queue may add to another (a customer's mail that could
+    not be delivered is reported to the support lead in the team's lane), so
+    draining them one after the other is not enough.
+
+    Raises:
+        RuntimeError: Delivery stopped on an unexpected error in one of them.
+    """
+    while True:
+        for queue in queues:
+            await queue.until_drained()
+        if all(queue.drained for queue in queues):
+            return

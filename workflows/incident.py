@@ -29,7 +29,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.delivery import Failed, attempt, deliver_notification
-from workflows.effect_queue import EffectQueue
+from workflows.effect_queue import EffectQueue, until_all_drained
 from workflows.metrics import record_incident_metrics
 from workflows.options import (
     ACTIVITY_TIMEOUT,
@@ -52,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.change_requests import ChangeRequestActivities, ChangeRequestStartRequest
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink
     from activities.status_page import StatusPostActivities, StatusPostRequest
-    from domain.effects import ChangeRequestStart, EventEffects, effects_of
+    from domain.effects import ChangeRequestStart, EventEffects, effects_of, split_by_audience
     from domain.errors import DomainError
     from domain.incident import (
         Acknowledge,
@@ -112,7 +112,14 @@ class IncidentInput(BaseModel):
         policy: The policy snapshot this incident runs under.
         status_page_id: Workflow ID of the status page (tests use their own).
         state: Carried state after continue-as-new (``None`` on first start).
-        pending_effects: Side effects not yet delivered (carried over continue-as-new).
+        pending_effects: Side effects not yet delivered (carried over continue-as-new);
+            with ``customer_lane`` the team's lane only.
+        pending_customer_effects: The customers' lane not yet delivered (carried).
+        customer_lane: Deliver customers' e-mails in a lane of their own
+            (``domain.effects.split_by_audience``): a customer's mail server
+            that keeps deferring never holds back an on-duty page, a status
+            post or an escalation. Set by starters since it exists; incidents
+            started before deliver in one lane, as they were recorded.
         max_history_events: Continue as new after this many history events
             (``None``: when the server suggests it).
         oncall_windows: Booked extended on-call windows of the company; they
@@ -136,6 +143,8 @@ class IncidentInput(BaseModel):
     status_page_id: str = names.STATUS_PAGE_WORKFLOW_ID
     state: IncidentState | None = None
     pending_effects: tuple[EventEffects, ...] = ()
+    pending_customer_effects: tuple[EventEffects, ...] = ()
+    customer_lane: bool = False
     max_history_events: int | None = None
     oncall_windows: tuple[OnCallWindow, ...] = ()
     search_index: SearchIndex | None = None
@@ -153,6 +162,7 @@ class IncidentWorkflow:
         self._policy = input.policy
         self._state: IncidentState | None = input.state
         self._effects = EffectQueue(self._deliver, input.pending_effects)
+        self._customer_effects = EffectQueue(self._deliver, input.pending_customer_effects)
         self._search_attributes = SearchAttributeSync()
         self._clock = ProvenClock()
         self._oncall_windows: tuple[OnCallWindow, ...] = input.oncall_windows
@@ -357,7 +367,13 @@ class IncidentWorkflow:
                 events, severity=self._state.severity if self._state is not None else None
             )
             self._state = fold(self._state, events)
-            self._effects.add(effects_of(self._state, first, self._policy))
+            effects = effects_of(self._state, first, self._policy)
+            if self._input.customer_lane:
+                team, customers = split_by_audience(effects, self._policy)
+                self._effects.add(team)
+                self._customer_effects.add(customers)
+            else:
+                self._effects.add(effects)
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentResult:
@@ -390,6 +406,7 @@ class IncidentWorkflow:
                 )
             )
         self._effects.start()
+        self._customer_effects.start()
         try:
             while self._current.is_open:
                 self._upsert_search_attributes()
@@ -397,9 +414,10 @@ class IncidentWorkflow:
                     await self._continue_as_new()
                 await self._next_timer()
             self._upsert_search_attributes()
-            await self._effects.until_drained()
+            await until_all_drained(self._effects, self._customer_effects)
         finally:
             self._effects.stop()
+            self._customer_effects.stop()
         outcome = await workflow.execute_local_activity_method(
             CalendarActivities.compute_outcome,
             OutcomeRequest(policy=self._policy, state=self._current, windows=self._oncall_windows),
@@ -547,12 +565,13 @@ class IncidentWorkflow:
         return info.is_continue_as_new_suggested()
 
     async def _continue_as_new(self) -> None:
-        await self._effects.until_drained()
+        await until_all_drained(self._effects, self._customer_effects)
         workflow.continue_as_new(
             self._input.model_copy(
                 update={
                     "state": self._current,
                     "pending_effects": self._effects.carried(),
+                    "pending_customer_effects": self._customer_effects.carried(),
                     "oncall_windows": self._oncall_windows,
                     "search_index": None,  # the next run starts with this run's values
                     "clock": None,  # the carried state holds the deadlines

@@ -164,3 +164,49 @@ async def test_a_message_that_keeps_failing_is_given_up_after_the_policy_time(
         assert mailer.refused >= 3
         kinds = [str(m["X-SLA-Kind"]) for m in stack.emails()]
         assert "delivery_failed" in kinds  # the support lead is told; the queue moved on
+
+
+async def test_a_customer_mail_server_that_keeps_deferring_holds_back_no_page_or_post(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    # The reporter's receipt is the first effect of a critical report; it fails
+    # transiently for as long as the test runs (greylisting, a full mailbox).
+    # In one lane the on-duty page and the status post would wait behind its
+    # retries for up to [effects] give_up_after; in the customers' own lane
+    # they go out at once.
+    mailer = DownForGood(OutboxMailer(tmp_path / "outbox"), dead="erika.mustermann@")
+    stack = make_stack(time_env.client, time_env, tmp_path, mailer=mailer)
+    async with stack.worker, harness_for(stack) as h:
+        await stack.skip_to(next_business_morning(await stack.now()))
+        ticket = await report_incident(
+            stack.client,
+            report(channel="monitoring", email="erika.mustermann@beispiel-versand.de"),
+            policy=POLICY,
+            task_queue=stack.task_queue,
+            status_page_id=stack.status_page_id,
+        )
+        handle = stack.client.get_workflow_handle_for(IncidentWorkflow.run, ticket)
+        h.started.append(handle)
+
+        async def paged_and_posted_while_the_receipt_waits() -> None:
+            assert mailer.refused >= 1  # the receipt was tried and deferred
+            kinds = [str(m["X-SLA-Kind"]) for m in stack.emails()]
+            assert "on_duty_page" in kinds, kinds
+            assert "receipt" not in kinds, kinds
+            page = time_env.client.get_workflow_handle(stack.status_page_id)
+            board = await page.query(StatusPageWorkflow.board)
+            assert [e.ticket_id for e in board.entries] == [ticket]
+
+        await eventually(paged_and_posted_while_the_receipt_waits, seconds=15)
+        view = await handle.query(IncidentWorkflow.view)
+        # Still retrying, not given up: the lane waits, only the team's went on.
+        assert all(e.type != "delivery_failed" for e in view.events), view.events
+
+        mailer.dead = "\x00nobody"  # the customer's server accepts again
+        await time_env.sleep(timedelta(minutes=10))  # past the next retry
+
+        async def the_receipt_follows() -> None:
+            kinds = [str(m["X-SLA-Kind"]) for m in stack.emails()]
+            assert "receipt" in kinds, kinds
+
+        await eventually(the_receipt_follows, seconds=15)
