@@ -48,6 +48,9 @@ _EVENTS_DE = {
     "classified_as_change_request": "Als Änderungswunsch eingestuft (keine Störung)",
     "change_request_recorded": "Änderungswunsch erfasst",
     "dev_ticket_linked": "Mit Entwicklungs-Ticket verknüpft",
+    "report_amended": "Angaben zur Meldung ergänzt",
+    "customer_message": "Nachricht des Kunden",
+    "alert_notified": "Erneute Meldung des Monitorings",
 }
 
 

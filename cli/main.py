@@ -18,10 +18,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 import worker as worker_module
+from cli.api import api
 from cli.change_request import (
     LinkDescriptionOption,
     LinkDevOption,
@@ -46,12 +46,14 @@ from cli.common import (
 from cli.dev import DevConfig, run_dev
 from cli.doctor import doctor
 from cli.groups import GROUPS
-from cli.render import incidents_table, next_deadline, show_incident
+from cli.mail_intake import mail_intake
+from cli.render import incidents_table, show_incident
 from cli.repair import repair
 from cli.sla_report import sla_report
 from domain.errors import DomainError
 from domain.incident import (
     Acknowledge,
+    AmendReport,
     ClassifyAsChangeRequest,
     DecideResources,
     Escalate,
@@ -65,15 +67,15 @@ from domain.incident import (
     fold,
 )
 from domain.read_model import IncidentSummary, IncidentView
-from domain.report import Channel, Scope
+from domain.report import Channel, ReportChanges, Scope
 from domain.sla import PolicyError, Severity
+from service import incident_list
 from service.codec import CodecConfigError, codec_from_env
-from service.incidents import report_incident
+from service.incident_updates import Handle, UpdateNotTaken, send_update
+from service.incidents import OpenedIncident, open_incident, opened_json
 from service.intake import check_channel, parse_report
-from service.queries import Unreadable, gather_readable, incident_view
-from service.visibility import Query, listed
+from service.queries import Unreadable, incident_view
 from telemetry import configure_logging
-from workflows import names
 from workflows.incident import IncidentWorkflow
 
 app = typer.Typer(
@@ -102,8 +104,9 @@ def dev(
     port: Annotated[int, typer.Option(help="Temporal frontend port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
     status_port: Annotated[int, typer.Option(help="Status page HTTP port.")] = 8080,
+    api_port: Annotated[int, typer.Option(help="HTTP intake API port.")] = 8090,
 ) -> None:
-    """Run the embedded stack: Temporal dev server, worker and status page, until Ctrl-C."""
+    """Run the embedded stack (Temporal dev server, worker, status page, HTTP API) until Ctrl-C."""
     if policy is not None:
         policy_or_fail(policy)  # refuse a broken policy before starting anything
     try:
@@ -114,6 +117,7 @@ def dev(
                 port=port,
                 ui_port=ui_port,
                 status_port=status_port,
+                api_port=api_port,
             )
         )
     except CliError as error:
@@ -190,18 +194,65 @@ def report(
         }
         data = {k: v for k, v in data.items() if v is not None}
 
-    async def body() -> str:
+    async def body() -> OpenedIncident:
         # Refuse a bad report before touching the network: the operator learns
-        # about missing fields even while Temporal is down.
+        # about malformed fields even while Temporal is down.
         parsed = parse_report(data)
         check_channel(parsed, sla_policy)
-        return await report_incident(await client(), parsed, policy=sla_policy)
+        return await open_incident(await client(), parsed, policy=sla_policy, source="cli")
 
-    ticket_id = run(body)
+    opened = run(body)
     if as_json:
-        print_json({"ticket_id": ticket_id})
-    else:
-        print(ticket_id)
+        print_json(opened_json(opened))
+        return
+    print(opened.ticket_id)
+    if opened.missing:
+        # stderr: scripts read the ticket ID alone from stdout.
+        print(
+            f"note: the reporter is asked for what is missing: {', '.join(opened.missing)} "
+            f"(fill in with `sla amend {opened.ticket_id} --…`)",
+            file=sys.stderr,
+        )
+
+
+@app.command()
+def amend(
+    ticket_id: Annotated[str, typer.Argument(help="Ticket ID, e.g. INC-20261124-7QK2AB.")],
+    company: Annotated[str | None, typer.Option()] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Full name of the reporter.")] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    first_noticed: Annotated[str | None, typer.Option(help="ISO date-time.")] = None,
+    scope: Annotated[Scope | None, typer.Option()] = None,
+    reproducible: Annotated[bool | None, typer.Option("--reproducible/--not-reproducible")] = None,
+    attachment: Annotated[list[str] | None, typer.Option(help="Added; repeatable.")] = None,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fill in report details that were missing (or correct them); recorded on the timeline."""
+    zone = policy_or_fail(policy).calendar_spec.timezone
+    first = instant_or_fail(first_noticed, zone, "--first-noticed") if first_noticed else None
+    command = build_command(
+        lambda: AmendReport(
+            changes=ReportChanges(
+                company=company,
+                full_name=name,
+                phone=phone,
+                email=email,
+                first_noticed_at=first,
+                scope=scope,
+                reproducible=reproducible,
+                attachments=tuple(attachment or ()),
+            ),
+            source="cli",
+        )
+    )
+    _update(
+        ticket_id,
+        lambda h: h.execute_update(IncidentWorkflow.amend_report, command),
+        as_json,
+        "report amended",
+    )
 
 
 # -- reading ----------------------------------------------------------------------
@@ -224,32 +275,20 @@ def list_incidents(
 ) -> None:
     """List incidents (open ones unless --status or --all), next deadline first."""
     sla_policy = policy_or_fail(policy)
-    query = Query.workflows(IncidentWorkflow)
-    if status is not None:
-        query = query.where(names.TICKET_STATUS, status)
-    elif not all_:
-        query = query.where_not(names.TICKET_STATUS, IncidentStatus.RESOLVED)
-    if severity is not None:
-        query = query.where(names.SEVERITY, severity)
-    if breached:
-        query = query.where(names.SLA_BREACHED, True)
-    if company is not None:
-        query = query.where(names.COMPANY, company)
 
     async def body() -> tuple[list[IncidentSummary], list[Unreadable]]:
-        c = await client()
-
-        found = await listed(c, query, limit)
-
-        async def summary(ticket_id: str) -> IncidentSummary:
-            # The listing knows each status: no describe before the query or result.
-            return (await incident_view(c, ticket_id, found[ticket_id])).summary()
-
-        return await gather_readable(list(found), summary)
+        return await incident_list.list_incidents(
+            await client(),
+            status=status,
+            severity=severity,
+            company=company,
+            breached=breached,
+            include_resolved=all_,
+            limit=limit,
+        )
 
     summaries, skipped = run(body)
     warn_unreadable(skipped)
-    summaries.sort(key=lambda s: (s.status is IncidentStatus.RESOLVED, _due(s)))
     if as_json:
         print_json(summaries)
         return
@@ -257,10 +296,6 @@ def list_incidents(
         print("no incidents")
         return
     _console().print(incidents_table(summaries, datetime.now(UTC), sla_policy.calendar))
-
-
-def _due(summary: IncidentSummary) -> datetime:
-    return next_deadline(summary)[1] or summary.received_at
 
 
 @app.command()
@@ -285,50 +320,14 @@ def show(
 # -- operator commands ------------------------------------------------------------
 
 
-Handle = WorkflowHandle[IncidentWorkflow, Any]
-
-
-async def _closed_status(handle: Handle) -> WorkflowExecutionStatus | None:
-    """How the incident's workflow ended; ``None`` while it runs.
-
-    Raises:
-        RPCError: NOT_FOUND when there is no such workflow.
-    """
-    status = (await handle.describe()).status
-    return None if status == WorkflowExecutionStatus.RUNNING else status
-
-
 async def _send_update(
     handle: Handle, call: Callable[[Handle], Awaitable[IncidentSummary]]
 ) -> IncidentSummary:
-    """Send an update; the workflow's validator refuses what the rules refuse."""
+    """:func:`service.incident_updates.send_update`, refusals as one CLI line."""
     try:
-        return await call(handle)
-    except RPCError as error:
-        if error.status != RPCStatusCode.NOT_FOUND:
-            raise
-        try:
-            closed = await _closed_status(handle)
-        except RPCError as missing:
-            if missing.status == RPCStatusCode.NOT_FOUND:
-                raise error from None  # no such ticket: the caller names it
-            raise
-        if closed is None:
-            # The run it was waiting for closed before accepting it (e.g. reset
-            # by `sla repair`): it took no effect and was not re-applied.
-            raise CliError(
-                f"the command to incident {handle.id} was aborted before it took effect "
-                "(its workflow was reset or restarted); nothing changed, send it again"
-            ) from None
-        if closed == WorkflowExecutionStatus.COMPLETED:
-            # A resolved incident's workflow has completed and takes no updates;
-            # the server answers "not found" although the ticket exists.
-            raise CliError(
-                f"incident {handle.id} is resolved; nothing can change after resolution"
-            ) from None
-        raise CliError(
-            f"incident {handle.id} is closed ({closed.name.lower()}); nothing can change"
-        ) from None
+        return await send_update(handle, call)
+    except UpdateNotTaken as error:
+        raise CliError(str(error)) from None
 
 
 def _update(
@@ -609,6 +608,8 @@ for _name, _group in GROUPS:
 app.command("sla-report")(sla_report)
 app.command("repair")(repair)
 app.command("doctor")(doctor)
+app.command("api")(api)
+app.command("mail-intake")(mail_intake)
 
 
 def main() -> None:

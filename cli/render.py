@@ -15,7 +15,7 @@ from rich.text import Text
 from cli.terminal import safe
 from domain.calendar import BusinessCalendar
 from domain.incident import Event, IncidentStatus
-from domain.read_model import IncidentSummary, IncidentView
+from domain.read_model import IncidentSummary, IncidentView, next_deadline
 
 
 def local(value: datetime | None, calendar: BusinessCalendar) -> str:
@@ -46,17 +46,6 @@ def format_duration(value: timedelta) -> str:
     if minutes:
         return f"{minutes}m"
     return f"{secs}s"
-
-
-def next_deadline(summary: IncidentSummary) -> tuple[str, datetime | None]:
-    """The deadline the operator must watch next, and its name."""
-    if summary.status is IncidentStatus.NEW:
-        return "reaction", summary.reaction_due
-    if summary.status is IncidentStatus.ACKNOWLEDGED:
-        if summary.estimate is not None and summary.estimate < summary.resolution_due:
-            return "estimate", summary.estimate
-        return "resolution", summary.resolution_due
-    return "", None
 
 
 _SEVERITY_STYLE = {"critical": "bold red", "major": "yellow", "minor": "cyan"}
@@ -90,6 +79,36 @@ def _event_detail(event: Event) -> str:
     fields = event.model_dump(mode="json", exclude={"at", "type", "report", "deadlines"})
     parts = [f"{k}={v}" for k, v in fields.items() if v not in (None, "", [], {})]
     return safe(", ".join(parts))
+
+
+def _report_grid(view: IncidentView, calendar: BusinessCalendar) -> Table:
+    """The whole report as the reporter gave it (and amended), missing items named."""
+    assert view.report is not None
+    report = view.report
+    grid = Table.grid(padding=(0, 2))
+    grid.title = "report"
+    grid.title_justify = "left"
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+
+    def given(value: object) -> str:
+        return "—" if value is None else safe(str(value))
+
+    grid.add_row("description", safe(report.description, multiline=True))
+    grid.add_row("e-mail", given(report.email))
+    grid.add_row("phone", given(report.phone))
+    grid.add_row("scope", given(report.scope.value if report.scope else None))
+    reproducible = None if report.reproducible is None else ("yes" if report.reproducible else "no")
+    grid.add_row("reproducible", given(reproducible))
+    noticed = local(report.first_noticed_at, calendar) if report.first_noticed_at else None
+    grid.add_row("first noticed", given(noticed))
+    if report.attachments:
+        grid.add_row("attachments", safe("\n".join(report.attachments), multiline=True))
+    if view.missing:
+        grid.add_row(Text("missing", style="bold yellow"), safe(", ".join(view.missing)))
+    if report.source:
+        grid.add_row("intake", safe(report.source))
+    return grid
 
 
 def show_incident(
@@ -132,6 +151,8 @@ def show_incident(
     if view.dev_tickets:
         facts.add_row("dev tickets", safe(", ".join(view.dev_tickets)))
     console.print(facts)
+    if view.report is not None:
+        console.print(_report_grid(view, calendar))
     timeline = Table(title="timeline", header_style="bold", title_justify="left")
     timeline.add_column("when")
     timeline.add_column("event")

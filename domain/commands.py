@@ -10,9 +10,17 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from domain.change_request import DevTicketId
 from domain.events import DeadlineKind, EscalatedBy, PageReason
 from domain.oncall import OnCallWindow
-from domain.report import IncidentReport
+from domain.report import IncidentReport, ReportChanges
 from domain.sla import Deadlines, Severity
-from domain.values import AwareDatetime, FreeText, LongText, SingleLineText
+from domain.values import (
+    Attachments,
+    AwareDatetime,
+    EmailAddress,
+    FreeText,
+    LongText,
+    NonEmptyText,
+    SingleLineText,
+)
 
 # -- commands ------------------------------------------------------------------
 
@@ -36,6 +44,9 @@ class OpenIncident(_Command):
     received_at: datetime
     deadlines: dict[Severity, Deadlines]
     next_opening_page: datetime | None = None
+    # Monitoring reports go on the public status page at once only when the
+    # policy says so; ``True`` for incidents started before the policy could.
+    publish_unconfirmed: bool = True
 
 
 class Acknowledge(_Command):
@@ -209,6 +220,41 @@ class RecordDevTicketLink(_Command):
     title: str
 
 
+class AmendReport(_Command):
+    """Fill in report items that were missing at intake (or correct them)."""
+
+    kind: Literal["amend_report"] = "amend_report"
+    changes: ReportChanges
+    source: SingleLineText = ""
+
+
+class RecordCustomerMessage(_Command):
+    """A message from the customer about the incident (a reply to one of our mails).
+
+    ``message_id`` (the mail's Message-ID) makes it idempotent: a mail fetched
+    twice is recorded once.
+    """
+
+    kind: Literal["customer_message"] = "customer_message"
+    message_id: SingleLineText
+    sender: EmailAddress
+    subject: SingleLineText = ""
+    text: FreeText
+    attachments: Attachments = ()
+
+
+class RecordAlert(_Command):
+    """Another notification of the monitoring alert group this incident was opened for.
+
+    ``firing`` adds to the timeline; ``resolved`` is recorded and the operator
+    told — the ticket stays open until a person confirms the resolution.
+    """
+
+    kind: Literal["alert"] = "alert"
+    status: Literal["firing", "resolved"]
+    text: NonEmptyText
+
+
 Command = (
     OpenIncident
     | Acknowledge
@@ -228,6 +274,9 @@ Command = (
     | ClassifyAsChangeRequest
     | RecordChangeRequest
     | RecordDevTicketLink
+    | AmendReport
+    | RecordCustomerMessage
+    | RecordAlert
 )
 """Any incident command."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -81,7 +83,52 @@ class NotPublished(DomainError):
 
 
 class IntakeError(ValueError):
-    """A report or request refused at intake; the message names every problem. Nothing started."""
+    """A report or request refused at intake; the message names every problem. Nothing started.
+
+    Attributes:
+        errors: The problems as ``(field, message)`` pairs, in the message's
+            words (the HTTP API lists them); empty when the refusal is about
+            the request as a whole.
+    """
+
+    def __init__(self, message: str, errors: Sequence[tuple[str, str]] = ()) -> None:
+        """Refuse with ``message`` and, where known, the offending fields."""
+        super().__init__(message)
+        self.errors = tuple(errors)
+
+
+def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """Every offending field of a pydantic error as ``(field, message)``, in plain words.
+
+    The field is the dotted location (``severity.major.reaction``); a check of
+    the whole model names the field it is about (``email`` for "neither e-mail
+    nor phone"). The HTTP API's problem details and :func:`describe_validation_error`
+    use the same words.
+    """
+    return error_items(exc.errors())
+
+
+def error_items(errors: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """:func:`field_errors` of pydantic's error dicts (also FastAPI's request errors)."""
+    found = []
+    for error in errors:
+        # Unknown keys come from the sender: quote odd ones so the line stays one line.
+        key = ".".join(
+            str(p) if str(p).isidentifier() or isinstance(p, int) else repr(str(p))
+            for p in error.get("loc", ())
+        )
+        if not key:
+            context = error.get("ctx") or {}
+            key = str(context.get("field", "(top level)"))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "missing":
+            message = "required"
+        elif error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        elif error.get("type") == "json_invalid":
+            message = "not valid JSON"
+        found.append((key, message))
+    return found
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -89,20 +136,4 @@ def describe_validation_error(exc: ValidationError) -> str:
 
     Example: ``severity.major.reaction: required; email: not an e-mail address``.
     """
-    parts = []
-    for error in exc.errors():
-        # Unknown keys come from the sender: quote odd ones so the line stays one line.
-        key = (
-            ".".join(
-                str(p) if str(p).isidentifier() or isinstance(p, int) else repr(str(p))
-                for p in error["loc"]
-            )
-            or "(top level)"
-        )
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            message = "required"
-        elif error["type"] == "extra_forbidden":
-            message = "unknown field"
-        parts.append(f"{key}: {message}")
-    return "; ".join(parts)
+    return "; ".join(f"{key}: {message}" for key, message in field_errors(exc))

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.oncall import OnCallWindow
-from domain.report import IncidentReport
+from domain.report import IncidentReport, ReportChanges
 from domain.sla import Deadlines, Severity
 
 # -- vocabulary ----------------------------------------------------------------
@@ -269,6 +269,34 @@ class DevTicketLinked(_Event):
     title: str
 
 
+class ReportAmended(_Event):
+    """Report items were filled in or corrected; ``report`` is the report now."""
+
+    type: Literal["report_amended"] = "report_amended"
+    changes: ReportChanges
+    report: IncidentReport
+    source: str = ""
+
+
+class CustomerMessageReceived(_Event):
+    """The customer wrote about the incident (a reply to one of our mails)."""
+
+    type: Literal["customer_message"] = "customer_message"
+    message_id: str
+    sender: str
+    subject: str = ""
+    text: str
+    attachments: tuple[str, ...] = ()
+
+
+class AlertNotified(_Event):
+    """The monitoring system notified again about the alert group (firing or resolved)."""
+
+    type: Literal["alert_notified"] = "alert_notified"
+    status: Literal["firing", "resolved"]
+    text: str
+
+
 Event = Annotated[
     IncidentReported
     | Acknowledged
@@ -289,7 +317,10 @@ Event = Annotated[
     | DeadlinesRecomputed
     | ClassifiedAsChangeRequest
     | ChangeRequestRecorded
-    | DevTicketLinked,
+    | DevTicketLinked
+    | ReportAmended
+    | CustomerMessageReceived
+    | AlertNotified,
     Field(discriminator="type"),
 ]
 """Any incident event (discriminated by ``type``)."""

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from domain.calendar import BusinessCalendar
 from domain.commands import (
     Acknowledge,
+    AmendReport,
     BreachReaction,
     BreachResolution,
     ClassifyAsChangeRequest,
@@ -44,7 +45,9 @@ from domain.commands import (
     PostStatusUpdate,
     Reclassify,
     RecomputeDeadlines,
+    RecordAlert,
     RecordChangeRequest,
+    RecordCustomerMessage,
     RecordDeliveryFailure,
     RecordDevTicketLink,
     Resolve,
@@ -67,8 +70,10 @@ from domain.errors import (
 from domain.events import (
     STAGE_ORDER,
     Acknowledged,
+    AlertNotified,
     ChangeRequestRecorded,
     ClassifiedAsChangeRequest,
+    CustomerMessageReceived,
     DeadlineKind,
     DeadlinesRecomputed,
     DeadlineWarned,
@@ -87,6 +92,7 @@ from domain.events import (
     PageReason,
     ReactionBreached,
     Reclassified,
+    ReportAmended,
     ResolutionBreached,
     Resolved,
     ResourcesDecided,
@@ -105,12 +111,15 @@ __all__ = [
     "STAGE_ORDER",
     "Acknowledge",
     "Acknowledged",
+    "AlertNotified",
+    "AmendReport",
     "BreachReaction",
     "BreachResolution",
     "ChangeRequestRecorded",
     "ClassifiedAsChangeRequest",
     "ClassifyAsChangeRequest",
     "Command",
+    "CustomerMessageReceived",
     "DeadlineKind",
     "DeadlineWarned",
     "DeadlinesRecomputed",
@@ -141,9 +150,12 @@ __all__ = [
     "Reclassified",
     "Reclassify",
     "RecomputeDeadlines",
+    "RecordAlert",
     "RecordChangeRequest",
+    "RecordCustomerMessage",
     "RecordDeliveryFailure",
     "RecordDevTicketLink",
+    "ReportAmended",
     "ResolutionBreached",
     "Resolve",
     "Resolved",
@@ -299,6 +311,12 @@ def decide(state: IncidentState | None, command: Command, now: datetime) -> list
             return _caught_up(state, now, _classify, command)
         case RecomputeDeadlines():
             return _caught_up(state, now, _recompute, command)
+        case AmendReport():
+            return _amend(state, command, now)
+        case RecordCustomerMessage():
+            return _customer_message(state, command, now)
+        case RecordAlert():
+            return [AlertNotified(at=now, status=command.status, text=command.text)]
         case MissEstimate():
             return _miss_estimate(state, now)
         case BreachReaction():
@@ -351,7 +369,9 @@ def _open(command: OpenIncident, now: datetime) -> list[Event]:
     missing = [s.value for s in Severity if s not in command.deadlines]
     if missing:
         raise ValueError(f"deadlines missing for severities: {', '.join(missing)}")
-    all_users = command.report.all_users_affected
+    # A monitoring alert is public at once only when the policy trusts the
+    # monitoring system that far; otherwise an operator confirms (--all-users).
+    all_users = command.report.all_users_affected and command.publish_unconfirmed
     events: list[Event] = [
         IncidentReported(
             at=now,
@@ -369,6 +389,34 @@ def _open(command: OpenIncident, now: datetime) -> list[Event]:
     if all_users:
         events.append(StatusPublished(at=now, message=None, expected_resolution=None))
     return events
+
+
+def _amend(state: IncidentState, command: AmendReport, now: datetime) -> list[Event]:
+    report = command.changes.applied_to(state.report)
+    if report == state.report:
+        raise AlreadyDone(f"the report of {state.ticket_id} already says so; nothing to change")
+    return [ReportAmended(at=now, changes=command.changes, report=report, source=command.source)]
+
+
+def _customer_message(
+    state: IncidentState, command: RecordCustomerMessage, now: datetime
+) -> list[Event]:
+    # A mail fetched twice (a crash before it was flagged) is recorded once.
+    if any(
+        isinstance(e, CustomerMessageReceived) and e.message_id == command.message_id
+        for e in state.events
+    ):
+        return []
+    return [
+        CustomerMessageReceived(
+            at=now,
+            message_id=command.message_id,
+            sender=command.sender,
+            subject=command.subject,
+            text=command.text,
+            attachments=command.attachments,
+        )
+    ]
 
 
 def _acknowledge(state: IncidentState, command: Acknowledge, now: datetime) -> list[Event]:
@@ -866,6 +914,8 @@ def evolve(state: IncidentState | None, event: Event) -> IncidentState:
             changes["change_request_id"] = event.change_request_id
         case DevTicketLinked():
             changes["dev_tickets"] = (*state.dev_tickets, event.dev_ticket_id)
+        case ReportAmended():
+            changes["report"] = event.report
         case _:
             pass  # recorded in the event list only (status updates, first report)
     return state.model_copy(update=changes)

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.incident import (
     Acknowledged,
+    AlertNotified,
     ChangeRequestRecorded,
+    CustomerMessageReceived,
     DeadlineWarned,
     DeliveryFailed,
     Escalated,
@@ -55,6 +57,8 @@ class MessageKind(StrEnum):
     RESOLUTION = "resolution"
     DELIVERY_FAILED = "delivery_failed"
     CLASSIFIED_AS_CHANGE_REQUEST = "classified_as_change_request"
+    CUSTOMER_MESSAGE = "customer_message"
+    ALERT_RESOLVED = "alert_resolved"
 
 
 class IncidentFacts(BaseModel):
@@ -67,6 +71,12 @@ class IncidentFacts(BaseModel):
     reporter: str
     reporter_email: str
     description: str
+    # Defaults: facts computed before these existed travel in carried effects.
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    channel: str = "chat"
+    missing: tuple[str, ...] = ()
+    missing_labels: tuple[str, ...] = ()
     severity: Severity
     classified: bool
     received_at: datetime
@@ -100,10 +110,15 @@ def facts_of(state: IncidentState, timezone: str) -> IncidentFacts:
     """The :class:`IncidentFacts` of ``state``."""
     return IncidentFacts(
         ticket_id=state.ticket_id,
-        company=state.report.company,
-        reporter=state.report.full_name,
-        reporter_email=state.report.email,
+        company=state.report.company_or_unknown,
+        reporter=state.report.reporter_or_unknown,
+        reporter_email=state.report.email or "(keine E-Mail)",
         description=state.report.description,
+        reporter_name=state.report.full_name,
+        reporter_phone=state.report.phone,
+        channel=state.report.channel.value,
+        missing=tuple(item.value for item in state.report.missing),
+        missing_labels=tuple(item.label_de for item in state.report.missing),
         severity=state.severity,
         classified=state.classified,
         received_at=state.received_at,
@@ -118,16 +133,21 @@ def facts_of(state: IncidentState, timezone: str) -> IncidentFacts:
 
 def _customer_contacts(state: IncidentState, policy: SlaPolicy) -> tuple[str, ...]:
     """The reporter plus the company's directory contacts, without repeats."""
-    entry = policy.customer(state.report.company)
-    addresses = [state.report.email, *(entry.contacts if entry else ())]
+    entry = policy.customer(state.report.company) if state.report.company else None
+    addresses = [*_reporter(state), *(entry.contacts if entry else ())]
     return tuple(dict.fromkeys(a.lower() for a in addresses))
+
+
+def _reporter(state: IncidentState) -> tuple[str, ...]:
+    """The reporter's address; none when the report came by phone without one."""
+    return (state.report.email,) if state.report.email else ()
 
 
 def _recipients(
     event: Event, state: IncidentState, policy: SlaPolicy
 ) -> tuple[MessageKind, tuple[str, ...]] | None:
     contacts: Contacts = policy.contacts
-    reporter = (state.report.email,)
+    reporter = _reporter(state)
     match event:
         case IncidentReported():
             return MessageKind.RECEIPT, reporter
@@ -168,6 +188,11 @@ def _recipients(
         case ChangeRequestRecorded():
             # Sent once the change request ID is known, not at classification.
             return MessageKind.CLASSIFIED_AS_CHANGE_REQUEST, reporter
+        case CustomerMessageReceived():
+            return MessageKind.CUSTOMER_MESSAGE, (contacts.support_lead,)
+        case AlertNotified(status="resolved"):
+            # Told, not resolved: a person confirms the disturbance is gone.
+            return MessageKind.ALERT_RESOLVED, (contacts.support_lead, contacts.on_duty)
         case DeliveryFailed() if contacts.support_lead not in event.to:
             # Not when the support lead's own mail bounced: that would loop.
             return MessageKind.DELIVERY_FAILED, (contacts.support_lead,)
@@ -203,6 +228,8 @@ def notifications_for(
     if routed is None:
         return []
     kind, to = routed
+    if not to:
+        return []  # a customer message, and the reporter left no e-mail address
     return [
         Notification(
             kind=kind,

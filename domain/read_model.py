@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from domain.incident import EscalationStage, Event, IncidentOutcome, IncidentState, IncidentStatus
-from domain.report import Channel
+from domain.report import Channel, IncidentReport
 from domain.sla import Severity
 
 
@@ -38,16 +38,33 @@ class IncidentSummary(BaseModel):
     management_decision: str | None
     change_request_id: str | None = None
     dev_tickets: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    source: str | None = None
+
+
+def next_deadline(summary: IncidentSummary) -> tuple[str, datetime | None]:
+    """The deadline the operator must watch next, and its name (``""`` once resolved)."""
+    if summary.status is IncidentStatus.NEW:
+        return "reaction", summary.reaction_due
+    if summary.status is IncidentStatus.ACKNOWLEDGED:
+        if summary.estimate is not None and summary.estimate < summary.resolution_due:
+            return "estimate", summary.estimate
+        return "resolution", summary.resolution_due
+    return "", None
 
 
 class IncidentView(IncidentSummary):
-    """The full view of an incident: summary plus every domain event, oldest first."""
+    """The full view of an incident: summary, the whole report, every domain event.
 
+    ``report`` is ``None`` only in results of incidents closed before it was added.
+    """
+
+    report: IncidentReport | None = None
     events: tuple[Event, ...]
 
     def summary(self) -> IncidentSummary:
-        """The same incident without its events."""
-        return IncidentSummary.model_validate(self.model_dump(exclude={"events"}))
+        """The same incident without its report and events."""
+        return IncidentSummary.model_validate(self.model_dump(exclude={"events", "report"}))
 
 
 class IncidentResult(IncidentOutcome):
@@ -86,7 +103,7 @@ def search_index(state: IncidentState) -> SearchIndex:
     return SearchIndex(
         ticket_status=state.status.value,
         severity=state.severity.value,
-        company=state.report.company,
+        company=state.report.company or "",
         channel=state.report.channel.value,
         escalation_stage=str(state.escalation_stage),
         reaction_due=state.reaction_due,
@@ -103,7 +120,7 @@ def summarize(state: IncidentState) -> IncidentSummary:
 
 def build_view(state: IncidentState) -> IncidentView:
     """The :class:`IncidentView` of ``state``."""
-    return IncidentView(**_summary_fields(state), events=state.events)
+    return IncidentView(**_summary_fields(state), report=state.report, events=state.events)
 
 
 def _summary_fields(state: IncidentState) -> dict[str, object]:
@@ -112,8 +129,8 @@ def _summary_fields(state: IncidentState) -> dict[str, object]:
         "status": state.status,
         "severity": state.severity,
         "classified": state.classified,
-        "company": state.report.company,
-        "reporter": state.report.full_name,
+        "company": state.report.company_or_unknown,
+        "reporter": state.report.reporter_or_unknown,
         "channel": state.report.channel,
         "received_at": state.received_at,
         "reaction_due": state.reaction_due,
@@ -130,6 +147,8 @@ def _summary_fields(state: IncidentState) -> dict[str, object]:
         "management_decision": state.management_decision,
         "change_request_id": state.change_request_id,
         "dev_tickets": state.dev_tickets,
+        "missing": tuple(item.value for item in state.report.missing),
+        "source": state.report.source,
     }
 
 

@@ -1,15 +1,20 @@
 """Intake models: the disturbance report ("Störungsmeldung") and change requests.
 
-The SLA lists what a report must contain ("Notwendige Angaben"); the model
-refuses a report that lacks any of it, naming every bad field at once.
+The SLA *asks* for seven items ("bitten wir Sie um folgende Angaben"). A
+support desk takes the report even when some are missing, starts the clock and
+asks for the rest: the model refuses only what cannot be worked on — no
+description, no way to reach the reporter (neither e-mail nor phone) — and
+malformed values, naming every bad field at once. :attr:`IncidentReport.missing`
+names the items still to ask for.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from domain.sla import Severity, SlaPolicy
 from domain.values import (
@@ -31,6 +36,8 @@ __all__ = [
     "IncidentReport",
     "PhoneNumber",
     "Reference",
+    "ReportChanges",
+    "ReportItem",
     "RequestId",
     "Scope",
     "check_limits",
@@ -67,8 +74,49 @@ RequestId = Annotated[
 ]
 
 
+class ReportItem(StrEnum):
+    """The SLA's items of a report ("Notwendige Angaben") that may come later.
+
+    The description is never among them: without it there is nothing to work on.
+    """
+
+    COMPANY = "company"
+    FULL_NAME = "full_name"
+    PHONE = "phone"
+    EMAIL = "email"
+    FIRST_NOTICED_AT = "first_noticed_at"
+    SCOPE = "scope"
+    REPRODUCIBLE = "reproducible"
+
+    @property
+    def label_de(self) -> str:
+        """The item as the SLA asks for it (customer mails)."""
+        return _ITEM_LABELS_DE[self]
+
+
+_ITEM_LABELS_DE = {
+    ReportItem.COMPANY: "Ihr Firmenname/Unternehmen",
+    ReportItem.FULL_NAME: "Ihr vollständiger Name (Vor- und Nachname)",
+    ReportItem.PHONE: "Ihre Telefonnummer",
+    ReportItem.EMAIL: "Ihre E-Mail-Adresse",
+    ReportItem.FIRST_NOTICED_AT: "Wann genau haben Sie den Fehler erstmalig festgestellt?",
+    ReportItem.SCOPE: "Tritt der Fehler an allen Arbeitsplätzen auf oder nur vereinzelt?",
+    ReportItem.REPRODUCIBLE: "Konnten Sie den Fehler reproduzieren, also mehrfach feststellen?",
+}
+
+SourceName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[\w.:@/-]+$"),
+]
+"""The name of an intake system (an API token's name, ``cli``, ``mailbox``)."""
+
+
 class IncidentReport(BaseModel):
     """A validated disturbance report (DESIGN §4 "Intake report").
+
+    Every item but the description may be missing (``None``) as long as the
+    reporter can be reached by e-mail or phone; :attr:`missing` lists what to
+    ask for.
 
     Attributes:
         company: Firmenname.
@@ -82,6 +130,10 @@ class IncidentReport(BaseModel):
         reproducible: Whether the customer could reproduce it.
         channel: Chat, phone, e-mail or monitoring.
         request_id: The intake system's own ID; makes starts idempotent.
+        source: Which intake system sent it (the HTTP API token's name, ``cli``,
+            ``mailbox``, ``alertmanager``); set by the door, not by the sender.
+        reported_severity: A severity the sender already knows (a monitoring
+            rule's label); it overrides the facts' suggestion.
         login_impossible: No login to the system possible.
         shipping_module_affected: Shipping module not (properly) usable.
         workaround_available: An alternative function or use exists.
@@ -90,29 +142,65 @@ class IncidentReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    company: NonEmptyLine
-    full_name: FullName
-    phone: PhoneNumber
-    email: EmailAddress
+    company: NonEmptyLine | None = None
+    full_name: FullName | None = None
+    phone: PhoneNumber | None = None
+    email: EmailAddress | None = None
     description: Description
     attachments: Attachments = ()
-    first_noticed_at: AwareDatetime
-    scope: Scope
-    reproducible: bool
+    first_noticed_at: AwareDatetime | None = None
+    scope: Scope | None = None
+    reproducible: bool | None = None
     channel: Channel
     request_id: RequestId | None = None
+    source: SourceName | None = None
+    reported_severity: Severity | None = None
     login_impossible: bool = False
     shipping_module_affected: bool = False
     workaround_available: bool = False
     customer_says_not_critical: bool = False
 
+    @model_validator(mode="after")
+    def _reachable(self) -> Self:
+        if self.email is None and self.phone is None:
+            raise PydanticCustomError(
+                "unreachable",
+                "give an e-mail address or a phone number: without either nobody can answer",
+                {"field": "email"},
+            )
+        return self
+
+    @property
+    def missing(self) -> tuple[ReportItem, ...]:
+        """The SLA's items this report lacks, in the SLA's order.
+
+        Monitoring reports come from a machine: there is nobody to ask, so
+        nothing counts as missing.
+        """
+        if self.channel is Channel.MONITORING:
+            return ()
+        return tuple(item for item in ReportItem if getattr(self, item.value) is None)
+
+    @property
+    def company_or_unknown(self) -> str:
+        """The company for lists and mails; ``"(unbekannt)"`` until it is given."""
+        return self.company or "(unbekannt)"
+
+    @property
+    def reporter_or_unknown(self) -> str:
+        """The reporter's name, or how to address someone whose name is not known yet."""
+        return self.full_name or "(Name unbekannt)"
+
     def suggested_severity(self) -> Severity:
         """The SLA's classification table applied to the reported facts.
 
-        Login impossible or shipping module affected → critical; otherwise the
-        customer says "not critical" or a workaround exists → minor; otherwise
-        major. An operator confirms or changes it at acknowledgement.
+        A severity the sender reported (a monitoring rule) wins. Otherwise:
+        login impossible or shipping module affected → critical; the customer
+        says "not critical" or a workaround exists → minor; otherwise major. An
+        operator confirms or changes it at acknowledgement.
         """
+        if self.reported_severity is not None:
+            return self.reported_severity
         if self.login_impossible or self.shipping_module_affected:
             return Severity.CRITICAL
         if self.customer_says_not_critical or self.workaround_available:
@@ -123,6 +211,48 @@ class IncidentReport(BaseModel):
     def all_users_affected(self) -> bool:
         """Whether the report alone says all users are affected (monitoring reports)."""
         return self.channel is Channel.MONITORING
+
+
+class ReportChanges(BaseModel):
+    """Report items filled in (or corrected) after intake: ``sla amend``, ``PATCH …/report``.
+
+    Only the SLA's seven items and attachments (added to the list); the
+    description, channel and classification facts stay as reported.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    company: NonEmptyLine | None = None
+    full_name: FullName | None = None
+    phone: PhoneNumber | None = None
+    email: EmailAddress | None = None
+    first_noticed_at: AwareDatetime | None = None
+    scope: Scope | None = None
+    reproducible: bool | None = None
+    attachments: Attachments = ()
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.given():
+            raise PydanticCustomError(
+                "nothing_to_amend", "give at least one report item to fill in", {"field": "report"}
+            )
+        return self
+
+    def given(self) -> dict[str, object]:
+        """The items this change sets (attachments only when some are added)."""
+        return {
+            name: value
+            for name, value in self
+            if value is not None and not (name == "attachments" and not value)
+        }
+
+    def applied_to(self, report: IncidentReport) -> IncidentReport:
+        """``report`` with these items set; attachments are added, not replaced."""
+        update = self.given()
+        if self.attachments:
+            update["attachments"] = tuple(dict.fromkeys((*report.attachments, *self.attachments)))
+        return report.model_copy(update=update)
 
 
 class ChangeRequest(BaseModel):

@@ -220,6 +220,54 @@ class EffectsPolicy(BaseModel):
     )
 
 
+class MonitoringIntakePolicy(BaseModel):
+    """The ``[intake.monitoring]`` section: monitoring alerts (Alertmanager) as reports.
+
+    One incident per alert group; the company and contact are the vendor's own
+    (the monitoring system watches the service every customer uses). The
+    severity comes from one alert label through ``severity_map`` (values
+    matched exactly, then ignoring case); an alert without the label or with
+    an unmapped value counts as ``default_severity``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    company: NonEmptyLine = "myconvento (Monitoring)"
+    email: EmailAddress = "support@myconvento.com"
+    full_name: NonEmptyLine | None = Field(
+        default=None, description="the reporter's name on monitoring incidents (none: left out)"
+    )
+    severity_label: NonEmptyLine = "severity"
+    severity_map: dict[str, Severity] = Field(
+        default_factory=lambda: {
+            "critical": Severity.CRITICAL,
+            "page": Severity.CRITICAL,
+            "error": Severity.MAJOR,
+            "warning": Severity.MAJOR,
+            "info": Severity.MINOR,
+        }
+    )
+    default_severity: Severity = Severity.MAJOR
+    publish_unconfirmed: bool = Field(
+        default=False,
+        description=(
+            "publish a monitoring alert on the public status page before an operator "
+            "confirmed it (ack --all-users)"
+        ),
+    )
+
+
+class IntakePolicy(BaseModel):
+    """The ``[intake]`` section: limits of the HTTP API and the mailbox, monitoring alerts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1_500_000)
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    max_attachments: int = Field(default=20, ge=0, le=100)
+    monitoring: MonitoringIntakePolicy = MonitoringIntakePolicy()
+
+
 class Contacts(BaseModel):
     """Internal addresses notified by the engine."""
 
@@ -305,6 +353,7 @@ class SlaPolicy(BaseModel):
     limits: LimitsPolicy = LimitsPolicy()
     mail: MailPolicy = MailPolicy()
     effects: EffectsPolicy = EffectsPolicy()
+    intake: IntakePolicy = IntakePolicy()
     contacts: Contacts
     customers: tuple[Customer, ...] = ()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +35,7 @@ from domain.incident import OpenIncident, decide, fold
 from domain.oncall import OnCallWindow, with_oncall_windows
 from domain.read_model import SearchIndex, search_index
 from domain.report import IncidentReport
-from domain.sla import IncidentClock, SlaPolicy
+from domain.sla import IncidentClock, Severity, SlaPolicy
 from service.intake import (
     MEMO_CONTENT,
     MEMO_REQUEST_ID,
@@ -54,7 +55,7 @@ log = logging.getLogger("sla.intake")
 
 
 async def oncall_windows_for(
-    client: Client, company: str, policy: SlaPolicy
+    client: Client, company: str | None, policy: SlaPolicy
 ) -> tuple[OnCallWindow, ...]:
     """Windows of the company's booked or running extended on-call (visibility).
 
@@ -63,6 +64,8 @@ async def oncall_windows_for(
     with unregistered search attributes there are none: intake must not fail
     for it, and without windows the deadlines only get more lenient.
     """
+    if company is None:
+        return ()  # not named yet: no booking can be found for it
     entry = policy.customer(company)
     spellings = (company, entry.company) if entry is not None else (company,)
     try:
@@ -74,6 +77,46 @@ async def oncall_windows_for(
         # stderr for refusals.
         log.info("on-call bookings of %s not looked up: %s", company, exc.message)
         return ()
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where incidents run: the worker's task queue and the status page workflow.
+
+    The defaults are production's; tests and embedded stacks use their own.
+    """
+
+    task_queue: str = names.TASK_QUEUE
+    status_page_id: str = names.STATUS_PAGE_WORKFLOW_ID
+
+
+@dataclass(frozen=True)
+class OpenedIncident:
+    """What intake answers for a report (the HTTP API's 201/200 body).
+
+    Attributes:
+        ticket_id: The ticket.
+        created: Whether this call started it (``False``: a retry found it).
+        severity: The severity the reaction clock runs on now.
+        reaction_due: When the acknowledgement is due.
+        missing: The SLA's report items still to ask for.
+    """
+
+    ticket_id: str
+    created: bool
+    severity: Severity
+    reaction_due: datetime
+    missing: tuple[str, ...]
+
+
+def opened_json(opened: OpenedIncident) -> dict[str, Any]:
+    """The intake answer as JSON (``sla report --json``, the HTTP API's body)."""
+    return {
+        "ticket_id": opened.ticket_id,
+        "reaction_due": opened.reaction_due.isoformat(),
+        "severity": opened.severity.value,
+        "missing": list(opened.missing),
+    }
 
 
 async def report_incident(
@@ -89,6 +132,7 @@ async def report_incident(
     """Validate ``report`` and start its incident workflow; returns the ticket ID.
 
     The same ``request_id`` returns the same ticket and starts nothing new.
+    :func:`open_incident` answers more (the HTTP API's body).
 
     Args:
         client: Temporal client (with the pydantic data converter).
@@ -103,20 +147,76 @@ async def report_incident(
     Raises:
         IntakeError: The report is refused; nothing was started.
     """
+    opened = await open_incident(
+        client,
+        report,
+        policy=policy,
+        received_at=received_at,
+        task_queue=task_queue,
+        status_page_id=status_page_id,
+        oncall_windows=oncall_windows,
+    )
+    return opened.ticket_id
+
+
+async def open_incident(
+    client: Client,
+    report: IncidentReport | Mapping[str, Any] | str | bytes,
+    *,
+    policy: SlaPolicy | None = None,
+    received_at: datetime | None = None,
+    task_queue: str = names.TASK_QUEUE,
+    status_page_id: str = names.STATUS_PAGE_WORKFLOW_ID,
+    oncall_windows: Sequence[OnCallWindow] | None = None,
+    source: str | None = None,
+    match_content: bool = True,
+) -> OpenedIncident:
+    """:func:`report_incident`, answering the ticket's clock and what is missing.
+
+    Args:
+        client: Temporal client (with the pydantic data converter).
+        report: The report as model, mapping or JSON text.
+        policy: Policy snapshot for the incident (default: the shipped one).
+        received_at: Receipt instant (default: now).
+        task_queue: Worker task queue.
+        status_page_id: Status page workflow ID.
+        oncall_windows: The company's on-call windows (default: looked up).
+        source: The intake system (an API token's name, ``mailbox``); recorded
+            on the report, replacing whatever the sender claimed.
+        match_content: Refuse a ``request_id`` already used for other content
+            (:class:`~service.intake.IntakeConflict`). Off for monitoring alert
+            groups: every notification of a group differs and belongs to the
+            group's one incident.
+
+    Raises:
+        IntakeError: The report is refused; nothing was started.
+    """
     policy = policy or SlaPolicy.default()
     parsed = parse_report(report)
+    if source is not None:
+        parsed = parsed.model_copy(update={"source": source})
     check_channel(parsed, policy)
     received_at = received_at or datetime.now(UTC)
     today = receipt_day(received_at, policy)
 
     windows = None if oncall_windows is None else tuple(oncall_windows)
+    clock: IncidentClock | None = None
 
     async def start(ticket_id: str) -> None:
-        nonlocal windows
+        nonlocal windows, clock
         if windows is None:
             windows = await oncall_windows_for(client, parsed.company, policy)
+        clock = with_oncall_windows(policy, windows).incident_clock(received_at)
         await _start(
-            client, ticket_id, parsed, policy, received_at, task_queue, status_page_id, windows
+            client,
+            ticket_id,
+            parsed,
+            policy,
+            received_at,
+            task_queue,
+            status_page_id,
+            windows,
+            clock,
         )
 
     request_id = parsed.request_id
@@ -124,9 +224,11 @@ async def report_incident(
 
     async def owns(ticket_id: str) -> bool | None:
         assert request_id is not None  # only asked for requests with an ID
-        return await owned_by(client, ticket_id, request_id, content=content)
+        return await owned_by(
+            client, ticket_id, request_id, content=content if match_content else None
+        )
 
-    ticket_id, _ = await start_idempotently(
+    ticket_id, created = await start_idempotently(
         id_for=ticket_id_for,
         today=today,
         seed=None if request_id is None else f"{parsed.channel.value}:{request_id}",
@@ -134,7 +236,20 @@ async def report_incident(
         start=start,
         what="ticket",
     )
-    return ticket_id
+    missing = tuple(item.value for item in parsed.missing)
+    if created and clock is not None:
+        severity = parsed.suggested_severity()
+        return OpenedIncident(
+            ticket_id, True, severity, clock.deadlines[severity].reaction_due, missing
+        )
+    # A retry: the ticket's clock as it stands now (it may be reclassified),
+    # from its search attributes: no worker needs to answer.
+    attributes = (await client.get_workflow_handle(ticket_id).describe()).typed_search_attributes
+    severity = Severity(attributes.get(names.SEVERITY) or parsed.suggested_severity())
+    due = attributes.get(names.REACTION_DUE)
+    if due is None:  # a server without search attributes (tests): the report's own clock
+        due = policy.reaction_due(severity, received_at)
+    return OpenedIncident(ticket_id, False, severity, due, missing)
 
 
 async def _start(
@@ -146,11 +261,11 @@ async def _start(
     task_queue: str,
     status_page_id: str,
     oncall_windows: tuple[OnCallWindow, ...],
+    clock: IncidentClock,
 ) -> WorkflowHandle[IncidentWorkflow, Any]:
     severity = report.suggested_severity()
-    # Computed once, here: the deadlines set the search attributes at start and
-    # travel in the input, so the workflow needs no calendar activity to open.
-    clock = with_oncall_windows(policy, oncall_windows).incident_clock(received_at)
+    # Computed once, by the caller: the deadlines set the search attributes at
+    # start and travel in the input, so the workflow needs no calendar activity.
     index = _index_at_open(ticket_id, report, received_at, clock)
     return await client.start_workflow(
         IncidentWorkflow.run,
@@ -164,6 +279,7 @@ async def _start(
             search_index=index,
             clock=clock,
             customer_lane=True,
+            publish_unconfirmed=policy.intake.monitoring.publish_unconfirmed,
         ),
         id=ticket_id,
         task_queue=task_queue,
@@ -178,9 +294,10 @@ async def _start(
         search_attributes=TypedSearchAttributes(
             [SearchAttributePair(key, value) for key, value in incident_search_attributes(index)]
         ),
-        static_summary=f"{ticket_id} · {report.company} · {severity.label_de}",
+        static_summary=f"{ticket_id} · {report.company_or_unknown} · {severity.label_de}",
         static_details=(
-            f"**{report.company}** – {report.full_name} ({report.email}, {report.phone})\n\n"
+            f"**{report.company_or_unknown}** – {report.reporter_or_unknown} "
+            f"({report.email or '-'}, {report.phone or '-'})\n\n"
             f"Kanal: {report.channel.value} · Vorschlag: {severity.label_de}\n\n"
             f"{report.description}"
         ),

@@ -27,7 +27,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.errors import IntakeError, describe_validation_error
+from domain.errors import IntakeError, describe_validation_error, field_errors
 from domain.report import Channel, IncidentReport, check_limits
 from domain.sla import Plan, SlaPolicy
 from domain.values import check_fresh
@@ -98,7 +98,9 @@ def parse_intake(model: type[M], data: M | Mapping[str, Any] | str | bytes, what
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise IntakeError(f"{what} is not valid JSON: {exc.errors()[0]['msg']}") from exc
-        raise IntakeError(f"{what} refused: {describe_validation_error(exc)}") from exc
+        raise IntakeError(
+            f"{what} refused: {describe_validation_error(exc)}", field_errors(exc)
+        ) from exc
 
 
 def parse_report(
@@ -134,7 +136,10 @@ def check_report(report: IncidentReport, policy: SlaPolicy) -> None:
     """
     problems = check_limits(report, policy)
     if problems:
-        raise IntakeError(f"report refused: {'; '.join(problems)}")
+        raise IntakeError(
+            f"report refused: {'; '.join(problems)}",
+            [(field, message) for field, _, message in (p.partition(": ") for p in problems)],
+        )
     _check_plan(report, policy)
 
 
@@ -152,7 +157,15 @@ def check_channel(report: IncidentReport, policy: SlaPolicy) -> None:
 
 
 def _check_plan(report: IncidentReport, policy: SlaPolicy) -> None:
-    if report.channel is Channel.PHONE and policy.plan_of(report.company) is not Plan.PREMIUM:
+    if report.channel is not Channel.PHONE:
+        return
+    if report.company is None:
+        raise IntakeError(
+            "report refused: company: required for phone reports (phone support is part of "
+            "the premium subscription, checked by company)",
+            [("company", "required for phone reports")],
+        )
+    if policy.plan_of(report.company) is not Plan.PREMIUM:
         raise IntakeError(
             f"phone support is part of the premium subscription; {report.company!r} is on the "
             "standard plan: please report via chat or e-mail"

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.mail import Mailer, OutboxMailer
+from domain.sla import SlaPolicy
 from service.connect import dev_server_options, ensure_search_attributes
 from tests.servers import installed_binary
 from worker import WorkerSettings, build_worker
@@ -66,6 +67,15 @@ def report(**changes: Any) -> dict[str, Any]:
     """The DESIGN §4 example report with ``changes`` applied (``None`` drops a key)."""
     data = {**EXAMPLE_REPORT, "request_id": f"test-{uuid.uuid4().hex[:12]}", **changes}
     return {k: v for k, v in data.items() if v is not None}
+
+
+def publishing_monitoring(policy: SlaPolicy | None = None) -> SlaPolicy:
+    """``policy`` (the shipped one) with ``[intake.monitoring] publish_unconfirmed = true``."""
+    base = policy or SlaPolicy.default()
+    monitoring = base.intake.monitoring.model_copy(update={"publish_unconfirmed": True})
+    return base.model_copy(
+        update={"intake": base.intake.model_copy(update={"monitoring": monitoring})}
+    )
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.incident import (
         Acknowledge,
+        AmendReport,
         ClassifyAsChangeRequest,
         Command,
         DecideResources,
@@ -69,7 +70,9 @@ with workflow.unsafe.imports_passed_through():
         PostStatusUpdate,
         Reclassify,
         RecomputeDeadlines,
+        RecordAlert,
         RecordChangeRequest,
+        RecordCustomerMessage,
         RecordDeliveryFailure,
         RecordDevTicketLink,
         Resolve,
@@ -115,6 +118,10 @@ class IncidentInput(BaseModel):
         pending_effects: Side effects not yet delivered (carried over continue-as-new);
             with ``customer_lane`` the team's lane only.
         pending_customer_effects: The customers' lane not yet delivered (carried).
+        publish_unconfirmed: Publish a monitoring report on the status page at
+            once, before an operator confirmed it (the policy's
+            ``[intake.monitoring] publish_unconfirmed``; starters pass it,
+            incidents started before it existed published at once).
         customer_lane: Deliver customers' e-mails in a lane of their own
             (``domain.effects.split_by_audience``): a customer's mail server
             that keeps deferring never holds back an on-duty page, a status
@@ -145,6 +152,7 @@ class IncidentInput(BaseModel):
     pending_effects: tuple[EventEffects, ...] = ()
     pending_customer_effects: tuple[EventEffects, ...] = ()
     customer_lane: bool = False
+    publish_unconfirmed: bool = True
     max_history_events: int | None = None
     oncall_windows: tuple[OnCallWindow, ...] = ()
     search_index: SearchIndex | None = None
@@ -239,6 +247,36 @@ class IncidentWorkflow:
 
     @classify_as_change_request.validator
     def _validate_classify_as_change_request(self, command: ClassifyAsChangeRequest) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def amend_report(self, command: AmendReport) -> IncidentSummary:
+        """Fill in report items that were missing at intake (or correct them)."""
+        return await self._handle_update(command)
+
+    @amend_report.validator
+    def _validate_amend_report(self, command: AmendReport) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def add_customer_message(self, command: RecordCustomerMessage) -> IncidentSummary:
+        """Record a message from the customer (a reply to one of our mails); the team is told.
+
+        Idempotent by the mail's Message-ID.
+        """
+        return await self._handle_update(command)
+
+    @add_customer_message.validator
+    def _validate_add_customer_message(self, command: RecordCustomerMessage) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def record_alert(self, command: RecordAlert) -> IncidentSummary:
+        """Another notification of the monitoring alert group (firing, or resolved)."""
+        return await self._handle_update(command)
+
+    @record_alert.validator
+    def _validate_record_alert(self, command: RecordAlert) -> None:
         self._validate(command)
 
     @workflow.update
@@ -403,6 +441,7 @@ class IncidentWorkflow:
                     received_at=input.received_at,
                     deadlines=clock.deadlines,
                     next_opening_page=clock.next_opening_page,
+                    publish_unconfirmed=input.publish_unconfirmed,
                 )
             )
         self._effects.start()

@@ -44,7 +44,9 @@ from domain.incident import (
     PageOnDuty,
     PageReason,
     Reclassify,
+    RecordAlert,
     RecordChangeRequest,
+    RecordCustomerMessage,
     RecordDeliveryFailure,
     Resolve,
     WarnDeadline,
@@ -70,12 +72,16 @@ def berlin_text(instant: datetime) -> str:
 
 
 def open_incident(received: datetime, **facts: Any) -> IncidentState:
+    return open_incident_from(IncidentReport.model_validate(report(**facts)), received)
+
+
+def open_incident_from(incident_report: IncidentReport, received: datetime) -> IncidentState:
     pages = POLICY.critical_pages(received)
     state, _ = execute(
         None,
         OpenIncident(
             ticket_id=TICKET,
-            report=IncidentReport.model_validate(report(**facts)),
+            report=incident_report,
             received_at=received,
             deadlines=POLICY.all_deadlines(received),
             next_opening_page=pages[1] if len(pages) > 1 else None,
@@ -147,6 +153,17 @@ def full_scenario() -> Scenario:
         ),
         after + minute,
     )
+    scenario.run(
+        RecordCustomerMessage(
+            message_id="<reply-1@beispiel-versand.de>",
+            sender=REPORTER,
+            subject="AW: Ihre Störungsmeldung",
+            text="Seit 10 Uhr geht auch der Druck nicht mehr.",
+        ),
+        after + minute,
+    )
+    scenario.run(RecordAlert(status="firing", text="3 Alarme: HostDown"), after + minute)
+    scenario.run(RecordAlert(status="resolved", text="HostDown behoben"), after + minute)
     scenario.run(Resolve(summary="Datenbankserver ersetzt"), after + 2 * minute)
     return scenario
 
@@ -201,6 +218,8 @@ SUBJECTS: dict[MessageKind, str] = {
     MessageKind.RESOLUTION: "Störung behoben",
     MessageKind.DELIVERY_FAILED: "Zustellung fehlgeschlagen",
     MessageKind.CLASSIFIED_AS_CHANGE_REQUEST: "als Änderungswunsch erfasst – CR-20261124-ABCDEF",
+    MessageKind.CUSTOMER_MESSAGE: "Nachricht des Kunden: Beispiel Versand GmbH",
+    MessageKind.ALERT_RESOLVED: "Alarm behoben – bitte prüfen",
 }
 CUSTOMER_KINDS = {
     MessageKind.RECEIPT,
@@ -603,3 +622,53 @@ def test_an_encoded_word_in_customer_text_cannot_add_a_header() -> None:
     assert message["X-Injected"] is None
     assert message["X-SLA-Kind"] == "on_duty_page"
     assert "\n" not in str(message["Subject"]) and "\r" not in str(message["Subject"])
+
+
+def test_the_receipt_asks_for_exactly_the_missing_items_and_how_to_send_them() -> None:
+    data = report(login_impossible=False)
+    for item in ("full_name", "phone", "scope"):
+        del data[item]
+    scenario = Scenario(open_incident_from(IncidentReport.model_validate(data), WINTER))
+    subject, body = RENDERER.render(scenario.of_kind(MessageKind.RECEIPT))
+    assert subject.startswith("Ihre Störungsmeldung ist eingegangen")
+    assert body.startswith("Guten Tag,")  # no name to address
+    assert "fehlen uns noch" in body
+    asked = [line[2:] for line in body.splitlines() if line.startswith("- ")]
+    assert asked == [
+        "Ihr vollständiger Name (Vor- und Nachname)",
+        "Ihre Telefonnummer",
+        "Tritt der Fehler an allen Arbeitsplätzen auf oder nur vereinzelt?",
+    ]
+    assert "antworten Sie einfach auf diese E-Mail" in body
+    complete = RENDERER.render(SCENARIO.of_kind(MessageKind.RECEIPT))[1]
+    assert "fehlen uns noch" not in complete
+
+
+def test_a_critical_report_by_mail_alone_is_told_to_use_chat_or_phone() -> None:
+    by_mail = IncidentReport.model_validate(report(login_impossible=True, channel="email"))
+    body = RENDERER.render(
+        Scenario(open_incident_from(by_mail, WINTER)).of_kind(MessageKind.RECEIPT)
+    )[1]
+    assert "nicht allein auf die E-Mail" in body
+    assert (
+        "nicht allein auf die E-Mail"
+        not in RENDERER.render(SCENARIO.of_kind(MessageKind.RECEIPT))[1]
+    )  # the scenario's report came by chat
+    minor = IncidentReport.model_validate(report(login_impossible=False, channel="email"))
+    minor_body = RENDERER.render(
+        Scenario(open_incident_from(minor, WINTER)).of_kind(MessageKind.RECEIPT)
+    )[1]
+    assert "nicht allein auf die E-Mail" not in minor_body
+
+
+def test_a_phone_report_without_an_address_sends_the_customer_nothing_and_pages_on_duty() -> None:
+    data = report(login_impossible=True, channel="phone")
+    del data["email"]
+    state = open_incident_from(IncidentReport.model_validate(data), WINTER)
+    scenario = Scenario(state)
+    scenario.run(PageOnDuty(reason=PageReason.RECEIVED), WINTER)
+    kinds = [n.kind for n in scenario.notifications]
+    assert kinds == [MessageKind.ON_DUTY_PAGE]
+    page = RENDERER.render(scenario.notifications[0])[1]
+    assert "(keine E-Mail), +49" in page
+    assert "Fehlende Angaben: email" in page

@@ -112,8 +112,11 @@ async def test_report_json_prints_the_ticket_object(ts_cli: CliStack, tmp_path: 
 
     printed = loads(await sla(ts_cli, "report", "--file", str(path), "--json"))
 
-    assert set(printed) == {"ticket_id"}
+    # DESIGN §4's {"ticket_id"}, with the HTTP API's answer beside it (§5).
+    assert set(printed) == {"ticket_id", "reaction_due", "severity", "missing"}
     assert TICKET.match(printed["ticket_id"])
+    assert printed["severity"] == "critical" and printed["missing"] == []
+    assert datetime.fromisoformat(printed["reaction_due"]).tzinfo is not None
 
 
 async def test_report_by_field_options(ts_cli: CliStack) -> None:
@@ -161,21 +164,41 @@ async def test_report_by_field_options(ts_cli: CliStack) -> None:
     )
 
 
-async def test_report_with_missing_fields_is_refused_naming_each(ts_cli: CliStack) -> None:
+async def test_a_report_nobody_can_work_on_is_refused_naming_why(ts_cli: CliStack) -> None:
     result = await sla(ts_cli, "report", "--company", "Beispiel Versand GmbH")
-
     line = refused(result, "report refused")
-    for name in (
+    assert "description: required" in line
+    assert "company" not in line.removeprefix("error: report refused")
+
+    unreachable = await sla(ts_cli, "report", "--description", "Druck geht nicht")
+    refused(unreachable, "email: give an e-mail address or a phone number")
+
+
+async def test_an_incomplete_report_opens_a_ticket_and_names_what_is_missing(
+    ts_cli: CliStack,
+) -> None:
+    result = ok(
+        await sla(
+            ts_cli,
+            "report",
+            "--email",
+            "erika.mustermann@beispiel-versand.de",
+            "--description",
+            "Druck geht nicht",
+            "--json",
+        )
+    )
+    answer = json.loads(result.stdout)
+    assert TICKET.match(answer["ticket_id"])
+    assert answer["missing"] == [
+        "company",
         "full_name",
         "phone",
-        "email",
-        "description",
         "first_noticed_at",
         "scope",
         "reproducible",
-    ):
-        assert name in line, name
-    assert "company" not in line.removeprefix("error: report refused")
+    ]
+    assert answer["severity"] == "major"
 
 
 async def test_report_with_malformed_fields_is_refused(ts_cli: CliStack, tmp_path: Path) -> None:
@@ -518,3 +541,48 @@ async def test_doctor_without_a_server_is_one_line(dev_cli: CliStack) -> None:
     result = await sla(dev_cli, "doctor", TEMPORAL_ADDRESS="127.0.0.1:1")
     assert result.exit_code == 1
     assert "is `sla dev` running?" in result.stderr
+
+
+async def test_amend_fills_in_what_was_missing_and_show_prints_the_whole_report(
+    ts_cli: CliStack,
+) -> None:
+    answer = loads(
+        await sla(
+            ts_cli,
+            "report",
+            "--email",
+            "erika.mustermann@beispiel-versand.de",
+            "--description",
+            "Druck geht nicht",
+            "--json",
+        )
+    )
+    ticket = answer["ticket_id"]
+    text = ok(await sla(ts_cli, "show", ticket)).stdout
+    assert "Druck geht nicht" in text
+    assert "missing" in text and "full_name" in text
+
+    amended = loads(
+        await sla(
+            ts_cli,
+            "amend",
+            ticket,
+            "--name",
+            "Erika Mustermann",
+            "--phone",
+            "+49 2131 123456",
+            "--scope",
+            "some_workstations",
+            "--json",
+        )
+    )
+    assert amended["missing"] == ["company", "first_noticed_at", "reproducible"]
+    view = loads(await sla(ts_cli, "show", ticket, "--json"))
+    assert view["report"]["phone"] == "+49 2131 123456"
+    assert view["reporter"] == "Erika Mustermann"
+    amendment = [e for e in view["events"] if e["type"] == "report_amended"]
+    assert len(amendment) == 1 and amendment[0]["source"] == "cli"
+
+    refused(await sla(ts_cli, "amend", ticket, "--phone", "call me"), "phone")
+    refused(await sla(ts_cli, "amend", ticket), "at least one report item")
+    refused(await sla(ts_cli, "amend", ticket, "--scope", "some_workstations"), "already says so")

@@ -10,8 +10,9 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import CliError
-from cli.main import Handle, _send_update
+from cli.main import _send_update
 from domain.read_model import IncidentView
+from service.incident_updates import Handle
 
 
 @dataclass

@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.incident import (
     Acknowledge,
+    AmendReport,
     ClassifyAsChangeRequest,
     DecideResources,
     Escalate,
@@ -29,8 +30,11 @@ from domain.incident import (
     LinkDevTicket,
     PostStatusUpdate,
     Reclassify,
+    RecordAlert,
+    RecordCustomerMessage,
     Resolve,
 )
+from domain.report import ReportChanges
 from domain.sla import Severity
 from service.connect import ensure_search_attributes
 from starter import report_incident
@@ -121,10 +125,60 @@ async def classified_as_change_request(stack: Stack) -> list[WorkflowHandle[Any,
     return [handle]
 
 
+async def incomplete_amended(stack: Stack) -> list[WorkflowHandle[Any, Any]]:
+    """A report without phone, scope and name: amended, a customer reply, acknowledged, resolved."""
+    handle = await _open(stack, login_impossible=False, phone=None, scope=None, full_name=None)
+    await handle.execute_update(
+        IncidentWorkflow.amend_report,
+        AmendReport(
+            changes=ReportChanges(phone="+49 2131 123456", full_name="Erika Mustermann"),
+            source="cli",
+        ),
+    )
+    await handle.execute_update(
+        IncidentWorkflow.add_customer_message,
+        RecordCustomerMessage(
+            message_id="<reply-1@beispiel-versand.de>",
+            sender="erika.mustermann@beispiel-versand.de",
+            subject="AW: Ihre Störungsmeldung",
+            text="Betrifft alle Arbeitsplätze.",
+        ),
+    )
+    now = await stack.now()
+    await handle.execute_update(
+        IncidentWorkflow.acknowledge,
+        Acknowledge(severity=Severity.MAJOR, estimate=now + timedelta(days=1)),
+    )
+    await handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="Treiber aktualisiert"))
+    await handle.result()
+    return [handle]
+
+
+async def monitoring_alerts(stack: Stack) -> list[WorkflowHandle[Any, Any]]:
+    """A monitoring alert: not public, the group fires again and resolves, confirmed, resolved."""
+    handle = await _open(stack, channel="monitoring", login_impossible=False)
+    await handle.execute_update(
+        IncidentWorkflow.record_alert, RecordAlert(status="firing", text="2 Alarme aktiv: HostDown")
+    )
+    await handle.execute_update(
+        IncidentWorkflow.record_alert, RecordAlert(status="resolved", text="HostDown behoben")
+    )
+    now = await stack.now()
+    await handle.execute_update(
+        IncidentWorkflow.acknowledge,
+        Acknowledge(severity=Severity.MAJOR, estimate=now + timedelta(hours=4), all_users=True),
+    )
+    await handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="Host neu gestartet"))
+    await handle.result()
+    return [handle]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "critical_escalated": critical_escalated,
     "minor_reclassified_breached": minor_reclassified_breached,
     "classified_as_change_request": classified_as_change_request,
+    "incomplete_amended": incomplete_amended,
+    "monitoring_alerts": monitoring_alerts,
 }
 
 

@@ -52,7 +52,9 @@ from domain.incident import (
     PageOnDuty,
     PageReason,
     Reclassify,
+    RecordAlert,
     RecordChangeRequest,
+    RecordCustomerMessage,
     RecordDeliveryFailure,
     Resolve,
     WarnDeadline,
@@ -447,6 +449,16 @@ def every_message(report: IncidentReport, texts: OperatorTexts) -> list[Notifica
         RecordDeliveryFailure(message_kind="receipt", to=(report.email,), error="550 5.1.1"),
         after + minute,
     )
+    full.run(
+        RecordCustomerMessage(
+            message_id="<reply@kunde.example>",
+            sender=report.email,
+            subject=texts.title,
+            text=texts.summary,
+        ),
+        after + minute,
+    )
+    full.run(RecordAlert(status="resolved", text=texts.summary or "behoben"), after + minute)
     full.run(Resolve(summary=texts.summary), after + 2 * minute)
 
     classified = Incident("INC-20261124-PROPCD", report)
@@ -567,6 +579,7 @@ async def test_every_accepted_report_renders_every_message_and_is_delivered_inta
         assert unmangled(body_of(received)) == unmangled(body)
         if notification.kind is MessageKind.ON_DUTY_PAGE:
             ticket = notification.facts.ticket_id
+            assert report.company is not None  # the generated reports are complete
             assert subject.endswith(f"{' '.join(report.company.split())} [{ticket}]")
             assert report.description in body
         if notification.kind is MessageKind.RECEIPT:

@@ -30,7 +30,7 @@ from domain.incident import (
 from domain.notifications import MessageKind
 from domain.read_model import IncidentView
 from domain.sla import Severity
-from tests.conftest import Stack
+from tests.conftest import Stack, publishing_monitoring
 from tests.workflows.test_incident_workflow import (
     REPORTER,
     Harness,
@@ -141,7 +141,9 @@ async def test_a_report_classified_as_change_request_closes_and_starts_the_chang
 async def test_a_published_report_classified_as_change_request_leaves_the_status_page(
     h: CrHarness,
 ) -> None:
-    incident = await h.report(login_impossible=False, channel="monitoring")
+    incident = await h.report(
+        login_impossible=False, channel="monitoring", policy=publishing_monitoring()
+    )
     assert (await eventually(incident.view)).on_status_page
 
     await incident.handle.execute_update(IncidentWorkflow.classify_as_change_request, CLASSIFY)

@@ -55,7 +55,7 @@ from domain.report import IncidentReport
 from domain.sla import Severity, SlaPolicy
 from domain.status import RESOLVED_RETENTION
 from starter import report_incident
-from tests.conftest import CACHELESS, Stack, make_stack, report
+from tests.conftest import CACHELESS, Stack, make_stack, publishing_monitoring, report
 from tests.workflows.waiting import eventually, history_event_types, settled
 from workflows.converter import sla_data_converter
 from workflows.incident import IncidentInput, IncidentWorkflow
@@ -179,12 +179,15 @@ class Harness:
     stack: Stack
     started: list[Handle] = field(default_factory=list)
 
-    async def report(self, *, received: datetime | None = None, **changes: Any) -> Incident:
+    async def report(
+        self, *, received: datetime | None = None, policy: SlaPolicy | None = None, **changes: Any
+    ) -> Incident:
         """Report through the intake API (``starter.report_incident``) at ``received`` (now)."""
         received = received or await self.stack.now()
         ticket = await report_incident(
             self.stack.client,
             report(**changes),
+            policy=policy,
             received_at=received,
             task_queue=self.stack.task_queue,
             status_page_id=self.stack.status_page_id,
@@ -970,8 +973,32 @@ async def test_status_page_follows_an_incident_that_affects_all_users(h: Harness
     await eventually(aged_off)
 
 
-async def test_monitoring_report_is_published_at_once(h: Harness) -> None:
+async def test_a_monitoring_report_waits_for_an_operator_to_go_public(h: Harness) -> None:
+    # Before anyone has looked, a monitoring alert may be a false alarm: it goes
+    # public with the operator's acknowledgement --all-users, not on receipt.
     incident = await h.report(channel="monitoring", login_impossible=False)
+    view = await eventually(incident.view)
+    assert not view.all_users and not view.on_status_page
+    assert "status_published" not in event_types(view)
+    await incident.handle.execute_update(
+        IncidentWorkflow.acknowledge,
+        Acknowledge(
+            severity=Severity.MAJOR,
+            estimate=incident.received + timedelta(hours=3),
+            all_users=True,
+        ),
+    )
+    view = await incident.view()
+    assert view.on_status_page
+    assert event_types(view)[-1] == "status_published"
+
+
+async def test_monitoring_report_is_published_at_once_when_the_policy_says_so(
+    h: Harness,
+) -> None:
+    incident = await h.report(
+        channel="monitoring", login_impossible=False, policy=publishing_monitoring()
+    )
 
     async def published() -> None:
         entry = entry_of(status_json(h.stack), "active", incident.ticket)

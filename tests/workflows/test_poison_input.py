@@ -28,7 +28,7 @@ from domain.commands import Acknowledge
 from domain.report import IncidentReport
 from domain.sla import EffectsPolicy, Severity
 from starter import report_incident
-from tests.conftest import make_stack, report
+from tests.conftest import make_stack, publishing_monitoring, report
 from tests.workflows.oncall_support import terminate_settled
 from tests.workflows.test_incident_workflow import POLICY, harness_for, next_business_morning
 from tests.workflows.waiting import eventually
@@ -181,7 +181,7 @@ async def test_a_customer_mail_server_that_keeps_deferring_holds_back_no_page_or
         ticket = await report_incident(
             stack.client,
             report(channel="monitoring", email="erika.mustermann@beispiel-versand.de"),
-            policy=POLICY,
+            policy=publishing_monitoring(POLICY),
             task_queue=stack.task_queue,
             status_page_id=stack.status_page_id,
         )
