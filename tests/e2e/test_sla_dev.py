@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -95,6 +95,7 @@ class Dev:
     log: Path
     process: asyncio.subprocess.Process | None = None
     children: frozenset[int] = frozenset()
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SLA_"))}
@@ -105,6 +106,7 @@ class Dev:
             SLA_DATA_DIR=str(self.data_dir),
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.extra_env)
         return env
 
     def log_tail(self) -> str:
@@ -144,7 +146,7 @@ class Dev:
             await asyncio.sleep(0.25)
 
     async def start(self) -> None:
-        port, ui_port, status_port = self.ports
+        port, ui_port, status_port, api_port = self.ports
         with self.log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 str(SLA),
@@ -159,6 +161,8 @@ class Dev:
                 str(ui_port),
                 "--status-port",
                 str(status_port),
+                "--api-port",
+                str(api_port),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
@@ -234,7 +238,7 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
         data_dir=tmp_path / "data",
         # Resolution 120 s: room for estimates that lie far enough ahead (below).
         policy=write_round_the_clock_policy(tmp_path / "policy.toml", critical=("PT20S", "PT120S")),
-        ports=free_ports(3),
+        ports=free_ports(4),
         log=tmp_path / "sla-dev.log",
     )
     report_file = tmp_path / "report.json"

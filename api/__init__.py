@@ -1,0 +1,1 @@
+"""The HTTP intake API (DESIGN §5): FastAPI over :mod:`service`, nothing else."""
