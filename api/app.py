@@ -24,9 +24,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -144,6 +147,9 @@ def create_app(config: ApiConfig) -> FastAPI:
     app = FastAPI(
         title="SLA incident engine",
         version="1",
+        # /docs below serves Swagger UI's own files: nothing is fetched from a CDN.
+        docs_url=None,
+        redoc_url=None,
         description=(
             "Intake and incident lookup of the myconvento support SLA. "
             "Authenticate with `Authorization: Bearer TOKEN`."
@@ -278,6 +284,18 @@ def create_app(config: ApiConfig) -> FastAPI:
         for item in skipped:
             log.warning("incident %s skipped: %s", item.workflow_id, item.reason)
         return summaries
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="SLA incident engine — API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
     @app.get("/healthz", response_model=Health, responses={503: _PROBLEM})
     async def healthz() -> Health:

@@ -4,7 +4,9 @@
 * ``engine`` — N incident lifecycles against the baseline workflow on a local
   Temporal dev server (:mod:`bench.engine_bench`, ``--incidents``);
 * ``parked`` — N open incidents waiting on timers: memory and visibility
-  (:mod:`bench.parked_bench`, ``--parked``; ``--parked 0`` skips it).
+  (:mod:`bench.parked_bench`, ``--parked``; ``--parked 0`` skips it);
+* ``intake`` — N reports through the HTTP API vs ``service.open_incident``
+  called directly (:mod:`bench.intake_bench`, ``--reports``; 0 skips it).
 
 A benchmark is a function ``run(options) -> list[dict]``; register it in
 :data:`BENCHMARKS`. Rows with the same keys form one table; rows whose only key
@@ -41,6 +43,8 @@ DEFAULT_PARKED = 10_000
 QUICK_INCIDENTS = 50
 QUICK_PARKED = 500
 DEFAULT_CONCURRENCY = 50
+DEFAULT_REPORTS = 1000
+QUICK_REPORTS = 200
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Options:
     incidents: int = DEFAULT_INCIDENTS
     parked: int = DEFAULT_PARKED
     concurrency: int = DEFAULT_CONCURRENCY
+    reports: int = DEFAULT_REPORTS
     keep: bool = False
     db: str = "memory"
     _stack: Stack | None = None
@@ -93,6 +98,18 @@ def _parked(options: Options) -> list[Row]:
     from bench import parked_bench
 
     return parked_bench.run(options.stack(), options.parked, options.concurrency)
+
+
+def _intake(options: Options) -> list[Row]:
+    from bench import intake_bench
+
+    return intake_bench.run(options.stack(), options.reports, options.concurrency)
+
+
+def _intake_labels() -> Mapping[str, str]:
+    from bench import intake_bench
+
+    return intake_bench.LABELS
 
 
 def _engine_labels() -> Mapping[str, str]:
@@ -138,6 +155,13 @@ BENCHMARKS: list[Benchmark] = [
         run=_parked,
         labels=_parked_labels,
         skip=lambda options: options.parked <= 0,
+    ),
+    Benchmark(
+        name="intake",
+        title="reports through the HTTP API vs service.open_incident called directly",
+        run=_intake,
+        labels=_intake_labels,
+        skip=lambda options: options.reports <= 0,
     ),
 ]
 
@@ -261,6 +285,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"parked: open incidents (default {DEFAULT_PARKED}; 0 skips)",
     )
     parser.add_argument(
+        "--reports",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"intake: reports per door (default {DEFAULT_REPORTS}; 0 skips)",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=DEFAULT_CONCURRENCY,
@@ -295,6 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.parked is not None
         else (QUICK_PARKED if args.quick else DEFAULT_PARKED),
         concurrency=max(1, args.concurrency),
+        reports=args.reports
+        if args.reports is not None
+        else (QUICK_REPORTS if args.quick else DEFAULT_REPORTS),
         keep=args.keep,
         db=args.db,
     )
@@ -336,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "quick": args.quick,
         "incidents": options.incidents,
         "parked": options.parked,
+        "reports": options.reports,
         "concurrency": options.concurrency,
         "db": options.db,
         "load_average_start": load_start,

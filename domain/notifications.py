@@ -77,6 +77,10 @@ class IncidentFacts(BaseModel):
     channel: str = "chat"
     missing: tuple[str, ...] = ()
     missing_labels: tuple[str, ...] = ()
+    scope: str | None = None
+    reproducible: bool | None = None
+    first_noticed_at: datetime | None = None
+    attachments: tuple[str, ...] = ()
     severity: Severity
     classified: bool
     received_at: datetime
@@ -119,6 +123,10 @@ def facts_of(state: IncidentState, timezone: str) -> IncidentFacts:
         channel=state.report.channel.value,
         missing=tuple(item.value for item in state.report.missing),
         missing_labels=tuple(item.label_de for item in state.report.missing),
+        scope=state.report.scope.value if state.report.scope else None,
+        reproducible=state.report.reproducible,
+        first_noticed_at=state.report.first_noticed_at,
+        attachments=state.report.attachments,
         severity=state.severity,
         classified=state.classified,
         received_at=state.received_at,

@@ -672,3 +672,15 @@ def test_a_phone_report_without_an_address_sends_the_customer_nothing_and_pages_
     page = RENDERER.render(scenario.notifications[0])[1]
     assert "(keine E-Mail), +49" in page
     assert "Fehlende Angaben: email" in page
+
+
+def test_the_on_duty_page_carries_the_whole_report() -> None:
+    page = RENDERER.render(SCENARIO.of_kind(MessageKind.ON_DUTY_PAGE))[1]
+    assert "Betroffen:     alle Arbeitsplätze" in page
+    assert "Reproduzierbar: ja" in page
+    assert (
+        f"Zuerst bemerkt: Dienstag, {berlin_text(datetime(2026, 11, 24, 8, 12, tzinfo=UTC))}"
+        in page
+    )
+    assert "https://files.example/screenshot-1.png" in page
+    assert "Fehlende Angaben" not in page

@@ -215,6 +215,11 @@ async def test_health_and_a_valid_openapi_document(api: Api) -> None:
     } <= set(document["paths"])
     docs = await api.http.get("/docs")
     assert docs.status_code == 200
+    # Served from the API itself: the page works on a machine without internet.
+    assert "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    script = await api.http.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
 
 
 async def test_monitoring_reports_wait_for_an_operator_before_going_public(
