@@ -138,7 +138,7 @@ def build_activities(
         mailer or settings.mailer(), MessageRenderer(), settings.sender
     )
     calendar = CalendarActivities()
-    site = StatusSiteActivities(settings.status_dir)
+    site = StatusSiteActivities(settings.status_dir, settings.policy.status_page.url)
     posts = StatusPostActivities(TemporalStatusPoster(client))
     dev_tickets = DevTicketActivities(SqliteDevTicketTracker.in_data_dir(settings.data_dir))
     change_requests = ChangeRequestActivities(partial(start_for_incident, client))

@@ -183,9 +183,10 @@ def status_document(snapshot: StatusSnapshot) -> dict[str, Any]:
 class StatusSiteActivities:
     """Renders the status site into ``directory``."""
 
-    def __init__(self, directory: Path) -> None:
-        """Write the site to ``directory`` (created if missing)."""
+    def __init__(self, directory: Path, public_url: str | None = None) -> None:
+        """Write the site to ``directory``; ``public_url`` is its canonical address, if known."""
         self._directory = directory
+        self._public_url = public_url
         self._env = template_environment()
         self._html = self._env.get_template("status/index.html.j2")
         self._atom = self._env.get_template("status/feed.atom.j2")
@@ -209,6 +210,7 @@ class StatusSiteActivities:
             "maintenance_planned": snapshot.board.maintenance_planned,
             "maintenance_closed": snapshot.board.maintenance_closed,
             "local": local,
+            "public_url": self._public_url,
             "severity_de": severity_de,
             "utc": lambda value: value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }

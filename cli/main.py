@@ -391,7 +391,7 @@ def classify_change_request(
     reason: Annotated[str, typer.Option(help="Why this is no disturbance (sent to the customer).")],
     as_json: JsonOption = False,
 ) -> None:
-    """Instead of `ack`: the report is a change request, not a disturbance.
+    """The report is a change request, not a disturbance (before or after `ack`).
 
     The incident closes (no resolution deadline applies any more); a change
     request is started from the report and gets a development ticket; the

@@ -44,6 +44,7 @@ class OpenIncident(_Command):
     received_at: datetime
     deadlines: dict[Severity, Deadlines]
     next_opening_page: datetime | None = None
+    rules: int = 1
     # Monitoring reports go on the public status page at once only when the
     # policy says so; ``True`` for incidents started before the policy could.
     publish_unconfirmed: bool = True
@@ -166,10 +167,11 @@ class RecomputeDeadlines(_Command):
 
 
 class ClassifyAsChangeRequest(_Command):
-    """At acknowledgement: the report is no disturbance but a change request.
+    """The report is no disturbance but a change request.
 
-    Instead of an acknowledgement, the incident is closed and a change request
-    built from the report is started (it gets its own development ticket).
+    New or acknowledged (work on it may show a missing feature): the incident
+    is closed and a change request built from the report is started (it gets
+    its own development ticket).
     ``title`` is the change request's title; ``reason`` tells the reporter why
     this is not a disturbance.
     """

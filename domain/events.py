@@ -88,6 +88,20 @@ class IncidentReported(_Event):
     deadlines: dict[Severity, Deadlines]
     all_users: bool
     next_opening_page: datetime | None = None
+    # 1 for incidents opened before rule changes were versioned (see RULES).
+    rules: int = 1
+
+
+RULES = 2
+"""The incident rule set new incidents open under, recorded in ``IncidentReported.rules``.
+
+A change to which events a command causes bumps it: a workflow replaying an
+incident must decide as it did when it recorded the history, so each
+incident keeps the rules it was opened with.
+
+* 2 — every missed estimate is followed up: the customer is told, and the
+  status page shows "neue Zeitabschätzung folgt" instead of a past time.
+"""
 
 
 class Acknowledged(_Event):
@@ -129,6 +143,7 @@ class EstimateMissed(_Event):
 
     type: Literal["estimate_missed"] = "estimate_missed"
     estimate: datetime
+    followed_up: bool = False  # rules 2: the customer is told (every miss)
 
 
 class Escalated(_Event):
@@ -193,6 +208,8 @@ class StatusUpdated(_Event):
     type: Literal["status_updated"] = "status_updated"
     message: str | None
     expected_resolution: datetime | None
+    # The estimate shown passed: the page shows none until the next one.
+    estimate_withdrawn: bool = False
 
 
 class StatusResolved(_Event):

@@ -68,6 +68,7 @@ from domain.errors import (
     describe_validation_error,
 )
 from domain.events import (
+    RULES,
     STAGE_ORDER,
     Acknowledged,
     AlertNotified,
@@ -106,8 +107,15 @@ from domain.sla import Deadlines, Severity
 
 _C = TypeVar("_C", bound=_Command)
 
+REESTIMATE_STATUS_MESSAGE = (
+    "Die angekündigte Zeit konnte nicht eingehalten werden. Eine neue Zeitabschätzung folgt."
+)
+"""What the status page says between a missed estimate and the next one (rules 2)."""
+
 __all__ = [
     "CHANGE_REQUEST_STATUS_MESSAGE",
+    "REESTIMATE_STATUS_MESSAGE",
+    "RULES",
     "STAGE_ORDER",
     "Acknowledge",
     "Acknowledged",
@@ -212,6 +220,7 @@ class IncidentState(BaseModel):
     next_reminder_at: datetime | None = None
     change_request_id: str | None = None
     dev_tickets: tuple[str, ...] = ()
+    rules: int = 1
     events: tuple[Event, ...] = ()
 
     @property
@@ -384,6 +393,7 @@ def _open(command: OpenIncident, now: datetime) -> list[Event]:
             next_opening_page=(
                 command.next_opening_page if severity is Severity.CRITICAL else None
             ),
+            rules=command.rules,
         )
     ]
     if all_users:
@@ -435,7 +445,8 @@ def _acknowledge(state: IncidentState, command: Acknowledge, now: datetime) -> l
                 at=now,
                 previous=state.severity,
                 severity=command.severity,
-                reason="classified at acknowledgement",
+                # German: event reasons are quoted in mails (the management timeline).
+                reason="bei der Bestätigung klassifiziert",
                 reaction_due=deadlines.reaction_due,
                 resolution_due=deadlines.resolution_due,
                 at_acknowledgement=True,
@@ -493,9 +504,9 @@ def _estimate_failure(
     if stage_rank(target) <= stage_rank(state.escalation_stage):
         return None
     reason = (
-        "the communicated estimate passed unresolved"
+        "die mitgeteilte Störungsbehebungszeit ist ohne Behebung verstrichen"
         if trigger is EscalationTrigger.ESTIMATE_MISSED
-        else "the communicated estimate was replaced before it expired"
+        else "die mitgeteilte Störungsbehebungszeit wurde vor ihrem Ablauf verlängert"
     )
     return Escalated(
         at=now, stage=target, previous=state.escalation_stage, trigger=trigger, reason=reason
@@ -642,11 +653,8 @@ def change_request_of(state: IncidentState, event: ClassifiedAsChangeRequest) ->
 
 
 def _classify(state: IncidentState, command: ClassifyAsChangeRequest, now: datetime) -> list[Event]:
-    if state.status is not IncidentStatus.NEW:
-        raise WrongStatus(
-            f"incident {state.ticket_id} is already acknowledged as a disturbance; only a "
-            "new report can be classified as a change request"
-        )
+    # Also after acknowledgement (issue 16): work on a "disturbance" may show it
+    # is a missing feature. The reason is required either way and told.
     title = _text(command.title, "a title for the change request")
     reason = _text(command.reason, "a reason why this is a change request")
     # Overdue breaches were caught up before this runs: the reaction the
@@ -777,10 +785,21 @@ def _miss_estimate(state: IncidentState, now: datetime) -> list[Event]:
     if state.estimate_failed:
         raise AlreadyDone("this estimate has already failed")
     _require_due(state.estimate, now, "the estimate")
-    events: list[Event] = [EstimateMissed(at=now, estimate=state.estimate)]
+    follow_up = state.rules >= 2
+    events: list[Event] = [EstimateMissed(at=now, estimate=state.estimate, followed_up=follow_up)]
     escalation = _estimate_failure(state, EscalationTrigger.ESTIMATE_MISSED, now)
     if escalation is not None:
         events.append(escalation)
+    if follow_up and state.on_status_page:
+        # Never a past "voraussichtlich behoben" on the public page.
+        events.append(
+            StatusUpdated(
+                at=now,
+                message=REESTIMATE_STATUS_MESSAGE,
+                expected_resolution=None,
+                estimate_withdrawn=True,
+            )
+        )
     return events
 
 
@@ -856,6 +875,7 @@ def evolve(state: IncidentState | None, event: Event) -> IncidentState:
             deadlines=event.deadlines,
             all_users=event.all_users,
             next_opening_page=event.next_opening_page,
+            rules=event.rules,
             events=(event,),
         )
     changes: dict[str, object] = {"events": (*state.events, event)}

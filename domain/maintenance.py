@@ -645,7 +645,11 @@ def messages_for(
             to=to,
             date=event.at,
             timezone=policy.calendar_spec.timezone,
-            context={**_context(state, company), **extra},
+            context={
+                **_context(state, company),
+                "status_page_url": policy.status_page.url,
+                **extra,
+            },
         )
         for company, to in customer_recipients(policy)
     ]

@@ -25,6 +25,7 @@ from domain.incident import (
     EscalationStage,
     EscalationTrigger,
     EstimateExtended,
+    EstimateMissed,
     Event,
     IncidentReported,
     IncidentState,
@@ -57,6 +58,7 @@ class MessageKind(StrEnum):
     RESOLUTION = "resolution"
     DELIVERY_FAILED = "delivery_failed"
     CLASSIFIED_AS_CHANGE_REQUEST = "classified_as_change_request"
+    ESTIMATE_MISSED = "estimate_missed"
     CUSTOMER_MESSAGE = "customer_message"
     ALERT_RESOLVED = "alert_resolved"
 
@@ -81,6 +83,7 @@ class IncidentFacts(BaseModel):
     reproducible: bool | None = None
     first_noticed_at: datetime | None = None
     attachments: tuple[str, ...] = ()
+    status_page_url: str | None = None
     severity: Severity
     classified: bool
     received_at: datetime
@@ -110,8 +113,10 @@ def message_id(ticket_id: str, sequence: int, kind: MessageKind, domain: str) ->
     return f"<{ticket_id}.{sequence}.{kind.value}@{domain}>"
 
 
-def facts_of(state: IncidentState, timezone: str) -> IncidentFacts:
-    """The :class:`IncidentFacts` of ``state``."""
+def facts_of(
+    state: IncidentState, timezone: str, status_page_url: str | None = None
+) -> IncidentFacts:
+    """The :class:`IncidentFacts` of ``state`` (``status_page_url``: the policy's public page)."""
     return IncidentFacts(
         ticket_id=state.ticket_id,
         company=state.report.company_or_unknown,
@@ -127,6 +132,7 @@ def facts_of(state: IncidentState, timezone: str) -> IncidentFacts:
         reproducible=state.report.reproducible,
         first_noticed_at=state.report.first_noticed_at,
         attachments=state.report.attachments,
+        status_page_url=status_page_url,
         severity=state.severity,
         classified=state.classified,
         received_at=state.received_at,
@@ -196,6 +202,10 @@ def _recipients(
         case ChangeRequestRecorded():
             # Sent once the change request ID is known, not at classification.
             return MessageKind.CLASSIFIED_AS_CHANGE_REQUEST, reporter
+        case EstimateMissed(followed_up=True):
+            # The SLA: "schätzen wir die Störungsbehebungszeit neu und informieren
+            # anschließend die betroffenen Anwender" — every miss, at any stage.
+            return MessageKind.ESTIMATE_MISSED, _customer_contacts(state, policy)
         case CustomerMessageReceived():
             return MessageKind.CUSTOMER_MESSAGE, (contacts.support_lead,)
         case AlertNotified(status="resolved"):
@@ -208,6 +218,36 @@ def _recipients(
 
 
 _WITH_TIMELINE = {MessageKind.MANAGEMENT_ESCALATION, MessageKind.EXTENDED_ESCALATION}
+
+CUSTOMER_VISIBLE_EVENTS = frozenset(
+    {
+        "reported",
+        "acknowledged",
+        "reclassified",
+        "estimate_extended",
+        "estimate_missed",
+        "escalated",
+        "resources_decided",
+        "status_published",
+        "status_updated",
+        "status_resolved",
+        "resolved",
+        "report_amended",
+        "customer_message",
+    }
+)
+"""Event types a customer may read in a mail's timeline; the rest are the team's own
+(pages, warnings, breaches, delivery failures, alerts, deadline recomputations)."""
+
+_TO_CUSTOMERS = {MessageKind.EXTENDED_ESCALATION}
+
+
+def _timeline(state: IncidentState, kind: MessageKind) -> tuple[Event, ...]:
+    if kind not in _WITH_TIMELINE:
+        return ()
+    if kind in _TO_CUSTOMERS:
+        return tuple(e for e in state.events if e.type in CUSTOMER_VISIBLE_EVENTS)
+    return state.events
 
 
 def notifications_for(
@@ -243,8 +283,8 @@ def notifications_for(
             kind=kind,
             message_id=message_id(state.ticket_id, sequence, kind, mail_domain),
             to=tuple(dict.fromkeys(to)),
-            facts=facts_of(state, policy.calendar_spec.timezone),
+            facts=facts_of(state, policy.calendar_spec.timezone, policy.status_page.url),
             event=event,
-            timeline=state.events if kind in _WITH_TIMELINE else (),
+            timeline=_timeline(state, kind),
         )
     ]

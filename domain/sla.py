@@ -7,6 +7,7 @@ shipped ``domain/policies/myconvento.toml``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -14,9 +15,10 @@ from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -206,6 +208,27 @@ class MailPolicy(BaseModel):
     )
 
 
+def _public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[\w./~%-]*)?", text):
+        raise ValueError(f"a public http(s) URL without query or spaces, got {text[:80]!r}")
+    return text.rstrip("/")
+
+
+class StatusPagePolicy(BaseModel):
+    """The ``[status_page]`` section: where customers find the public status page."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: Annotated[str | None, AfterValidator(_public_url)] = Field(
+        default=None,
+        max_length=200,
+        description="the page's public address, named in every customer mail that mentions it",
+    )
+
+
 class EffectsPolicy(BaseModel):
     """The ``[effects]`` section: how long a side effect is retried before it is given up."""
 
@@ -354,6 +377,7 @@ class SlaPolicy(BaseModel):
     mail: MailPolicy = MailPolicy()
     effects: EffectsPolicy = EffectsPolicy()
     intake: IntakePolicy = IntakePolicy()
+    status_page: StatusPagePolicy = StatusPagePolicy()
     contacts: Contacts
     customers: tuple[Customer, ...] = ()
 

@@ -63,6 +63,8 @@ class StatusPost(BaseModel):
     severity: Severity
     message: str | None
     expected_resolution: datetime | None
+    # ``expected_resolution`` None means "unchanged" unless the estimate is withdrawn.
+    withdraws_estimate: bool = False
 
 
 class StatusUpdate(BaseModel):
@@ -162,7 +164,9 @@ class StatusBoard(BaseModel):
                 update={
                     "severity": post.severity,
                     "expected_resolution": (
-                        post.expected_resolution
+                        None
+                        if post.withdraws_estimate
+                        else post.expected_resolution
                         if post.expected_resolution is not None
                         else existing.expected_resolution
                     ),
@@ -272,6 +276,7 @@ class StatusBoard(BaseModel):
 
 def status_post_for(state: IncidentState, event: Event) -> StatusPost | None:
     """The status-page post an incident event causes, if any."""
+    withdrawn = False
     match event:
         case StatusPublished():
             kind = StatusPostKind.PUBLISHED
@@ -279,6 +284,7 @@ def status_post_for(state: IncidentState, event: Event) -> StatusPost | None:
         case StatusUpdated():
             kind = StatusPostKind.UPDATED
             expected = event.expected_resolution
+            withdrawn = event.estimate_withdrawn
         case StatusResolved():
             kind = StatusPostKind.RESOLVED
             expected = None
@@ -291,6 +297,7 @@ def status_post_for(state: IncidentState, event: Event) -> StatusPost | None:
         severity=state.severity,
         message=event.message,
         expected_resolution=expected,
+        withdraws_estimate=withdrawn,
     )
 
 

@@ -31,7 +31,7 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.ids import ticket_id_for
-from domain.incident import OpenIncident, decide, fold
+from domain.incident import RULES, OpenIncident, decide, fold
 from domain.oncall import OnCallWindow, with_oncall_windows
 from domain.read_model import SearchIndex, search_index
 from domain.report import IncidentReport
@@ -280,6 +280,7 @@ async def _start(
             clock=clock,
             customer_lane=True,
             publish_unconfirmed=policy.intake.monitoring.publish_unconfirmed,
+            rules=RULES,
         ),
         id=ticket_id,
         task_queue=task_queue,

@@ -122,6 +122,8 @@ class IncidentInput(BaseModel):
             once, before an operator confirmed it (the policy's
             ``[intake.monitoring] publish_unconfirmed``; starters pass it,
             incidents started before it existed published at once).
+        rules: The incident rule set to open under (``domain.events.RULES``;
+            starters pass the current one, incidents started before keep 1).
         customer_lane: Deliver customers' e-mails in a lane of their own
             (``domain.effects.split_by_audience``): a customer's mail server
             that keeps deferring never holds back an on-duty page, a status
@@ -153,6 +155,7 @@ class IncidentInput(BaseModel):
     pending_customer_effects: tuple[EventEffects, ...] = ()
     customer_lane: bool = False
     publish_unconfirmed: bool = True
+    rules: int = 1
     max_history_events: int | None = None
     oncall_windows: tuple[OnCallWindow, ...] = ()
     search_index: SearchIndex | None = None
@@ -238,7 +241,7 @@ class IncidentWorkflow:
 
     @workflow.update
     async def classify_as_change_request(self, command: ClassifyAsChangeRequest) -> IncidentSummary:
-        """Instead of an acknowledgement: the report is a change request, not a disturbance.
+        """The report is a change request, not a disturbance (new or acknowledged).
 
         Closes the incident at once; the change request is then started from the
         report and its ID recorded, and the reporter is told it by e-mail.
@@ -442,6 +445,7 @@ class IncidentWorkflow:
                     deadlines=clock.deadlines,
                     next_opening_page=clock.next_opening_page,
                     publish_unconfirmed=input.publish_unconfirmed,
+                    rules=input.rules,
                 )
             )
         self._effects.start()

@@ -140,3 +140,22 @@ def test_any_message_gives_a_well_formed_feed(message: str) -> None:
     files = site.render(StatusSnapshot(board=board(message), generated_at=START))
     ElementTree.fromstring(files["feed.atom"])
     json.loads(files["status.json"])
+
+
+def test_the_policy_s_public_address_is_the_site_s_canonical_url() -> None:
+    site = StatusSiteActivities(Path("/nonexistent"), "http://stoerung.convento.de")
+    files = site.render(StatusSnapshot(board=board("Wartung"), generated_at=START))
+    assert b'<link rel="canonical" href="http://stoerung.convento.de/">' in files["index.html"]
+    feed = ElementTree.fromstring(files["feed.atom"])
+    links = {
+        link.get("rel"): link.get("href")
+        for link in feed.findall("{http://www.w3.org/2005/Atom}link")
+    }
+    assert links == {
+        "alternate": "http://stoerung.convento.de/",
+        "self": "http://stoerung.convento.de/feed.atom",
+    }
+    unknown = StatusSiteActivities(Path("/nonexistent")).render(
+        StatusSnapshot(board=board("Wartung"), generated_at=START)
+    )
+    assert b"canonical" not in unknown["index.html"]

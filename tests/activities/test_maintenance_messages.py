@@ -36,7 +36,7 @@ from domain.maintenance import (
     messages_for,
 )
 from domain.messages import OutgoingMessage
-from domain.sla import Severity
+from domain.sla import Severity, StatusPagePolicy
 from domain.status import StatusBoard, StatusPost, StatusPostKind
 from tests.maintenance_support import BERLIN, EXPECTED_RECIPIENTS, directory_policy
 
@@ -325,3 +325,13 @@ def test_incidents_still_win_the_banner(tmp_path: Path, with_maintenance: bool) 
     document = json.loads(site["status.json"])
     assert len(document["active"]) == 1
     assert len(document["maintenance"]) == int(with_maintenance)
+
+
+def test_the_notice_names_the_public_status_page() -> None:
+    # Issue 16: every customer mail that mentions the page names its address.
+    _, body = text(last_messages(planned())[0])
+    assert "auf unserer Störungsseite: http://stoerung.convento.de" in body
+    no_page = POLICY.model_copy(update={"status_page": StatusPagePolicy()})
+    state = planned()
+    _, plain = text(messages_for(state, len(state.events) - 1, no_page)[0])
+    assert "auf unserer Störungsseite." in plain and "http" not in plain

@@ -28,6 +28,7 @@ from activities.mail import OutboxMailer, SmtpMailer, outbox_name
 from activities.notifications import NotificationActivities
 from activities.rendering import MessageRenderer
 from domain.incident import (
+    RULES,
     Acknowledge,
     BreachReaction,
     BreachResolution,
@@ -75,7 +76,9 @@ def open_incident(received: datetime, **facts: Any) -> IncidentState:
     return open_incident_from(IncidentReport.model_validate(report(**facts)), received)
 
 
-def open_incident_from(incident_report: IncidentReport, received: datetime) -> IncidentState:
+def open_incident_from(
+    incident_report: IncidentReport, received: datetime, rules: int = 1
+) -> IncidentState:
     pages = POLICY.critical_pages(received)
     state, _ = execute(
         None,
@@ -85,6 +88,7 @@ def open_incident_from(incident_report: IncidentReport, received: datetime) -> I
             received_at=received,
             deadlines=POLICY.all_deadlines(received),
             next_opening_page=pages[1] if len(pages) > 1 else None,
+            rules=rules,
         ),
         received,
     )
@@ -184,8 +188,28 @@ def classified_scenario() -> Scenario:
 
 
 SCENARIO = full_scenario()
+
+
+def missed_scenario() -> Scenario:
+    """Rules 2: an estimate missed, the customer told (the scenario above runs under rules 1)."""
+    received = WINTER
+    incident_report = IncidentReport.model_validate(report(login_impossible=False))
+    scenario = Scenario(open_incident_from(incident_report, received, rules=RULES))
+    estimate = received + timedelta(hours=2)
+    scenario.run(
+        Acknowledge(severity=Severity.MAJOR, estimate=estimate, all_users=True),
+        received + timedelta(minutes=20),
+    )
+    scenario.run(MissEstimate(), estimate)
+    return scenario
+
+
 CLASSIFIED = classified_scenario()
-OWN_SCENARIO = {MessageKind.CLASSIFIED_AS_CHANGE_REQUEST: CLASSIFIED}
+MISSED = missed_scenario()
+OWN_SCENARIO = {
+    MessageKind.CLASSIFIED_AS_CHANGE_REQUEST: CLASSIFIED,
+    MessageKind.ESTIMATE_MISSED: MISSED,
+}
 
 
 def notification_of(kind: MessageKind) -> Notification:
@@ -219,9 +243,11 @@ SUBJECTS: dict[MessageKind, str] = {
     MessageKind.DELIVERY_FAILED: "Zustellung fehlgeschlagen",
     MessageKind.CLASSIFIED_AS_CHANGE_REQUEST: "als Änderungswunsch erfasst – CR-20261124-ABCDEF",
     MessageKind.CUSTOMER_MESSAGE: "Nachricht des Kunden: Beispiel Versand GmbH",
+    MessageKind.ESTIMATE_MISSED: "Störungsbehebung verzögert sich – neue Zeitabschätzung folgt",
     MessageKind.ALERT_RESOLVED: "Alarm behoben – bitte prüfen",
 }
 CUSTOMER_KINDS = {
+    MessageKind.ESTIMATE_MISSED,
     MessageKind.RECEIPT,
     MessageKind.ACKNOWLEDGEMENT,
     MessageKind.RECLASSIFICATION,
@@ -684,3 +710,53 @@ def test_the_on_duty_page_carries_the_whole_report() -> None:
     )
     assert "https://files.example/screenshot-1.png" in page
     assert "Fehlende Angaben" not in page
+
+
+def test_a_missed_estimate_is_told_in_german_with_the_time_that_passed() -> None:
+    body = RENDERER.render(MISSED.of_kind(MessageKind.ESTIMATE_MISSED))[1]
+    missed_at = berlin_text(WINTER + timedelta(hours=2))
+    assert f"leider konnten wir die Störung nicht wie angekündigt bis Dienstag, {missed_at}" in body
+    assert "schätzen die Störungsbehebungszeit jetzt neu" in body
+    assert "Eskalationsstufe 1" in body or "Stufe 1" in body
+
+
+def test_customer_mails_that_mention_the_status_page_name_its_address() -> None:
+    acknowledgement = RENDERER.render(SCENARIO.of_kind(MessageKind.ACKNOWLEDGEMENT))[1]
+    assert "unserer Störungsseite: http://stoerung.convento.de" in acknowledgement
+    missed = RENDERER.render(MISSED.of_kind(MessageKind.ESTIMATE_MISSED))[1]
+    assert "Störungsseite: http://stoerung.convento.de" in missed
+
+
+def _scenario_times() -> tuple[datetime, datetime]:
+    """The scenario's first and second estimate (as ``full_scenario`` sets them)."""
+    critical = POLICY.deadlines(Severity.CRITICAL, WINTER)
+    first = critical.reaction_due + timedelta(minutes=5) + timedelta(minutes=60)
+    return first, first + timedelta(minutes=90)
+
+
+def test_a_late_extension_says_the_time_could_not_be_kept() -> None:
+    first, _ = _scenario_times()
+    body = " ".join(RENDERER.render(SCENARIO.of_kind(MessageKind.EXTENSION))[1].split())
+    expected = (
+        "leider konnten wir die Störung nicht wie angekündigt bis "
+        f"Dienstag, {berlin_text(first)} beheben."
+    )
+    assert expected in body
+
+
+def test_the_stage_2_mail_names_the_estimate_that_was_missed() -> None:
+    _, second = _scenario_times()
+    body = " ".join(RENDERER.render(SCENARIO.of_kind(MessageKind.STAGE_2))[1].split())
+    assert f"verlängerte Störungsbehebungszeit (Dienstag, {berlin_text(second)})" in body
+
+
+def test_no_english_reason_and_no_internal_event_reaches_a_mail() -> None:
+    management = RENDERER.render(SCENARIO.of_kind(MessageKind.MANAGEMENT_ESCALATION))[1]
+    assert "ohne Behebung verstrichen" in management
+    assert "communicated" not in management and "classified at" not in management
+    extended = SCENARIO.of_kind(MessageKind.EXTENDED_ESCALATION)
+    shown = {event.type for event in extended.timeline}
+    assert not shown & {"on_duty_paged", "deadline_warned", "reaction_breached", "delivery_failed"}
+    assert {"reported", "acknowledged", "escalated"} <= shown
+    body = RENDERER.render(extended)[1]
+    assert "Bereitschaft alarmiert" not in body and "Warnung" not in body

@@ -90,11 +90,12 @@ async def test_classify_json_prints_the_incident_view(ts_cli: CliStack, tmp_path
 
 async def test_classify_is_refused_in_one_line(ts_cli: CliStack, tmp_path: Path) -> None:
     ticket = await acknowledged(ts_cli, tmp_path)
+    assert (await sla(ts_cli, "resolve", ticket, "--summary", "Neu gestartet")).exit_code == 0
     refused(
         await sla(ts_cli, "classify-change-request", ticket, "--title", TITLE, "--reason", REASON),
-        "already acknowledged",
+        "resolved",
     )
-    assert (await show(ts_cli, ticket))["status"] == "acknowledged"
+    assert (await show(ts_cli, ticket))["change_request_id"] is None
 
     fresh = await new_ticket(ts_cli, tmp_path)
     refused(

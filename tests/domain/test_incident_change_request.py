@@ -106,9 +106,15 @@ def test_a_late_classification_records_the_reaction_breach_first() -> None:
     assert result.resolution_met is True and not result.resolution_breached
 
 
-def test_classification_is_refused_after_acknowledgement() -> None:
-    error = refused(acked(), CLASSIFY, at(11), WrongStatus)
-    assert "already acknowledged" in error.message
+def test_work_after_acknowledgement_may_still_show_a_change_request() -> None:
+    # Issue 16: allowed after acknowledgement too, with its reason, not only while new.
+    state, events = execute(acked(all_users=True), CLASSIFY, at(11))
+    assert types(events) == ["classified_as_change_request", "status_resolved"]
+    assert event(events, 0, ClassifiedAsChangeRequest).reason == CLASSIFY.reason
+    assert state.status is IncidentStatus.RESOLVED
+    assert state.acknowledged_at == at(10)  # the reaction stays as it was
+    result = outcome(state, POLICY.calendar)
+    assert result.reaction_met is True and not result.resolution_breached
 
 
 def test_classification_is_refused_after_resolution() -> None:

@@ -21,7 +21,15 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from domain.calendar import HolidaySource
-from domain.sla import Customer, Deadlines, Plan, PolicyError, Severity, SlaPolicy
+from domain.sla import (
+    Customer,
+    Deadlines,
+    Plan,
+    PolicyError,
+    Severity,
+    SlaPolicy,
+    StatusPagePolicy,
+)
 from domain.values import format_business_duration, parse_business_duration
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -937,3 +945,16 @@ def test_an_idna_contact_is_stored_in_its_ascii_form() -> None:
     data = shipped_mapping()
     data["contacts"]["management"] = "gf@bücher.de"
     assert SlaPolicy.from_mapping(data).contacts.management == "gf@xn--bcher-kva.de"
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://stoerung.example", "http://a b", "javascript:alert(1)", "http://x/?q=1", ""]
+)
+def test_the_status_page_url_must_be_a_plain_public_address(url: str) -> None:
+    with pytest.raises(ValueError, match="public http"):
+        StatusPagePolicy(url=url)
+
+
+def test_the_shipped_policy_names_the_status_page(policy: SlaPolicy) -> None:
+    assert policy.status_page.url == "http://stoerung.convento.de"
+    assert StatusPagePolicy(url="https://status.example.de/").url == "https://status.example.de"

@@ -36,6 +36,7 @@ from activities.notifications import NotificationActivities
 from activities.rendering import MessageRenderer
 from domain.effects import effects_of
 from domain.incident import (
+    RULES,
     Acknowledge,
     BreachReaction,
     BreachResolution,
@@ -399,6 +400,7 @@ class Incident:
                 received_at=RECEIVED,
                 deadlines=POLICY.all_deadlines(RECEIVED),
                 next_opening_page=pages[1] if len(pages) > 1 else None,
+                rules=RULES,
             ),
             RECEIVED,
         )

@@ -1295,3 +1295,45 @@ async def test_the_temporal_ui_shows_summary_current_details_and_named_timers(h:
         or (e.HasField("marker_recorded_event_attributes") and e.user_metadata.HasField("summary"))
     }
     assert any(s.startswith("e-mail receipt to") for s in activity_summaries), activity_summaries
+
+
+async def test_a_third_miss_at_stage_2_is_told_and_the_page_shows_no_past_time(
+    h: Harness,
+) -> None:
+    # Issue 16: before rules 2, nobody heard of a miss at stage 2 or later, and
+    # the status page kept showing the time that had passed.
+    incident = await h.report(login_impossible=False, workaround_available=True)
+    estimate = incident.received + timedelta(hours=3)
+    await incident.handle.execute_update(
+        IncidentWorkflow.acknowledge,
+        Acknowledge(severity=Severity.MINOR, estimate=estimate, all_users=True),
+    )
+    for n in range(1, 4):
+        await h.stack.skip_to(estimate + timedelta(seconds=1))
+
+        async def misses(count: int = n) -> IncidentView:
+            view = await incident.view()
+            assert event_types(view).count("estimate_missed") == count
+            return view
+
+        view = await eventually(misses)
+        if n < 3:
+            estimate = await h.stack.now() + timedelta(hours=3)
+            await incident.handle.execute_update(
+                IncidentWorkflow.extend, ExtendEstimate(estimate=estimate, reason="Ersatzteil")
+            )
+    assert view.escalation_stage == 2
+
+    async def every_miss_told() -> None:
+        told = h.stack.emails_of_kind(MessageKind.ESTIMATE_MISSED)
+        assert len(told) == 3
+        assert all(REPORTER in recipients(m) for m in told)
+
+    await eventually(every_miss_told)
+
+    async def no_past_time_on_the_page() -> None:
+        entry = entry_of(status_json(h.stack), "active", incident.ticket)
+        assert entry["expected_resolution"] is None
+        assert "neue Zeitabschätzung folgt" in html(h.stack)
+
+    await eventually(no_past_time_on_the_page)
