@@ -141,6 +141,17 @@ def show_incident(
             line.append(" business time left)")
         facts.add_row(label, line)
     facts.add_row("estimate", local(view.estimate, calendar))
+    if view.resolution_communicated_in_time is not None:
+        # The SLA's word (resolved, or a reasoned new time, by the deadline) beside the KPI.
+        promise = Text("kept" if view.resolution_communicated_in_time else "BROKEN")
+        if not view.resolution_communicated_in_time:
+            promise.stylize("bold red")
+        promise.append(
+            ""
+            if view.resolved_within_target is None
+            else f" · resolved within target: {'yes' if view.resolved_within_target else 'no'}"
+        )
+        facts.add_row("resolution promise", promise)
     facts.add_row("all users", "yes (status page)" if view.on_status_page else "no")
     if view.management_decision:
         facts.add_row("management", safe(view.management_decision, multiline=True))

@@ -184,6 +184,9 @@ class ResolutionBreached(_Event):
 
     type: Literal["resolution_breached"] = "resolution_breached"
     due: datetime
+    # The SLA's obligation: by the deadline the customer had a reasoned extension
+    # with a new time. None: recorded before this was judged (counts as not).
+    customer_informed: bool | None = None
 
 
 class OnDutyPaged(_Event):

@@ -183,6 +183,7 @@ __all__ = [
     "fold",
     "outcome",
     "pending_timers",
+    "resolution_communicated_in_time",
     "stage_rank",
 ]
 
@@ -816,7 +817,41 @@ def _breach_resolution(state: IncidentState, now: datetime) -> list[Event]:
     if state.resolution_breached:
         raise AlreadyDone("the resolution breach is already recorded")
     _require_due(state.resolution_due, now, "the resolution deadline")
-    return [ResolutionBreached(at=now, due=state.resolution_due)]
+    informed = _extended_beyond(state, state.resolution_due)
+    return [ResolutionBreached(at=now, due=state.resolution_due, customer_informed=informed)]
+
+
+def _extended_beyond(state: IncidentState, due: datetime) -> bool:
+    """Whether a reasoned extension with a time after ``due`` was sent by ``due``."""
+    return any(
+        isinstance(e, EstimateExtended) and e.at <= due and e.estimate > due for e in state.events
+    )
+
+
+def resolution_communicated_in_time(state: IncidentState) -> bool | None:
+    """Whether the customer got the SLA's resolution message in time.
+
+    The SLA's message table: by the resolution deadline, either the resolution
+    confirmation or a reasoned extension with a new time. This is the
+    contractual obligation, beside the KPI (resolved by the deadline): a vendor
+    that extends in time, with a reason, keeps its word even when the fix takes
+    longer.
+
+    Returns:
+        ``True`` or ``False`` once decided; ``None`` while the deadline has not
+        passed and the incident is open.
+    """
+    due = state.resolution_due
+    closed = next(
+        (e for e in state.events if isinstance(e, Resolved | ClassifiedAsChangeRequest)), None
+    )
+    if closed is not None and closed.at <= due:
+        return True
+    if _extended_beyond(state, due):
+        return True
+    if closed is not None or state.resolution_breached:
+        return False
+    return None
 
 
 def _warn(state: IncidentState, command: WarnDeadline, now: datetime) -> list[Event]:
@@ -1042,6 +1077,8 @@ class IncidentOutcome(BaseModel):
     highest_stage: EscalationStage
     failed_estimates: int
     change_request_id: str | None = None
+    resolution_communicated_in_time: bool | None = None
+    resolved_within_target: bool | None = None
 
 
 def outcome(state: IncidentState, calendar: BusinessCalendar) -> IncidentOutcome:
@@ -1079,4 +1116,6 @@ def outcome(state: IncidentState, calendar: BusinessCalendar) -> IncidentOutcome
         highest_stage=state.escalation_stage,
         failed_estimates=state.failed_estimates,
         change_request_id=state.change_request_id,
+        resolution_communicated_in_time=resolution_communicated_in_time(state),
+        resolved_within_target=resolved.resolution_met if resolved else None,
     )

@@ -193,6 +193,10 @@ def _recipients(
             return MessageKind.DEADLINE_WARNING, (contacts.support_lead,)
         case ReactionBreached():
             return MessageKind.REACTION_BREACH, (contacts.support_lead,)
+        case ResolutionBreached(customer_informed=True):
+            # The customer had a reasoned extension in time: the SLA's word is
+            # kept, the target missed. Management hears of broken obligations.
+            return MessageKind.RESOLUTION_BREACH, (contacts.support_lead,)
         case ResolutionBreached():
             return MessageKind.RESOLUTION_BREACH, (contacts.support_lead, contacts.management)
         case OnDutyPaged():

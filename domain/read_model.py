@@ -6,7 +6,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.incident import EscalationStage, Event, IncidentOutcome, IncidentState, IncidentStatus
+from domain.incident import (
+    EscalationStage,
+    Event,
+    IncidentOutcome,
+    IncidentState,
+    IncidentStatus,
+    resolution_communicated_in_time,
+)
 from domain.report import Channel, IncidentReport
 from domain.sla import Severity
 
@@ -40,6 +47,8 @@ class IncidentSummary(BaseModel):
     dev_tickets: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     source: str | None = None
+    resolution_communicated_in_time: bool | None = None
+    resolved_within_target: bool | None = None
 
 
 def next_deadline(summary: IncidentSummary) -> tuple[str, datetime | None]:
@@ -148,8 +157,17 @@ def _summary_fields(state: IncidentState) -> dict[str, object]:
         "change_request_id": state.change_request_id,
         "dev_tickets": state.dev_tickets,
         "missing": tuple(item.value for item in state.report.missing),
+        "resolution_communicated_in_time": resolution_communicated_in_time(state),
+        "resolved_within_target": _resolved_within_target(state),
         "source": state.report.source,
     }
+
+
+def _resolved_within_target(state: IncidentState) -> bool | None:
+    """The KPI: resolved by the resolution deadline (``None`` while open and not breached)."""
+    if state.resolved_at is not None:
+        return state.resolved_at <= state.resolution_due and not state.resolution_breached
+    return False if state.resolution_breached else None
 
 
 def current_details(state: IncidentState) -> str:

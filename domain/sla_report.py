@@ -218,6 +218,18 @@ def resolution_verdict(incident: IncidentView, as_of: datetime) -> Verdict:
     return Verdict.BREACHED if _utc(as_of) >= _utc(incident.resolution_due) else Verdict.OPEN
 
 
+def obligation_verdict(incident: IncidentView, as_of: datetime) -> Verdict:
+    """The SLA's resolution obligation at ``as_of`` (the report's "Zusage").
+
+    Kept when, by the resolution deadline, the incident was resolved or the
+    customer got a reasoned extension with a new time
+    (``IncidentView.resolution_communicated_in_time``).
+    """
+    if incident.resolution_communicated_in_time is not None:
+        return Verdict.MET if incident.resolution_communicated_in_time else Verdict.BREACHED
+    return Verdict.BREACHED if _utc(as_of) >= _utc(incident.resolution_due) else Verdict.OPEN
+
+
 def is_change_request(incident: IncidentView) -> bool:
     """Whether the report was classified as a change request (no disturbance)."""
     return any(isinstance(e, ClassifiedAsChangeRequest) for e in incident.events)
@@ -300,6 +312,9 @@ class SeverityFigures(_Figures):
     incidents: int
     reaction: Compliance
     resolution: Compliance
+    obligation: Compliance = Field(
+        description="the SLA's word: resolved, or told a reasoned new time, by the deadline"
+    )
     time_to_react: Durations
     time_to_resolve: Durations
     breaches: BreachCounts
@@ -409,6 +424,7 @@ def _figures(
         incidents=len(incidents),
         reaction=Compliance.of(reactions),
         resolution=Compliance.of(resolutions),
+        obligation=Compliance.of([obligation_verdict(i, as_of) for i in incidents]),
         time_to_react=Durations.of(to_react),
         time_to_resolve=Durations.of(to_resolve),
         breaches=BreachCounts(

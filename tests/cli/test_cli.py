@@ -586,3 +586,17 @@ async def test_amend_fills_in_what_was_missing_and_show_prints_the_whole_report(
     refused(await sla(ts_cli, "amend", ticket, "--phone", "call me"), "phone")
     refused(await sla(ts_cli, "amend", ticket), "at least one report item")
     refused(await sla(ts_cli, "amend", ticket, "--scope", "some_workstations"), "already says so")
+
+
+async def test_show_tells_the_sla_s_word_beside_the_resolution_target(
+    ts_cli: CliStack, tmp_path: Path
+) -> None:
+    ticket = await acknowledged(ts_cli, tmp_path)
+    before = loads(await sla(ts_cli, "show", ticket, "--json"))
+    assert before["resolution_communicated_in_time"] is None  # still open, deadline ahead
+    ok(await sla(ts_cli, "resolve", ticket, "--summary", "Index neu aufgebaut"))
+    view = loads(await sla(ts_cli, "show", ticket, "--json"))
+    assert view["resolution_communicated_in_time"] is True
+    assert view["resolved_within_target"] is True
+    out = ok(await sla(ts_cli, "show", ticket)).stdout
+    assert "resolution promise" in out and "kept" in out

@@ -766,7 +766,7 @@ def test_resolving_after_the_resolution_deadline_catches_up_the_breach() -> None
     state = acked(opened(**CRITICAL_FACTS), estimate=at(16))
     state, events = execute(state, Resolve(summary="behoben"), at(14))
     assert events == [
-        ResolutionBreached(at=at(14), due=at(13, 30)),
+        ResolutionBreached(at=at(14), due=at(13, 30), customer_informed=False),
         Resolved(at=at(14), summary="behoben", reaction_met=True, resolution_met=False),
     ]
     assert state.resolution_breached
@@ -836,7 +836,7 @@ def test_the_resolution_breach_is_not_due_before_the_deadline() -> None:
 def test_the_resolution_breach_is_recorded_at_the_deadline_after_acknowledgement() -> None:
     state, events = execute(acked(opened(**CRITICAL_FACTS)), BreachResolution(), at(13, 30))
     assert types(events) == ["resolution_breached"]
-    assert events[0] == ResolutionBreached(at=at(13, 30), due=at(13, 30))
+    assert events[0] == ResolutionBreached(at=at(13, 30), due=at(13, 30), customer_informed=False)
     assert state.resolution_breached
 
 

@@ -498,3 +498,29 @@ def test_every_incident_is_met_breached_or_open_exactly_once(
     assert len(report.breached_incidents) == report.total.breaches.incidents
     # The JSON form round-trips (what `sla sla-report --json` prints).
     assert SlaReport.model_validate_json(report.model_dump_json()) == report
+
+
+def test_the_sla_s_word_is_counted_beside_the_resolution_target() -> None:
+    # Issue 16: a reasoned extension before the deadline keeps the obligation
+    # although the target is missed; silence past the deadline breaks both.
+    received = berlin(10, 9, 30)  # Tuesday: critical, resolution due 13:30
+    extended = Incident(received).do(
+        Acknowledge(severity=Severity.CRITICAL, estimate=berlin(10, 12)), berlin(10, 9, 45)
+    )
+    extended.do(
+        ExtendEstimate(estimate=berlin(10, 16), reason="Ersatzteil kommt um 15 Uhr"),
+        berlin(10, 11),
+    )
+    extended.fire_timers(berlin(10, 14)).resolve(berlin(10, 15, 30))
+    silent = Incident(berlin(11, 9, 30)).ack(berlin(11, 9, 45)).fire_timers(berlin(11, 14))
+    in_time = Incident(berlin(12, 9, 30)).ack(berlin(12, 9, 45)).resolve(berlin(12, 11))
+    report = build_report(
+        [extended.view, silent.view, in_time.view], POLICY, NOVEMBER, berlin(30, 12)
+    )
+    critical = figures(report, Severity.CRITICAL)
+    assert (critical.resolution.met, critical.resolution.breached) == (1, 2)
+    assert (critical.obligation.met, critical.obligation.breached, critical.obligation.open) == (
+        2,
+        1,
+        0,
+    )
