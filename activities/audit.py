@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -44,12 +44,19 @@ class AuditDayRequest(BaseModel):
 
 
 class AuditDay(BaseModel):
-    """The audit's calendar day in the policy's zone, and whether it is a business day."""
+    """The audit's calendar day in the policy's zone, and whether it is a business day.
+
+    ``next_business_at`` and ``next_business_day`` (no business day only): the
+    same wall-clock time on the next business day, where a weekly audit falling
+    on a holiday moves.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     day: date
     business_day: bool
+    next_business_at: datetime | None = None
+    next_business_day: date | None = None
 
 
 class CollectRequest(BaseModel):
@@ -135,8 +142,24 @@ class AuditActivities:
     async def check_audit_day(self, request: AuditDayRequest) -> AuditDay:
         """The audit's local day and whether the policy calendar has business hours on it."""
         calendar = request.policy.calendar
-        day = request.at.astimezone(calendar.zone).date()
-        return AuditDay(day=day, business_day=calendar.is_business_day(day))
+        local = request.at.astimezone(calendar.zone)
+        day = local.date()
+        if calendar.is_business_day(day):
+            return AuditDay(day=day, business_day=True)
+        following = next(
+            (
+                day + timedelta(days=n)
+                for n in range(1, 367)
+                if calendar.is_business_day(day + timedelta(days=n))
+            ),
+            None,
+        )
+        if following is None:  # a calendar without business days: nothing to move to
+            return AuditDay(day=day, business_day=False)
+        moved = datetime.combine(following, local.time(), tzinfo=calendar.zone)
+        return AuditDay(
+            day=day, business_day=False, next_business_at=moved, next_business_day=following
+        )
 
     @activity.defn
     async def audit_support_tickets(self, request: CollectRequest) -> AuditReport:

@@ -17,8 +17,9 @@ Daily (support tickets = open incidents), per ticket:
   as the calendar is open, e.g. 10 h for 08:00–18:00).
 
 Weekly (development tickets): every open change request whose last progress
-lies more than :data:`DEV_TICKET_STALLED_AFTER_BUSINESS_DAYS` business days back
-is **stalled**. Where the summaries come from is behind :class:`DevTicketSource`.
+lies more than ``[audit] dev_stalled_after_business_days`` business days back
+(default :data:`DEV_TICKET_STALLED_AFTER_BUSINESS_DAYS`) is **stalled**. Where
+the summaries come from is behind :class:`DevTicketSource`.
 """
 
 from __future__ import annotations
@@ -37,10 +38,9 @@ from domain.read_model import IncidentView
 from domain.sla import Severity, SlaPolicy
 
 DEV_TICKET_STALLED_AFTER_BUSINESS_DAYS = 5
-"""A development ticket without progress for more than this many business days is stalled.
-
-A constant rather than a policy key: the ``[audit]`` section of the policy file
-does not have it (yet); the weekly report states the value it used.
+"""The default of ``[audit] dev_stalled_after_business_days`` (and what reports
+written before it was policy data read back as): a development ticket without
+progress for more than this many business days is stalled.
 """
 
 _MINUTE = timedelta(minutes=1)
@@ -278,6 +278,7 @@ def thresholds(policy: SlaPolicy) -> AuditThresholds:
     return AuditThresholds(
         stale_after_business_days=policy.audit.stale_after_business_days,
         near_deadline_minutes=policy.audit.near_deadline // _MINUTE,
+        dev_stalled_after_business_days=policy.audit.dev_stalled_after_business_days,
         business_day_minutes=business_day_length(policy) // _MINUTE,
     )
 
@@ -402,7 +403,7 @@ def audit_dev_ticket(ticket: DevTicketSummary, now: datetime, policy: SlaPolicy)
     """Whether ``ticket`` has stalled at ``now``: no progress for more than the limit."""
     progress = max(ticket.last_progress_at, ticket.opened_at)
     idle = policy.calendar.between(progress, now)
-    limit = business_day_length(policy) * DEV_TICKET_STALLED_AFTER_BUSINESS_DAYS
+    limit = business_day_length(policy) * policy.audit.dev_stalled_after_business_days
     return DevTicketAudit(
         **ticket.model_dump(exclude={"last_progress_at"}),
         last_progress_at=progress,

@@ -155,6 +155,12 @@ class AuditPolicy(BaseModel):
 
     stale_after_business_days: int = Field(default=2, ge=1, le=60)
     near_deadline: BusinessDuration = timedelta(hours=2)
+    dev_stalled_after_business_days: int = Field(
+        default=5,
+        ge=1,
+        le=120,
+        description="a development ticket without progress this long is flagged weekly",
+    )
 
 
 class LimitsPolicy(BaseModel):

@@ -6,7 +6,10 @@ Orchestration only; the rules are in :mod:`domain.audit`. The workflow
 
 * asks a local activity which calendar day the audit instant falls on and
   whether it is a business day (holidays need the calendar, which must not run
-  in workflow code) — on a holiday it records the skip and sends nothing;
+  in workflow code) — on a holiday the daily audit records the skip and sends
+  nothing (the next business day has its own); the weekly audit moves to the
+  next business day at the same time (Easter Monday, Whit Monday would skip a
+  whole week otherwise);
 * lets an activity read the open tickets and build the report;
 * writes the report files, then e-mails the support lead;
 * returns the report.
@@ -21,10 +24,14 @@ from temporalio import workflow
 
 from workflows.options import LOCAL_TIMEOUT, RETRY
 
+WEEKLY_ON_NEXT_BUSINESS_DAY = "weekly-audit-next-business-day-2026-12"
+"""Patch: a weekly audit on a holiday runs on the next business day instead of skipping."""
+
 with workflow.unsafe.imports_passed_through():
     from activities.audit import (
         TASK_QUEUE_PATTERN,
         AuditActivities,
+        AuditDay,
         AuditDayRequest,
         CollectRequest,
         StoreAuditRequest,
@@ -69,6 +76,19 @@ class AuditWorkflow:
             start_to_close_timeout=LOCAL_TIMEOUT,
             summary="business day?",
         )
+        if (
+            not day.business_day
+            and input.kind is AuditKind.WEEKLY
+            and day.next_business_at is not None
+            and day.next_business_day is not None
+            and workflow.patched(WEEKLY_ON_NEXT_BUSINESS_DAY)
+        ):
+            if input.at is None:  # scheduled: wait for the day; a re-run audits as of it
+                await workflow.sleep(
+                    day.next_business_at - at, summary="weekly audit: next business day"
+                )
+            at = day.next_business_at
+            day = AuditDay(day=day.next_business_day, business_day=True)
         if day.business_day:
             collect = (
                 AuditActivities.audit_support_tickets

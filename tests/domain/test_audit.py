@@ -29,6 +29,7 @@ from domain.audit import (
     last_update,
     skipped_report,
     support_report,
+    thresholds,
 )
 from domain.incident import (
     DeadlineKind,
@@ -317,6 +318,17 @@ def test_dev_ticket_stalls_after_more_than_five_business_days() -> None:
     later = audit_dev_ticket(ticket, berlin(8, 1, day=30), POLICY)
     assert (exactly.idle_business_minutes, exactly.stalled) == (50 * 60, False)
     assert (later.idle_business_minutes, later.stalled) == (50 * 60 + 1, True)
+
+
+def test_the_stalled_threshold_is_policy_data() -> None:
+    strict = POLICY.model_copy(
+        update={"audit": POLICY.audit.model_copy(update={"dev_stalled_after_business_days": 1})}
+    )
+    monday = berlin(8, 0, day=23)
+    audited = audit_dev_ticket(dev_ticket(monday), berlin(8, 1, day=24), strict)
+    assert audited.stalled  # 10 h 1 min without progress: more than one business day
+    assert not audit_dev_ticket(dev_ticket(monday), berlin(8, 1, day=24), POLICY).stalled
+    assert thresholds(strict).dev_stalled_after_business_days == 1
 
 
 def test_dev_ticket_progress_resets_the_clock_and_never_precedes_the_opening() -> None:

@@ -84,10 +84,16 @@ async def audit_holiday(stack: Stack) -> WorkflowHandle[Any, Any]:
     return await _audit(stack, "holiday-recorded", AuditKind.DAILY, _on(HOLIDAY, 8, 15))
 
 
+async def audit_weekly_holiday(stack: Stack) -> WorkflowHandle[Any, Any]:
+    """A weekly audit on a holiday: moved to the next business day (patched)."""
+    return await _audit(stack, "weekly-holiday", AuditKind.WEEKLY, _on(HOLIDAY, 8, 30))
+
+
 SCENARIOS: dict[str, Scenario] = {
     "audit_daily": audit_daily,
     "audit_weekly": audit_weekly,
     "audit_holiday": audit_holiday,
+    "audit_weekly_holiday": audit_weekly_holiday,
 }
 
 

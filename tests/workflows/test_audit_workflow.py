@@ -31,7 +31,10 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
-from activities.audit import AuditActivities, CollectRequest
+from activities.audit import AuditActivities, AuditDayRequest, CollectRequest
+from activities.mail import OutboxMailer
+from activities.notifications import NotificationActivities
+from activities.rendering import MessageRenderer
 from domain.audit import AuditKind, AuditReport, SkipReason
 from domain.incident import Acknowledge, Resolve
 from domain.messages import make_message_id
@@ -198,10 +201,10 @@ async def test_daily_audit_reports_mails_and_stores(audit_stack: Stack) -> None:
     ).replay_workflow(history)
 
 
-@pytest.mark.parametrize("kind", list(AuditKind))
-async def test_audit_on_a_holiday_is_skipped_and_sends_nothing(
-    audit_stack: Stack, kind: AuditKind
+async def test_a_daily_audit_on_a_holiday_is_skipped_and_sends_nothing(
+    audit_stack: Stack,
 ) -> None:
+    kind = AuditKind.DAILY  # the next business day has its own daily audit
     holiday = next_weekday_holiday()
     _, result = await run_audit(audit_stack, kind, on(holiday, 8, 15))
     assert result.skipped is SkipReason.HOLIDAY
@@ -222,6 +225,27 @@ async def test_empty_daily_audit_says_all_is_well(audit_stack: Stack) -> None:
 
 
 # -- weekly ---------------------------------------------------------------------------
+
+
+def next_business_day_after(day: date) -> date:
+    following = day + timedelta(days=1)
+    while not POLICY.calendar.is_business_day(following):
+        following += timedelta(days=1)
+    return following
+
+
+async def test_a_weekly_audit_on_a_holiday_moves_to_the_next_business_day(
+    audit_stack: Stack,
+) -> None:
+    # Issue 16: Easter Monday, Whit Monday … skipped the weekly audit for a week.
+    holiday = next_weekday_holiday()
+    moved = next_business_day_after(holiday)
+    _, result = await run_audit(audit_stack, AuditKind.WEEKLY, on(holiday, 8, 30))
+    assert result.skipped is None
+    assert result.day == moved
+    (mail,) = audit_mails(audit_stack, AuditKind.WEEKLY)
+    assert mail["To"] == LEAD
+    assert (audit_stack.data_dir / "audits" / f"{moved}-weekly.json").exists()
 
 
 @workflow.defn(name="ChangeRequestWorkflow")
@@ -480,3 +504,72 @@ async def test_an_incident_that_does_not_answer_is_reported_unreadable(
     assert result.open_tickets == 0
     assert [u.ticket_id for u in result.unreadable] == [ticket]
     assert result.needs_attention
+
+
+class NoTickets:
+    """An audit reader with nothing open (the time-skipping server has no visibility)."""
+
+    async def open_incidents(
+        self, task_queue: str | None, on_read: Any
+    ) -> tuple[list[Any], list[Any]]:
+        return [], []
+
+    async def open_dev_tickets(self, task_queue: str | None, on_read: Any) -> list[Any]:
+        return []
+
+
+async def test_a_scheduled_weekly_audit_on_a_holiday_waits_for_the_next_business_day(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    now = (await time_env.get_current_time()).astimezone(BERLIN)
+    holiday = now.date() + timedelta(days=1)
+    while holiday.weekday() >= 5 or POLICY.calendar.is_business_day(holiday):
+        holiday += timedelta(days=1)
+    await time_env.sleep(on(holiday, 8, 30) - now)
+    audit = AuditActivities(NoTickets(), tmp_path / "audits")
+    notify = NotificationActivities(
+        OutboxMailer(tmp_path / "outbox"), MessageRenderer(), "Support <support@myconvento.com>"
+    )
+    task_queue = f"audit-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        time_env.client,
+        task_queue=task_queue,
+        workflows=[AuditWorkflow],
+        activities=[
+            audit.check_audit_day,
+            audit.audit_support_tickets,
+            audit.audit_dev_tickets,
+            audit.store_audit_report,
+            notify.send_message,
+        ],
+    ):
+        handle = await time_env.client.start_workflow(
+            AuditWorkflow.run,
+            AuditInput(kind=AuditKind.WEEKLY, policy=POLICY, task_queue=task_queue),
+            id=f"audit-{uuid.uuid4().hex[:10]}",
+            task_queue=task_queue,
+        )
+        result = await handle.result()
+    moved = next_business_day_after(holiday)
+    assert result.skipped is None and result.day == moved
+    # The same wall-clock time (to the start's milliseconds) on the next business day.
+    assert abs(result.at - on(moved, 8, 30)) < timedelta(seconds=5)
+    assert list((tmp_path / "outbox").glob("*.eml"))  # the support lead got it
+
+
+@pytest.mark.parametrize(
+    ("holiday", "moved"),
+    [
+        (date(2027, 3, 29), date(2027, 3, 30)),  # Easter Monday → Tuesday
+        (date(2027, 5, 17), date(2027, 5, 18)),  # Whit Monday → Tuesday
+        (date(2026, 12, 25), date(2026, 12, 28)),  # Christmas (Friday) → Monday
+    ],
+)
+async def test_the_audit_day_names_where_a_holiday_audit_moves(holiday: date, moved: date) -> None:
+    audit = AuditActivities(NoTickets(), Path("/nonexistent"))
+    day = await ActivityEnvironment().run(
+        audit.check_audit_day, AuditDayRequest(policy=POLICY, at=on(holiday, 8, 30))
+    )
+    assert not day.business_day
+    assert day.next_business_day == moved
+    assert day.next_business_at == on(moved, 8, 30)
