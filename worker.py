@@ -149,6 +149,7 @@ def build_activities(
     return [
         calendar.compute_incident_clock,
         calendar.compute_next_reminder,
+        calendar.add_business_time,
         calendar.compute_outcome,
         notifications.send_notification,
         notifications.send_message,

@@ -8,7 +8,7 @@ These activities do it instead; their results are recorded in history.
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
@@ -39,6 +39,25 @@ class ReminderRequest(BaseModel):
 
     policy: SlaPolicy
     after: datetime
+    windows: tuple[OnCallWindow, ...] = ()
+
+
+class BusinessSpan(BaseModel):
+    """``every`` of business time after ``after``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    after: datetime
+    every: timedelta
+
+
+class BusinessTimeRequest(BaseModel):
+    """Input of :meth:`CalendarActivities.add_business_time`: ``every`` after ``after``, each."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy: SlaPolicy
+    spans: tuple[BusinessSpan, ...]
     windows: tuple[OnCallWindow, ...] = ()
 
 
@@ -85,6 +104,12 @@ class CalendarActivities:
         """When to remind on-duty again: ``critical_reminder_every`` of business time later."""
         policy = self._policy(request.policy, request.windows)
         return policy.calendar.add(request.after, policy.alerts.critical_reminder_every)
+
+    @activity.defn
+    async def add_business_time(self, request: BusinessTimeRequest) -> tuple[datetime, ...]:
+        """For each span, the instant ``every`` of business time after ``after``."""
+        calendar = self._policy(request.policy, request.windows).calendar
+        return tuple(calendar.add(span.after, span.every) for span in request.spans)
 
     @activity.defn
     async def compute_outcome(self, request: OutcomeRequest) -> IncidentOutcome:

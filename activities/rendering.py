@@ -51,6 +51,10 @@ _EVENTS_DE = {
     "report_amended": "Angaben zur Meldung ergänzt",
     "customer_message": "Nachricht des Kunden",
     "alert_notified": "Erneute Meldung des Monitorings",
+    "follow_up_scheduled": "Nächste Erinnerung geplant",
+    "follow_up_reminded": "Erinnerung an offenen Schritt",
+    "reestimate_overdue": "Neue Zeitabschätzung überfällig",
+    "discussion_recorded": "Vorgehen mit dem Kunden besprochen (Stufe 2)",
 }
 
 

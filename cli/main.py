@@ -62,6 +62,7 @@ from domain.incident import (
     IncidentStatus,
     PostStatusUpdate,
     Reclassify,
+    RecordDiscussion,
     Resolve,
     decide,
     fold,
@@ -362,6 +363,10 @@ def ack(
         bool, typer.Option("--all-users", help="Publish on the status page.")
     ] = False,
     message: Annotated[str | None, typer.Option(help="Public status page text.")] = None,
+    estimate_reason: Annotated[
+        str | None,
+        typer.Option(help="Why the estimate lies after the SLA deadline (sent to the customer)."),
+    ] = None,
     policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -369,7 +374,11 @@ def ack(
     estimate_at = _instant(estimate, policy, "--estimate")
     command = build_command(
         lambda: Acknowledge(
-            severity=severity, estimate=estimate_at, all_users=all_users, status_message=message
+            severity=severity,
+            estimate=estimate_at,
+            all_users=all_users,
+            status_message=message,
+            estimate_reason=estimate_reason,
         )
     )
     _update(
@@ -451,10 +460,27 @@ def reclassify(
     ticket_id: str,
     severity: Annotated[Severity, typer.Option()],
     reason: Annotated[str, typer.Option()],
+    estimate: Annotated[
+        str | None,
+        typer.Option(help="New estimate (ISO 8601); required when the new deadline is earlier."),
+    ] = None,
+    estimate_reason: Annotated[
+        str | None,
+        typer.Option(help="Why the new estimate lies after the SLA deadline (to the customer)."),
+    ] = None,
+    policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change the severity; deadlines are recomputed from receipt."""
-    command = build_command(lambda: Reclassify(severity=severity, reason=reason))
+    estimate_at = _instant(estimate, policy, "--estimate") if estimate is not None else None
+    command = build_command(
+        lambda: Reclassify(
+            severity=severity,
+            reason=reason,
+            estimate=estimate_at,
+            estimate_reason=estimate_reason,
+        )
+    )
     _update(
         ticket_id,
         lambda h: h.execute_update(IncidentWorkflow.reclassify, command),
@@ -564,6 +590,25 @@ def decide_resources(
     """Record management's decision on a stage-3 escalation."""
     command = build_command(lambda: DecideResources(decision=decision))
     _signal(ticket_id, command, as_json, "decision recorded")
+
+
+@app.command("record-discussion")
+def record_discussion(
+    ticket_id: str,
+    note: Annotated[str, typer.Option(help="What was agreed with the customer.")],
+    experts: Annotated[
+        list[str] | None, typer.Option("--experts", help="Specialists drawn in; repeatable.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stage 2: record the discussion of the further procedure with the customer."""
+    command = build_command(lambda: RecordDiscussion(note=note, experts=tuple(experts or ())))
+    _update(
+        ticket_id,
+        lambda h: h.execute_update(IncidentWorkflow.record_discussion, command),
+        as_json,
+        "discussion recorded",
+    )
 
 
 @app.command("codec-server")

@@ -58,6 +58,9 @@ _AUTOMATIC_EVENTS = frozenset(
         "on_duty_paged",
         "delivery_failed",
         "deadlines_recomputed",  # a booked on-call window moved the deadlines
+        "follow_up_scheduled",
+        "follow_up_reminded",
+        "reestimate_overdue",
     }
 )
 
@@ -135,6 +138,13 @@ class TicketAudit(BaseModel):
     near_deadline: tuple[DeadlineCheck, ...] = ()
     unacknowledged: bool = False
     stale: bool = False
+    resolution_communicated_in_time: bool | None = Field(
+        default=None,
+        description="the SLA's obligation: resolved or told a reasoned new time by the deadline",
+    )
+    resolved_within_target: bool | None = Field(
+        default=None, description="the KPI: resolved by the resolution deadline"
+    )
 
     @property
     def flagged(self) -> bool:
@@ -357,6 +367,8 @@ def audit_incident(view: IncidentView, now: datetime, policy: SlaPolicy) -> Tick
         near_deadline=tuple(near),
         unacknowledged=view.status is IncidentStatus.NEW,
         stale=is_open and idle >= stale_after,
+        resolution_communicated_in_time=view.resolution_communicated_in_time,
+        resolved_within_target=view.resolved_within_target,
     )
 
 

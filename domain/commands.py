@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.change_request import DevTicketId
-from domain.events import DeadlineKind, EscalatedBy, PageReason
+from domain.events import DeadlineKind, EscalatedBy, FollowUp, PageReason
 from domain.oncall import OnCallWindow
 from domain.report import IncidentReport, ReportChanges
 from domain.sla import Deadlines, Severity
@@ -58,14 +58,24 @@ class Acknowledge(_Command):
     estimate: AwareDatetime
     all_users: bool = False
     status_message: FreeText | None = None
+    # Required (rules 3) when the estimate lies after the resolution deadline:
+    # the customer is told why the SLA's time will not be kept.
+    estimate_reason: FreeText | None = None
 
 
 class Reclassify(_Command):
-    """Change the severity; deadlines are recomputed from receipt."""
+    """Change the severity; deadlines are recomputed from receipt.
+
+    When the new resolution deadline falls before the live estimate (rules 3),
+    ``estimate`` is required: the customer must never hold an estimate later
+    than the deadline without being told why (``estimate_reason``).
+    """
 
     kind: Literal["reclassify"] = "reclassify"
     severity: Severity
     reason: FreeText
+    estimate: AwareDatetime | None = None
+    estimate_reason: FreeText | None = None
 
 
 class ExtendEstimate(_Command):
@@ -108,9 +118,14 @@ class Resolve(_Command):
 
 
 class MissEstimate(_Command):
-    """Timer: the estimate has passed."""
+    """Timer: the estimate has passed.
+
+    ``reestimate_due`` (rules 3) is when the new estimate is due; the workflow
+    computes it (business time) before issuing the command.
+    """
 
     kind: Literal["miss_estimate"] = "miss_estimate"
+    reestimate_due: datetime | None = None
 
 
 class BreachReaction(_Command):
@@ -257,6 +272,29 @@ class RecordAlert(_Command):
     text: NonEmptyText
 
 
+class RemindFollowUp(_Command):
+    """Timer: a follow-up is due; ``after``/``due`` as the workflow computed them."""
+
+    kind: Literal["remind_follow_up"] = "remind_follow_up"
+    follow_up: FollowUp
+    after: datetime
+    due: datetime
+
+
+class RecordReestimateOverdue(_Command):
+    """Timer: the new estimate after a miss did not come by ``EstimateMissed.reestimate_due``."""
+
+    kind: Literal["reestimate_overdue"] = "reestimate_overdue"
+
+
+class RecordDiscussion(_Command):
+    """Stage 2: the further procedure was discussed with the customer."""
+
+    kind: Literal["record_discussion"] = "record_discussion"
+    note: FreeText
+    experts: tuple[SingleLineText, ...] = Field(default=(), max_length=20)
+
+
 Command = (
     OpenIncident
     | Acknowledge
@@ -279,7 +317,18 @@ Command = (
     | AmendReport
     | RecordCustomerMessage
     | RecordAlert
+    | RemindFollowUp
+    | RecordReestimateOverdue
+    | RecordDiscussion
 )
 """Any incident command."""
 
-TimerCommand = MissEstimate | BreachReaction | BreachResolution | WarnDeadline | PageOnDuty
+TimerCommand = (
+    MissEstimate
+    | BreachReaction
+    | BreachResolution
+    | WarnDeadline
+    | PageOnDuty
+    | RemindFollowUp
+    | RecordReestimateOverdue
+)

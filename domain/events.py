@@ -68,6 +68,21 @@ class PageReason(StrEnum):
     REMINDER = "reminder"  # still unacknowledged
 
 
+class FollowUp(StrEnum):
+    """A next step the SLA expects after an event, watched until it is done (rules 3).
+
+    Each is reminded in business time (``[follow_up]`` in the policy) while it
+    is open. The new estimate after a miss also has a deadline of its own
+    (``EstimateMissed.reestimate_due``).
+    """
+
+    REESTIMATE = "reestimate"  # a missed estimate needs a new one: remind
+    STATUS_UPDATE = "status_update"  # a public disturbance needs an interim status post
+    DISCUSSION = "discussion"  # stage 2: discuss the next steps with the customer
+    DECISION = "decision"  # stage 3: management decides on resources
+    CRITICAL_OPEN = "critical_open"  # an acknowledged critical incident is still open
+
+
 # -- events --------------------------------------------------------------------
 
 
@@ -92,7 +107,7 @@ class IncidentReported(_Event):
     rules: int = 1
 
 
-RULES = 2
+RULES = 3
 """The incident rule set new incidents open under, recorded in ``IncidentReported.rules``.
 
 A change to which events a command causes bumps it: a workflow replaying an
@@ -101,6 +116,12 @@ incident keeps the rules it was opened with.
 
 * 2 — every missed estimate is followed up: the customer is told, and the
   status page shows "neue Zeitabschätzung folgt" instead of a past time.
+* 3 — every next step the SLA expects is watched until done (:class:`FollowUp`):
+  a new estimate after a miss (with a deadline), interim status posts, the
+  stage-2 discussion, management's decision, an acknowledged critical incident;
+  an estimate after the resolution deadline needs a reason, and a
+  reclassification that moves the deadline before the live estimate needs a
+  new one.
 """
 
 
@@ -112,6 +133,8 @@ class Acknowledged(_Event):
     estimate: datetime
     all_users: bool
     on_time: bool
+    # Rules 3: why the estimate lies after the resolution deadline (told to the customer).
+    estimate_reason: str | None = None
 
 
 class Reclassified(_Event):
@@ -124,6 +147,9 @@ class Reclassified(_Event):
     reaction_due: datetime
     resolution_due: datetime
     at_acknowledgement: bool = False
+    # Rules 3: the new deadline fell before the live estimate, so a new one came with it.
+    estimate: datetime | None = None
+    estimate_reason: str | None = None
 
 
 class EstimateExtended(_Event):
@@ -144,6 +170,8 @@ class EstimateMissed(_Event):
     type: Literal["estimate_missed"] = "estimate_missed"
     estimate: datetime
     followed_up: bool = False  # rules 2: the customer is told (every miss)
+    # Rules 3: the new estimate is due by then (business time, policy per severity).
+    reestimate_due: datetime | None = None
 
 
 class Escalated(_Event):
@@ -317,6 +345,30 @@ class AlertNotified(_Event):
     text: str
 
 
+class FollowUpReminded(_Event):
+    """The team was reminded of a next step that is still open."""
+
+    type: Literal["follow_up_reminded"] = "follow_up_reminded"
+    kind: FollowUp
+    since: datetime  # when the step became due (the event that asked for it)
+
+
+class ReestimateOverdue(_Event):
+    """No new estimate within the policy time after a missed one."""
+
+    type: Literal["reestimate_overdue"] = "reestimate_overdue"
+    missed_at: datetime
+    due: datetime
+
+
+class DiscussionRecorded(_Event):
+    """Stage 2: the further procedure was discussed with the customer (and experts)."""
+
+    type: Literal["discussion_recorded"] = "discussion_recorded"
+    note: str
+    experts: tuple[str, ...] = ()
+
+
 Event = Annotated[
     IncidentReported
     | Acknowledged
@@ -340,7 +392,10 @@ Event = Annotated[
     | DevTicketLinked
     | ReportAmended
     | CustomerMessageReceived
-    | AlertNotified,
+    | AlertNotified
+    | FollowUpReminded
+    | ReestimateOverdue
+    | DiscussionRecorded,
     Field(discriminator="type"),
 ]
 """Any incident event (discriminated by ``type``)."""

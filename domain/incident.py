@@ -27,6 +27,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from domain import follow_up
 from domain.calendar import BusinessCalendar
 from domain.commands import (
     Acknowledge,
@@ -50,6 +51,9 @@ from domain.commands import (
     RecordCustomerMessage,
     RecordDeliveryFailure,
     RecordDevTicketLink,
+    RecordDiscussion,
+    RecordReestimateOverdue,
+    RemindFollowUp,
     Resolve,
     TimerCommand,
     WarnDeadline,
@@ -80,6 +84,7 @@ from domain.events import (
     DeadlineWarned,
     DeliveryFailed,
     DevTicketLinked,
+    DiscussionRecorded,
     Escalated,
     EscalatedBy,
     EscalationStage,
@@ -87,12 +92,15 @@ from domain.events import (
     EstimateExtended,
     EstimateMissed,
     Event,
+    FollowUp,
+    FollowUpReminded,
     IncidentReported,
     IncidentStatus,
     OnDutyPaged,
     PageReason,
     ReactionBreached,
     Reclassified,
+    ReestimateOverdue,
     ReportAmended,
     ResolutionBreached,
     Resolved,
@@ -102,6 +110,7 @@ from domain.events import (
     StatusUpdated,
     stage_rank,
 )
+from domain.follow_up import FOLLOW_UP_RULES
 from domain.report import ChangeRequest, IncidentReport
 from domain.sla import Deadlines, Severity
 
@@ -134,6 +143,7 @@ __all__ = [
     "DecideResources",
     "DeliveryFailed",
     "DevTicketLinked",
+    "DiscussionRecorded",
     "Escalate",
     "Escalated",
     "EscalatedBy",
@@ -143,6 +153,8 @@ __all__ = [
     "EstimateMissed",
     "Event",
     "ExtendEstimate",
+    "FollowUp",
+    "FollowUpReminded",
     "IncidentOutcome",
     "IncidentReported",
     "IncidentState",
@@ -163,6 +175,10 @@ __all__ = [
     "RecordCustomerMessage",
     "RecordDeliveryFailure",
     "RecordDevTicketLink",
+    "RecordDiscussion",
+    "RecordReestimateOverdue",
+    "ReestimateOverdue",
+    "RemindFollowUp",
     "ReportAmended",
     "ResolutionBreached",
     "Resolve",
@@ -184,6 +200,7 @@ __all__ = [
     "outcome",
     "pending_timers",
     "resolution_communicated_in_time",
+    "resolved_within_target",
     "stage_rank",
 ]
 
@@ -327,8 +344,14 @@ def decide(state: IncidentState | None, command: Command, now: datetime) -> list
             return _customer_message(state, command, now)
         case RecordAlert():
             return [AlertNotified(at=now, status=command.status, text=command.text)]
+        case RecordDiscussion():
+            return _caught_up(state, now, follow_up.record_discussion, command)
+        case RecordReestimateOverdue():
+            return follow_up.record_overdue(state, command, now)
+        case RemindFollowUp():
+            return follow_up.remind(state, command, now)
         case MissEstimate():
-            return _miss_estimate(state, now)
+            return _miss_estimate(state, command, now)
         case BreachReaction():
             return _breach_reaction(state, now)
         case BreachResolution():
@@ -358,13 +381,20 @@ def _caught_up(
     """
     events: list[Event] = []
     for timer in pending_timers(state):
-        if timer.at <= now and isinstance(
-            timer.command, BreachReaction | MissEstimate | BreachResolution
-        ):
+        if timer.at <= now and _is_fact(timer.command):
             overdue = decide(state, timer.command, now)
             state = fold(state, overdue)
             events.extend(overdue)
     return events + handler(state, command, now)
+
+
+def _is_fact(command: TimerCommand) -> bool:
+    """Whether a due timer records a fact (caught up) rather than sends a reminder."""
+    if isinstance(command, RemindFollowUp):
+        return False
+    return isinstance(
+        command, BreachReaction | MissEstimate | BreachResolution | RecordReestimateOverdue
+    )
 
 
 def _text(value: str | None, what: str) -> str:
@@ -438,6 +468,12 @@ def _acknowledge(state: IncidentState, command: Acknowledge, now: datetime) -> l
         )
     if command.estimate <= now:
         raise InvalidEstimate(f"the estimate {command.estimate.isoformat()} is not in the future")
+    estimate_reason = _beyond_deadline_reason(
+        state,
+        command.estimate,
+        command.estimate_reason,
+        state.deadlines[command.severity].resolution_due,
+    )
     events: list[Event] = []
     if command.severity is not state.severity:
         deadlines = state.deadlines[command.severity]
@@ -463,6 +499,7 @@ def _acknowledge(state: IncidentState, command: Acknowledge, now: datetime) -> l
             estimate=command.estimate,
             all_users=command.all_users or state.all_users,
             on_time=not state.reaction_breached,
+            estimate_reason=estimate_reason,
         )
     )
     message = (command.status_message or "").strip() or None
@@ -480,6 +517,25 @@ def _reclassify(state: IncidentState, command: Reclassify, now: datetime) -> lis
     if command.severity is state.severity:
         raise AlreadyDone(f"incident {state.ticket_id} is already {state.severity.value}")
     deadlines = state.deadlines[command.severity]
+    estimate, estimate_reason = command.estimate, None
+    live = state.estimate if not state.estimate_failed else None
+    if estimate is not None:
+        if state.status is not IncidentStatus.ACKNOWLEDGED:
+            raise WrongStatus(
+                f"incident {state.ticket_id} is not acknowledged yet: its first estimate "
+                "comes with the acknowledgement"
+            )
+        if estimate <= now:
+            raise InvalidEstimate(f"the new estimate {estimate.isoformat()} is not in the future")
+        estimate_reason = _beyond_deadline_reason(
+            state, estimate, command.estimate_reason, deadlines.resolution_due
+        )
+    elif state.rules >= FOLLOW_UP_RULES and live is not None and deadlines.resolution_due < live:
+        raise InvalidEstimate(
+            f"as {command.severity.value}, incident {state.ticket_id} is due for resolution "
+            f"by {deadlines.resolution_due.isoformat()}, before the estimate the customer "
+            f"holds ({live.isoformat()}): give a new estimate with the reclassification"
+        )
     return [
         Reclassified(
             at=now,
@@ -488,8 +544,33 @@ def _reclassify(state: IncidentState, command: Reclassify, now: datetime) -> lis
             reason=reason,
             reaction_due=deadlines.reaction_due,
             resolution_due=deadlines.resolution_due,
+            estimate=estimate,
+            estimate_reason=estimate_reason,
         )
     ]
+
+
+def _beyond_deadline_reason(
+    state: IncidentState, estimate: datetime, reason: str | None, resolution_due: datetime
+) -> str | None:
+    """The reason an estimate after the resolution deadline needs (rules 3), else ``None``.
+
+    The customer holds the SLA's resolution time; an estimate beyond it breaks
+    that promise in advance, so the acknowledgement or reclassification mail
+    must say why.
+
+    Raises:
+        InvalidEstimate: The estimate lies after the deadline and no reason is given.
+    """
+    if state.rules < FOLLOW_UP_RULES or estimate <= resolution_due:
+        return None
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidEstimate(
+            f"the estimate {estimate.isoformat()} lies after the resolution deadline "
+            f"{resolution_due.isoformat()}: give a reason (the customer is told why)"
+        )
+    return text
 
 
 def _estimate_failure(
@@ -780,14 +861,21 @@ def _require_due(due: datetime | None, now: datetime, what: str) -> None:
         raise NotDue(f"{what} is not due yet")
 
 
-def _miss_estimate(state: IncidentState, now: datetime) -> list[Event]:
+def _miss_estimate(state: IncidentState, command: MissEstimate, now: datetime) -> list[Event]:
     if state.status is not IncidentStatus.ACKNOWLEDGED or state.estimate is None:
         raise WrongStatus("there is no communicated estimate to miss")
     if state.estimate_failed:
         raise AlreadyDone("this estimate has already failed")
     _require_due(state.estimate, now, "the estimate")
     follow_up = state.rules >= 2
-    events: list[Event] = [EstimateMissed(at=now, estimate=state.estimate, followed_up=follow_up)]
+    reestimate_due = command.reestimate_due if state.rules >= FOLLOW_UP_RULES else None
+    if reestimate_due is not None and reestimate_due < now:
+        raise NotDue("the new estimate cannot be due before the miss")
+    events: list[Event] = [
+        EstimateMissed(
+            at=now, estimate=state.estimate, followed_up=follow_up, reestimate_due=reestimate_due
+        )
+    ]
     escalation = _estimate_failure(state, EscalationTrigger.ESTIMATE_MISSED, now)
     if escalation is not None:
         events.append(escalation)
@@ -822,10 +910,24 @@ def _breach_resolution(state: IncidentState, now: datetime) -> list[Event]:
 
 
 def _extended_beyond(state: IncidentState, due: datetime) -> bool:
-    """Whether a reasoned extension with a time after ``due`` was sent by ``due``."""
-    return any(
-        isinstance(e, EstimateExtended) and e.at <= due and e.estimate > due for e in state.events
-    )
+    """Whether a reasoned new time after ``due`` was sent by ``due``.
+
+    An extension always carries a reason; an acknowledgement or a
+    reclassification does when its estimate lies after the deadline (rules 3).
+    """
+    for e in state.events:
+        if e.at > due:
+            break
+        if isinstance(e, EstimateExtended) and e.estimate > due:
+            return True
+        if (
+            isinstance(e, Acknowledged | Reclassified)
+            and e.estimate_reason
+            and e.estimate is not None
+            and e.estimate > due
+        ):
+            return True
+    return False
 
 
 def resolution_communicated_in_time(state: IncidentState) -> bool | None:
@@ -852,6 +954,18 @@ def resolution_communicated_in_time(state: IncidentState) -> bool | None:
     if closed is not None or state.resolution_breached:
         return False
     return None
+
+
+def resolved_within_target(state: IncidentState) -> bool | None:
+    """The KPI beside the obligation: resolved by the resolution deadline.
+
+    Returns:
+        ``True``/``False`` once decided (resolved, or the deadline passed
+        while open); ``None`` while open within the deadline.
+    """
+    if state.resolved_at is not None:
+        return state.resolved_at <= state.resolution_due and not state.resolution_breached
+    return False if state.resolution_breached else None
 
 
 def _warn(state: IncidentState, command: WarnDeadline, now: datetime) -> list[Event]:
@@ -928,6 +1042,8 @@ def evolve(state: IncidentState | None, event: Event) -> IncidentState:
             }
         case Reclassified():
             changes |= {"severity": event.severity, "classified": True}
+            if event.estimate is not None:
+                changes |= {"estimate": event.estimate, "estimate_failed": False}
         case EstimateExtended():
             changes |= {"estimate": event.estimate, "estimate_failed": False}
             if event.replaced_live:
@@ -1009,11 +1125,14 @@ class TimerDue(BaseModel):
     command: TimerCommand
 
 
-def pending_timers(state: IncidentState) -> list[TimerDue]:
+def pending_timers(
+    state: IncidentState, follow_ups: follow_up.Schedule | None = None
+) -> list[TimerDue]:
     """Timer commands still to come for ``state``, earliest first.
 
     An entry whose instant lies in the past is due at once. After resolution
-    there are none.
+    there are none. ``follow_ups`` are the instants the workflow computed for
+    the open follow-ups (rules 3; see :mod:`domain.follow_up`).
     """
     if not state.is_open:
         return []
@@ -1054,6 +1173,11 @@ def pending_timers(state: IncidentState) -> list[TimerDue]:
                 )
             )
         timers.append(TimerDue(at=state.resolution_due, command=BreachResolution()))
+    missed = follow_up.pending_reestimate(state)
+    if missed is not None and missed.reestimate_due is not None:
+        timers.append(TimerDue(at=missed.reestimate_due, command=RecordReestimateOverdue()))
+    for reminder in follow_up.due_follow_ups(state, follow_ups or {}):
+        timers.append(TimerDue(at=reminder.due, command=reminder))
     return sorted(timers, key=lambda t: t.at)
 
 
@@ -1117,5 +1241,5 @@ def outcome(state: IncidentState, calendar: BusinessCalendar) -> IncidentOutcome
         failed_estimates=state.failed_estimates,
         change_request_id=state.change_request_id,
         resolution_communicated_in_time=resolution_communicated_in_time(state),
-        resolved_within_target=resolved.resolution_met if resolved else None,
+        resolved_within_target=resolved_within_target(state),
     )

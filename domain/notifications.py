@@ -27,11 +27,14 @@ from domain.incident import (
     EstimateExtended,
     EstimateMissed,
     Event,
+    FollowUp,
+    FollowUpReminded,
     IncidentReported,
     IncidentState,
     OnDutyPaged,
     ReactionBreached,
     Reclassified,
+    ReestimateOverdue,
     ResolutionBreached,
     Resolved,
     ResourcesDecided,
@@ -61,6 +64,8 @@ class MessageKind(StrEnum):
     ESTIMATE_MISSED = "estimate_missed"
     CUSTOMER_MESSAGE = "customer_message"
     ALERT_RESOLVED = "alert_resolved"
+    FOLLOW_UP_REMINDER = "follow_up_reminder"
+    REESTIMATE_OVERDUE = "reestimate_overdue"
 
 
 class IncidentFacts(BaseModel):
@@ -215,10 +220,21 @@ def _recipients(
         case AlertNotified(status="resolved"):
             # Told, not resolved: a person confirms the disturbance is gone.
             return MessageKind.ALERT_RESOLVED, (contacts.support_lead, contacts.on_duty)
+        case FollowUpReminded():
+            return MessageKind.FOLLOW_UP_REMINDER, _follow_up_recipients(event.kind, contacts)
+        case ReestimateOverdue():
+            return MessageKind.REESTIMATE_OVERDUE, (contacts.support_lead,)
         case DeliveryFailed() if contacts.support_lead not in event.to:
             # Not when the support lead's own mail bounced: that would loop.
             return MessageKind.DELIVERY_FAILED, (contacts.support_lead,)
     return None
+
+
+def _follow_up_recipients(kind: FollowUp, contacts: Contacts) -> tuple[str, ...]:
+    """Who owns a follow-up: management decides at stage 3; on-duty works the rest."""
+    if kind is FollowUp.DECISION:
+        return (contacts.management, contacts.support_lead)
+    return (contacts.on_duty, contacts.support_lead)
 
 
 _WITH_TIMELINE = {MessageKind.MANAGEMENT_ESCALATION, MessageKind.EXTENDED_ESCALATION}

@@ -13,6 +13,7 @@ from domain.incident import (
     IncidentState,
     IncidentStatus,
     resolution_communicated_in_time,
+    resolved_within_target,
 )
 from domain.report import Channel, IncidentReport
 from domain.sla import Severity
@@ -158,16 +159,9 @@ def _summary_fields(state: IncidentState) -> dict[str, object]:
         "dev_tickets": state.dev_tickets,
         "missing": tuple(item.value for item in state.report.missing),
         "resolution_communicated_in_time": resolution_communicated_in_time(state),
-        "resolved_within_target": _resolved_within_target(state),
+        "resolved_within_target": resolved_within_target(state),
         "source": state.report.source,
     }
-
-
-def _resolved_within_target(state: IncidentState) -> bool | None:
-    """The KPI: resolved by the resolution deadline (``None`` while open and not breached)."""
-    if state.resolved_at is not None:
-        return state.resolved_at <= state.resolution_due and not state.resolution_breached
-    return False if state.resolution_breached else None
 
 
 def current_details(state: IncidentState) -> str:

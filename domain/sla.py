@@ -148,6 +148,48 @@ class OnCallPolicy(BaseModel):
     currency: str = Field(default="EUR", min_length=3, max_length=3)
 
 
+def _reestimate_defaults() -> dict[Severity, timedelta]:
+    return {
+        Severity.CRITICAL: timedelta(hours=1),
+        Severity.MAJOR: timedelta(hours=4),
+        Severity.MINOR: timedelta(hours=10),
+    }
+
+
+class FollowUpPolicy(BaseModel):
+    """How long the next step the SLA expects may take, and how often it is asked for.
+
+    Incidents opened under rule set 3 (``domain.events.RULES``) are watched
+    for these steps until each is done; every interval is business time.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reestimate_within: dict[Severity, BusinessDuration] = Field(
+        default_factory=_reestimate_defaults,
+        description="after a missed estimate, the new estimate is due this much later",
+    )
+    reestimate_reminder_every: BusinessDuration = timedelta(minutes=30)
+    status_update_every: BusinessDuration = Field(
+        default=timedelta(hours=2),
+        description="a public disturbance without a status post this long prompts one",
+    )
+    discussion_reminder_every: BusinessDuration = timedelta(hours=2)
+    decision_reminder_every: BusinessDuration = timedelta(hours=2)
+    critical_open_reminder_every: BusinessDuration = Field(
+        default=timedelta(hours=1),
+        description="an acknowledged critical incident still open is brought up again",
+    )
+
+    @field_validator("reestimate_within")
+    @classmethod
+    def _every_severity(cls, value: dict[Severity, timedelta]) -> dict[Severity, timedelta]:
+        missing = [s.value for s in Severity if s not in value]
+        if missing:
+            raise ValueError(f"a re-estimate time is needed for: {', '.join(missing)}")
+        return value
+
+
 class AuditPolicy(BaseModel):
     """Ticket monitoring: what counts as stale or close to a deadline."""
 
@@ -379,6 +421,7 @@ class SlaPolicy(BaseModel):
     maintenance: MaintenancePolicy = MaintenancePolicy()
     oncall: OnCallPolicy = OnCallPolicy()
     audit: AuditPolicy = AuditPolicy()
+    follow_up: FollowUpPolicy = FollowUpPolicy()
     limits: LimitsPolicy = LimitsPolicy()
     mail: MailPolicy = MailPolicy()
     effects: EffectsPolicy = EffectsPolicy()

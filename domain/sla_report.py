@@ -62,7 +62,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.events import ClassifiedAsChangeRequest, Escalated, EscalationStage
+from domain.events import (
+    ClassifiedAsChangeRequest,
+    Escalated,
+    EscalationStage,
+    ReestimateOverdue,
+)
 from domain.oncall import BillingRecord, OnCallBooking
 from domain.read_model import IncidentView
 from domain.sla import Severity, SlaPolicy
@@ -293,6 +298,10 @@ class BreachCounts(_Figures):
     reaction: int
     resolution: int
     incidents: int
+    reestimates_overdue: int = Field(
+        default=0,
+        description="missed estimates not followed by a new one within the policy time (rules 3)",
+    )
 
 
 class EscalationCounts(_Figures):
@@ -432,6 +441,9 @@ def _figures(
             resolution=resolutions.count(Verdict.BREACHED),
             incidents=sum(
                 Verdict.BREACHED in pair for pair in zip(reactions, resolutions, strict=True)
+            ),
+            reestimates_overdue=sum(
+                isinstance(e, ReestimateOverdue) for i in incidents for e in i.events
             ),
         ),
         escalations=_escalations(incidents),

@@ -44,6 +44,8 @@ from workflows.visibility import SearchAttributeSync, incident_search_attributes
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendar import (
+        BusinessSpan,
+        BusinessTimeRequest,
         CalendarActivities,
         ClockRequest,
         OutcomeRequest,
@@ -54,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.status_page import StatusPostActivities, StatusPostRequest
     from domain.effects import ChangeRequestStart, EventEffects, effects_of, split_by_audience
     from domain.errors import DomainError
+    from domain.follow_up import FOLLOW_UP_RULES, ScheduledFollowUp, follow_ups_to_schedule
     from domain.incident import (
         Acknowledge,
         AmendReport,
@@ -62,9 +65,11 @@ with workflow.unsafe.imports_passed_through():
         DecideResources,
         Escalate,
         ExtendEstimate,
+        FollowUp,
         IncidentState,
         IncidentStatus,
         LinkDevTicket,
+        MissEstimate,
         OpenIncident,
         PageOnDuty,
         PostStatusUpdate,
@@ -75,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
         RecordCustomerMessage,
         RecordDeliveryFailure,
         RecordDevTicketLink,
+        RecordDiscussion,
         Resolve,
         TimerDue,
         check_link,
@@ -181,6 +187,10 @@ class IncidentWorkflow:
         # two quick window changes from applying their deadlines out of order.
         self._clock_windows: tuple[OnCallWindow, ...] = input.oncall_windows
         self._windows_lock = asyncio.Lock()
+        # When each open follow-up is due (rules 3; domain.follow_up): computed
+        # by a local activity, so recorded in history, and recomputed after
+        # continue-as-new.
+        self._follow_ups: dict[FollowUp, ScheduledFollowUp] = {}
         # Both decided by the LEAN_LIFECYCLE patch when the run starts.
         self._keep_timer = False
         self._mail_local_first = False
@@ -271,6 +281,15 @@ class IncidentWorkflow:
 
     @add_customer_message.validator
     def _validate_add_customer_message(self, command: RecordCustomerMessage) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def record_discussion(self, command: RecordDiscussion) -> IncidentSummary:
+        """Stage 2: the further procedure was discussed with the customer (ends its reminders)."""
+        return await self._handle_update(command)
+
+    @record_discussion.validator
+    def _validate_record_discussion(self, command: RecordDiscussion) -> None:
         self._validate(command)
 
     @workflow.update
@@ -455,6 +474,7 @@ class IncidentWorkflow:
                 self._upsert_search_attributes()
                 if self._should_continue_as_new():
                     await self._continue_as_new()
+                await self._schedule_follow_ups()
                 await self._next_timer()
             self._upsert_search_attributes()
             await until_all_drained(self._effects, self._customer_effects)
@@ -482,7 +502,7 @@ class IncidentWorkflow:
         the history takes exactly the branches the live run took.
         """
         state = self._current
-        timers = pending_timers(state)
+        timers = pending_timers(state, self._follow_ups)
         if timers and self._clock.has_passed(timers[0].at):
             await self._fire(timers[0])
             return
@@ -491,6 +511,38 @@ class IncidentWorkflow:
             lambda: self._state is not state or self._should_continue_as_new(),
             summary=type(timers[0].command).__name__ if timers else None,
             keep_timer=self._keep_timer,
+        )
+
+    async def _schedule_follow_ups(self) -> None:
+        """Compute when the open follow-ups are due (business time, so a local activity).
+
+        The instants live beside the state, not in it: each is tied to the
+        event it counts from, so one computed for an older anchor is never
+        used, and a new run after continue-as-new computes them again (the
+        same way: from the carried events). Only incidents opened under rule
+        set 3 have follow-ups; for older ones this issues no command, so
+        their histories replay unchanged.
+        """
+        needs = follow_ups_to_schedule(self._current, self._policy.follow_up, self._follow_ups)
+        if not needs:
+            return
+        dues = await self._add_business_time(
+            [BusinessSpan(after=need.after, every=need.every) for need in needs],
+            summary="follow-ups in business time",
+        )
+        for need, due in zip(needs, dues, strict=True):
+            self._follow_ups[need.kind] = ScheduledFollowUp(after=need.after, due=due)
+
+    async def _add_business_time(
+        self, spans: list[BusinessSpan], summary: str
+    ) -> tuple[datetime, ...]:
+        return await workflow.execute_local_activity_method(
+            CalendarActivities.add_business_time,
+            BusinessTimeRequest(
+                policy=self._policy, spans=tuple(spans), windows=self._oncall_windows
+            ),
+            start_to_close_timeout=LOCAL_TIMEOUT,
+            summary=summary,
         )
 
     async def _fire(self, timer: TimerDue) -> None:
@@ -510,6 +562,18 @@ class IncidentWorkflow:
             if self._state is not state:
                 return  # an update came in meanwhile (e.g. resolved): re-evaluate
             command = command.model_copy(update={"next_reminder_at": next_reminder})
+        elif isinstance(command, MissEstimate) and state.rules >= FOLLOW_UP_RULES:
+            (due,) = await self._add_business_time(
+                [
+                    BusinessSpan(
+                        after=at, every=self._policy.follow_up.reestimate_within[state.severity]
+                    )
+                ],
+                summary="new estimate due",
+            )
+            if self._state is not state:
+                return  # an update came in meanwhile (e.g. an extension): re-evaluate
+            command = command.model_copy(update={"reestimate_due": due})
         self._apply(command, at)
 
     # -- side effects ---------------------------------------------------------

@@ -49,11 +49,14 @@ from domain.incident import (
     RecordChangeRequest,
     RecordCustomerMessage,
     RecordDeliveryFailure,
+    RecordReestimateOverdue,
+    RemindFollowUp,
     Resolve,
     WarnDeadline,
     execute,
     fold,
 )
+from domain.events import FollowUp
 from domain.notifications import MessageKind, Notification, notifications_for
 from domain.report import IncidentReport
 from domain.sla import Severity, SlaPolicy
@@ -204,11 +207,33 @@ def missed_scenario() -> Scenario:
     return scenario
 
 
+def follow_up_scenario() -> Scenario:
+    """Rules 3: a missed estimate reminded once, then its new estimate overdue."""
+    received = WINTER
+    incident_report = IncidentReport.model_validate(report(login_impossible=False))
+    scenario = Scenario(open_incident_from(incident_report, received, rules=RULES))
+    estimate = received + timedelta(hours=2)
+    scenario.run(
+        Acknowledge(severity=Severity.MAJOR, estimate=estimate), received + timedelta(minutes=20)
+    )
+    overdue = estimate + timedelta(hours=4)
+    scenario.run(MissEstimate(reestimate_due=overdue), estimate)
+    reminder = estimate + timedelta(minutes=30)
+    scenario.run(
+        RemindFollowUp(follow_up=FollowUp.REESTIMATE, after=estimate, due=reminder), reminder
+    )
+    scenario.run(RecordReestimateOverdue(), overdue)
+    return scenario
+
+
 CLASSIFIED = classified_scenario()
 MISSED = missed_scenario()
+FOLLOWED_UP = follow_up_scenario()
 OWN_SCENARIO = {
     MessageKind.CLASSIFIED_AS_CHANGE_REQUEST: CLASSIFIED,
     MessageKind.ESTIMATE_MISSED: MISSED,
+    MessageKind.FOLLOW_UP_REMINDER: FOLLOWED_UP,
+    MessageKind.REESTIMATE_OVERDUE: FOLLOWED_UP,
 }
 
 
@@ -245,6 +270,8 @@ SUBJECTS: dict[MessageKind, str] = {
     MessageKind.CUSTOMER_MESSAGE: "Nachricht des Kunden: Beispiel Versand GmbH",
     MessageKind.ESTIMATE_MISSED: "Störungsbehebung verzögert sich – neue Zeitabschätzung folgt",
     MessageKind.ALERT_RESOLVED: "Alarm behoben – bitte prüfen",
+    MessageKind.FOLLOW_UP_REMINDER: "Erinnerung: neue Zeitabschätzung fällig",
+    MessageKind.REESTIMATE_OVERDUE: "Neue Zeitabschätzung überfällig",
 }
 CUSTOMER_KINDS = {
     MessageKind.ESTIMATE_MISSED,
@@ -760,3 +787,68 @@ def test_no_english_reason_and_no_internal_event_reaches_a_mail() -> None:
     assert {"reported", "acknowledged", "escalated"} <= shown
     body = RENDERER.render(extended)[1]
     assert "Bereitschaft alarmiert" not in body and "Warnung" not in body
+
+
+def test_follow_up_mails_name_the_step_the_time_and_the_command() -> None:
+    reminder = RENDERER.render(FOLLOWED_UP.of_kind(MessageKind.FOLLOW_UP_REMINDER))[1]
+    miss = FOLLOWED_UP.of_kind(MessageKind.FOLLOW_UP_REMINDER).event.since  # type: ignore[union-attr]
+    assert f"seit Dienstag, {berlin_text(miss)} verstrichen" in reminder.replace("\n", " ")
+    assert f"sla extend {TICKET} --until" in reminder
+    overdue = RENDERER.render(FOLLOWED_UP.of_kind(MessageKind.REESTIMATE_OVERDUE))[1]
+    assert "im SLA-Bericht ausgewiesen" in overdue
+    assert berlin_text(miss + timedelta(hours=4)) in overdue
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        (FollowUp.STATUS_UPDATE, ("Zwischenstand", "sla status-update")),
+        (FollowUp.DISCUSSION, ("mit dem Kunden besprochen", "sla record-discussion")),
+        (FollowUp.DECISION, ("Geschäftsführung", "sla decide")),
+        (FollowUp.CRITICAL_OPEN, ("kritische Störung ist seit", "noch nicht")),
+    ],
+)
+def test_every_follow_up_reminder_reads_in_german(kind: FollowUp, words: tuple[str, ...]) -> None:
+    base = FOLLOWED_UP.of_kind(MessageKind.FOLLOW_UP_REMINDER)
+    event = base.event.model_copy(update={"kind": kind})
+    subject, body = RENDERER.render(base.model_copy(update={"event": event}))
+    assert subject.startswith("Erinnerung: ") and subject.endswith(f"[{TICKET}]")
+    flat = " ".join(body.split())
+    for word in words:
+        assert word in flat, word
+
+
+def test_an_estimate_beyond_the_deadline_is_explained_to_the_customer() -> None:
+    incident_report = IncidentReport.model_validate(report(login_impossible=True))
+    scenario = Scenario(open_incident_from(incident_report, WINTER, rules=RULES))
+    due = scenario.state.resolution_due
+    scenario.run(
+        Acknowledge(
+            severity=Severity.CRITICAL,
+            estimate=due + timedelta(hours=2),
+            estimate_reason="Das Ersatzteil wird erst morgen geliefert.",
+        ),
+        WINTER + timedelta(minutes=5),
+    )
+    body = " ".join(RENDERER.render(scenario.of_kind(MessageKind.ACKNOWLEDGEMENT))[1].split())
+    assert (
+        f"nach der im SLA vereinbarten Störungsbehebungszeit (Dienstag, {berlin_text(due)})" in body
+    )
+    assert "Begründung: Das Ersatzteil wird erst morgen geliefert." in body
+
+
+def test_a_reclassification_with_a_new_estimate_tells_it() -> None:
+    incident_report = IncidentReport.model_validate(report(login_impossible=False))
+    scenario = Scenario(open_incident_from(incident_report, WINTER, rules=RULES))
+    scenario.run(
+        Acknowledge(severity=Severity.MAJOR, estimate=WINTER + timedelta(hours=30)),
+        WINTER + timedelta(minutes=5),
+    )
+    new = scenario.state.deadlines[Severity.CRITICAL].resolution_due - timedelta(minutes=30)
+    scenario.run(
+        Reclassify(severity=Severity.CRITICAL, reason="Versand steht", estimate=new),
+        WINTER + timedelta(minutes=10),
+    )
+    body = RENDERER.render(scenario.of_kind(MessageKind.RECLASSIFICATION))[1]
+    assert f"Unsere neue Schätzung:                   Dienstag, {berlin_text(new)}" in body
+    assert "Unsere aktuelle Schätzung" not in body
