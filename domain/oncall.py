@@ -5,15 +5,17 @@ The SLA lets a customer book an operator outside the regular business time:
 vor dem gewünschten Termin … Diesen Service berechnen wir Ihnen auf
 Stundenbasis." This module holds every rule of it, pure (no clock, no I/O):
 
-* **Lead time** (:func:`check_booking`): between the day the booking is made
-  and the day the window starts there must be at least
-  ``policy.oncall.lead_business_days`` *full* business days, strictly between
-  the two (the booking day is already under way, the start day is the service
-  itself). Business days are those of the policy calendar (weekdays without
-  NRW holidays and closed dates); booked windows never make a day a business
-  day. Example with 3 days: booked on Monday → Friday is the first possible
-  day (Tue, Wed, Thu lie between); booked on Friday → Thursday (Mon, Tue,
-  Wed); a holiday in between pushes the start one business day later.
+* **Lead time** (:func:`check_booking`), the plain reading of "spätestens
+  3 Werktage vor dem gewünschten Termin": booking day + N business days ≤
+  start day, N = ``policy.oncall.lead_business_days``. Counted are the
+  business days after the booking day up to and including the start day;
+  the booking day itself never counts. Business days are those of the policy
+  calendar (weekdays without NRW holidays and closed dates); booked windows
+  never make a day a business day. Example with 3 days: booked on Monday →
+  Thursday is the first possible day ("Mon for Thu"); booked on Friday →
+  Wednesday; booked on Wednesday → Monday, so not the Saturday before (only
+  Thu and Fri are business days up to it); a holiday on the way pushes the
+  start one business day later.
 * **Billing** (:func:`billed_hours`, :func:`bill`): per *started* hour of wall
   time (elapsed real time, so a window across a DST change bills the hours
   that actually passed): 2 h → 2, 2 h 00 min 01 s → 3, nothing → 0. The amount
@@ -187,18 +189,26 @@ class BookingRequest(BaseModel):
     operator: SingleLineText | None = None
 
 
-def business_days_between(calendar: BusinessCalendar, first: date, last: date) -> int:
-    """Business days strictly after ``first`` and strictly before ``last``.
+def business_days_after(calendar: BusinessCalendar, first: date, last: date) -> int:
+    """Business days strictly after ``first``, up to and including ``last``.
 
     Only regular business days count (:meth:`BusinessCalendar.is_business_day`):
-    weekdays that are no holiday and no closed date.
+    weekdays that are no holiday and no closed date. Zero when ``last`` is not
+    after ``first``.
     """
     count = 0
     day = first + timedelta(days=1)
-    while day < last:
+    while day <= last:
         count += calendar.is_business_day(day)
         day += timedelta(days=1)
     return count
+
+
+def lead_time_met(
+    calendar: BusinessCalendar, booked_on: date, start_day: date, lead_business_days: int
+) -> bool:
+    """Whether ``booked_on`` + ``lead_business_days`` business days ≤ ``start_day``."""
+    return start_day >= earliest_start_day(calendar, booked_on, lead_business_days)
 
 
 def earliest_start_day(
@@ -206,15 +216,15 @@ def earliest_start_day(
 ) -> date:
     """The first day a window may start on when booked on ``booked_on``.
 
-    It is the day after the ``lead_business_days``-th business day following
-    ``booked_on`` (``booked_on`` itself never counts).
+    It is the ``lead_business_days``-th business day after ``booked_on``
+    (``booked_on`` itself never counts; with 0 it is ``booked_on``).
     """
     day = booked_on
     found = 0
     while found < lead_business_days:
         day += timedelta(days=1)
         found += calendar.is_business_day(day)
-    return day + timedelta(days=1)
+    return day
 
 
 def local_day(calendar: BusinessCalendar, instant: datetime) -> date:
@@ -264,7 +274,7 @@ def check_booking(
     booked_on = local_day(calendar, booked_at)
     if _utc(start) <= _utc(booked_at):
         problems.append(f"the start ({start.isoformat()}) is not in the future")
-    elif business_days_between(calendar, booked_on, local_day(calendar, start)) < lead:
+    elif not lead_time_met(calendar, booked_on, local_day(calendar, start), lead):
         earliest = earliest_start_day(calendar, booked_on, lead)
         problems.append(
             f"extended on-call must be booked at least {lead} business days ahead: "
