@@ -461,12 +461,17 @@ def reminder_instant(calendar: BusinessCalendar, start: datetime) -> datetime:
 # -- billing ------------------------------------------------------------------------
 
 
+def started_hours(elapsed: timedelta) -> int:
+    """Started hours in ``elapsed`` (0 if it is not positive)."""
+    micros = elapsed // timedelta(microseconds=1)
+    if micros <= 0:
+        return 0
+    return -(-micros // _HOUR_US)
+
+
 def billed_hours(start: datetime, end: datetime) -> int:
     """Started hours from ``start`` to ``end`` (elapsed real time; 0 if ``end <= start``)."""
-    elapsed = (_utc(end) - _utc(start)) // timedelta(microseconds=1)
-    if elapsed <= 0:
-        return 0
-    return -(-elapsed // _HOUR_US)
+    return started_hours(_utc(end) - _utc(start))
 
 
 def _overlap(spans: Iterable[RegularTime], start: datetime, end: datetime) -> timedelta:
@@ -488,8 +493,8 @@ def hours_billed(terms: OnCallTerms, start: datetime, end: datetime) -> int:
     """Started hours billed for ``[start, end)`` under ``terms`` (module docstring)."""
     if terms.bill_business_hours:
         return billed_hours(start, end)
-    billable = _utc(end) - _utc(start) - regular_time_between(terms, start, end)
-    return billed_hours(start, start + billable)
+    # Real elapsed time: ``start + timedelta`` would add wall time across a DST change.
+    return started_hours(_utc(end) - _utc(start) - regular_time_between(terms, start, end))
 
 
 def billing_amount(hours: int, rate: Decimal) -> Decimal:

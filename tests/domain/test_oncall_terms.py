@@ -175,10 +175,13 @@ def test_billed_hours_match_minute_counting(
     day: date, start_minute: int, length_minutes: int, bill_business_hours: bool
 ) -> None:
     """Oracle: walk the window minute by minute; each started hour outside office hours bills."""
-    start = (datetime.combine(day, time(0), BERLIN) + timedelta(minutes=start_minute)).astimezone(
+    # Minutes are walked in UTC (real time); the window is given in Berlin time,
+    # as bookings are, so that wall-clock arithmetic across DST would show.
+    first = (datetime.combine(day, time(0), BERLIN) + timedelta(minutes=start_minute)).astimezone(
         UTC
     )
-    end = start + timedelta(minutes=length_minutes)
+    start = first.astimezone(BERLIN)
+    end = (first + timedelta(minutes=length_minutes)).astimezone(BERLIN)
     terms = OnCallTerms(
         hourly_rate=Decimal("95.00"),
         currency="EUR",
@@ -189,7 +192,7 @@ def test_billed_hours_match_minute_counting(
     counted = sum(
         1
         for n in range(length_minutes)
-        if bill_business_hours or not _is_business_minute(start + timedelta(minutes=n))
+        if bill_business_hours or not _is_business_minute(first + timedelta(minutes=n))
     )
     assert hours_billed(terms, start, end) == -(-counted // 60)
 
@@ -209,6 +212,17 @@ def test_hours_inside_business_time_are_not_billed_by_default() -> None:
     # 18:00–20:30 outside business time: 2 h 30 min → 3 started hours.
     assert (record.hours, record.amount, record.fee) == (3, Decimal("285.00"), Decimal("0"))
     assert (record.start, record.end) == (b.start, b.end)
+
+
+def test_a_night_across_the_dst_change_bills_the_hours_that_passed() -> None:
+    # Saturday 24.10.2026 22:00 to Sunday 06:00: the clocks go back, 9 h pass.
+    b = booked(berlin(2026, 10, 24, 22), berlin(2026, 10, 25, 6), booked_at=berlin(2026, 10, 19))
+    record = bill(complete(activate(b, b.start), b.end), POLICY.oncall)
+    assert record is not None and record.hours == 9
+    # Friday 27.03.2026 17:00 to Sunday 29.03. 06:00 (clocks go forward): 1 h in business time.
+    b = booked(berlin(2026, 3, 27, 17), berlin(2026, 3, 29, 6), booked_at=berlin(2026, 3, 20))
+    record = bill(complete(activate(b, b.start), b.end), POLICY.oncall)
+    assert record is not None and record.hours == 36 - 1
 
 
 def test_business_hours_are_billed_when_the_policy_says_so() -> None:
