@@ -130,9 +130,9 @@ def ledger_line(record: BillingRecord) -> list[str]:
     """The CSV fields of ``record`` (see :data:`LEDGER_COLUMNS`).
 
     Text columns go through :func:`spreadsheet_text`. The numbers and instants
-    are ours and stay as they are: ISO dates start with a digit, hours are at
-    least 1, and rate (``>= 0`` by the policy) and amount (hours × rate) are
-    never negative.
+    are ours and stay as they are: ISO dates start with a digit, hours are
+    never negative (0 on a cancellation fee's line, whose amount is the fee),
+    and rate and fee (``>= 0`` by the policy) and amount are never negative.
     """
     return [
         spreadsheet_text(record.booking_id),

@@ -2,7 +2,9 @@
 
 ``book`` validates on this side (lead time in business days, end after start,
 a reason) and prints the booking ID; ``list`` reads visibility; ``show`` asks
-the booking's workflow; ``cancel`` is an update its validator may refuse.
+the booking's workflow (window, operator, terms, billing); ``cancel`` and
+``assign`` (name or replace the operator) are updates their validators may
+refuse.
 Every command accepts ``--json``; a refusal prints one line on stderr and
 exits 1. Warnings about an accepted booking (a company outside the customer
 directory) go to stderr, exit code 0.
@@ -12,18 +14,19 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import (
     CliError,
     JsonOption,
     PolicyOption,
+    build_command,
     client,
     fail,
     instant_or_fail,
@@ -31,28 +34,32 @@ from cli.common import (
     print_json,
     run,
 )
-from cli.render import local
+from cli.render import format_duration, local
 from cli.terminal import safe
 from domain.calendar import BusinessCalendar
 from domain.oncall import (
     OPEN_STATUSES,
+    AssignOperator,
     BookingRefused,
     BookingSummary,
     CancelBooking,
     OnCallBooking,
-    billable_period,
-    billed_hours,
+    bill,
     booking_warnings,
     check_booking,
+    hours_billed,
+    regular_time_between,
+    terms_of,
 )
+from domain.sla import OnCallPolicy, SlaPolicy
 from service.oncall import BookingReceipt, book_oncall, bookings_query, find_bookings
 from service.queries import query_settled
 from workflows import names
 from workflows.oncall import OnCallBookingWorkflow
 
 app = typer.Typer(
-    help="Extended on-call (erweiterte Bereitschaft): book at least 3 business days ahead, "
-    "billed per started hour.",
+    help="Extended on-call (erweiterte Bereitschaft): booking day + 3 business days <= start "
+    "day, billed per started hour outside business time; the operator can be named later.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -176,10 +183,11 @@ def show(booking_id: IdArgument, policy: PolicyOption = None, as_json: JsonOptio
     if as_json:
         print_json(booking)
         return
-    _print(booking, sla_policy.calendar)
+    _print(booking, sla_policy)
 
 
-def _print(booking: OnCallBooking, calendar: BusinessCalendar) -> None:
+def _print(booking: OnCallBooking, policy: SlaPolicy) -> None:
+    calendar = policy.calendar
     console = _console()
     console.print(f"[bold]{booking.booking_id}[/bold]  {safe(booking.company)}")
     facts = Table.grid(padding=(0, 2))
@@ -188,18 +196,64 @@ def _print(booking: OnCallBooking, calendar: BusinessCalendar) -> None:
     facts.add_row("state", booking.status.value)
     facts.add_row("window", f"{local(booking.start, calendar)} – {local(booking.end, calendar)}")
     facts.add_row("operator", safe(booking.operator or "not assigned"))
+    for change in booking.assignments:
+        was = f" (replaced {safe(change.previous)})" if change.previous else ""
+        facts.add_row("", f"{local(change.at, calendar)}: {safe(change.operator)}{was}")
     facts.add_row("reason", safe(booking.reason, multiline=True))
     facts.add_row("booked", local(booking.booked_at, calendar))
     facts.add_row("reminder", local(booking.reminded_at or booking.reminder_at, calendar))
+    facts.add_row("rate", _rate(booking, policy))
+    facts.add_row("cancellation", _cancellation(booking, policy))
     if booking.cancelled_at is not None:
         why = f" ({safe(booking.cancel_reason)})" if booking.cancel_reason else ""
         facts.add_row("cancelled", local(booking.cancelled_at, calendar) + why)
     if booking.billing is not None:
         b = booking.billing
-        facts.add_row("billed", f"{b.hours} h × {b.rate} = {b.amount} {b.currency}")
+        if b.fee:
+            facts.add_row("billed", f"cancellation fee {b.fee} {b.currency}")
+        else:
+            facts.add_row("billed", f"{b.hours} h × {b.rate} = {b.amount} {b.currency}")
     for note in booking.notes:
         facts.add_row("note", safe(note, multiline=True))
     console.print(facts)
+
+
+def _rate(booking: OnCallBooking, policy: SlaPolicy) -> str:
+    """The price line: rate, what is billed, and the whole window's started hours."""
+    terms = terms_of(booking, policy.oncall)
+    rate, currency = terms.hourly_rate, terms.currency
+    regular = regular_time_between(terms, booking.start, booking.end)
+    hours = hours_billed(terms, booking.start, booking.end)
+    text = f"{rate} {currency} per started hour; whole window {hours} h"
+    if terms.bill_business_hours:
+        return text + (f" (incl. {format_duration(regular)} business time)" if regular else "")
+    return text + f"; business time not billed ({format_duration(regular)} of the window)"
+
+
+def _cancellation(booking: OnCallBooking, policy: SlaPolicy) -> str:
+    terms = terms_of(booking, policy.oncall)
+    if not terms.cancellation_fee:
+        return "free until the start"
+    free_until = local(terms.free_cancellation_until, policy.calendar)
+    return (
+        f"free until {free_until}, then {terms.cancellation_fee} {terms.currency} until the start"
+    )
+
+
+async def _closed(handle: WorkflowHandle[Any, Any], booking_id: str, what: str) -> CliError:
+    """The refusal when the server answered an update "not found".
+
+    A finished booking's workflow has completed and takes no updates; the
+    server answers "not found" although the booking exists.
+    """
+    try:
+        description = await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return CliError(f"unknown booking {booking_id}")
+        raise
+    state = description.typed_search_attributes.get(names.LIFECYCLE_STATE) or "finished"
+    return CliError(f"booking {booking_id} is {state}; {what}")
 
 
 @app.command()
@@ -208,7 +262,7 @@ def cancel(
     reason: Annotated[str | None, typer.Option(help="Why (sent to the customer).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Cancel a booking: free before the start; after it, the started hours are billed."""
+    """Cancel a booking: free or the agreed fee before the start; after it, the started hours."""
 
     async def body() -> OnCallBooking:
         c = await client()
@@ -220,24 +274,48 @@ def cancel(
         except RPCError as error:
             if error.status != RPCStatusCode.NOT_FOUND:
                 raise
-        # A finished booking's workflow has completed and takes no updates; the
-        # server answers "not found" although the booking exists.
-        try:
-            description = await handle.describe()
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise CliError(f"unknown booking {booking_id}") from None
-            raise
-        state = description.typed_search_attributes.get(names.LIFECYCLE_STATE) or "finished"
-        raise CliError(f"booking {booking_id} is {state}; nothing to cancel")
+        raise await _closed(handle, booking_id, "nothing to cancel")
 
     booking = run(body)
     if as_json:
         print_json(booking)
         return
     # The update answers at the cancellation; the ledger line follows moments later.
-    period = billable_period(booking)
-    hours = billed_hours(*period) if period else 0
-    print(
-        f"{booking_id}: cancelled; " + (f"{hours} started h billed" if hours else "nothing billed")
-    )
+    # The booking carries its terms; the default policy only stands in for the
+    # rate of a booking made before terms were recorded, and no rate is printed.
+    record = bill(booking, OnCallPolicy())
+    if record is None:
+        outcome = "nothing billed"
+    elif record.fee:
+        outcome = f"cancellation fee {record.fee} {record.currency} billed"
+    else:
+        outcome = f"{record.hours} started h billed"
+    print(f"{booking_id}: cancelled; {outcome}")
+
+
+@app.command()
+def assign(
+    booking_id: IdArgument,
+    operator: Annotated[str, typer.Option(help="The operator who covers the window.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Name the booking's operator, or replace the one named; the customer and on-duty are told."""
+    command = build_command(lambda: AssignOperator(operator=operator))
+
+    async def body() -> OnCallBooking:
+        c = await client()
+        handle = c.get_workflow_handle_for(OnCallBookingWorkflow.run, booking_id)
+        try:
+            return await handle.execute_update(OnCallBookingWorkflow.assign, command)
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+        raise await _closed(handle, booking_id, "its operator can no longer change")
+
+    booking = run(body)
+    if as_json:
+        print_json(booking)
+        return
+    change = booking.assignments[-1]
+    was = f" (replaces {safe(change.previous)})" if change.previous else ""
+    print(f"{booking_id}: operator {safe(change.operator)}{was}")

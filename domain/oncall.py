@@ -5,22 +5,40 @@ The SLA lets a customer book an operator outside the regular business time:
 vor dem gewünschten Termin … Diesen Service berechnen wir Ihnen auf
 Stundenbasis." This module holds every rule of it, pure (no clock, no I/O):
 
-* **Lead time** (:func:`check_booking`): between the day the booking is made
-  and the day the window starts there must be at least
-  ``policy.oncall.lead_business_days`` *full* business days, strictly between
-  the two (the booking day is already under way, the start day is the service
-  itself). Business days are those of the policy calendar (weekdays without
-  NRW holidays and closed dates); booked windows never make a day a business
-  day. Example with 3 days: booked on Monday → Friday is the first possible
-  day (Tue, Wed, Thu lie between); booked on Friday → Thursday (Mon, Tue,
-  Wed); a holiday in between pushes the start one business day later.
+* **Lead time** (:func:`check_booking`), the plain reading of "spätestens
+  3 Werktage vor dem gewünschten Termin": booking day + N business days ≤
+  start day, N = ``policy.oncall.lead_business_days``. Counted are the
+  business days after the booking day up to and including the start day;
+  the booking day itself never counts. Business days are those of the policy
+  calendar (weekdays without NRW holidays and closed dates); booked windows
+  never make a day a business day. Example with 3 days: booked on Monday →
+  Thursday is the first possible day ("Mon for Thu"); booked on Friday →
+  Wednesday; booked on Wednesday → Monday, so not the Saturday before (only
+  Thu and Fri are business days up to it); a holiday on the way pushes the
+  start one business day later.
+* **Terms** (:class:`OnCallTerms`, :func:`booking_terms`): rate, currency,
+  whether hours inside the regular business time are billed, the parts of
+  the window that are regular business time, and the cancellation terms are
+  fixed on the booking when it is made, from ``policy.oncall``. The
+  confirmation states them and billing applies them, so a later policy change
+  never alters a booking. Bookings recorded before terms existed have none
+  and are read as they were billed then (:func:`terms_of`).
 * **Billing** (:func:`billed_hours`, :func:`bill`): per *started* hour of wall
   time (elapsed real time, so a window across a DST change bills the hours
-  that actually passed): 2 h → 2, 2 h 00 min 01 s → 3, nothing → 0. The amount
-  is ``hours × policy.oncall.hourly_rate`` in :class:`~decimal.Decimal`,
-  rounded to cents. A booking cancelled before its start is not billed; one
-  cancelled while it runs is billed for the hours started until the
-  cancellation. Zero hours produce no billing record.
+  that actually passed): 2 h → 2, 2 h 00 min 01 s → 3, nothing → 0. Unless
+  ``bill_business_hours`` is set, time inside the regular business time
+  (Bereitschaftszeit, which the standard support covers) is left out before
+  rounding up: Fri 16:00–20:00 bills 18:00–20:00, 2 h. The amount is
+  ``hours × rate`` in :class:`~decimal.Decimal`, rounded to cents. Nothing to
+  bill produces no billing record.
+* **Cancellation**: free until ``free_cancellation_until`` (the start, unless
+  the policy has a cancellation fee and ``free_cancellation_business_days``:
+  then cancellation day + N business days ≤ start day, the lead-time count);
+  later but before the start the cancellation fee; while it runs, the hours
+  started until the cancellation.
+* **Operator** (:func:`assign_operator`): named at booking or later, and
+  replaceable until the window is over; each change is kept on the booking
+  and the customer and on-duty are told.
 * **Lifecycle** (:class:`OnCallBooking`): ``booked → active → completed``, or
   ``cancelled`` from ``booked`` or ``active``. Transitions are judged on
   instants, not on which timer fired first: a cancellation at or after the
@@ -44,7 +62,13 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from domain.calendar import BusinessCalendar, parse_clock
-from domain.errors import AlreadyDone, NotDue, WrongStatus, describe_validation_error
+from domain.errors import (
+    AlreadyDone,
+    NotDue,
+    RecordFull,
+    WrongStatus,
+    describe_validation_error,
+)
 from domain.ids import day_stamped_id
 from domain.messages import OutgoingMessage, make_message_id
 from domain.sla import OnCallPolicy, SlaPolicy
@@ -175,8 +199,51 @@ class BookingRefused(ValueError):
     """A booking request the SLA's rules refuse; the message names every problem."""
 
 
+class RegularTime(BaseModel):
+    """A part of a booked window that lies in the regular business time.
+
+    Attributes:
+        start: First instant (aware).
+        end: End, exclusive (aware, after ``start``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    start: datetime
+    end: datetime
+
+
+class OnCallTerms(BaseModel):
+    """The commercial terms of one booking, fixed when it is booked.
+
+    Attributes:
+        hourly_rate: Price per started hour.
+        currency: ISO 4217 code.
+        bill_business_hours: Whether hours inside the regular business time
+            are billed too (``False``: the standard support covers them).
+        regular_time: The parts of the window inside the regular business time.
+        free_cancellation_until: A cancellation before this instant is free.
+        cancellation_fee: Charged for a cancellation from
+            ``free_cancellation_until`` until the start (0: none).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    hourly_rate: Decimal
+    currency: str
+    bill_business_hours: bool
+    regular_time: tuple[RegularTime, ...] = ()
+    free_cancellation_until: datetime
+    cancellation_fee: Decimal = Decimal("0.00")
+
+
 class BookingRequest(BaseModel):
-    """A validated booking request (see :func:`check_booking`)."""
+    """A validated booking request (see :func:`check_booking`).
+
+    ``terms`` are the ones :func:`check_booking` read from the policy; a
+    request built without them books on the policy's terms of the day, read
+    the legacy way (:func:`terms_of`).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -185,20 +252,29 @@ class BookingRequest(BaseModel):
     end: AwareDatetime
     reason: NonEmptyText
     operator: SingleLineText | None = None
+    terms: OnCallTerms | None = None
 
 
-def business_days_between(calendar: BusinessCalendar, first: date, last: date) -> int:
-    """Business days strictly after ``first`` and strictly before ``last``.
+def business_days_after(calendar: BusinessCalendar, first: date, last: date) -> int:
+    """Business days strictly after ``first``, up to and including ``last``.
 
     Only regular business days count (:meth:`BusinessCalendar.is_business_day`):
-    weekdays that are no holiday and no closed date.
+    weekdays that are no holiday and no closed date. Zero when ``last`` is not
+    after ``first``.
     """
     count = 0
     day = first + timedelta(days=1)
-    while day < last:
+    while day <= last:
         count += calendar.is_business_day(day)
         day += timedelta(days=1)
     return count
+
+
+def lead_time_met(
+    calendar: BusinessCalendar, booked_on: date, start_day: date, lead_business_days: int
+) -> bool:
+    """Whether ``booked_on`` + ``lead_business_days`` business days ≤ ``start_day``."""
+    return start_day >= earliest_start_day(calendar, booked_on, lead_business_days)
 
 
 def earliest_start_day(
@@ -206,20 +282,85 @@ def earliest_start_day(
 ) -> date:
     """The first day a window may start on when booked on ``booked_on``.
 
-    It is the day after the ``lead_business_days``-th business day following
-    ``booked_on`` (``booked_on`` itself never counts).
+    It is the ``lead_business_days``-th business day after ``booked_on``
+    (``booked_on`` itself never counts; with 0 it is ``booked_on``).
     """
     day = booked_on
     found = 0
     while found < lead_business_days:
         day += timedelta(days=1)
         found += calendar.is_business_day(day)
-    return day + timedelta(days=1)
+    return day
 
 
 def local_day(calendar: BusinessCalendar, instant: datetime) -> date:
     """The calendar day of ``instant`` in the calendar's time zone."""
     return instant.astimezone(calendar.zone).date()
+
+
+def _local_midnight(calendar: BusinessCalendar, day: date) -> datetime:
+    midnight = datetime.combine(day, time(0), calendar.zone)
+    # A fixed UTC offset, like every instant the calendar returns.
+    return midnight.replace(tzinfo=timezone(midnight.utcoffset() or timedelta(0)))
+
+
+def regular_time_in(
+    calendar: BusinessCalendar, start: datetime, end: datetime
+) -> tuple[RegularTime, ...]:
+    """The parts of ``[start, end)`` that are regular business time of ``calendar``.
+
+    ``calendar`` must be the policy's own, without on-call windows: a booked
+    window is extended on-call, not regular business time.
+    """
+    spans: list[RegularTime] = []
+    cursor = calendar.next_open(start)
+    while _utc(cursor) < _utc(end):
+        opened = calendar.open_window(cursor)
+        if opened is None:  # pragma: no cover - next_open always lands on an open instant
+            break
+        close = opened[1]
+        spans.append(RegularTime(start=cursor, end=min(close, end, key=_utc)))
+        cursor = calendar.next_open(close)
+    return tuple(spans)
+
+
+def free_cancellation_deadline(
+    calendar: BusinessCalendar, start_day: date, business_days: int
+) -> datetime:
+    """Midnight that ends the last day on which cancelling is still free.
+
+    The last free day ``D`` is the latest with ``D`` + ``business_days``
+    business days ≤ ``start_day``, counted as the lead time is
+    (:func:`earliest_start_day`), so a booking that may be made on a day may
+    also be cancelled free on it.
+    """
+    day = start_day
+    found = 0
+    while found < business_days:
+        found += calendar.is_business_day(day)
+        day -= timedelta(days=1)
+    return _local_midnight(calendar, day + timedelta(days=1))
+
+
+def booking_terms(policy: SlaPolicy, start: datetime, end: datetime) -> OnCallTerms:
+    """The terms of a booking of ``[start, end)`` under ``policy`` (module docstring)."""
+    oncall = policy.oncall
+    free_until = start
+    # Without a fee a free period would promise nothing: cancelling is free until the start.
+    if oncall.cancellation_fee > 0 and oncall.free_cancellation_business_days > 0:
+        calendar = policy.calendar
+        deadline = free_cancellation_deadline(
+            calendar, local_day(calendar, start), oncall.free_cancellation_business_days
+        )
+        free_until = min(deadline, start, key=_utc)
+    return OnCallTerms(
+        hourly_rate=oncall.hourly_rate.quantize(_CENT),
+        currency=oncall.currency,
+        bill_business_hours=oncall.bill_business_hours,
+        regular_time=regular_time_in(policy.calendar, start, end),
+        free_cancellation_until=free_until,
+        cancellation_fee=oncall.cancellation_fee.quantize(_CENT),
+    )
 
 
 def check_booking(
@@ -264,7 +405,7 @@ def check_booking(
     booked_on = local_day(calendar, booked_at)
     if _utc(start) <= _utc(booked_at):
         problems.append(f"the start ({start.isoformat()}) is not in the future")
-    elif business_days_between(calendar, booked_on, local_day(calendar, start)) < lead:
+    elif not lead_time_met(calendar, booked_on, local_day(calendar, start), lead):
         earliest = earliest_start_day(calendar, booked_on, lead)
         problems.append(
             f"extended on-call must be booked at least {lead} business days ahead: "
@@ -280,6 +421,7 @@ def check_booking(
             end=end,
             reason=reason,
             operator=(operator or "").strip() or None,
+            terms=booking_terms(policy, start, end),
         )
     except ValidationError as error:
         raise BookingRefused(f"booking refused: {describe_validation_error(error)}") from None
@@ -319,12 +461,40 @@ def reminder_instant(calendar: BusinessCalendar, start: datetime) -> datetime:
 # -- billing ------------------------------------------------------------------------
 
 
+def started_hours(elapsed: timedelta) -> int:
+    """Started hours in ``elapsed`` (0 if it is not positive)."""
+    micros = elapsed // timedelta(microseconds=1)
+    if micros <= 0:
+        return 0
+    return -(-micros // _HOUR_US)
+
+
 def billed_hours(start: datetime, end: datetime) -> int:
     """Started hours from ``start`` to ``end`` (elapsed real time; 0 if ``end <= start``)."""
-    elapsed = (_utc(end) - _utc(start)) // timedelta(microseconds=1)
-    if elapsed <= 0:
-        return 0
-    return -(-elapsed // _HOUR_US)
+    return started_hours(_utc(end) - _utc(start))
+
+
+def _overlap(spans: Iterable[RegularTime], start: datetime, end: datetime) -> timedelta:
+    total = timedelta(0)
+    for span in spans:
+        lo = max(_utc(span.start), _utc(start))
+        hi = min(_utc(span.end), _utc(end))
+        if hi > lo:
+            total += hi - lo
+    return total
+
+
+def regular_time_between(terms: OnCallTerms, start: datetime, end: datetime) -> timedelta:
+    """How much of ``[start, end)`` lies in the window's regular business time."""
+    return _overlap(terms.regular_time, start, end)
+
+
+def hours_billed(terms: OnCallTerms, start: datetime, end: datetime) -> int:
+    """Started hours billed for ``[start, end)`` under ``terms`` (module docstring)."""
+    if terms.bill_business_hours:
+        return billed_hours(start, end)
+    # Real elapsed time: ``start + timedelta`` would add wall time across a DST change.
+    return started_hours(_utc(end) - _utc(start) - regular_time_between(terms, start, end))
 
 
 def billing_amount(hours: int, rate: Decimal) -> Decimal:
@@ -346,10 +516,12 @@ class BillingRecord(BaseModel):
         company: Who pays.
         start: Start of the billed period.
         end: End of the billed period (the window end, or the cancellation).
-        hours: Started hours billed.
+        hours: Started hours billed (0 for a cancellation fee).
         rate: Hourly rate.
-        amount: ``hours × rate``.
+        amount: ``hours × rate``, plus ``fee``.
         currency: ISO 4217 code.
+        fee: The cancellation fee included in ``amount`` (a late cancellation
+            before the start; its period is the cancellation instant).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -362,6 +534,7 @@ class BillingRecord(BaseModel):
     rate: Decimal
     amount: Decimal
     currency: str
+    fee: Decimal = Decimal("0.00")
 
 
 # -- lifecycle ----------------------------------------------------------------------
@@ -405,6 +578,34 @@ class CancelBooking(BaseModel):
     reason: FreeText | None = None
 
 
+class AssignOperator(BaseModel):
+    """Operator command: name the operator of a booking, or replace the one named."""
+
+    model_config = ConfigDict(frozen=True)
+
+    operator: NonEmptyLine
+
+
+class OperatorAssignment(BaseModel):
+    """One change of a booking's operator.
+
+    Attributes:
+        operator: The operator named.
+        previous: Whom they replace (``None``: nobody was named).
+        at: When.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    operator: str
+    previous: str | None = None
+    at: datetime
+
+
+MAX_ASSIGNMENTS = 50
+"""Operator changes one booking keeps (its view is a workflow payload, and bounded)."""
+
+
 class OnCallBooking(BaseModel):
     """One booking of extended on-call, as it stands (also the ``view`` of its workflow).
 
@@ -425,6 +626,9 @@ class OnCallBooking(BaseModel):
         cancel_reason: Why it was cancelled.
         billing: The billing record, once written to the ledger.
         notes: Problems worth an operator's eye (undeliverable mail …).
+        terms: Price and cancellation terms agreed at booking (``None``:
+            booked before terms were recorded, see :func:`terms_of`).
+        assignments: Operator changes after the booking, oldest first.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -445,6 +649,8 @@ class OnCallBooking(BaseModel):
     cancel_reason: str | None = None
     billing: BillingRecord | None = None
     notes: tuple[str, ...] = ()
+    terms: OnCallTerms | None = None
+    assignments: tuple[OperatorAssignment, ...] = ()
 
     @property
     def is_finished(self) -> bool:
@@ -483,6 +689,25 @@ def new_booking(booking_id: str, request: BookingRequest, booked_at: datetime) -
         reason=request.reason,
         operator=request.operator,
         booked_at=booked_at,
+        terms=request.terms,
+    )
+
+
+def terms_of(booking: OnCallBooking, policy: OnCallPolicy) -> OnCallTerms:
+    """The booking's terms; for a booking without recorded terms, the legacy reading.
+
+    Such bookings were started before terms were fixed on the booking: every
+    hour was billed at the rate of the booking's policy snapshot and
+    cancelling was free until the start. Reading them the same way keeps their
+    workflows issuing the commands their histories recorded.
+    """
+    if booking.terms is not None:
+        return booking.terms
+    return OnCallTerms(
+        hourly_rate=policy.hourly_rate,
+        currency=policy.currency,
+        bill_business_hours=True,
+        free_cancellation_until=booking.start,
     )
 
 
@@ -583,6 +808,34 @@ def cancel(booking: OnCallBooking, command: CancelBooking, now: datetime) -> OnC
     )
 
 
+def assign_operator(
+    booking: OnCallBooking, command: AssignOperator, now: datetime
+) -> OnCallBooking:
+    """Name the booking's operator, or replace the one named, until the window is over.
+
+    Raises:
+        WrongStatus: Completed or cancelled, or the window is over.
+        AlreadyDone: ``command.operator`` is already the operator.
+        RecordFull: The booking already holds :data:`MAX_ASSIGNMENTS` changes.
+    """
+    if booking.is_finished or _utc(now) >= _utc(booking.end):
+        raise WrongStatus(
+            f"booking {booking.booking_id} is {booking.status.value} "
+            f"(window until {booking.end.isoformat()}); its operator can no longer change"
+        )
+    operator = command.operator.strip()
+    if operator == booking.operator:
+        raise AlreadyDone(f"{operator} is already the operator of {booking.booking_id}")
+    if len(booking.assignments) >= MAX_ASSIGNMENTS:
+        raise RecordFull(
+            f"booking {booking.booking_id} already had {MAX_ASSIGNMENTS} operator changes"
+        )
+    change = OperatorAssignment(operator=operator, previous=booking.operator, at=now)
+    return booking.model_copy(
+        update={"operator": operator, "assignments": (*booking.assignments, change)}
+    )
+
+
 def billable_period(booking: OnCallBooking) -> tuple[datetime, datetime] | None:
     """The period to bill: the whole window, the run part of a cancelled one, or none."""
     if booking.status is BookingStatus.COMPLETED:
@@ -593,12 +846,40 @@ def billable_period(booking: OnCallBooking) -> tuple[datetime, datetime] | None:
     return None
 
 
+def late_cancellation_fee(booking: OnCallBooking, terms: OnCallTerms) -> Decimal | None:
+    """The fee a cancellation before the start owes, ``None`` when it is free or ran."""
+    cancelled_at = booking.cancelled_at
+    if booking.status is not BookingStatus.CANCELLED or cancelled_at is None or booking.started:
+        return None
+    if terms.cancellation_fee <= 0 or _utc(cancelled_at) < _utc(terms.free_cancellation_until):
+        return None
+    return terms.cancellation_fee
+
+
 def bill(booking: OnCallBooking, policy: OnCallPolicy) -> BillingRecord | None:
-    """The billing record of a finished booking; ``None`` when nothing is billed."""
+    """The billing record of a finished booking; ``None`` when nothing is billed.
+
+    ``policy`` (the booking's policy snapshot) matters only for a booking
+    without recorded terms (:func:`terms_of`).
+    """
+    terms = terms_of(booking, policy)
+    fee = late_cancellation_fee(booking, terms)
+    if fee is not None and booking.cancelled_at is not None:
+        return BillingRecord(
+            booking_id=booking.booking_id,
+            company=booking.company,
+            start=booking.cancelled_at,
+            end=booking.cancelled_at,
+            hours=0,
+            rate=terms.hourly_rate.quantize(_CENT),
+            amount=fee.quantize(_CENT),
+            currency=terms.currency,
+            fee=fee.quantize(_CENT),
+        )
     period = billable_period(booking)
     if period is None:
         return None
-    hours = billed_hours(*period)
+    hours = hours_billed(terms, *period)
     if hours == 0:
         return None
     return BillingRecord(
@@ -607,9 +888,9 @@ def bill(booking: OnCallBooking, policy: OnCallPolicy) -> BillingRecord | None:
         start=period[0],
         end=period[1],
         hours=hours,
-        rate=policy.hourly_rate.quantize(_CENT),
-        amount=billing_amount(hours, policy.hourly_rate),
-        currency=policy.currency,
+        rate=terms.hourly_rate.quantize(_CENT),
+        amount=billing_amount(hours, terms.hourly_rate),
+        currency=terms.currency,
     )
 
 
@@ -654,12 +935,32 @@ def customer_recipients(policy: SlaPolicy, company: str) -> tuple[tuple[str, ...
     return (policy.contacts.support_lead,), True
 
 
+def duration_de(value: timedelta) -> str:
+    """German hours and minutes: ``2 Std.``, ``1 Std. 30 Min.``, ``45 Min.`` (seconds dropped)."""
+    minutes = max(value, timedelta(0)) // timedelta(minutes=1)
+    hours, minutes = divmod(minutes, 60)
+    parts = ([f"{hours} Std."] if hours else []) + ([f"{minutes} Min."] if minutes else [])
+    return " ".join(parts) or "0 Min."
+
+
 def _context(booking: OnCallBooking, policy: SlaPolicy) -> dict[str, object]:
+    """What every on-call template may show: the booking and its terms, ready to print."""
+    terms = terms_of(booking, policy.oncall)
+    expected = hours_billed(terms, booking.start, booking.end)
+    fee = terms.cancellation_fee
     return {
         "booking": booking.model_dump(mode="json"),
-        "rate": format_money_de(policy.oncall.hourly_rate),
-        "currency": policy.oncall.currency,
+        "rate": format_money_de(terms.hourly_rate),
+        "currency": terms.currency,
         "lead_business_days": policy.oncall.lead_business_days,
+        "bill_business_hours": terms.bill_business_hours,
+        "regular_time": [span.model_dump(mode="json") for span in terms.regular_time],
+        "regular_duration": duration_de(regular_time_between(terms, booking.start, booking.end)),
+        "expected_hours": expected,
+        "expected_amount": format_money_de(billing_amount(expected, terms.hourly_rate)),
+        "cancellation_fee": format_money_de(fee) if fee > 0 else None,
+        "free_cancellation_until": terms.free_cancellation_until.isoformat(),
+        "free_cancellation_over": _utc(terms.free_cancellation_until) <= _utc(booking.booked_at),
     }
 
 
@@ -669,13 +970,15 @@ def _message(
     policy: SlaPolicy,
     to: Sequence[str],
     at: datetime,
+    *,
+    key: str | None = None,
     **extra: object,
 ) -> OutgoingMessage:
     context = {**_context(booking, policy), **extra}
     return OutgoingMessage.model_validate(
         {
             "template": template,
-            "message_id": make_message_id(booking.booking_id, template),
+            "message_id": make_message_id(booking.booking_id, template, *filter(None, [key])),
             "to": tuple(dict.fromkeys(to)),
             "date": at,
             "timezone": policy.calendar_spec.timezone,
@@ -695,6 +998,31 @@ def reminder_message(booking: OnCallBooking, policy: SlaPolicy, at: datetime) ->
     return _message("oncall_reminder", booking, policy, (policy.contacts.on_duty,), at)
 
 
+def operator_message(booking: OnCallBooking, policy: SlaPolicy) -> OutgoingMessage:
+    """The customer is told the operator named by the latest assignment, on-duty copied (German).
+
+    The confirmation promised to name one ("wird Ihnen rechtzeitig benannt");
+    a replacement is announced the same way. One Message-ID per assignment.
+
+    Raises:
+        ValueError: The booking has no assignment.
+    """
+    if not booking.assignments:
+        raise ValueError(f"booking {booking.booking_id} has no operator assignment")
+    change = booking.assignments[-1]
+    to, forward = customer_recipients(policy, booking.company)
+    return _message(
+        "oncall_operator",
+        booking,
+        policy,
+        (*to, policy.contacts.on_duty),
+        change.at,
+        key=str(len(booking.assignments)),
+        forward=forward,
+        previous=change.previous,
+    )
+
+
 def cancellation_message(
     booking: OnCallBooking, policy: SlaPolicy, record: BillingRecord | None
 ) -> OutgoingMessage:
@@ -710,4 +1038,6 @@ def cancellation_message(
         forward=forward,
         billed_hours=record.hours if record else 0,
         billed_amount=format_money_de(record.amount) if record else None,
+        fee_charged=record is not None and record.fee > 0,
+        started=booking.started,
     )

@@ -139,13 +139,43 @@ class MaintenancePolicy(BaseModel):
 
 
 class OnCallPolicy(BaseModel):
-    """Extended on-call ("erweiterte Bereitschaft"): lead time and billing."""
+    """Extended on-call ("erweiterte Bereitschaft"): lead time, price and cancellation terms.
+
+    These are contractual terms: a booking keeps the ones in force when it was
+    made (``domain.oncall.OnCallTerms``) and its confirmation states them, so
+    the templates hold no number or condition of their own. The defaults are
+    the SLA's reading: 3 business days' notice, billed per started hour
+    outside the regular business time, free cancellation until the start.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    lead_business_days: int = Field(default=3, ge=0, le=60)
+    lead_business_days: int = Field(
+        default=3,
+        ge=0,
+        le=60,
+        description="booking day + this many business days <= start day",
+    )
     hourly_rate: Decimal = Field(default=Decimal("95.00"), ge=0, decimal_places=2)
     currency: str = Field(default="EUR", min_length=3, max_length=3)
+    bill_business_hours: bool = Field(
+        default=False,
+        description="bill the hours of a window inside the regular business time, which the "
+        "standard support already covers",
+    )
+    free_cancellation_business_days: int = Field(
+        default=0,
+        ge=0,
+        le=60,
+        description="with a cancellation fee: cancelling is free while cancellation day + this "
+        "many business days <= start day; 0: free until the start",
+    )
+    cancellation_fee: Decimal = Field(
+        default=Decimal("0.00"),
+        ge=0,
+        decimal_places=2,
+        description="charged for a cancellation after the free period and before the start",
+    )
 
 
 def _reestimate_defaults() -> dict[Severity, timedelta]:

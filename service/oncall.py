@@ -58,10 +58,10 @@ from service.intake import owned_by, start_idempotently
 from service.visibility import Query, executions, listed_ids
 from workflows import names
 from workflows.incident import IncidentWorkflow
-from workflows.oncall import OnCallBookingInput, OnCallBookingWorkflow
+from workflows.oncall import OPERATOR_MEMO, OnCallBookingInput, OnCallBookingWorkflow
 
 MEMO_WINDOW_END = "window_end"
-MEMO_OPERATOR = "operator"
+MEMO_OPERATOR = OPERATOR_MEMO  # the workflow upserts it when the operator changes
 MEMO_REQUEST = "request"
 """Memo keys of a booking workflow (set at start, read by the look-ups)."""
 

@@ -10,9 +10,17 @@ Orchestration only; the rules live in :mod:`domain.oncall`. The workflow
   timeout, woken early by a cancellation), reminding on-duty on the way,
 * bills the started hours into the ledger at the end (or at a cancellation
   while running), exactly once,
-* accepts ``cancel`` as an update with a validator (refusals never reach history),
+* accepts ``cancel`` and ``assign`` (name or replace the operator; the
+  customer and on-duty are told) as updates with validators (refusals never
+  reach history),
 * keeps the ``LifecycleState`` search attribute current; ``Company`` and
-  ``WindowStart`` are set at start, the window end travels in the memo.
+  ``WindowStart`` are set at start, the window end travels in the memo, and
+  so does the operator (upserted when it changes).
+
+Replay: what a booking is billed is decided by its ``terms``, recorded in the
+start input; bookings started before terms existed have none and are billed
+as they were then (``domain.oncall.terms_of``), so their histories issue the
+same commands. ``assign`` is a new handler: histories without it are unchanged.
 
 E-mails go out from a separate task, in order, so that a mail outage never
 delays the window's state changes.
@@ -46,17 +54,20 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError
     from domain.messages import OutgoingMessage
     from domain.oncall import (
+        AssignOperator,
         BookingStatus,
         CancelBooking,
         OnCallBooking,
         StepKind,
         activate,
+        assign_operator,
         bill,
         cancel,
         cancellation_message,
         complete,
         confirmation_message,
         next_step,
+        operator_message,
         remind,
         reminder_message,
         schedule_reminder,
@@ -65,6 +76,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.sla import SlaPolicy
     from workflows import names
+
+
+OPERATOR_MEMO = "operator"
+"""Memo key of the booking's operator (set at start, upserted by ``assign``)."""
 
 
 class OnCallBookingInput(BaseModel):
@@ -115,6 +130,26 @@ class OnCallBookingWorkflow:
         checked_input(command)
         try:
             cancel(self._booking, command, self._clock.now_for_validator())
+        except DomainError as error:
+            raise refusal(error) from None
+
+    @workflow.update
+    async def assign(self, command: AssignOperator) -> OnCallBooking:
+        """Name the operator, or replace the one named; the customer and on-duty are told."""
+        try:
+            self._booking = assign_operator(self._booking, command, self._clock.now())
+        except DomainError as error:
+            raise refusal(error) from None
+        # ``sla oncall list`` reads the operator from visibility, not from the workflow.
+        workflow.upsert_memo({OPERATOR_MEMO: self._booking.operator})
+        self._mail.add([operator_message(self._booking, self._policy)])
+        return self._booking
+
+    @assign.validator
+    def _validate_assign(self, command: AssignOperator) -> None:
+        checked_input(command)
+        try:
+            assign_operator(self._booking, command, self._clock.now_for_validator())
         except DomainError as error:
             raise refusal(error) from None
 
@@ -182,7 +217,7 @@ class OnCallBookingWorkflow:
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
                     schedule_to_close_timeout=self._policy.effects.give_up_after,
                     retry_policy=RETRY,
-                    summary=f"bill {record.hours} h",
+                    summary=f"bill {record.hours} h" if not record.fee else "bill cancellation fee",
                 ),
                 self._policy.effects.give_up_after,
             )

@@ -184,6 +184,53 @@ async def test_refusals_are_one_line_and_start_nothing(dev_cli: CliStack) -> Non
     assert loads(await sla(dev_cli, "list", "--company", company, "--all", "--json")) == []
 
 
+async def test_assign_names_and_replaces_the_operator(dev_cli: CliStack, tmp_path: Path) -> None:
+    company = f"Operator {uuid.uuid4().hex[:8]} GmbH"
+    policy = str(policy_with_customer(tmp_path, company))
+    start, end = window(21)
+    booking_id = ok(
+        await sla(dev_cli, *book_args(company, start, end, "--reason", "Umzug"), "--policy", policy)
+    ).stdout.strip()
+    assert loads(await sla(dev_cli, "show", booking_id, "--json"))["operator"] is None
+
+    out = ok(await sla(dev_cli, "assign", booking_id, "--operator", "Erika Muster")).stdout
+    assert out == f"{booking_id}: operator Erika Muster\n"
+    replaced = loads(
+        await sla(dev_cli, "assign", booking_id, "--operator", " Max Muster ", "--json")
+    )
+    assert replaced["operator"] == "Max Muster"
+    assert [(a["operator"], a["previous"]) for a in replaced["assignments"]] == [
+        ("Erika Muster", None),
+        ("Max Muster", "Erika Muster"),
+    ]
+    refused(
+        await sla(dev_cli, "assign", booking_id, "--operator", "Max Muster"),
+        f"Max Muster is already the operator of {booking_id}",
+    )
+    refused(await sla(dev_cli, "assign", booking_id, "--operator", "  "), "operator")
+
+    shown = ok(await sla(dev_cli, "show", booking_id, "--policy", policy)).stdout
+    assert "Max Muster (replaced Erika Muster)" in shown
+    assert "95.00 EUR per started hour" in shown
+    assert "business time not billed" in shown
+    assert "free until the start" in shown
+
+    async def listed_with_the_new_operator() -> bool:
+        rows = loads(await sla(dev_cli, "list", "--company", company, "--json"))
+        return [r["operator"] for r in rows] == ["Max Muster"]
+
+    await eventually(listed_with_the_new_operator)
+
+    ok(await sla(dev_cli, "cancel", booking_id))
+    refused(
+        await sla(dev_cli, "assign", booking_id, "--operator", "Erika Muster"),
+        booking_id,
+        "cancelled",
+        "its operator can no longer change",
+    )
+
+
 async def test_unknown_bookings_are_named(dev_cli: CliStack) -> None:
     assert refused(await sla(dev_cli, "show", "ONC-NOPE")) == "error: unknown booking ONC-NOPE"
     refused(await sla(dev_cli, "cancel", "ONC-NOPE"), "unknown booking ONC-NOPE")
+    refused(await sla(dev_cli, "assign", "ONC-NOPE", "--operator", "X"), "unknown booking ONC-NOPE")

@@ -164,7 +164,7 @@ def test_plain_text_is_unchanged() -> None:
 def _booking() -> OnCallBooking:
     from datetime import timedelta
 
-    from domain.oncall import BookingStatus
+    from domain.oncall import BookingStatus, OperatorAssignment
 
     start = at(10)
     return OnCallBooking.model_construct(
@@ -184,6 +184,11 @@ def _booking() -> OnCallBooking:
         cancel_reason=f"abgesagt {HOSTILE}",
         billing=None,
         notes=(f"Notiz {HOSTILE}",),
+        assignments=(
+            OperatorAssignment(
+                operator=f"Ersatz {HOSTILE}", previous=f"M. Muster {HOSTILE}", at=at(9)
+            ),
+        ),
     )
 
 
@@ -209,7 +214,7 @@ def test_oncall_booking_view_and_table_print_hostile_texts_literally() -> None:
     original = oncall_cli._console
     oncall_cli._console = lambda: console
     try:
-        _print(booking, POLICY.calendar)
+        _print(booking, POLICY)
     finally:
         oncall_cli._console = original
     exported = console.export_text()

@@ -1,8 +1,8 @@
 """Tests for ``domain.oncall``: lead time, billing per started hour, lifecycle, windows, messages.
 
-Lead time (module docstring of ``domain.oncall``): at least
-``lead_business_days`` (3) full business days strictly between the booking day
-and the start day, judged in Berlin with the NRW holidays.
+Lead time (module docstring of ``domain.oncall``), the plain reading: booking
+day + ``lead_business_days`` (3) business days ≤ start day ("Mon for Thu"),
+judged in Berlin with the NRW holidays.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from domain.oncall import (
     booking_id_for,
     booking_seed,
     booking_warnings,
-    business_days_between,
+    business_days_after,
     cancel,
     cancellation_message,
     check_booking,
@@ -101,21 +101,23 @@ def booking(
 @pytest.mark.parametrize(
     ("booked_on", "refused_day", "first_day"),
     [
-        # Monday: Tue, Wed, Thu lie between → Friday.
-        (date(2026, 11, 30), date(2026, 12, 3), date(2026, 12, 4)),
-        # Friday: the weekend does not count → Thursday (Mon, Tue, Wed).
-        (date(2026, 11, 27), date(2026, 12, 2), date(2026, 12, 3)),
-        # Saturday: Mon, Tue, Wed → Thursday, as when booked on Friday.
-        (date(2026, 11, 28), date(2026, 12, 2), date(2026, 12, 3)),
+        # Monday + Tue, Wed, Thu → Thursday: "Mon for Thu" is allowed.
+        (date(2026, 11, 30), date(2026, 12, 2), date(2026, 12, 3)),
+        # Friday: the weekend does not count → Wednesday (Mon, Tue, Wed).
+        (date(2026, 11, 27), date(2026, 12, 1), date(2026, 12, 2)),
+        # Saturday: Mon, Tue, Wed → Wednesday, as when booked on Friday.
+        (date(2026, 11, 28), date(2026, 12, 1), date(2026, 12, 2)),
+        # Wednesday: Thu, Fri, Mon → Monday; the Saturday between is too early.
+        (date(2026, 12, 2), date(2026, 12, 5), date(2026, 12, 7)),
         # Christmas (Fri 25 and Sat 26 are NRW holidays; 24 is a business day).
-        (date(2026, 12, 22), date(2026, 12, 28), date(2026, 12, 29)),
+        (date(2026, 12, 22), date(2026, 12, 27), date(2026, 12, 28)),
         # Easter 2027: Good Friday 26.03. and Easter Monday 29.03.
-        (date(2027, 3, 24), date(2027, 3, 31), date(2027, 4, 1)),
+        (date(2027, 3, 24), date(2027, 3, 30), date(2027, 3, 31)),
         # Corpus Christi (Fronleichnam) 27.05.2027, an NRW holiday.
-        (date(2027, 5, 25), date(2027, 5, 30), date(2027, 6, 1)),
+        (date(2027, 5, 25), date(2027, 5, 30), date(2027, 5, 31)),
     ],
 )
-def test_three_full_business_days_must_lie_between_booking_and_start(
+def test_booking_day_plus_three_business_days_is_the_first_start_day(
     booked_on: date, refused_day: date, first_day: date
 ) -> None:
     booked_at = datetime.combine(booked_on, time(9, 0), BERLIN)
@@ -127,9 +129,21 @@ def test_three_full_business_days_must_lie_between_booking_and_start(
     assert accepted(booked_at, datetime.combine(first_day, time(19, 0), BERLIN))
 
 
+def test_mon_for_thu_is_allowed_as_the_sla_text_reads() -> None:
+    monday = berlin(2026, 11, 30, 17, 55)
+    assert accepted(monday, berlin(2026, 12, 3, 6))  # Thursday morning
+    assert not accepted(monday, berlin(2026, 12, 2, 22))  # Wednesday night
+    assert business_days_after(CALENDAR, date(2026, 11, 30), date(2026, 12, 3)) == 3
+
+
+def test_a_lead_time_of_zero_allows_the_same_day() -> None:
+    assert earliest_start_day(CALENDAR, date(2026, 12, 5), 0) == date(2026, 12, 5)
+    assert earliest_start_day(CALENDAR, date(2026, 12, 5), 1) == date(2026, 12, 7)
+
+
 def test_the_booking_day_is_the_berlin_day_whatever_the_offset() -> None:
-    # Monday 23:30 UTC is already Tuesday in Berlin: Friday is then too early.
-    start = berlin(2026, 12, 4, 19)
+    # Monday 23:30 UTC is already Tuesday in Berlin: Thursday is then too early.
+    start = berlin(2026, 12, 3, 19)
     assert accepted(berlin(2026, 11, 30, 23, 59), start)
     assert not accepted(datetime(2026, 11, 30, 23, 30, tzinfo=UTC), start)
 
@@ -139,15 +153,15 @@ def test_the_refusal_names_the_rule_and_the_earliest_day() -> None:
         check_booking(
             POLICY,
             company="Beispiel Versand GmbH",
-            start=berlin(2026, 12, 3, 19),
-            end=berlin(2026, 12, 3, 23),
+            start=berlin(2026, 12, 2, 19),
+            end=berlin(2026, 12, 2, 23),
             reason="Migration",
             operator=None,
             booked_at=berlin(2026, 11, 30, 9),
         )
     message = str(info.value)
     assert "at least 3 business days ahead" in message
-    assert "2026-12-04" in message
+    assert "2026-12-03" in message
 
 
 def test_every_problem_is_named_at_once() -> None:
@@ -206,10 +220,10 @@ def test_known_company_gets_the_directory_spelling_and_unknown_ones_a_warning() 
 
 
 def _oracle_business_days(first: date, last: date) -> int:
-    """Plain day counting: Mon–Fri that are no NRW holiday, strictly between."""
+    """Plain day counting: Mon–Fri that are no NRW holiday, after ``first`` up to ``last``."""
     return sum(
         1
-        for n in range(1, (last - first).days)
+        for n in range(1, (last - first).days + 1)
         if (day := first + timedelta(days=n)).weekday() < 5 and day not in NRW
     )
 
@@ -227,10 +241,11 @@ def test_lead_time_matches_day_counting(
     booked_at = datetime.combine(booked_on, time(0), BERLIN) + timedelta(minutes=booked_minute)
     start_day = booked_on + timedelta(days=days_ahead)
     start = datetime.combine(start_day, time(0), BERLIN) + timedelta(minutes=start_minute)
-    between = _oracle_business_days(booked_on, start_day)
+    counted = _oracle_business_days(booked_on, start_day)
 
-    assert business_days_between(CALENDAR, booked_on, start_day) == between
-    assert accepted(booked_at, start) == (start > booked_at and between >= 3)
+    assert business_days_after(CALENDAR, booked_on, start_day) == counted
+    # booking day + 3 business days <= start day  <=>  3 business days in (booked, start].
+    assert accepted(booked_at, start) == (start > booked_at and counted >= 3)
     earliest = earliest_start_day(CALENDAR, booked_on, 3)
     assert _oracle_business_days(booked_on, earliest) == 3
     assert _oracle_business_days(booked_on, earliest - timedelta(days=1)) == 2

@@ -25,11 +25,13 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.mail import DeliveryReport, Mailer, OutboxMailer
 from activities.oncall import LedgerEntry, OnCallActivities, read_ledger
 from domain.incident import DeadlinesRecomputed
 from domain.oncall import (
+    AssignOperator,
     BillingRecord,
     BookingStatus,
     CancelBooking,
@@ -54,13 +56,17 @@ from tests.workflows.oncall_support import (
     terminate_settled,
 )
 from tests.workflows.waiting import settled
+from worker import WORKFLOWS
 from workflows import names
+from workflows.converter import sla_data_converter
 from workflows.incident import IncidentWorkflow
-from workflows.oncall import OnCallBookingWorkflow
+from workflows.oncall import OPERATOR_MEMO, OnCallBookingWorkflow
+from workflows.sandbox import workflow_runner
 
 POLICY = SlaPolicy.default()
 COMPANY = "Beispiel Versand GmbH"
 CONTACT = "it@beispiel-versand.de"  # the directory contact of Beispiel Versand GmbH
+FRIDAY = 4
 SATURDAY = 5
 
 Booking = WorkflowHandle[OnCallBookingWorkflow, OnCallBooking]
@@ -318,6 +324,98 @@ async def test_cancelled_while_running_bills_the_hours_started_so_far(run: Run) 
     assert (row["billed_hours"], row["amount"]) == ("2", "190.00")
     (notice,) = emails(run.stack, "oncall_cancelled")
     assert "2 × 95,00 EUR = 190,00 EUR" in notice.get_content()
+
+
+# -- operator and terms ----------------------------------------------------------------------
+
+
+async def refused_update(handle: Booking, command: AssignOperator) -> ApplicationError:
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await handle.execute_update(OnCallBookingWorkflow.assign, command)
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError)
+    return cause
+
+
+async def test_the_operator_is_named_later_replaced_and_the_customer_told(run: Run) -> None:
+    start, end = await run.saturday()
+    handle = await run.book(start, end, operator=None)
+
+    named = await handle.execute_update(
+        OnCallBookingWorkflow.assign, AssignOperator(operator="Erika Muster")
+    )
+    assert named.operator == "Erika Muster"
+    replaced = await handle.execute_update(
+        OnCallBookingWorkflow.assign, AssignOperator(operator="Max Muster")
+    )
+    assert [(a.operator, a.previous) for a in replaced.assignments] == [
+        ("Erika Muster", None),
+        ("Max Muster", "Erika Muster"),
+    ]
+
+    same = await refused_update(handle, AssignOperator(operator="Max Muster"))
+    assert (same.type, same.message) == (
+        "AlreadyDone",
+        f"Max Muster is already the operator of {handle.id}",
+    )
+    # What a client that skipped validation sends: the validator checks it as fresh input.
+    blank = await refused_update(handle, AssignOperator.model_construct(operator="  "))
+    assert blank.type == "InvalidInput"
+
+    async def two_notices() -> list[EmailMessage]:
+        notices = emails(run.stack, "oncall_operator")
+        assert len(notices) == 2, [m["X-SLA-Kind"] for m in run.stack.emails()]
+        return notices
+
+    notices = await eventually(two_notices)
+    assert all(recipients(n) == {CONTACT, POLICY.contacts.on_duty} for n in notices)
+    bodies = sorted(" ".join(n.get_content().split()) for n in notices)
+    assert any("steht Ihnen Erika Muster als Operator zur Verfügung" in b for b in bodies)
+    assert any("statt Erika Muster nun Max Muster als Operator" in b for b in bodies)
+    memo = await (await handle.describe()).memo()
+    assert memo[OPERATOR_MEMO] == "Max Muster"
+
+    # The assignments woke the sleeping booking; its reminder and window still run on time.
+    reminder_at = reminder_instant(POLICY.calendar, start)
+    await run.stack.skip_to(reminder_at + timedelta(seconds=1))
+    reminder = await eventually(lambda: one(run.stack, "oncall_reminder"))
+    assert "Operator: Max Muster" in " ".join(reminder.get_content().split())
+    await run.stack.skip_to(end + timedelta(minutes=1))
+    final = await handle.result()
+    assert final.status is BookingStatus.COMPLETED
+    assert final.operator == "Max Muster"
+    assert final.billing is not None and final.billing.hours == 4
+
+    # The history with its assignments replays against this code.
+    await Replayer(
+        workflows=list(WORKFLOWS),
+        data_converter=sla_data_converter,
+        workflow_runner=workflow_runner(),
+    ).replay_workflow(await handle.fetch_history())
+
+
+async def test_a_window_reaching_into_business_time_bills_only_the_hours_outside_it(
+    run: Run,
+) -> None:
+    day = bookable_day(POLICY, await run.stack.now(), FRIDAY)
+    while not POLICY.calendar.is_business_day(day):  # the session clock may reach 1 January
+        day += timedelta(days=7)
+    start, end = at(day, 16), at(day, 20, 30)
+    handle = await run.book(start, end)
+
+    confirmation = await eventually(lambda: one(run.stack, "oncall_confirmation"))
+    body = " ".join(confirmation.get_content().split())
+    assert "95,00 EUR je angefangene Stunde außerhalb der regulären Bereitschaftszeit" in body
+    assert "wir berechnen sie nicht" in body
+    assert "3 angefangene Stunden × 95,00 EUR = 285,00 EUR" in body
+
+    await run.stack.skip_to(end + timedelta(minutes=1))
+    final = await handle.result()
+    assert final.billing is not None
+    # 18:00–20:30 outside business time: 3 started hours, not 5.
+    assert (final.billing.hours, final.billing.amount) == (3, Decimal("285.00"))
+    (row,) = read_ledger(ledger_of(run.stack.data_dir))
+    assert (row["billed_hours"], row["amount"]) == ("3", "285.00")
 
 
 # -- incidents ---------------------------------------------------------------------------
