@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from domain.calendar import WEEKDAYS, parse_clock
+from domain.calendar import WEEKDAYS, OutsideSupportedYearsError, parse_clock
 from domain.decider import fold_with
 from domain.errors import DomainError, MissingText, NotDue, WrongStatus
 from domain.ids import id_code
@@ -217,6 +217,27 @@ def window_warnings(start: datetime, end: datetime, policy: SlaPolicy) -> list[s
     return [
         f"the window {shown} is outside the usual maintenance window "
         f"({window.weekday} {window.start}–{window.end}, {zone})"
+    ]
+
+
+def business_hours_warnings(start: datetime, end: datetime, policy: SlaPolicy) -> list[str]:
+    """A warning (English) when ``start``–``end`` reaches business hours.
+
+    A window still running when business hours begin opens an incident
+    (:func:`overrun_report`); the operator should know when planning or
+    extending, not learn it from the incident.
+    """
+    try:
+        opens = policy.calendar.next_open(start)
+    except OutsideSupportedYearsError:
+        return []
+    if _utc(opens) >= _utc(end):
+        return []
+    zone = policy.calendar_spec.timezone
+    return [
+        f"the window reaches business hours at {opens.astimezone(ZoneInfo(zone)):%a %d.%m.%Y %H:%M}"
+        f" ({zone}): if it still runs then, a {policy.maintenance.overrun_severity.value} "
+        "incident is opened for all users"
     ]
 
 
