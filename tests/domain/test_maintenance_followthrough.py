@@ -33,6 +33,7 @@ from domain.maintenance import (
     PlanMaintenance,
     RecordOverrunIncident,
     StartMaintenance,
+    business_hours_warnings,
     customer_recipients,
     decide,
     effects_of,
@@ -381,3 +382,23 @@ def test_the_overrun_severity_is_policy_data() -> None:
 def test_no_report_without_an_overrun() -> None:
     with pytest.raises(ValueError, match="has not overrun"):
         overrun_report(started(), POLICY)
+
+
+# -- warned when planning or extending ------------------------------------------------------------
+
+
+def test_the_usual_window_reaches_no_business_hours() -> None:
+    assert business_hours_warnings(START, END, POLICY) == []
+
+
+def test_a_window_into_monday_is_warned_about_with_the_opening_and_severity() -> None:
+    (warning,) = business_hours_warnings(START, MONDAY_OPENING + timedelta(minutes=1), POLICY)
+    assert "reaches business hours at Mon 30.11.2026 08:00 (Europe/Berlin)" in warning
+    assert "a critical incident is opened for all users" in warning
+    assert business_hours_warnings(START, MONDAY_OPENING, POLICY) == []
+
+
+def test_a_window_on_a_weekday_afternoon_is_in_business_hours_at_its_start() -> None:
+    thursday = datetime(2026, 11, 26, 14, 0, tzinfo=BERLIN)
+    (warning,) = business_hours_warnings(thursday, thursday + timedelta(hours=1), POLICY)
+    assert "Thu 26.11.2026 14:00" in warning
