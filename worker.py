@@ -36,6 +36,7 @@ from activities.calendar import CalendarActivities
 from activities.change_requests import ChangeRequestActivities
 from activities.dev_tickets import DevTicketActivities, SqliteDevTicketTracker
 from activities.mail import Mailer, OutboxMailer, SmtpMailer, smtp_mailer_from_env
+from activities.maintenance import MaintenanceActivities
 from activities.notifications import NotificationActivities
 from activities.oncall import OnCallActivities
 from activities.rendering import MessageRenderer
@@ -45,6 +46,7 @@ from service.audit import TemporalAuditReader
 from service.audit_schedules import apply_audit_schedules
 from service.change_requests import start_for_incident
 from service.connect import connect, ensure_search_attributes
+from service.maintenance import open_overrun_incident
 from service.oncall import TemporalOnCallLookups
 from service.repair import repair_stuck
 from service.status_page import TemporalStatusPoster, ensure_status_page
@@ -142,6 +144,7 @@ def build_activities(
     posts = StatusPostActivities(TemporalStatusPoster(client))
     dev_tickets = DevTicketActivities(SqliteDevTicketTracker.in_data_dir(settings.data_dir))
     change_requests = ChangeRequestActivities(partial(start_for_incident, client))
+    maintenance = MaintenanceActivities(partial(open_overrun_incident, client))
     audit = AuditActivities(TemporalAuditReader(client), settings.data_dir / "audits")
     oncall = OnCallActivities(
         settings.data_dir / "billing" / "oncall.csv", TemporalOnCallLookups(client)
@@ -151,6 +154,7 @@ def build_activities(
         calendar.compute_next_reminder,
         calendar.add_business_time,
         calendar.compute_outcome,
+        calendar.compute_business_opening,
         notifications.send_notification,
         notifications.send_message,
         site.render_status_site,
@@ -160,6 +164,7 @@ def build_activities(
         dev_tickets.transition_dev_ticket,
         dev_tickets.link_incident,
         change_requests.start_change_request,
+        maintenance.open_overrun_incident,
         audit.check_audit_day,
         audit.audit_support_tickets,
         audit.audit_dev_tickets,

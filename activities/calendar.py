@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
+from domain.calendar import OutsideSupportedYearsError
 from domain.incident import IncidentOutcome, IncidentState, outcome
 from domain.oncall import OnCallWindow, with_oncall_windows
 from domain.sla import IncidentClock, SlaPolicy
@@ -59,6 +60,15 @@ class BusinessTimeRequest(BaseModel):
     policy: SlaPolicy
     spans: tuple[BusinessSpan, ...]
     windows: tuple[OnCallWindow, ...] = ()
+
+
+class OpeningRequest(BaseModel):
+    """Input of :meth:`CalendarActivities.compute_business_opening`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy: SlaPolicy
+    at: datetime
 
 
 class OutcomeRequest(BaseModel):
@@ -115,3 +125,15 @@ class CalendarActivities:
     async def compute_outcome(self, request: OutcomeRequest) -> IncidentOutcome:
         """The incident's SLA outcome with business times to react and resolve."""
         return outcome(request.state, self._policy(request.policy, request.windows).calendar)
+
+    @activity.defn
+    async def compute_business_opening(self, request: OpeningRequest) -> datetime | None:
+        """``at`` itself if business hours run then, else the next opening after it.
+
+        ``None`` when the calendar cannot tell (outside its supported years):
+        then nothing is watched, rather than a maintenance failing for it.
+        """
+        try:
+            return self._policy(request.policy).calendar.next_open(request.at)
+        except OutsideSupportedYearsError:
+            return None

@@ -1,9 +1,11 @@
-"""``sla maintenance …``: plan, reschedule, cancel, list and show planned maintenance.
+"""``sla maintenance …``: plan, reschedule, extend, end, cancel, list and show maintenance.
 
-Refusals print one ``error:`` line on stderr and exit 1; an accepted window
-outside the usual slot (Friday 18:00–22:00) prints ``warning:`` lines on stderr
-and, with ``--json``, a ``warnings`` list. Naive times mean wall-clock time in
-the policy's zone (Europe/Berlin).
+Refusals print one ``error:`` line on stderr and exit 1. An accepted plan or
+change prints ``warning:`` lines on stderr and, with ``--json``, a ``warnings``
+list when the window lies outside the usual slot (Friday 18:00–22:00), when it
+reaches business hours (an incident is opened if it still runs then), or when
+directory customers cannot be told (no contact, or nobody at all). Naive times
+mean wall-clock time in the policy's zone (Europe/Berlin).
 """
 
 from __future__ import annotations
@@ -37,12 +39,17 @@ from cli.terminal import safe
 from domain.errors import DomainError, describe_validation_error
 from domain.maintenance import (
     CancelMaintenance,
+    EndMaintenance,
+    ExtendMaintenance,
     MaintenancePlan,
+    MaintenancePlanned,
     MaintenanceState,
     MaintenanceStatus,
     RescheduleMaintenance,
+    business_hours_warnings,
     check_plan,
     parse_services,
+    recipient_warnings,
     window_warnings,
 )
 from domain.sla import SlaPolicy
@@ -59,7 +66,10 @@ from workflows.maintenance import (
 
 app = typer.Typer(
     name="maintenance",
-    help="Planned maintenance: announce to all customers, reschedule, cancel, list, show.",
+    help=(
+        "Planned maintenance: announce to all customers, reschedule, extend, end early, "
+        "cancel, list, show."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -142,7 +152,11 @@ def plan(
         check_plan(maintenance, now, sla_policy.maintenance)
     except DomainError as error:
         fail(error.message)
-    warnings = window_warnings(maintenance.start, maintenance.end, sla_policy)
+    warnings = [
+        *window_warnings(maintenance.start, maintenance.end, sla_policy),
+        *business_hours_warnings(maintenance.start, maintenance.end, sla_policy),
+        *recipient_warnings(sla_policy),
+    ]
 
     async def body() -> str:
         return await start_maintenance(await client(), maintenance, policy=sla_policy, now=now)
@@ -222,7 +236,51 @@ def reschedule(
     state = _update(
         maintenance_id, lambda h: h.execute_update(MaintenanceWorkflow.reschedule, command)
     )
-    _print_state(state, as_json, "rescheduled", window_warnings(state.start, state.end, sla_policy))
+    warnings = [
+        *window_warnings(state.start, state.end, sla_policy),
+        *business_hours_warnings(state.start, state.end, sla_policy),
+    ]
+    _print_state(state, as_json, "rescheduled", warnings)
+
+
+@app.command()
+def extend(
+    maintenance_id: IdArgument,
+    until: Annotated[str, typer.Option(help="New end (ISO 8601), later than the current one.")],
+    reason: Annotated[str, typer.Option(help="Why (German; sent to the customers).")],
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Move the end of a planned or running window later; customers are told the new end and why.
+
+    A window that then reaches business hours opens an incident if it still runs
+    when they begin (warned here).
+    """
+    sla_policy = policy_or_fail(policy)
+    until_at = _instant(until, sla_policy, "--until")
+    command = build_command(lambda: ExtendMaintenance(end=until_at, reason=reason))
+    state = _update(maintenance_id, lambda h: h.execute_update(MaintenanceWorkflow.extend, command))
+    zone = sla_policy.calendar_spec.timezone
+    _print_state(
+        state,
+        as_json,
+        f"extended until {_local(state.end, zone)}",
+        business_hours_warnings(state.start, state.end, sla_policy),
+    )
+
+
+@app.command("end")
+def end_early(
+    maintenance_id: IdArgument,
+    note: Annotated[
+        str | None, typer.Option(help="Optional note for the customers (German).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """End a running window now, before its planned end; customers and the status page are told."""
+    command = build_command(lambda: EndMaintenance(note=note))
+    state = _update(maintenance_id, lambda h: h.execute_update(MaintenanceWorkflow.end, command))
+    _print_state(state, as_json, "ended early")
 
 
 @app.command()
@@ -280,9 +338,22 @@ def _show(state: MaintenanceState, zone: str, console: Console) -> None:
     facts.add_row("shipments", "can be scheduled" if state.shipments_possible else "not possible")
     facts.add_row("message", safe(state.message, multiline=True))
     facts.add_row("planned", _local(state.planned_at, zone))
+    opened = state.events[0] if state.events else None
+    if isinstance(opened, MaintenancePlanned) and opened.recipients is not None:
+        told = f"{opened.recipients} customer(s)"
+        if opened.unreached:
+            told += f"; no contact: {safe(', '.join(opened.unreached))}"
+        facts.add_row("told", told)
     facts.add_row("announcements", str(state.revision + 1))
     if state.started_at:
         facts.add_row("started", _local(state.started_at, zone))
+    if state.business_opens_at and state.status is MaintenanceStatus.IN_PROGRESS:
+        facts.add_row("business hours", f"begin {_local(state.business_opens_at, zone)}")
+    if state.overran_at:
+        facts.add_row(
+            "overrun",
+            f"{_local(state.overran_at, zone)}: incident {state.incident_ticket_id or '(opening)'}",
+        )
     if state.completed_at:
         facts.add_row("completed", _local(state.completed_at, zone))
     if state.cancelled_at:

@@ -8,10 +8,19 @@ calendar's zone; other windows are allowed, but the operator is warned.
 
 Lifecycle::
 
-    planned ──start──▶ in_progress ──end──▶ completed
-       │  ▲
-       │  └─ reschedule (re-announced; the notice period applies again)
+    planned ──start──▶ in_progress ──end (timer) or end early (operator)──▶ completed
+       │  ▲                 │  ▲
+       │  │                 │  └─ extend (re-announced; the end moves later)
+       │  │                 └─ business hours begin: overrun, an incident is opened
+       │  └─ reschedule / extend (re-announced; a reschedule needs the notice period again)
        └──cancel──▶ cancelled
+
+A window is meant to lie outside business hours (myconvento is locked while it
+runs). When the first business-hours instant after its start
+(``MaintenanceStarted.business_opens_at``, computed by a local activity) comes
+while the window still runs, the maintenance records an overrun and the
+workflow opens an incident through the ordinary intake
+(:func:`overrun_report`), with a request ID derived from the maintenance ID.
 
 Like :mod:`domain.incident`, the rules are two pure functions,
 :func:`decide` (command → events, or a :class:`~domain.errors.DomainError`)
@@ -31,11 +40,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from domain.calendar import WEEKDAYS, parse_clock
+from domain.calendar import WEEKDAYS, OutsideSupportedYearsError, parse_clock
 from domain.decider import fold_with
 from domain.errors import DomainError, MissingText, NotDue, WrongStatus
 from domain.ids import id_code
 from domain.messages import OutgoingMessage, make_message_id
+from domain.report import Channel, IncidentReport, Scope
 from domain.sla import MaintenancePolicy, MaintenanceWindow, SlaPolicy
 from domain.values import AwareDatetime, FreeText, NonEmptyLine, NonEmptyText
 
@@ -210,6 +220,27 @@ def window_warnings(start: datetime, end: datetime, policy: SlaPolicy) -> list[s
     ]
 
 
+def business_hours_warnings(start: datetime, end: datetime, policy: SlaPolicy) -> list[str]:
+    """A warning (English) when ``start``–``end`` reaches business hours.
+
+    A window still running when business hours begin opens an incident
+    (:func:`overrun_report`); the operator should know when planning or
+    extending, not learn it from the incident.
+    """
+    try:
+        opens = policy.calendar.next_open(start)
+    except OutsideSupportedYearsError:
+        return []
+    if _utc(opens) >= _utc(end):
+        return []
+    zone = policy.calendar_spec.timezone
+    return [
+        f"the window reaches business hours at {opens.astimezone(ZoneInfo(zone)):%a %d.%m.%Y %H:%M}"
+        f" ({zone}): if it still runs then, a {policy.maintenance.overrun_severity.value} "
+        "incident is opened for all users"
+    ]
+
+
 def maintenance_id(plan: MaintenancePlan, zone: str) -> str:
     """``MNT-20261127-1800-K3QF``: local start plus a digest of the plan.
 
@@ -231,11 +262,19 @@ class _Event(BaseModel):
 
 
 class MaintenancePlanned(_Event):
-    """Planned and announced (revision 0)."""
+    """Planned and announced (revision 0).
+
+    Attributes:
+        recipients: How many directory customers were told (``None`` in events
+            recorded before it was kept).
+        unreached: Directory customers without any contact: nobody there was told.
+    """
 
     type: Literal["planned"] = "planned"
     maintenance_id: str
     plan: MaintenancePlan
+    recipients: int | None = None
+    unreached: tuple[str, ...] = ()
 
 
 class MaintenanceRescheduled(_Event):
@@ -250,15 +289,56 @@ class MaintenanceRescheduled(_Event):
 
 
 class MaintenanceStarted(_Event):
-    """The window has begun."""
+    """The window has begun.
+
+    Attributes:
+        business_opens_at: The first business-hours instant at or after the
+            start; a window still running then has overrun. ``None``: not
+            watched (started before overruns were watched, or the calendar
+            has no opening in its supported years).
+    """
 
     type: Literal["started"] = "started"
+    business_opens_at: datetime | None = None
+
+
+class MaintenanceExtended(_Event):
+    """The end moved later (before or during the window); announced again with the next revision."""
+
+    type: Literal["extended"] = "extended"
+    previous_end: datetime
+    end: datetime
+    reason: str
+    revision: int
 
 
 class MaintenanceCompleted(_Event):
-    """The window is over."""
+    """The window is over (its end has come)."""
 
     type: Literal["completed"] = "completed"
+
+
+class MaintenanceEndedEarly(_Event):
+    """The operator ended a running window before its end; customers are told."""
+
+    type: Literal["ended_early"] = "ended_early"
+    planned_end: datetime
+    note: str | None = None
+
+
+class MaintenanceOverran(_Event):
+    """Business hours began while the window still ran: an incident is to be opened."""
+
+    type: Literal["overran"] = "overran"
+    business_opens_at: datetime
+    request_id: str
+
+
+class MaintenanceIncidentOpened(_Event):
+    """The overrun's incident exists (opened now, or found from an earlier attempt)."""
+
+    type: Literal["incident_opened"] = "incident_opened"
+    ticket_id: str
 
 
 class MaintenanceCancelled(_Event):
@@ -281,7 +361,11 @@ MaintenanceEvent = Annotated[
     MaintenancePlanned
     | MaintenanceRescheduled
     | MaintenanceStarted
+    | MaintenanceExtended
     | MaintenanceCompleted
+    | MaintenanceEndedEarly
+    | MaintenanceOverran
+    | MaintenanceIncidentOpened
     | MaintenanceCancelled
     | MaintenanceDeliveryFailed,
     Field(discriminator="type"),
@@ -302,6 +386,8 @@ class PlanMaintenance(_Command):
     kind: Literal["plan"] = "plan"
     maintenance_id: str
     plan: MaintenancePlan
+    recipients: int | None = None
+    unreached: tuple[str, ...] = ()
 
 
 class RescheduleMaintenance(_Command):
@@ -319,16 +405,49 @@ class CancelMaintenance(_Command):
     reason: FreeText
 
 
+class ExtendMaintenance(_Command):
+    """Move the end later, before or during the window (operator update)."""
+
+    kind: Literal["extend"] = "extend"
+    end: AwareDatetime
+    reason: FreeText
+
+
+class EndMaintenance(_Command):
+    """End a running window before its end (operator update)."""
+
+    kind: Literal["end"] = "end"
+    note: FreeText | None = None
+
+
 class StartMaintenance(_Command):
-    """Timer: the window begins."""
+    """Timer: the window begins.
+
+    Attributes:
+        business_opens_at: See :attr:`MaintenanceStarted.business_opens_at`.
+    """
 
     kind: Literal["start"] = "start"
+    business_opens_at: datetime | None = None
 
 
 class CompleteMaintenance(_Command):
     """Timer: the window ends."""
 
     kind: Literal["complete"] = "complete"
+
+
+class OverrunMaintenance(_Command):
+    """Timer: business hours begin while the window still runs."""
+
+    kind: Literal["overrun"] = "overrun"
+
+
+class RecordOverrunIncident(_Command):
+    """The overrun's incident was opened (or found) by intake."""
+
+    kind: Literal["record_overrun_incident"] = "record_overrun_incident"
+    ticket_id: str
 
 
 class RecordDeliveryFailure(_Command):
@@ -343,9 +462,13 @@ class RecordDeliveryFailure(_Command):
 MaintenanceCommand = (
     PlanMaintenance
     | RescheduleMaintenance
+    | ExtendMaintenance
+    | EndMaintenance
     | CancelMaintenance
     | StartMaintenance
     | CompleteMaintenance
+    | OverrunMaintenance
+    | RecordOverrunIncident
     | RecordDeliveryFailure
 )
 
@@ -358,7 +481,11 @@ class MaintenanceState(BaseModel):
 
     Attributes:
         revision: Announcement revision: 0 for the first announcement, one more
-            per reschedule (part of the Message-IDs).
+            per reschedule or extension (part of the Message-IDs).
+        business_opens_at: When business hours begin after the start (set at
+            the start; ``None`` when not watched).
+        overran_at: When the window ran into business hours, if it did.
+        incident_ticket_id: The ticket opened for the overrun.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -376,6 +503,9 @@ class MaintenanceState(BaseModel):
     completed_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
+    business_opens_at: datetime | None = None
+    overran_at: datetime | None = None
+    incident_ticket_id: str | None = None
     events: tuple[MaintenanceEvent, ...] = ()
 
 
@@ -399,7 +529,13 @@ def decide(
             raise WrongStatus(f"maintenance {state.maintenance_id} is already planned")
         check_plan(command.plan, now, policy)
         return [
-            MaintenancePlanned(at=now, maintenance_id=command.maintenance_id, plan=command.plan)
+            MaintenancePlanned(
+                at=now,
+                maintenance_id=command.maintenance_id,
+                plan=command.plan,
+                recipients=command.recipients,
+                unreached=command.unreached,
+            )
         ]
     if state is None:
         raise WrongStatus("the maintenance has not been planned yet")
@@ -420,6 +556,14 @@ def decide(
                     revision=state.revision + 1,
                 )
             ]
+        case ExtendMaintenance():
+            return _extend(state, command, now)
+        case EndMaintenance():
+            _require(state, MaintenanceStatus.IN_PROGRESS, "ended early")
+            if now >= state.end:
+                raise InvalidWindow(f"the window ends at {_shown(state.end)} anyway")
+            note = (command.note or "").strip() or None
+            return [MaintenanceEndedEarly(at=now, planned_end=state.end, note=note)]
         case CancelMaintenance():
             _require(state, MaintenanceStatus.PLANNED, "cancelled")
             reason = command.reason.strip()
@@ -430,12 +574,35 @@ def decide(
             _require(state, MaintenanceStatus.PLANNED, "started")
             if now < state.start:
                 raise NotDue(f"the window starts at {_shown(state.start)}")
-            return [MaintenanceStarted(at=now)]
+            return [MaintenanceStarted(at=now, business_opens_at=command.business_opens_at)]
         case CompleteMaintenance():
             _require(state, MaintenanceStatus.IN_PROGRESS, "completed")
             if now < state.end:
                 raise NotDue(f"the window ends at {_shown(state.end)}")
             return [MaintenanceCompleted(at=now)]
+        case OverrunMaintenance():
+            _require(state, MaintenanceStatus.IN_PROGRESS, "overrun")
+            opens = state.business_opens_at
+            if opens is None or state.overran_at is not None or opens >= state.end:
+                raise WrongStatus(
+                    f"maintenance {state.maintenance_id} does not reach business hours "
+                    f"before its end ({_shown(state.end)})"
+                )
+            if now < opens:
+                raise NotDue(f"business hours begin at {_shown(opens)}")
+            return [
+                MaintenanceOverran(
+                    at=now,
+                    business_opens_at=opens,
+                    request_id=overrun_request_id(state.maintenance_id),
+                )
+            ]
+        case RecordOverrunIncident():
+            if state.overran_at is None:
+                raise WrongStatus(f"maintenance {state.maintenance_id} has not overrun")
+            if state.incident_ticket_id is not None:
+                return []  # a repeated answer of intake: the same incident
+            return [MaintenanceIncidentOpened(at=now, ticket_id=command.ticket_id)]
         case RecordDeliveryFailure():
             return [
                 MaintenanceDeliveryFailed(
@@ -443,6 +610,31 @@ def decide(
                 )
             ]
     raise AssertionError(f"unknown command {command!r}")  # pragma: no cover
+
+
+def _extend(
+    state: MaintenanceState, command: ExtendMaintenance, now: datetime
+) -> list[MaintenanceEvent]:
+    # Only the end moves: the announced start stands, so the notice period is
+    # not asked for again; the customers are told at once.
+    if state.status not in (MaintenanceStatus.PLANNED, MaintenanceStatus.IN_PROGRESS):
+        _require(state, MaintenanceStatus.IN_PROGRESS, "extended")
+    reason = command.reason.strip()
+    if not reason:
+        raise MissingText("an extension needs a reason (sent to the customers)")
+    end = _utc(command.end)
+    if end <= state.end:
+        raise InvalidWindow(
+            f"an extension must end after the current end {_shown(state.end)} "
+            f"(to finish a running window sooner, end it early)"
+        )
+    if end <= _utc(now):
+        raise InvalidWindow(f"the new end {_shown(end)} has already passed")
+    return [
+        MaintenanceExtended(
+            at=now, previous_end=state.end, end=end, reason=reason, revision=state.revision + 1
+        )
+    ]
 
 
 def _require(state: MaintenanceState, status: MaintenanceStatus, verb: str) -> None:
@@ -478,9 +670,26 @@ def evolve(state: MaintenanceState | None, event: MaintenanceEvent) -> Maintenan
         case MaintenanceRescheduled():
             changes = {"start": event.start, "end": event.end, "revision": event.revision}
         case MaintenanceStarted():
-            changes = {"status": MaintenanceStatus.IN_PROGRESS, "started_at": event.at}
+            changes = {
+                "status": MaintenanceStatus.IN_PROGRESS,
+                "started_at": event.at,
+                "business_opens_at": event.business_opens_at,
+            }
+        case MaintenanceExtended():
+            changes = {"end": event.end, "revision": event.revision}
         case MaintenanceCompleted():
             changes = {"status": MaintenanceStatus.COMPLETED, "completed_at": event.at}
+        case MaintenanceEndedEarly():
+            # The window shown from now on is the one that really happened.
+            changes = {
+                "status": MaintenanceStatus.COMPLETED,
+                "completed_at": event.at,
+                "end": event.at,
+            }
+        case MaintenanceOverran():
+            changes = {"overran_at": event.at}
+        case MaintenanceIncidentOpened():
+            changes = {"incident_ticket_id": event.ticket_id}
         case MaintenanceCancelled():
             changes = {
                 "status": MaintenanceStatus.CANCELLED,
@@ -521,14 +730,22 @@ class PendingTimer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     at: datetime
-    command: StartMaintenance | CompleteMaintenance
+    command: StartMaintenance | CompleteMaintenance | OverrunMaintenance
 
 
 def pending_timer(state: MaintenanceState) -> PendingTimer | None:
-    """When the workflow must wake up next, and what to tell :func:`decide` then."""
+    """When the workflow must wake up next, and what to tell :func:`decide` then.
+
+    A running window that reaches business hours wakes up when they begin
+    (the overrun) before it wakes up for its end. The start command's
+    ``business_opens_at`` is left for the workflow to fill in.
+    """
     if state.status is MaintenanceStatus.PLANNED:
         return PendingTimer(at=state.start, command=StartMaintenance())
     if state.status is MaintenanceStatus.IN_PROGRESS:
+        opens = state.business_opens_at
+        if opens is not None and state.overran_at is None and opens < state.end:
+            return PendingTimer(at=opens, command=OverrunMaintenance())
         return PendingTimer(at=state.end, command=CompleteMaintenance())
     return None
 
@@ -541,6 +758,8 @@ class MaintenanceTemplate(StrEnum):
 
     ANNOUNCEMENT = "maintenance_announcement"
     RESCHEDULED = "maintenance_rescheduled"
+    EXTENDED = "maintenance_extended"
+    ENDED = "maintenance_ended"
     CANCELLED = "maintenance_cancelled"
 
 
@@ -556,6 +775,33 @@ def customer_recipients(policy: SlaPolicy) -> list[tuple[str, tuple[str, ...]]]:
         if contacts:
             recipients.append((customer.company, contacts))
     return recipients
+
+
+def unreached_customers(policy: SlaPolicy) -> tuple[str, ...]:
+    """Directory customers without any contact: a notice cannot reach them."""
+    return tuple(c.company for c in policy.customers if not c.contacts)
+
+
+def recipient_warnings(policy: SlaPolicy) -> list[str]:
+    """Warnings for the operator (English) about customers a notice will not reach.
+
+    The SLA promises the announcement to every customer; a directory entry
+    without a contact, or a directory without any, breaks that promise
+    silently unless the operator hears about it when planning.
+    """
+    warnings = []
+    if not customer_recipients(policy):
+        warnings.append(
+            f"no customer in the directory of policy {policy.name!r} has a contact: "
+            "nobody will be told about this maintenance by e-mail (status page only)"
+        )
+    unreached = unreached_customers(policy)
+    if unreached:
+        warnings.append(
+            f"{len(unreached)} directory customer(s) without a contact will not be told: "
+            + ", ".join(unreached)
+        )
+    return warnings
 
 
 def recipients_digest(to: Iterable[str]) -> str:
@@ -626,6 +872,12 @@ def messages_for(
                 "previous_start": event.previous_start.isoformat(),
                 "previous_end": event.previous_end.isoformat(),
             }
+        case MaintenanceExtended():
+            template = MaintenanceTemplate.EXTENDED
+            extra = {"previous_end": event.previous_end.isoformat(), "reason": event.reason}
+        case MaintenanceEndedEarly():
+            template = MaintenanceTemplate.ENDED
+            extra = {"planned_end": event.planned_end.isoformat(), "note": event.note}
         case MaintenanceCancelled():
             template = MaintenanceTemplate.CANCELLED
             extra = {"reason": event.reason}
@@ -659,7 +911,12 @@ def messages_for(
 
 
 class MaintenancePost(BaseModel):
-    """The current facts of one maintenance, sent by its workflow on every change."""
+    """The current facts of one maintenance, sent by its workflow on every change.
+
+    Attributes:
+        reason: Why it was cancelled, or (while planned or running) why it was
+            last extended.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -678,16 +935,23 @@ def maintenance_post_for(
     state: MaintenanceState, event: MaintenanceEvent
 ) -> MaintenancePost | None:
     """The status-page post of a maintenance event, if it changes the entry."""
+    reason = _latest_extension_reason(state)
     match event:
         case MaintenancePlanned() | MaintenanceRescheduled():
             shown = MaintenanceStatus.PLANNED
         case MaintenanceStarted():
             shown = MaintenanceStatus.IN_PROGRESS
-        case MaintenanceCompleted():
+        case MaintenanceExtended():
+            # Posted in the state it is in: a planned window stays planned.
+            shown = state.status
+        case MaintenanceCompleted() | MaintenanceEndedEarly():
             shown = MaintenanceStatus.COMPLETED
+            reason = None
         case MaintenanceCancelled():
             shown = MaintenanceStatus.CANCELLED
-        case MaintenanceDeliveryFailed():
+            reason = event.reason
+        case MaintenanceDeliveryFailed() | MaintenanceOverran() | MaintenanceIncidentOpened():
+            # The overrun's incident makes its own entry on the page.
             return None
     return MaintenancePost(
         maintenance_id=state.maintenance_id,
@@ -698,18 +962,31 @@ def maintenance_post_for(
         end=state.end,
         message=state.message,
         shipments_possible=state.shipments_possible,
-        reason=event.reason if isinstance(event, MaintenanceCancelled) else None,
+        reason=reason,
     )
 
 
+def _latest_extension_reason(state: MaintenanceState) -> str | None:
+    """Why the window was last extended (shown on the page while it is open)."""
+    for event in reversed(state.events):
+        if isinstance(event, MaintenanceExtended):
+            return event.reason
+    return None
+
+
 class MaintenanceEffects(BaseModel):
-    """What one event causes outside the workflow: customer e-mails and a status post."""
+    """What one event causes outside the workflow: customer e-mails, a status post, an incident.
+
+    Attributes:
+        open_incident: The overrun's incident is to be opened through intake.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     sequence: int
     messages: tuple[OutgoingMessage, ...] = ()
     post: MaintenancePost | None = None
+    open_incident: bool = False
 
 
 def effects_of(state: MaintenanceState, first: int, policy: SlaPolicy) -> list[MaintenanceEffects]:
@@ -723,7 +1000,63 @@ def effects_of(state: MaintenanceState, first: int, policy: SlaPolicy) -> list[M
             sequence=sequence,
             messages=tuple(messages_for(state, sequence, policy)),
             post=maintenance_post_for(state, state.events[sequence]),
+            open_incident=isinstance(state.events[sequence], MaintenanceOverran),
         )
-        if effects.messages or effects.post is not None:
+        if effects.messages or effects.post is not None or effects.open_incident:
             found.append(effects)
     return found
+
+
+# -- the overrun's incident --------------------------------------------------------------
+
+
+def overrun_request_id(maintenance_id: str) -> str:
+    """The intake request ID of a maintenance's overrun incident.
+
+    Fixed per maintenance, so a retried or repeated start finds the incident
+    opened the first time instead of opening a second one.
+    """
+    return f"maintenance-overrun:{maintenance_id}"
+
+
+def overrun_report(state: MaintenanceState, policy: SlaPolicy) -> IncidentReport:
+    """The disturbance report for a window that ran into business hours.
+
+    myconvento is locked while a window runs ("während der Wartungsfenster
+    üblicherweise für die Nutzung gesperrt"): for every user, no login is
+    possible. The report comes from the engine itself (channel ``monitoring``,
+    company as for monitoring alerts, the support lead as contact), is
+    received at the overrun instant, and carries the policy's
+    ``[maintenance] overrun_severity``.
+
+    Raises:
+        ValueError: The maintenance has not overrun.
+    """
+    if state.overran_at is None or state.business_opens_at is None:
+        raise ValueError(f"maintenance {state.maintenance_id} has not overrun")
+    tz = ZoneInfo(policy.calendar_spec.timezone)
+
+    def local(value: datetime) -> str:
+        return f"{value.astimezone(tz):%d.%m.%Y %H:%M} Uhr"
+
+    description = (
+        f"Die Wartungsarbeiten {state.maintenance_id} "
+        f"(betroffene Dienste: {', '.join(state.services)}) laufen über den Beginn der "
+        f"Bereitschaftszeit am {local(state.business_opens_at)} hinaus; "
+        f"angekündigtes Ende: {local(state.end)}. "
+        "myconvento ist während der Wartungsarbeiten für die Nutzung gesperrt."
+    )
+    monitoring = policy.intake.monitoring
+    return IncidentReport(
+        company=monitoring.company,
+        full_name=monitoring.full_name,
+        email=policy.contacts.support_lead,
+        description=description,
+        first_noticed_at=state.overran_at,
+        scope=Scope.ALL_WORKSTATIONS,
+        reproducible=True,
+        channel=Channel.MONITORING,
+        request_id=overrun_request_id(state.maintenance_id),
+        reported_severity=policy.maintenance.overrun_severity,
+        login_impossible=True,
+    )

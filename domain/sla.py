@@ -136,6 +136,13 @@ class MaintenancePolicy(BaseModel):
         description="calendar (not business) time between announcement and start",
     )
     window: MaintenanceWindow = MaintenanceWindow()
+    overrun_severity: Severity = Field(
+        default=Severity.CRITICAL,
+        description=(
+            "severity of the incident opened when a running window reaches business hours "
+            "(myconvento is locked while a window runs: no login possible)"
+        ),
+    )
 
 
 class OnCallPolicy(BaseModel):

@@ -103,7 +103,8 @@ class MaintenanceEntry(BaseModel):
     Attributes:
         updated_at: When the latest post was made; a completed or cancelled
             entry ages off :data:`RESOLVED_RETENTION` after it.
-        reason: Why it was cancelled, if it was.
+        reason: Why it was cancelled, if it was; while planned or running, why
+            it was last extended.
     """
 
     model_config = ConfigDict(frozen=True)

@@ -170,6 +170,7 @@ async def open_incident(
     oncall_windows: Sequence[OnCallWindow] | None = None,
     source: str | None = None,
     match_content: bool = True,
+    publish_unconfirmed: bool | None = None,
 ) -> OpenedIncident:
     """:func:`report_incident`, answering the ticket's clock and what is missing.
 
@@ -187,6 +188,10 @@ async def open_incident(
             (:class:`~service.intake.IntakeConflict`). Off for monitoring alert
             groups: every notification of a group differs and belongs to the
             group's one incident.
+        publish_unconfirmed: Whether a monitoring report goes on the status
+            page at once (default: ``[intake.monitoring] publish_unconfirmed``).
+            The engine's own reports (an overrunning maintenance) know what they
+            say and pass ``True``.
 
     Raises:
         IntakeError: The report is refused; nothing was started.
@@ -217,8 +222,14 @@ async def open_incident(
             status_page_id,
             windows,
             clock,
+            publish,
         )
 
+    publish = (
+        policy.intake.monitoring.publish_unconfirmed
+        if publish_unconfirmed is None
+        else publish_unconfirmed
+    )
     request_id = parsed.request_id
     content = content_digest(parsed)
 
@@ -262,6 +273,7 @@ async def _start(
     status_page_id: str,
     oncall_windows: tuple[OnCallWindow, ...],
     clock: IncidentClock,
+    publish_unconfirmed: bool,
 ) -> WorkflowHandle[IncidentWorkflow, Any]:
     severity = report.suggested_severity()
     # Computed once, by the caller: the deadlines set the search attributes at
@@ -279,7 +291,7 @@ async def _start(
             search_index=index,
             clock=clock,
             customer_lane=True,
-            publish_unconfirmed=policy.intake.monitoring.publish_unconfirmed,
+            publish_unconfirmed=publish_unconfirmed,
             rules=RULES,
         ),
         id=ticket_id,

@@ -2,7 +2,9 @@
 
 ``sla maintenance plan`` (and any tool that plans windows) calls
 :func:`start_maintenance`; the workflow then announces, posts and follows the
-window (:mod:`workflows.maintenance`).
+window (:mod:`workflows.maintenance`). :func:`open_overrun_incident` is the
+intake the worker gives the maintenance activities for a window that ran into
+business hours.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
 )
 
+from activities.maintenance import OverrunIncidentOpened, OverrunIncidentRequest
 from domain.maintenance import MaintenancePlan, MaintenanceStatus, check_plan, maintenance_id
+from domain.report import IncidentReport
 from domain.sla import SlaPolicy
+from service.incidents import open_incident
 from workflows import names
 from workflows.maintenance import MaintenanceInput, MaintenanceWorkflow, visibility_memo
 
@@ -65,3 +70,33 @@ async def start_maintenance(
         static_summary=f"maintenance {', '.join(plan.services)}",
     )
     return workflow_id
+
+
+OVERRUN_SOURCE = "maintenance"
+"""The intake source recorded on overrun incidents."""
+
+
+async def open_overrun_incident(
+    client: Client, report: IncidentReport, request: OverrunIncidentRequest
+) -> OverrunIncidentOpened:
+    """Open the incident of an overrunning maintenance through intake (idempotent).
+
+    Received at the overrun instant, so a retry on another day still derives
+    the same ticket; published on the status page at once (all users are
+    locked out, which the engine knows first-hand).
+
+    Raises:
+        IntakeError: The report is refused; nothing was started.
+    """
+    received_at = request.maintenance.overran_at
+    opened = await open_incident(
+        client,
+        report,
+        policy=request.policy,
+        received_at=received_at,
+        task_queue=request.task_queue,
+        status_page_id=request.status_page_id,
+        source=OVERRUN_SOURCE,
+        publish_unconfirmed=True,
+    )
+    return OverrunIncidentOpened(ticket_id=opened.ticket_id, created=opened.created)

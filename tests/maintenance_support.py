@@ -40,11 +40,24 @@ def directory_policy() -> SlaPolicy:
     return SlaPolicy.from_mapping({**data, "customers": CUSTOMERS}, source="test policy")
 
 
-def write_directory_policy(path: Path) -> Path:
-    """:func:`directory_policy` as a TOML file (for ``--policy``)."""
+def write_directory_policy(
+    path: Path, *, unreachable: bool = True, closed_dates: tuple[date, ...] = ()
+) -> Path:
+    """:func:`directory_policy` as a TOML file (for ``--policy``).
+
+    Args:
+        path: Where to write it.
+        unreachable: Keep the customer without a contact (planning warns about it).
+        closed_dates: Extra closed days of the calendar (no business hours then).
+    """
     shipped = resources.files("domain.policies").joinpath("myconvento.toml").read_text("utf-8")
+    if closed_dates:
+        days = ", ".join(f'"{d.isoformat()}"' for d in closed_dates)
+        shipped = shipped.replace("closed_dates = []", f"closed_dates = [{days}]", 1)
     extra = []
     for customer in CUSTOMERS[1:]:
+        if not unreachable and not customer.get("contacts"):
+            continue
         lines = ["", "[[customers]]", f'company = "{customer["company"]}"']
         contacts = ", ".join(f'"{c}"' for c in customer.get("contacts", []))
         lines.append(f"contacts = [{contacts}]")
@@ -62,3 +75,13 @@ def next_weekday_at(after: datetime, weekday: int, clock: time, *, lead: timedel
         if candidate.weekday() == weekday and candidate >= after + lead:
             return candidate
         day += timedelta(days=1)
+
+
+def write_policy_without_contacts(path: Path) -> Path:
+    """The shipped policy whose only directory customer has no contact (nobody to tell)."""
+    shipped = resources.files("domain.policies").joinpath("myconvento.toml").read_text("utf-8")
+    text = shipped.replace('contacts = ["it@beispiel-versand.de"]', "contacts = []", 1)
+    assert text != shipped, "the shipped policy's customer changed"
+    path.write_text(text, "utf-8")
+    SlaPolicy.from_file(path)
+    return path

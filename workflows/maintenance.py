@@ -5,10 +5,15 @@ Orchestration only; the rules live in :mod:`domain.maintenance`. The workflow
 * opens the maintenance from its validated plan and announces it at once
   (one e-mail per directory customer) and on the status page ("geplant"),
 * sleeps until the window starts, then until it ends, posting "in progress"
-  and "completed" to the status page; a reschedule re-announces and the
-  timer is recomputed on the next turn of the loop,
-* accepts ``reschedule`` and ``cancel`` as updates (validated first, so a
-  refusal never reaches history) and answers the ``view`` query,
+  and "completed" to the status page; a reschedule or an extension
+  re-announces and the timer is recomputed on the next turn of the loop,
+* at the start asks a local activity when business hours begin next; a window
+  still running then has overrun: the workflow opens an incident through
+  intake (idempotent: its request ID derives from the maintenance ID) and
+  records its ticket ID,
+* accepts ``reschedule``, ``extend``, ``end`` (early) and ``cancel`` as
+  updates (validated first, so a refusal never reaches history) and answers
+  the ``view`` query,
 * keeps the ``WindowStart`` and ``LifecycleState`` search attributes and the
   ``window_end`` memo current, for ``sla maintenance list``.
 
@@ -28,26 +33,34 @@ from temporalio.exceptions import ApplicationError
 
 from workflows.delivery import Failed, attempt, deliver_message
 from workflows.effect_queue import EffectQueue
-from workflows.options import ACTIVITY_TIMEOUT, RETRY, checked_input, refusal
+from workflows.options import ACTIVITY_TIMEOUT, LOCAL_TIMEOUT, RETRY, checked_input, refusal
 from workflows.timers import ProvenClock
 from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
+    from activities.calendar import CalendarActivities, OpeningRequest
+    from activities.maintenance import MaintenanceActivities, OverrunIncidentRequest
     from activities.status_page import MaintenancePostRequest, StatusPostActivities
     from domain.errors import DomainError
     from domain.maintenance import (
         CancelMaintenance,
+        EndMaintenance,
+        ExtendMaintenance,
         MaintenanceCommand,
         MaintenanceEffects,
         MaintenancePlan,
         MaintenanceState,
         PlanMaintenance,
         RecordDeliveryFailure,
+        RecordOverrunIncident,
         RescheduleMaintenance,
+        StartMaintenance,
+        customer_recipients,
         decide,
         effects_of,
         fold,
         pending_timer,
+        unreached_customers,
     )
     from domain.messages import OutgoingMessage
     from domain.sla import SlaPolicy
@@ -57,6 +70,13 @@ WINDOW_END_MEMO = "window_end"
 """Memo key of the window's end (the dev server allows only 3 Datetime search attributes)."""
 SERVICES_MEMO = "services"
 MESSAGE_MEMO = "message"
+
+WATCH_OVERRUN = "maintenance-watch-overrun"
+"""Patch: the start asks when business hours begin (a local activity) to watch for an overrun.
+
+Runs that reached their start before it replay without the activity and are
+not watched; runs started after it (or still waiting for their start) are.
+"""
 
 
 class MaintenanceInput(BaseModel):
@@ -95,8 +115,16 @@ class MaintenanceWorkflow:
         try:
             # The notice period counts from when the operator planned, which
             # the client checked; a slow start must not turn it into a refusal.
+            # Who is told is recorded on the planned event (the operator was
+            # warned about customers without contact when planning). Computed
+            # from the input alone, so it is the same on replay.
             self._apply(
-                PlanMaintenance(maintenance_id=input.maintenance_id, plan=input.plan),
+                PlanMaintenance(
+                    maintenance_id=input.maintenance_id,
+                    plan=input.plan,
+                    recipients=len(customer_recipients(input.policy)),
+                    unreached=unreached_customers(input.policy),
+                ),
                 input.planned_at,
             )
         except DomainError as error:
@@ -122,6 +150,24 @@ class MaintenanceWorkflow:
 
     @reschedule.validator
     def _validate_reschedule(self, command: RescheduleMaintenance) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def extend(self, command: ExtendMaintenance) -> MaintenanceState:
+        """Move the end later (planned or running); customers are told the new end and why."""
+        return self._handle_update(command)
+
+    @extend.validator
+    def _validate_extend(self, command: ExtendMaintenance) -> None:
+        self._validate(command)
+
+    @workflow.update
+    def end(self, command: EndMaintenance) -> MaintenanceState:
+        """End a running window now, before its end; customers and the status page are told."""
+        return self._handle_update(command)
+
+    @end.validator
+    def _validate_end(self, command: EndMaintenance) -> None:
         self._validate(command)
 
     @workflow.update
@@ -188,7 +234,18 @@ class MaintenanceWorkflow:
         timer = pending_timer(state)
         assert timer is not None, "an open maintenance always waits for its start or end"
         if self._clock.has_passed(timer.at):
-            self._apply(timer.command, timer.at)
+            command = timer.command
+            if isinstance(command, StartMaintenance) and workflow.patched(WATCH_OVERRUN):
+                opens = await workflow.execute_local_activity_method(
+                    CalendarActivities.compute_business_opening,
+                    OpeningRequest(policy=self._policy, at=timer.at),
+                    start_to_close_timeout=LOCAL_TIMEOUT,
+                    summary="business hours begin",
+                )
+                if self._state is not state:
+                    return  # an update came first (a cancel, a reschedule): decide anew
+                command = StartMaintenance(business_opens_at=opens)
+            self._apply(command, timer.at)
             return
         await self._clock.sleep_until(
             timer.at,
@@ -199,7 +256,9 @@ class MaintenanceWorkflow:
     # -- side effects -------------------------------------------------------------
 
     async def _deliver(self, effects: MaintenanceEffects) -> None:
-        """Deliver one event's customer e-mails and status post (the effect queue's)."""
+        """Deliver one event's customer e-mails, status post and incident (the effect queue's)."""
+        if effects.open_incident:
+            await self._open_overrun_incident()
         for message in effects.messages:
             await self._send(message)
         if effects.post is not None:
@@ -227,6 +286,36 @@ class MaintenanceWorkflow:
                     ),
                     self._clock.now(),
                 )
+
+    async def _open_overrun_incident(self) -> None:
+        opened = await attempt(
+            workflow.execute_activity_method(
+                MaintenanceActivities.open_overrun_incident,
+                OverrunIncidentRequest(
+                    maintenance=self._current,
+                    policy=self._policy,
+                    task_queue=workflow.info().task_queue,
+                    status_page_id=self._input.status_page_id,
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                schedule_to_close_timeout=self._policy.effects.give_up_after,
+                retry_policy=RETRY,
+                summary="open overrun incident",
+            ),
+            self._policy.effects.give_up_after,
+        )
+        if isinstance(opened, Failed):
+            # Recorded where the operator looks (`sla maintenance show`).
+            self._apply(
+                RecordDeliveryFailure(
+                    template="overrun_incident",
+                    to=(self._policy.contacts.support_lead,),
+                    error=opened.error,
+                ),
+                self._clock.now(),
+            )
+            return
+        self._apply(RecordOverrunIncident(ticket_id=opened.ticket_id), self._clock.now())
 
     async def _send(self, message: OutgoingMessage) -> None:
         undelivered = await deliver_message(message, RETRY, self._policy.effects.give_up_after)

@@ -1,8 +1,9 @@
 """``sla maintenance …`` in process through typer's ``CliRunner``.
 
 Commands run in a thread (the CLI calls ``asyncio.run`` itself). Plan, show,
-reschedule and cancel run against the time-skipping server (no time is skipped
-here: the CLI checks the notice period against the wall clock); ``list`` needs
+reschedule, extend, end and cancel run against the time-skipping server (no
+time is skipped here: the CLI checks the notice period against the wall clock;
+a running window is started directly, planned "earlier", instead); ``list`` needs
 visibility and runs against the dev server. The worker for the CLI's task queue
 comes from ``tests/cli/conftest.py``, whose teardown terminates what is left.
 Each test waits until the status page shows its last change, so nothing is in
@@ -23,13 +24,18 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cli.main import app
+from domain.maintenance import MaintenancePlan, MaintenanceState, MaintenanceStatus
+from domain.sla import SlaPolicy
+from service.maintenance import start_maintenance
 from tests.cli.conftest import CliStack, eventually
 from tests.maintenance_support import (
     BERLIN,
     EXPECTED_RECIPIENTS,
     next_weekday_at,
     write_directory_policy,
+    write_policy_without_contacts,
 )
+from workflows.maintenance import MaintenanceWorkflow
 
 runner = CliRunner()
 MAINTENANCE_ID = re.compile(r"^MNT-\d{8}-\d{4}-[A-Z2-7]{4}$")
@@ -38,8 +44,15 @@ FRIDAY, SATURDAY = 4, 5
 
 @pytest.fixture(scope="module")
 def policy_file(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The shipped policy with three customers to write to."""
-    return str(write_directory_policy(tmp_path_factory.mktemp("policy") / "directory.toml"))
+    """The shipped policy with three customers to write to (and none without contact)."""
+    path = tmp_path_factory.mktemp("policy") / "directory.toml"
+    return str(write_directory_policy(path, unreachable=False))
+
+
+@pytest.fixture(scope="module")
+def unreachable_policy_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """:func:`policy_file` plus a directory customer without any contact."""
+    return str(write_directory_policy(tmp_path_factory.mktemp("policy") / "unreachable.toml"))
 
 
 async def sla(stack: CliStack, *args: str) -> Result:
@@ -391,3 +404,181 @@ async def test_list_shows_windows_from_visibility(dev_cli: CliStack, policy_file
     assert "planned" in table
     await page_shows(dev_cli, first, "planned")
     await page_shows(dev_cli, second, "cancelled")
+
+
+# -- who is told, extend, end early (issue 16) ---------------------------------------------
+
+
+async def test_plan_warns_about_customers_without_a_contact(
+    ts_cli: CliStack, unreachable_policy_file: str
+) -> None:
+    args = plan_args(friday_evening(4), 4, "--policy", unreachable_policy_file)
+    result = await sla(ts_cli, *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    printed = json.loads(result.stdout)
+    (warning,) = printed["warnings"]
+    assert "without a contact will not be told: Ohne Kontakt GmbH" in warning
+    assert result.stderr.splitlines() == [f"warning: {warning}"]
+    maintenance = printed["maintenance_id"]
+    await mailed(ts_cli, "maintenance_announcement", maintenance, len(EXPECTED_RECIPIENTS))
+    opened = (await show(ts_cli, maintenance))["events"][0]
+    assert opened["recipients"] == len(EXPECTED_RECIPIENTS)
+    assert opened["unreached"] == ["Ohne Kontakt GmbH"]
+    await page_shows(ts_cli, maintenance, "planned")
+
+
+async def test_plan_with_nobody_to_tell_warns_clearly(
+    ts_cli: CliStack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = write_policy_without_contacts(tmp_path_factory.mktemp("policy") / "nobody.toml")
+    result = await sla(ts_cli, *plan_args(friday_evening(5), 4, "--policy", str(path)))
+    assert result.exit_code == 0, result.stderr
+    maintenance = result.stdout.strip()
+    assert MAINTENANCE_ID.match(maintenance)
+    assert "warning: no customer in the directory" in result.stderr
+    assert "nobody will be told about this maintenance by e-mail" in result.stderr
+    assert "Beispiel Versand GmbH" in result.stderr
+    await page_shows(ts_cli, maintenance, "planned")
+    assert outbox(ts_cli, "maintenance_announcement", maintenance) == []
+
+
+async def test_plan_warns_when_the_window_reaches_business_hours(
+    ts_cli: CliStack, policy_file: str
+) -> None:
+    start = friday_evening(6)
+    args = plan_args(start, 64, "--policy", policy_file, "--json")  # Fri 18:00 → Mon 10:00
+    result = await sla(ts_cli, *args)
+    assert result.exit_code == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    assert any("outside the usual maintenance window" in w for w in warnings)
+    (reaching,) = [w for w in warnings if "reaches business hours" in w]
+    assert "a critical incident is opened for all users" in reaching
+    await page_shows(ts_cli, json.loads(result.stdout)["maintenance_id"], "planned")
+
+
+async def test_extend_a_planned_window_re_announces_and_warns_about_business_hours(
+    ts_cli: CliStack, policy_file: str
+) -> None:
+    start = friday_evening(7)
+    maintenance = await plan(ts_cli, policy_file, start)
+    await mailed(ts_cli, "maintenance_announcement", maintenance, len(EXPECTED_RECIPIENTS))
+
+    later = start + timedelta(hours=5)
+    result = ok(
+        await sla(ts_cli, "extend", maintenance, "--until", local(later), "--reason", "Mehr Daten.")
+    )
+    assert result.stdout == (
+        f"{maintenance}: extended until {later:%a %d.%m.%Y} 23:00 (state planned)\n"
+    )
+    await mailed(ts_cli, "maintenance_extended", maintenance, len(EXPECTED_RECIPIENTS))
+
+    monday = start + timedelta(days=2, hours=16)  # Monday 10:00
+    result = await sla(
+        ts_cli,
+        "extend",
+        maintenance,
+        "--until",
+        local(monday),
+        "--reason",
+        "Migration dauert an.",
+        "--policy",
+        policy_file,
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed["revision"] == 2
+    assert datetime.fromisoformat(printed["end"]) == monday
+    (warning,) = printed["warnings"]
+    assert "reaches business hours" in warning
+    assert result.stderr.splitlines() == [f"warning: {warning}"]
+    await mailed(ts_cli, "maintenance_extended", maintenance, 2 * len(EXPECTED_RECIPIENTS))
+
+    refused(
+        await sla(ts_cli, "extend", maintenance, "--until", local(later), "--reason", "x"),
+        "must end after the current end",
+    )
+    refused(
+        await sla(
+            ts_cli,
+            "extend",
+            maintenance,
+            "--until",
+            local(monday + timedelta(hours=1)),
+            "--reason",
+            " ",
+        ),
+        "reason",
+    )
+    refused(await sla(ts_cli, "end", maintenance), "has not started yet")
+    refused(
+        await sla(
+            ts_cli, "extend", "MNT-20991231-1800-ZZZZ", "--until", local(monday), "--reason", "x"
+        ),
+        "unknown maintenance",
+    )
+    refused(await sla(ts_cli, "end", "MNT-20991231-1800-ZZZZ"), "unknown maintenance")
+    await page_shows(ts_cli, maintenance, "planned")
+
+
+async def test_extend_and_end_a_running_window(
+    ts_cli: CliStack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Running at once: planned "two days ago" so that it has started already; the
+    # calendar is closed these days, so the window reaches no business hours.
+    now = await ts_cli.now()
+    today = now.astimezone(BERLIN).date()
+    closed = tuple(today + timedelta(days=d) for d in range(-1, 4))
+    policy_path = write_directory_policy(
+        tmp_path_factory.mktemp("policy") / "closed.toml", unreachable=False, closed_dates=closed
+    )
+    policy = SlaPolicy.from_file(policy_path)
+    plan = MaintenancePlan(
+        start=now - timedelta(minutes=5),
+        end=now + timedelta(hours=2),
+        services=("Versand",),
+        message=f"Serverumzug {uuid.uuid4().hex[:8]}",
+    )
+    maintenance = await start_maintenance(
+        ts_cli.client, plan, policy=policy, now=now - timedelta(hours=49)
+    )
+    ts_cli.tickets.append(maintenance)
+    handle = ts_cli.client.get_workflow_handle_for(MaintenanceWorkflow.run, maintenance)
+
+    async def running() -> bool:
+        state: MaintenanceState = await handle.query(MaintenanceWorkflow.view)
+        return state.status is MaintenanceStatus.IN_PROGRESS
+
+    await eventually(running)
+
+    until = now + timedelta(hours=3)
+    printed = loads(
+        await sla(
+            ts_cli,
+            "extend",
+            maintenance,
+            "--until",
+            until.isoformat(),
+            "--reason",
+            "Umzug dauert länger.",
+            "--policy",
+            str(policy_path),
+            "--json",
+        )
+    )
+    assert printed["status"] == "in_progress"
+    assert printed["warnings"] == []
+    await mailed(ts_cli, "maintenance_extended", maintenance, len(EXPECTED_RECIPIENTS))
+
+    result = ok(await sla(ts_cli, "end", maintenance, "--note", "Umzug abgeschlossen."))
+    assert result.stdout == f"{maintenance}: ended early (state completed)\n"
+    await mailed(ts_cli, "maintenance_ended", maintenance, len(EXPECTED_RECIPIENTS))
+    await page_shows(ts_cli, maintenance, "completed")
+
+    refused(await sla(ts_cli, "end", maintenance, "--json"), maintenance)
+    view = await show(ts_cli, maintenance)
+    assert view["status"] == "completed"
+    assert [e["type"] for e in view["events"]] == ["planned", "started", "extended", "ended_early"]
+    assert view["events"][-1]["note"] == "Umzug abgeschlossen."
+    screen = ok(await sla(ts_cli, "show", maintenance)).stdout
+    assert "ended_early" in screen

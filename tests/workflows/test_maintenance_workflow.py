@@ -1,10 +1,12 @@
 """``MaintenanceWorkflow`` on the time-skipping server: announcements, timers, page, refusals.
 
 Windows are placed relative to the server's clock (shared by the session and
-only moving forward), so the tests do not depend on the date they run on. Every
-workflow a test starts — maintenance and its status page — is terminated at the
-end once it has nothing in flight: a workflow left with a timer or an activity
-would stop the shared server from skipping time for later tests.
+only moving forward), so the tests do not depend on the date they run on; unless
+a test asks for another slot, on a Saturday, so that no window reaches business
+hours and overruns by accident. Every workflow a test starts — maintenance, its
+status page, an overrun's incident — is terminated at the end once it has
+nothing in flight: a workflow left with a timer or an activity would stop the
+shared server from skipping time for later tests.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any, TypeVar, cast
 
@@ -29,26 +31,37 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from activities.maintenance import OverrunIncidentRequest
 from domain.errors import DomainErrorKind
 from domain.maintenance import (
     CancelMaintenance,
+    EndMaintenance,
+    ExtendMaintenance,
     InsufficientNotice,
     MaintenanceErrorKind,
+    MaintenanceIncidentOpened,
+    MaintenanceOverran,
     MaintenancePlan,
+    MaintenancePlanned,
     MaintenanceState,
     MaintenanceStatus,
     RescheduleMaintenance,
     maintenance_id,
+    overrun_report,
+    overrun_request_id,
 )
+from domain.sla import Severity
 from domain.status import RESOLVED_RETENTION
-from service.maintenance import start_maintenance
+from service.maintenance import open_overrun_incident, start_maintenance
 from tests.conftest import Stack
-from tests.maintenance_support import EXPECTED_RECIPIENTS, directory_policy
+from tests.maintenance_support import EXPECTED_RECIPIENTS, directory_policy, next_weekday_at
 from workflows import names
+from workflows.incident import IncidentWorkflow
 from workflows.maintenance import WINDOW_END_MEMO, MaintenanceWorkflow
 
 POLICY = directory_policy()
 CUSTOMERS = len(EXPECTED_RECIPIENTS)
+SATURDAY, SUNDAY, FRIDAY = 5, 6, 4
 
 T = TypeVar("T")
 Handle = WorkflowHandle[MaintenanceWorkflow, MaintenanceState]
@@ -120,12 +133,15 @@ class Harness:
         length: timedelta = timedelta(hours=4),
         shipments_possible: bool = True,
         message: str = "Wir spielen ein Update der Datenbank ein.",
+        weekday: int = SATURDAY,
+        at: time = time(10, 0),
     ) -> tuple[Handle, MaintenancePlan]:
-        """Plan a maintenance ``lead`` after the server's now, announced at once."""
+        """Plan a maintenance on the first ``weekday`` at ``at`` (Berlin) ``lead`` or more ahead."""
         now = await self.stack.now()
+        start = next_weekday_at(now, weekday, at, lead=lead)
         plan = MaintenancePlan(
-            start=now + lead,
-            end=now + lead + length,
+            start=start,
+            end=start + length,
             services=("Versand", "Statistik"),
             shipments_possible=shipments_possible,
             message=message,
@@ -291,7 +307,7 @@ async def test_reschedule_re_announces_and_moves_the_timers(h: Harness) -> None:
     mid = handle.id
     await announced(h.stack, "maintenance_announcement", mid)
 
-    later = plan.start + timedelta(days=3)
+    later = plan.start + timedelta(days=14)  # a Saturday again: no business hours
     state = await handle.execute_update(
         MaintenanceWorkflow.reschedule,
         RescheduleMaintenance(start=later, end=later + timedelta(hours=2)),
@@ -309,7 +325,9 @@ async def test_reschedule_re_announces_and_moves_the_timers(h: Harness) -> None:
 
     # Moved again, this time earlier than the pending timer: the timer follows.
     # A minute of slack: the validator judges by the workflow's (slightly later) clock.
-    earlier = await h.stack.now() + timedelta(hours=48, minutes=1)
+    earlier = next_weekday_at(
+        await h.stack.now(), SUNDAY, time(10, 0), lead=timedelta(hours=48, minutes=1)
+    )
     assert earlier < later
     state = await handle.execute_update(
         MaintenanceWorkflow.reschedule,
@@ -443,3 +461,159 @@ async def test_planning_the_same_maintenance_again_is_idempotent(h: Harness) -> 
     assert again == handle.id
     assert (await handle.describe()).run_id == first_run
     assert len(mails(h.stack, "maintenance_announcement", handle.id)) == CUSTOMERS
+
+
+# -- follow-through: who is told, extend, end early, overrun (issue 16) -------------------------
+
+
+def body_text(message: EmailMessage) -> str:
+    body = message.get_body()
+    assert body is not None
+    return " ".join(str(body.get_content()).split())
+
+
+async def test_the_plan_records_who_was_told_and_the_customer_without_contact(
+    h: Harness,
+) -> None:
+    handle, _ = await h.plan()
+    await announced(h.stack, "maintenance_announcement", handle.id)
+    opened = (await view(handle)).events[0]
+    assert isinstance(opened, MaintenancePlanned)
+    assert opened.recipients == CUSTOMERS
+    assert opened.unreached == ("Ohne Kontakt GmbH",)
+
+
+async def test_extend_a_running_window_re_announces_and_moves_the_end(h: Harness) -> None:
+    handle, plan = await h.plan()
+    mid = handle.id
+    await announced(h.stack, "maintenance_announcement", mid)
+    await h.stack.skip_to(plan.start + timedelta(seconds=1))
+    await status_is(handle, MaintenanceStatus.IN_PROGRESS)
+
+    new_end = plan.end + timedelta(hours=2)
+    state = await handle.execute_update(
+        MaintenanceWorkflow.extend,
+        ExtendMaintenance(end=new_end, reason="Die Migration dauert länger."),
+    )
+    assert state.end == new_end and state.revision == 1
+    sent = await announced(h.stack, "maintenance_extended", mid)
+    assert "Grund: Die Migration dauert länger." in body_text(sent[0])
+
+    async def page_extended() -> None:
+        entry = await page_shows(h.stack, mid, "in_progress", "Laufende Wartungsarbeiten")
+        assert datetime.fromisoformat(entry["end"]) == new_end, entry
+        assert entry["reason"] == "Die Migration dauert länger."
+
+    await eventually(page_extended)
+    memo = await (await handle.describe()).memo()
+    assert memo[WINDOW_END_MEMO] == new_end.isoformat()
+
+    # The old end passes: still running. The new one ends it.
+    await h.stack.skip_to(plan.end + timedelta(minutes=1))
+    assert (await view(handle)).status is MaintenanceStatus.IN_PROGRESS
+    await h.stack.skip_to(new_end + timedelta(seconds=1))
+    done = await status_is(handle, MaintenanceStatus.COMPLETED)
+    assert [e.type for e in done.events] == ["planned", "started", "extended", "completed"]
+    assert done.incident_ticket_id is None  # Saturday: no business hours reached
+
+
+async def test_end_early_completes_at_once_and_tells_everybody(h: Harness) -> None:
+    handle, plan = await h.plan()
+    mid = handle.id
+    await announced(h.stack, "maintenance_announcement", mid)
+    await refused(
+        handle.execute_update(MaintenanceWorkflow.end, EndMaintenance()),
+        DomainErrorKind.WRONG_STATUS.value,
+    )
+    await h.stack.skip_to(plan.start + timedelta(hours=1))
+    await status_is(handle, MaintenanceStatus.IN_PROGRESS)
+
+    state = await handle.execute_update(
+        MaintenanceWorkflow.end, EndMaintenance(note="Das Update ist eingespielt.")
+    )
+    assert state.status is MaintenanceStatus.COMPLETED
+    assert state.end < plan.end
+    sent = await announced(h.stack, "maintenance_ended", mid)
+    assert "früher als angekündigt abgeschlossen" in body_text(sent[0])
+    await page_shows(h.stack, mid, "completed", "Abgeschlossene Wartungsarbeiten")
+    final = await handle.result()
+    assert [e.type for e in final.events] == ["planned", "started", "ended_early"]
+    await refused_closed(
+        handle.execute_update(
+            MaintenanceWorkflow.extend,
+            ExtendMaintenance(end=plan.end + timedelta(hours=1), reason="zu spät"),
+        )
+    )
+
+
+async def refused_closed(call: Awaitable[object]) -> None:
+    """A closed maintenance's workflow takes no update at all."""
+    with pytest.raises((RPCError, WorkflowUpdateFailedError)):
+        await call
+
+
+async def test_a_window_extended_into_business_hours_opens_one_incident(h: Harness) -> None:
+    # The usual Friday window, extended into the next business day (Monday 08:00,
+    # or later after a holiday: the calendar says when).
+    handle, plan = await h.plan(weekday=FRIDAY, at=time(18, 0))
+    mid = handle.id
+    await announced(h.stack, "maintenance_announcement", mid)
+    await h.stack.skip_to(plan.start + timedelta(seconds=1))
+    running = await status_is(handle, MaintenanceStatus.IN_PROGRESS)
+    opening = POLICY.calendar.next_open(plan.start)
+    assert running.business_opens_at == opening
+
+    await handle.execute_update(
+        MaintenanceWorkflow.extend,
+        ExtendMaintenance(end=opening + timedelta(hours=2), reason="Migration dauert an."),
+    )
+    await announced(h.stack, "maintenance_extended", mid)
+    await h.stack.skip_to(opening + timedelta(seconds=5))
+
+    async def incident_recorded() -> MaintenanceState:
+        state = await view(handle)
+        assert state.incident_ticket_id is not None, [e.type for e in state.events]
+        return state
+
+    state = await eventually(incident_recorded, 10.0)
+    ticket_id = state.incident_ticket_id
+    assert ticket_id is not None
+    h.started.append(ticket_id)
+    overruns = [e for e in state.events if isinstance(e, MaintenanceOverran)]
+    incidents = [e for e in state.events if isinstance(e, MaintenanceIncidentOpened)]
+    assert [e.at for e in overruns] == [opening]
+    assert [e.ticket_id for e in incidents] == [ticket_id]
+    assert state.status is MaintenanceStatus.IN_PROGRESS
+
+    incident = h.stack.client.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
+    description = await incident.describe()
+    assert description.status is WorkflowExecutionStatus.RUNNING
+    assert description.typed_search_attributes.get(names.SEVERITY) == Severity.CRITICAL.value
+    assert (await description.memo())["request_id"] == overrun_request_id(mid)
+
+    # All users are locked out: the incident is on the status page at once.
+    async def published() -> None:
+        document = json.loads((h.stack.status_dir / "status.json").read_text("utf-8"))
+        assert [e["ticket_id"] for e in document["active"]] == [ticket_id], document["active"]
+
+    await eventually(published)
+
+    # Asking intake again (a retried activity) finds the same incident.
+    again = await open_overrun_incident(
+        h.stack.client,
+        overrun_report(state, POLICY),
+        OverrunIncidentRequest(
+            maintenance=state,
+            policy=POLICY,
+            task_queue=h.stack.task_queue,
+            status_page_id=h.stack.status_page_id,
+        ),
+    )
+    assert (again.ticket_id, again.created) == (ticket_id, False)
+
+    # Ended early after all: customers are told; the incident stays for the operator.
+    await handle.execute_update(MaintenanceWorkflow.end, EndMaintenance())
+    final = await handle.result()
+    assert final.incident_ticket_id == ticket_id
+    assert sum(isinstance(e, MaintenanceIncidentOpened) for e in final.events) == 1
+    assert (await incident.describe()).status is WorkflowExecutionStatus.RUNNING
