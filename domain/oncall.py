@@ -47,7 +47,7 @@ from domain.calendar import BusinessCalendar, parse_clock
 from domain.errors import AlreadyDone, NotDue, WrongStatus, describe_validation_error
 from domain.ids import day_stamped_id
 from domain.messages import OutgoingMessage, make_message_id
-from domain.sla import OnCallPolicy, SlaPolicy
+from domain.sla import OnCallPolicy, Plan, SlaPolicy
 from domain.values import (
     AwareDatetime,
     FreeText,
@@ -655,7 +655,12 @@ def customer_recipients(policy: SlaPolicy, company: str) -> tuple[tuple[str, ...
 
 
 def _context(booking: OnCallBooking, policy: SlaPolicy) -> dict[str, object]:
+    # A booking names a directory customer (an operator books it), so its entry's
+    # plan is the customer's: premium customers see their phone support number.
+    entry = policy.customer(booking.company)
+    premium = entry is not None and entry.plan is Plan.PREMIUM
     return {
+        "support_hotline": policy.support.hotline if premium else None,
         "booking": booking.model_dump(mode="json"),
         "rate": format_money_de(policy.oncall.hourly_rate),
         "currency": policy.oncall.currency,
