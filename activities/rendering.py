@@ -142,6 +142,7 @@ class MessageRenderer:
             facts=notification.facts,
             event=notification.event,
             timeline=notification.timeline,
+            participants=notification.participants,
             local=local,
         )
         return _split(template.name, text)

@@ -87,10 +87,17 @@ support_lead = "support@myconvento.com"
 on_duty = "bereitschaft@myconvento.com"
 experts = "experten@myconvento.com"
 management = "geschaeftsfuehrung@convento.de"
+[support]
+hotline = "+49 (0)2131-200900"
 [[customers]]
 company = "Beispiel Versand GmbH"
+customer_number = "K-10001"
 plan = "premium"
+domains = ["beispiel-versand.de"]
 contacts = ["it@beispiel-versand.de"]
+[customers.roles]
+it = ["it@beispiel-versand.de"]
+management = ["geschaeftsfuehrung@beispiel-versand.de"]
 """
 
 SCENARIOS = ("quick", "missed_twice", "reaction_breach", "extend_live")

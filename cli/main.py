@@ -152,6 +152,10 @@ def worker(policy: PolicyOption = None) -> None:
 def report(
     file: Annotated[Path | None, typer.Option("--file", help="Report JSON (DESIGN §4).")] = None,
     company: Annotated[str | None, typer.Option()] = None,
+    customer_number: Annotated[
+        str | None,
+        typer.Option(help="Kundennummer; with the e-mail domain it proves the premium plan."),
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Full name of the reporter.")] = None,
     phone: Annotated[str | None, typer.Option()] = None,
     email: Annotated[str | None, typer.Option()] = None,
@@ -178,6 +182,7 @@ def report(
         first = instant_or_fail(first_noticed, zone, "--first-noticed") if first_noticed else None
         data = {
             "company": company,
+            "customer_number": customer_number,
             "full_name": name,
             "phone": phone,
             "email": email,

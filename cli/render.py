@@ -106,6 +106,8 @@ def _report_grid(view: IncidentView, calendar: BusinessCalendar) -> Table:
         grid.add_row("attachments", safe("\n".join(report.attachments), multiline=True))
     if view.missing:
         grid.add_row(Text("missing", style="bold yellow"), safe(", ".join(view.missing)))
+    if report.customer_number:
+        grid.add_row("customer number", safe(report.customer_number))
     if report.source:
         grid.add_row("intake", safe(report.source))
     return grid

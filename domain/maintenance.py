@@ -46,7 +46,7 @@ from domain.errors import DomainError, MissingText, NotDue, WrongStatus
 from domain.ids import id_code
 from domain.messages import OutgoingMessage, make_message_id
 from domain.report import Channel, IncidentReport, Scope
-from domain.sla import MaintenancePolicy, MaintenanceWindow, SlaPolicy
+from domain.sla import MaintenancePolicy, MaintenanceWindow, Plan, SlaPolicy
 from domain.values import AwareDatetime, FreeText, NonEmptyLine, NonEmptyText
 
 # -- vocabulary and errors --------------------------------------------------------
@@ -766,15 +766,22 @@ class MaintenanceTemplate(StrEnum):
 def customer_recipients(policy: SlaPolicy) -> list[tuple[str, tuple[str, ...]]]:
     """``(company, contacts)`` of every directory customer with at least one contact.
 
-    Each customer gets a message of its own: one message to all customers
-    would show every customer's address to every other one.
+    Every address of the customer gets the notice: its general contacts and
+    its contacts by role (IT, management). Each customer gets a message of its
+    own: one message to all customers would show every customer's address to
+    every other one.
     """
-    recipients = []
-    for customer in policy.customers:
-        contacts = tuple(dict.fromkeys(c.lower() for c in customer.contacts))
-        if contacts:
-            recipients.append((customer.company, contacts))
-    return recipients
+    return [
+        (customer.company, customer.all_contacts)
+        for customer in policy.customers
+        if customer.all_contacts
+    ]
+
+
+def _hotline(policy: SlaPolicy, company: str) -> str | None:
+    """The premium hotline for a directory customer's own notice (premium entries only)."""
+    entry = policy.customer(company)
+    return policy.support.hotline if entry is not None and entry.plan is Plan.PREMIUM else None
 
 
 def unreached_customers(policy: SlaPolicy) -> tuple[str, ...]:
@@ -900,6 +907,7 @@ def messages_for(
             context={
                 **_context(state, company),
                 "status_page_url": policy.status_page.url,
+                "support_hotline": _hotline(policy, company),
                 **extra,
             },
         )

@@ -39,7 +39,7 @@ from domain.incident import (
     Resolved,
     ResourcesDecided,
 )
-from domain.sla import Contacts, Severity, SlaPolicy
+from domain.sla import Contacts, Customer, Severity, SlaPolicy
 
 
 class MessageKind(StrEnum):
@@ -89,6 +89,9 @@ class IncidentFacts(BaseModel):
     first_noticed_at: datetime | None = None
     attachments: tuple[str, ...] = ()
     status_page_url: str | None = None
+    # The premium phone support number; set only when the report proves a
+    # premium customer, so a mail to a standard customer can never show it.
+    support_hotline: str | None = None
     severity: Severity
     classified: bool
     received_at: datetime
@@ -100,8 +103,49 @@ class IncidentFacts(BaseModel):
     timezone: str
 
 
+class ParticipantRole(StrEnum):
+    """Who takes part in the extended escalation, as its mail names them."""
+
+    OUR_MANAGEMENT = "our_management"
+    CUSTOMER_MANAGEMENT = "customer_management"
+    CUSTOMER_IT = "customer_it"
+    CUSTOMER_CONTACTS = "customer_contacts"
+    REPORTER = "reporter"
+    EXPERTS = "experts"
+    SUPPORT_LEAD = "support_lead"
+
+    @property
+    def label_de(self) -> str:
+        """The group as the mail names it."""
+        return _PARTICIPANT_DE[self]
+
+
+_PARTICIPANT_DE = {
+    ParticipantRole.OUR_MANAGEMENT: "Geschäftsführung der Convento GmbH",
+    ParticipantRole.CUSTOMER_MANAGEMENT: "Führungspersonen Ihres Unternehmens",
+    ParticipantRole.CUSTOMER_IT: "IT-Fachkräfte Ihres Unternehmens",
+    ParticipantRole.CUSTOMER_CONTACTS: "Ansprechpartner Ihres Unternehmens",
+    ParticipantRole.REPORTER: "Meldende Person",
+    ParticipantRole.EXPERTS: "Fachkräfte der Convento GmbH",
+    ParticipantRole.SUPPORT_LEAD: "Support-Leitung der Convento GmbH",
+}
+
+
+class Participant(BaseModel):
+    """One group of recipients of a message, named in its text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: ParticipantRole
+    addresses: tuple[str, ...]
+
+
 class Notification(BaseModel):
-    """One e-mail to send: template kind, recipients, facts and the triggering event."""
+    """One e-mail to send: template kind, recipients, facts and the triggering event.
+
+    ``participants`` names the recipients by group where the text says who was
+    included (the extended escalation); ``to`` is the same addresses.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -111,6 +155,7 @@ class Notification(BaseModel):
     facts: IncidentFacts
     event: Event
     timeline: tuple[Event, ...] = ()
+    participants: tuple[Participant, ...] = ()
 
 
 def message_id(ticket_id: str, sequence: int, kind: MessageKind, domain: str) -> str:
@@ -119,9 +164,21 @@ def message_id(ticket_id: str, sequence: int, kind: MessageKind, domain: str) ->
 
 
 def facts_of(
-    state: IncidentState, timezone: str, status_page_url: str | None = None
+    state: IncidentState,
+    timezone: str,
+    status_page_url: str | None = None,
+    *,
+    support_hotline: str | None = None,
 ) -> IncidentFacts:
-    """The :class:`IncidentFacts` of ``state`` (``status_page_url``: the policy's public page)."""
+    """The :class:`IncidentFacts` of ``state``.
+
+    Args:
+        state: The incident.
+        timezone: Zone for times shown in German texts.
+        status_page_url: The policy's public status page.
+        support_hotline: The premium hotline, for a report that proves a
+            premium customer only (:meth:`SlaPolicy.hotline_for`).
+    """
     return IncidentFacts(
         ticket_id=state.ticket_id,
         company=state.report.company_or_unknown,
@@ -138,6 +195,7 @@ def facts_of(
         first_noticed_at=state.report.first_noticed_at,
         attachments=state.report.attachments,
         status_page_url=status_page_url,
+        support_hotline=support_hotline,
         severity=state.severity,
         classified=state.classified,
         received_at=state.received_at,
@@ -150,11 +208,61 @@ def facts_of(
     )
 
 
+def _directory_entry(state: IncidentState, policy: SlaPolicy) -> Customer | None:
+    """The reporting customer's entry: by customer number, e-mail domain, then typed name.
+
+    The name counts here: it says whom to tell, not what the customer may use.
+    """
+    return policy.customer_for(state.report)
+
+
 def _customer_contacts(state: IncidentState, policy: SlaPolicy) -> tuple[str, ...]:
     """The reporter plus the company's directory contacts, without repeats."""
-    entry = policy.customer(state.report.company) if state.report.company else None
+    entry = _directory_entry(state, policy)
     addresses = [*_reporter(state), *(entry.contacts if entry else ())]
     return tuple(dict.fromkeys(a.lower() for a in addresses))
+
+
+def extended_escalation_participants(
+    state: IncidentState, policy: SlaPolicy
+) -> tuple[Participant, ...]:
+    """Everyone the extended escalation includes, by group; each address once.
+
+    The SLA: "An diesem Prozess beteiligen sich Führungspersonen beider
+    Unternehmen sowie die betroffenen Fachkräfte" — our management and
+    experts, the customer's leadership and IT from the directory
+    (``[customers.roles]``), its general contacts and the reporter; the
+    support lead keeps the case. Groups without an address are left out.
+    """
+    contacts: Contacts = policy.contacts
+    entry = _directory_entry(state, policy)
+    groups: list[tuple[ParticipantRole, tuple[str, ...]]] = [
+        (ParticipantRole.OUR_MANAGEMENT, (contacts.management,)),
+        (ParticipantRole.CUSTOMER_MANAGEMENT, entry.roles.management if entry else ()),
+        (ParticipantRole.CUSTOMER_IT, entry.roles.it if entry else ()),
+        (ParticipantRole.CUSTOMER_CONTACTS, entry.contacts if entry else ()),
+        (ParticipantRole.REPORTER, _reporter(state)),
+        (ParticipantRole.EXPERTS, (contacts.experts,)),
+        (ParticipantRole.SUPPORT_LEAD, (contacts.support_lead,)),
+    ]
+    seen: set[str] = set()
+    participants = []
+    for role, addresses in groups:
+        fresh = []
+        for address in addresses:
+            # Customer addresses compare lower-cased, as _customer_contacts does.
+            key = address.lower()
+            if key not in seen:
+                seen.add(key)
+                fresh.append(address if role in _OURS else key)
+        if fresh:
+            participants.append(Participant(role=role, addresses=tuple(fresh)))
+    return tuple(participants)
+
+
+_OURS = frozenset(
+    {ParticipantRole.OUR_MANAGEMENT, ParticipantRole.EXPERTS, ParticipantRole.SUPPORT_LEAD}
+)
 
 
 def _reporter(state: IncidentState) -> tuple[str, ...]:
@@ -187,10 +295,11 @@ def _recipients(
         case Escalated(stage=3):
             return MessageKind.MANAGEMENT_ESCALATION, (contacts.management, contacts.support_lead)
         case Escalated(stage="extended"):
-            return MessageKind.EXTENDED_ESCALATION, (
-                contacts.management,
-                *_customer_contacts(state, policy),
-                contacts.support_lead,
+            # One message with more recipients (not one per group): a recorded
+            # history schedules exactly one send for this event.
+            participants = extended_escalation_participants(state, policy)
+            return MessageKind.EXTENDED_ESCALATION, tuple(
+                address for group in participants for address in group.addresses
             )
         case ResourcesDecided():
             return MessageKind.RESOURCES_DECIDED, (contacts.support_lead, contacts.experts)
@@ -303,8 +412,18 @@ def notifications_for(
             kind=kind,
             message_id=message_id(state.ticket_id, sequence, kind, mail_domain),
             to=tuple(dict.fromkeys(to)),
-            facts=facts_of(state, policy.calendar_spec.timezone, policy.status_page.url),
+            facts=facts_of(
+                state,
+                policy.calendar_spec.timezone,
+                policy.status_page.url,
+                support_hotline=policy.hotline_for(state.report),
+            ),
             event=event,
             timeline=_timeline(state, kind),
+            participants=(
+                extended_escalation_participants(state, policy)
+                if kind is MessageKind.EXTENDED_ESCALATION
+                else ()
+            ),
         )
     ]

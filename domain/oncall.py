@@ -71,7 +71,7 @@ from domain.errors import (
 )
 from domain.ids import day_stamped_id
 from domain.messages import OutgoingMessage, make_message_id
-from domain.sla import OnCallPolicy, SlaPolicy
+from domain.sla import OnCallPolicy, Plan, SlaPolicy
 from domain.values import (
     AwareDatetime,
     FreeText,
@@ -948,7 +948,12 @@ def _context(booking: OnCallBooking, policy: SlaPolicy) -> dict[str, object]:
     terms = terms_of(booking, policy.oncall)
     expected = hours_billed(terms, booking.start, booking.end)
     fee = terms.cancellation_fee
+    # A booking names a directory customer (an operator books it), so its entry's
+    # plan is the customer's: premium customers see their phone support number.
+    entry = policy.customer(booking.company)
+    premium = entry is not None and entry.plan is Plan.PREMIUM
     return {
+        "support_hotline": policy.support.hotline if premium else None,
         "booking": booking.model_dump(mode="json"),
         "rate": format_money_de(terms.hourly_rate),
         "currency": terms.currency,

@@ -20,6 +20,7 @@ from domain.sla import Severity, SlaPolicy
 from domain.values import (
     Attachments,
     AwareDatetime,
+    CustomerNumber,
     Description,
     EmailAddress,
     NonEmptyLine,
@@ -120,6 +121,9 @@ class IncidentReport(BaseModel):
 
     Attributes:
         company: Firmenname.
+        customer_number: The customer number ("Kundennummer"), if the reporter
+            gave it; with the e-mail domain it proves the plan
+            (:meth:`domain.sla.SlaPolicy.plan_for`), the typed company does not.
         full_name: First and last name of the reporter.
         phone: Phone number for call-backs.
         email: E-mail address for all customer messages.
@@ -143,6 +147,7 @@ class IncidentReport(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     company: NonEmptyLine | None = None
+    customer_number: CustomerNumber | None = None
     full_name: FullName | None = None
     phone: PhoneNumber | None = None
     email: EmailAddress | None = None

@@ -15,7 +15,7 @@ from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import (
     AfterValidator,
@@ -37,9 +37,14 @@ from domain.values import (
     PHONE_MAX,
     TEXT_MAX,
     BusinessDuration,
+    CustomerNumber,
     EmailAddress,
+    MailDomain,
     NonEmptyLine,
+    PhoneNumber,
+    customer_number_key,
     limit_violations,
+    mail_domain_of,
 )
 
 
@@ -387,14 +392,122 @@ class Contacts(BaseModel):
     management: EmailAddress
 
 
+class SupportPolicy(BaseModel):
+    """The ``[support]`` section: how premium customers reach the support team.
+
+    The SLA: "Falls Sie mit Ihrem Abonnement den Premium-Support gebucht haben,
+    so rufen Sie bitte die Convento Zentrale unter +49(0)2131-200900 an." The
+    number is named only in mails to premium customers (see
+    :meth:`SlaPolicy.hotline_for`); without it no mail names a phone number.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hotline: PhoneNumber | None = Field(
+        default=None, description="the premium phone support number, shown to premium customers"
+    )
+
+
+class CustomerRoles(BaseModel):
+    """A customer's contacts by role (``[customers.roles]``).
+
+    The extended escalation ("Führungspersonen beider Unternehmen sowie die
+    betroffenen Fachkräfte") goes to both lists.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    it: tuple[EmailAddress, ...] = Field(default=(), description="IT specialists")
+    management: tuple[EmailAddress, ...] = Field(default=(), description="leadership")
+
+
 class Customer(BaseModel):
-    """One entry of the customer directory."""
+    """One entry of the customer directory.
+
+    Attributes:
+        company: The company as the directory spells it.
+        customer_number: The customer number ("Kundennummer"); a report that
+            gives it proves who reports.
+        plan: Standard or premium (phone support).
+        domains: The customer's own mail domains (lower-cased, IDNA form); a
+            reporter writing from one of them is this customer.
+        contacts: General contacts: told of missed estimates, stage 2, the
+            extended escalation, maintenance, on-call bookings, change requests.
+        roles: Contacts by role, added where the SLA names them.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     company: NonEmptyLine
+    customer_number: CustomerNumber | None = None
     plan: Plan = Plan.STANDARD
+    domains: tuple[MailDomain, ...] = ()
     contacts: tuple[EmailAddress, ...] = ()
+    roles: CustomerRoles = CustomerRoles()
+
+    @field_validator("domains")
+    @classmethod
+    def _domains_once(cls, domains: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(domains))
+
+    @property
+    def all_contacts(self) -> tuple[str, ...]:
+        """Every address of the customer, general and by role, lower-cased, without repeats."""
+        addresses = (*self.contacts, *self.roles.it, *self.roles.management)
+        return tuple(dict.fromkeys(a.lower() for a in addresses))
+
+    @property
+    def leaders_and_specialists(self) -> tuple[str, ...]:
+        """The role contacts of an extended escalation: management, then IT."""
+        addresses = (*self.roles.management, *self.roles.it)
+        return tuple(dict.fromkeys(a.lower() for a in addresses))
+
+
+class CustomerClaim(Protocol):
+    """What a report says about who sends it (an ``IncidentReport`` is one)."""
+
+    @property
+    def customer_number(self) -> str | None:
+        """The customer number the reporter gave."""
+
+    @property
+    def email(self) -> str | None:
+        """The reporter's address; its domain may be a customer's."""
+
+    @property
+    def company(self) -> str | None:
+        """The company as typed: names a customer, proves nothing."""
+
+
+# Public mail services: listed as a customer's domain, anyone could claim premium.
+_PUBLIC_MAIL_DOMAINS = frozenset(
+    {
+        "aol.com",
+        "freenet.de",
+        "gmail.com",
+        "gmx.at",
+        "gmx.ch",
+        "gmx.de",
+        "gmx.net",
+        "googlemail.com",
+        "hotmail.com",
+        "hotmail.de",
+        "icloud.com",
+        "live.com",
+        "live.de",
+        "mail.de",
+        "me.com",
+        "outlook.com",
+        "outlook.de",
+        "posteo.de",
+        "proton.me",
+        "protonmail.com",
+        "t-online.de",
+        "web.de",
+        "yahoo.com",
+        "yahoo.de",
+    }
+)
 
 
 class Deadlines(BaseModel):
@@ -464,16 +577,26 @@ class SlaPolicy(BaseModel):
     effects: EffectsPolicy = EffectsPolicy()
     intake: IntakePolicy = IntakePolicy()
     status_page: StatusPagePolicy = StatusPagePolicy()
+    support: SupportPolicy = SupportPolicy()
     contacts: Contacts
     customers: tuple[Customer, ...] = ()
 
     @field_validator("customers")
     @classmethod
     def _customers_once(cls, customers: tuple[Customer, ...]) -> tuple[Customer, ...]:
-        companies = [c.company.casefold() for c in customers]
-        duplicates = sorted({c for c in companies if companies.count(c) > 1})
-        if duplicates:
-            raise ValueError(f"listed twice: {', '.join(duplicates)}")
+        # A number or domain of two customers would make the lookup (and the
+        # plan it grants) depend on the order of the file.
+        for what, keys in (
+            ("listed twice", [c.company.casefold() for c in customers]),
+            (
+                "customer number listed twice",
+                [customer_number_key(c.customer_number) for c in customers if c.customer_number],
+            ),
+            ("domain listed for two customers", [d for c in customers for d in c.domains]),
+        ):
+            duplicates = sorted({k for k in keys if keys.count(k) > 1})
+            if duplicates:
+                raise ValueError(f"{what}: {', '.join(duplicates)}")
         return customers
 
     # -- loading ------------------------------------------------------------
@@ -522,6 +645,13 @@ class SlaPolicy(BaseModel):
         # Here, not in a validator: a snapshot read back from a workflow history
         # must load whatever the file said when it was started.
         problems = limit_violations(policy, {}, smtputf8=policy.mail.smtputf8)
+        problems += [
+            f"customers.{index}.domains: {domain} is a public mail service: anyone can have an "
+            "address there, so it cannot identify a customer"
+            for index, customer in enumerate(policy.customers)
+            for domain in customer.domains
+            if domain in _PUBLIC_MAIL_DOMAINS
+        ]
         if problems:
             raise PolicyError(f"{source}: {'; '.join(problems)}")
         return policy
@@ -587,11 +717,64 @@ class SlaPolicy(BaseModel):
         return [received_at, reopening]
 
     def customer(self, company: str) -> Customer | None:
-        """The directory entry for ``company`` (case-insensitive), if any."""
+        """The directory entry named ``company`` (case-insensitive), if any.
+
+        A name identifies a customer for an operator (on-call bookings) and for
+        whom to tell; it never proves a plan (see :meth:`plan_for`).
+        """
         key = company.strip().casefold()
         return next((c for c in self.customers if c.company.casefold() == key), None)
 
-    def plan_of(self, company: str) -> Plan:
-        """The company's plan; unknown companies are on the standard plan."""
-        entry = self.customer(company)
-        return entry.plan if entry else Plan.STANDARD
+    def customer_by_number(self, number: str | None) -> Customer | None:
+        """The directory entry with customer number ``number`` (see ``customer_number_key``)."""
+        if not number:
+            return None
+        key = customer_number_key(number)
+        return next(
+            (
+                c
+                for c in self.customers
+                if c.customer_number and customer_number_key(c.customer_number) == key
+            ),
+            None,
+        )
+
+    def customer_by_email(self, address: str | None) -> Customer | None:
+        """The directory entry whose ``domains`` hold ``address``'s domain (case-insensitive)."""
+        if not address or "@" not in address:
+            return None
+        domain = mail_domain_of(address)
+        return next((c for c in self.customers if domain in c.domains), None)
+
+    def verified_customer(self, claim: CustomerClaim) -> Customer | None:
+        """The entry a report proves: by its customer number, else by the reporter's domain."""
+        return self.customer_by_number(claim.customer_number) or self.customer_by_email(claim.email)
+
+    def customer_for(self, claim: CustomerClaim) -> Customer | None:
+        """The entry a report is about: :meth:`verified_customer`, else by the typed name.
+
+        For whom to tell (directory contacts), never for the plan.
+        """
+        verified = self.verified_customer(claim)
+        if verified is not None or not claim.company:
+            return verified
+        return self.customer(claim.company)
+
+    def plan_for(self, claim: CustomerClaim) -> Plan:
+        """The plan a report is entitled to.
+
+        Premium when its customer number is a premium entry's, or the
+        reporter's e-mail domain is in a premium entry's ``domains``. The typed
+        company name alone never grants it: anyone can type a name.
+        """
+        proofs = (
+            self.customer_by_number(claim.customer_number),
+            self.customer_by_email(claim.email),
+        )
+        if any(entry is not None and entry.plan is Plan.PREMIUM for entry in proofs):
+            return Plan.PREMIUM
+        return Plan.STANDARD
+
+    def hotline_for(self, claim: CustomerClaim) -> str | None:
+        """The support hotline to name in mails about this report: premium customers only."""
+        return self.support.hotline if self.plan_for(claim) is Plan.PREMIUM else None

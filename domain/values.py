@@ -73,6 +73,8 @@ RELEASE_MAX = 64
 """A feature release's name."""
 EMAIL_MAX = 254
 """An e-mail address (RFC 5321: a path is at most 256 octets, ``<`` and ``>`` included)."""
+CUSTOMER_NUMBER_MAX = 40
+"""A customer number ("Kundennummer") as the customer directory lists it."""
 _LOCAL_PART_MAX = 64  # octets, RFC 5321
 
 # Instants the outside world gives us (a fault noticed, an estimate, a window)
@@ -383,6 +385,43 @@ def _check_email(value: str) -> str:
     return address
 
 
+def _check_mail_domain(value: str) -> str:
+    if "@" in value:
+        raise ValueError(f"a domain without local part or @: {_shown(value)}")
+    try:
+        # Addresses keep their domain in ASCII (IDNA) form: so must the directory.
+        return _ascii_domain(value).lower()
+    except ValueError as exc:
+        raise ValueError(f"not a mail domain: {_shown(value)} ({exc})") from None
+
+
+def mail_domain_of(address: str) -> str:
+    """The lower-cased domain of an :data:`EmailAddress` (already in ASCII form)."""
+    return address.rpartition("@")[2].lower()
+
+
+# -- customer numbers --------------------------------------------------------------
+
+_CUSTOMER_NUMBER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 ._/-]*[A-Za-z0-9])?$")
+
+
+def _check_customer_number(value: str) -> str:
+    if not _CUSTOMER_NUMBER.match(value):
+        raise ValueError(
+            f"not a customer number: {_shown(value)} (letters, digits and . _ / - or spaces "
+            "between them)"
+        )
+    return value
+
+
+def customer_number_key(value: str) -> str:
+    """How customer numbers compare: case, spaces and separators do not count.
+
+    ``K-10001``, ``k 10001`` and ``K10001`` are the same number read out on the phone.
+    """
+    return re.sub(r"[ ._/-]", "", value).casefold()
+
+
 # -- instants ----------------------------------------------------------------------
 
 
@@ -476,6 +515,24 @@ read back from a workflow history without a policy at hand; it needs a relay
 with SMTPUTF8, so intake refuses it unless the policy says ``[mail] smtputf8 =
 true`` (:func:`limit_violations`).
 """
+
+MailDomain = Annotated[
+    str,
+    BeforeValidator(on_input(_normalise_address)),
+    AfterValidator(on_input(_length(1, 253))),
+    AfterValidator(on_input(_check_mail_domain)),
+]
+"""The domain of a customer's e-mail addresses (``beispiel-versand.de``): lower-cased,
+non-ASCII labels in IDNA form, as :data:`EmailAddress` stores them."""
+
+CustomerNumber = Annotated[
+    str,
+    BeforeValidator(on_input(normalise_line)),
+    AfterValidator(on_input(_length(1, CUSTOMER_NUMBER_MAX))),
+    AfterValidator(on_input(_check_customer_number)),
+]
+"""A customer number ("Kundennummer"): letters and digits, ``. _ / -`` or spaces between
+them, at most :data:`CUSTOMER_NUMBER_MAX` characters. Compared by :func:`customer_number_key`."""
 
 SingleLineText = Annotated[
     str,

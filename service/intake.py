@@ -66,6 +66,11 @@ class IntakeConflict(IntakeError):
         self.existing_id = existing_id
 
 
+_ADDED_AFTER_DIGESTS = frozenset({"customer_number"})
+"""Fields added after digests were first recorded: left out of a digest while unset,
+so that a retry of a request sent before they existed still matches its workflow."""
+
+
 def content_digest(model: BaseModel) -> str:
     """SHA-256 of what a request asks for (its JSON without ``request_id``).
 
@@ -73,7 +78,8 @@ def content_digest(model: BaseModel) -> str:
     reuses the request ID by mistake differs and is refused, not answered with
     someone else's ticket.
     """
-    text = model.model_dump_json(exclude={"request_id"})
+    unset = {name for name in _ADDED_AFTER_DIGESTS if getattr(model, name, 0) is None}
+    text = model.model_dump_json(exclude={"request_id", *unset})
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -128,8 +134,8 @@ def check_report(report: IncidentReport, policy: SlaPolicy) -> None:
 
     Every field over the policy's ``[limits]``, an e-mail address with a
     non-ASCII local part while ``[mail] smtputf8`` is off
-    (:func:`domain.report.check_limits`), and a phone report of a company
-    without a premium subscription.
+    (:func:`domain.report.check_limits`), and a phone report that does not
+    prove a premium subscription (:func:`_check_plan`).
 
     Raises:
         IntakeError: Naming every field over its limit; or the channel refusal.
@@ -157,19 +163,52 @@ def check_channel(report: IncidentReport, policy: SlaPolicy) -> None:
 
 
 def _check_plan(report: IncidentReport, policy: SlaPolicy) -> None:
-    if report.channel is not Channel.PHONE:
+    """Refuse a phone report that does not prove a premium subscription.
+
+    The proof is the customer number or the reporter's e-mail domain as the
+    customer directory lists them (:meth:`SlaPolicy.plan_for`); a typed
+    company name proves nothing, so it is never enough on its own.
+    """
+    if report.channel is not Channel.PHONE or policy.plan_for(report) is Plan.PREMIUM:
         return
-    if report.company is None:
-        raise IntakeError(
-            "report refused: company: required for phone reports (phone support is part of "
-            "the premium subscription, checked by company)",
-            [("company", "required for phone reports")],
+    checked = []
+    if report.customer_number is not None:
+        entry = policy.customer_by_number(report.customer_number)
+        checked.append(
+            f"customer number {report.customer_number!r} "
+            + ("is not in the customer directory" if entry is None else "is on the standard plan")
         )
-    if policy.plan_of(report.company) is not Plan.PREMIUM:
-        raise IntakeError(
-            f"phone support is part of the premium subscription; {report.company!r} is on the "
-            "standard plan: please report via chat or e-mail"
+    if report.email is not None:
+        entry = policy.customer_by_email(report.email)
+        domain = report.email.rpartition("@")[2]
+        checked.append(
+            f"e-mail domain {domain!r} "
+            + (
+                "is no customer's in the directory"
+                if entry is None
+                else f"is {entry.company!r}'s, on the standard plan"
+            )
         )
+    if not checked:
+        checked.append("no customer number or e-mail address given")
+    who = f" and {report.company!r} was not proven premium" if report.company else ""
+    found = "; ".join(checked)
+    need = (
+        "give the customer number (customer_number) or the reporter's e-mail address at the "
+        "company's own domain (a company name alone is not checked), or report via chat or e-mail"
+    )
+    german = (
+        "Telefon-Support gehört zum Premium-Vertrag: bitte Kundennummer oder E-Mail-Adresse "
+        "Ihrer Firma angeben, oder melden Sie die Störung per Chat oder E-Mail"
+    )
+    raise IntakeError(
+        f"report refused: phone support is part of the premium subscription{who}: {found}; "
+        f"{need} ({german})",
+        [
+            ("customer_number", "a premium customer's number, for phone reports"),
+            ("email", "an address at a premium customer's domain, for phone reports"),
+        ],
+    )
 
 
 def receipt_day(received_at: datetime, policy: SlaPolicy) -> date:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
@@ -15,23 +16,33 @@ BERLIN = ZoneInfo("Europe/Berlin")
 CUSTOMERS: list[dict[str, Any]] = [
     {
         "company": "Beispiel Versand GmbH",
+        "customer_number": "K-10001",
         "plan": "premium",
+        "domains": ["beispiel-versand.de"],
         "contacts": ["it@beispiel-versand.de"],
+        "roles": {
+            "it": ["it@beispiel-versand.de"],
+            "management": ["geschaeftsfuehrung@beispiel-versand.de"],
+        },
     },
     {
         "company": "Nordlicht Handel KG",
         "contacts": ["edv@nordlicht-handel.de", "Versand@Nordlicht-Handel.de"],
     },
-    {"company": "Alpen Logistik AG", "contacts": ["admin@alpen-logistik.at"]},
+    {
+        "company": "Alpen Logistik AG",
+        "contacts": ["admin@alpen-logistik.at"],
+        "roles": {"management": ["Vorstand@alpen-logistik.at"], "it": ["admin@alpen-logistik.at"]},
+    },
     {"company": "Ohne Kontakt GmbH"},  # in the directory, but nobody to write to
 ]
 
 EXPECTED_RECIPIENTS: set[frozenset[str]] = {
-    frozenset({"it@beispiel-versand.de"}),
+    frozenset({"it@beispiel-versand.de", "geschaeftsfuehrung@beispiel-versand.de"}),
     frozenset({"edv@nordlicht-handel.de", "versand@nordlicht-handel.de"}),
-    frozenset({"admin@alpen-logistik.at"}),
+    frozenset({"admin@alpen-logistik.at", "vorstand@alpen-logistik.at"}),
 }
-"""One message per customer with contacts (addresses lower-cased)."""
+"""One message per customer with contacts, role contacts included (addresses lower-cased)."""
 
 
 def directory_policy() -> SlaPolicy:
@@ -44,6 +55,8 @@ def write_directory_policy(
     path: Path, *, unreachable: bool = True, closed_dates: tuple[date, ...] = ()
 ) -> Path:
     """:func:`directory_policy` as a TOML file (for ``--policy``).
+
+    The shipped file already lists the first customer (the same entry).
 
     Args:
         path: Where to write it.
@@ -61,6 +74,11 @@ def write_directory_policy(
         lines = ["", "[[customers]]", f'company = "{customer["company"]}"']
         contacts = ", ".join(f'"{c}"' for c in customer.get("contacts", []))
         lines.append(f"contacts = [{contacts}]")
+        roles = customer.get("roles", {})
+        if roles:
+            lines.append("[customers.roles]")
+            for role, addresses in roles.items():
+                lines.append(f"{role} = {json.dumps(addresses)}")  # a TOML array too
         extra.append("\n".join(lines))
     path.write_text(shipped + "\n".join(extra) + "\n", "utf-8")
     SlaPolicy.from_file(path)  # fail here, not in the CLI, if the file is wrong

@@ -149,6 +149,22 @@ async def test_every_bad_field_is_named_and_nothing_starts(api: Api) -> None:
     assert await started(api) == before
 
 
+async def test_a_phone_report_needs_a_premium_customer_number_or_domain(api: Api) -> None:
+    before = await started(api)
+    by_name = fresh_report(
+        company="Beispiel Versand GmbH", email="erika@privat.example", channel="phone"
+    )
+    body = problem_of(await api.http.post("/v1/reports", json=by_name), 422)
+    assert "premium" in body["detail"] and "a company name alone is not checked" in body["detail"]
+    assert {e["field"] for e in body["errors"]} == {"customer_number", "email"}
+    assert await started(api) == before
+
+    numbered = await api.http.post("/v1/reports", json={**by_name, "customer_number": "K-10001"})
+    assert numbered.status_code == 201, numbered.text
+    shown = (await api.http.get(f"/v1/incidents/{numbered.json()['ticket_id']}")).json()
+    assert shown["report"]["customer_number"] == "K-10001"
+
+
 async def test_size_media_type_and_unknown_tickets(api: Api) -> None:
     before = await started(api)
     huge = {**EXAMPLE_REPORT, "description": "x" * (1024 * 1024)}

@@ -211,13 +211,37 @@ async def test_report_with_malformed_fields_is_refused(ts_cli: CliStack, tmp_pat
 
 async def test_phone_report_needs_a_premium_plan(ts_cli: CliStack, tmp_path: Path) -> None:
     standard = tmp_path / "standard.json"
-    standard.write_text(json.dumps(report(company="Kleinbetrieb KG", channel="phone")), "utf-8")
+    standard.write_text(
+        json.dumps(
+            report(company="Kleinbetrieb KG", email="info@kleinbetrieb.example", channel="phone")
+        ),
+        "utf-8",
+    )
     premium = tmp_path / "premium.json"
-    premium.write_text(json.dumps(report(channel="phone")), "utf-8")
+    premium.write_text(json.dumps(report(channel="phone")), "utf-8")  # the customer's domain
 
     refused(await sla(ts_cli, "report", "--file", str(standard)), "premium", "Kleinbetrieb KG")
     ticket = ok(await sla(ts_cli, "report", "--file", str(premium))).stdout.strip()
     assert TICKET.match(ticket)
+
+
+async def test_a_typed_premium_company_name_alone_gets_no_phone_support(ts_cli: CliStack) -> None:
+    by_name = (
+        "report",
+        "--company",
+        "Beispiel Versand GmbH",
+        "--email",
+        "erika@privat.example",
+        "--description",
+        "Anmeldung nicht möglich.",
+        "--channel",
+        "phone",
+    )
+    refused(await sla(ts_cli, *by_name), "premium", "customer number", "privat.example")
+    answer = loads(await sla(ts_cli, *by_name, "--customer-number", "K-10001", "--json"))
+    ticket = answer["ticket_id"]
+    assert TICKET.match(ticket)
+    assert (await show(ts_cli, ticket))["report"]["customer_number"] == "K-10001"
 
 
 # -- show ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from domain.calendar import HolidaySource
 from domain.sla import (
     Customer,
+    CustomerRoles,
     Deadlines,
     Plan,
     PolicyError,
@@ -129,11 +130,17 @@ def test_default_policy_customer_directory(policy: SlaPolicy) -> None:
     assert policy.customers == (
         Customer(
             company="Beispiel Versand GmbH",
+            customer_number="K-10001",
             plan=Plan.PREMIUM,
+            domains=("beispiel-versand.de",),
             contacts=("it@beispiel-versand.de",),
+            roles=CustomerRoles(
+                it=("it@beispiel-versand.de",),
+                management=("geschaeftsfuehrung@beispiel-versand.de",),
+            ),
         ),
     )
-    assert policy.plan_of("Beispiel Versand GmbH") is Plan.PREMIUM
+    assert policy.support.hotline == "+49 (0)2131-200900"
 
 
 @pytest.mark.parametrize(
@@ -149,13 +156,11 @@ def test_customer_lookup_is_case_insensitive(policy: SlaPolicy, spelling: str) -
     entry = policy.customer(spelling)
     assert entry is not None
     assert entry.company == "Beispiel Versand GmbH"
-    assert policy.plan_of(spelling) is Plan.PREMIUM
 
 
-def test_unknown_company_is_on_the_standard_plan(policy: SlaPolicy) -> None:
+def test_unknown_company_is_not_in_the_directory(policy: SlaPolicy) -> None:
     assert policy.customer("Unbekannt AG") is None
-    assert policy.plan_of("Unbekannt AG") is Plan.STANDARD
-    assert policy.plan_of("") is Plan.STANDARD
+    assert policy.customer("") is None
 
 
 def test_severity_labels() -> None:
@@ -364,7 +369,7 @@ def test_from_file_reads_a_24_7_policy(always_on: SlaPolicy) -> None:
     assert always_on.alerts.warn_at == 0.75  # defaults apply
     assert always_on.targets(Severity.CRITICAL).reaction == timedelta(seconds=5)
     assert always_on.targets(Severity.MINOR).resolution == H
-    assert always_on.plan_of("Beispiel Versand GmbH") is Plan.STANDARD
+    assert always_on.customer("Beispiel Versand GmbH") is None
     sunday_night = berlin(2026, 11, 29, 23, 59, 58)
     assert always_on.reaction_due(Severity.CRITICAL, sunday_night) == berlin(2026, 11, 30, 0, 0, 3)
     assert always_on.critical_pages(sunday_night) == [sunday_night]

@@ -53,6 +53,7 @@ REQUIRED = ("description", "channel")
 COMPLETE = (*ITEMS, *REQUIRED)
 OPTIONAL = (
     *ITEMS,
+    "customer_number",
     "source",
     "reported_severity",
     "attachments",

@@ -38,10 +38,17 @@ on_duty = "bereitschaft@myconvento.com"
 experts = "experten@myconvento.com"
 management = "geschaeftsfuehrung@convento.de"
 
+[support]
+hotline = "+49 (0)2131-200900"
 [[customers]]
 company = "Beispiel Versand GmbH"
+customer_number = "K-10001"
 plan = "premium"
+domains = ["beispiel-versand.de"]
 contacts = ["it@beispiel-versand.de"]
+[customers.roles]
+it = ["it@beispiel-versand.de"]
+management = ["geschaeftsfuehrung@beispiel-versand.de"]
 """
 
 

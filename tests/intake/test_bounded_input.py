@@ -130,7 +130,14 @@ def test_check_channel_applies_the_limits_too() -> None:
 
 
 def test_check_channel_still_refuses_phone_on_the_standard_plan() -> None:
-    report = parse_report({**EXAMPLE_REPORT, "company": "Unbekannt GmbH", "channel": "phone"})
+    report = parse_report(
+        {
+            **EXAMPLE_REPORT,
+            "company": "Unbekannt GmbH",
+            "email": "info@unbekannt.example",
+            "channel": "phone",
+        }
+    )
     with pytest.raises(IntakeError, match="premium"):
         check_channel(report, POLICY)
     with pytest.raises(IntakeError, match="premium"):

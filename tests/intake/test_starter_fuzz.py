@@ -75,7 +75,12 @@ async def test_arbitrary_text_is_refused_as_json_or_fields(text: str) -> None:
 
 async def test_phone_report_of_a_standard_customer_is_refused_before_any_call() -> None:
     client = RecordingClient()
-    data = {**EXAMPLE_REPORT, "company": "Unbekannt GmbH", "channel": "phone"}
+    data = {
+        **EXAMPLE_REPORT,
+        "company": "Unbekannt GmbH",
+        "email": "info@unbekannt.example",
+        "channel": "phone",
+    }
     try:
         await report_incident(client, data)  # type: ignore[arg-type]
     except IntakeError as error:

@@ -711,10 +711,20 @@ async def test_stage_3_goes_to_management_and_the_extended_escalation_to_both_co
         return message
 
     message = await eventually(extended)
-    assert {CONTACTS.management, REPORTER, COMPANY_CONTACT} <= recipients(message)
+    # Leaders of both companies and the affected specialists, in one message.
+    assert {
+        CONTACTS.management,
+        CONTACTS.experts,
+        REPORTER,
+        COMPANY_CONTACT,
+        "geschaeftsfuehrung@beispiel-versand.de",
+    } <= recipients(message)
     body = message.get_body()
     assert body is not None
     assert "auf Wunsch des Kunden" in body.get_content()
+    assert "Führungspersonen Ihres Unternehmens: geschaeftsfuehrung@beispiel-versand.de" in (
+        body.get_content()
+    )
 
     before = await incident.view()
     await incident.handle.signal(
