@@ -27,6 +27,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.mail import OutboxMailer, SmtpMailer, outbox_name
 from activities.notifications import NotificationActivities
 from activities.rendering import MessageRenderer
+from domain.events import FollowUp
 from domain.incident import (
     RULES,
     Acknowledge,
@@ -56,7 +57,6 @@ from domain.incident import (
     execute,
     fold,
 )
-from domain.events import FollowUp
 from domain.notifications import MessageKind, Notification, notifications_for
 from domain.report import IncidentReport
 from domain.sla import Severity, SlaPolicy

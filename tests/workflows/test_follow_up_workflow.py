@@ -7,7 +7,10 @@ arithmetic in this file.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
+
+import pytest
 
 from domain.errors import DomainErrorKind
 from domain.incident import (
@@ -21,12 +24,13 @@ from domain.incident import (
 from domain.notifications import MessageKind
 from domain.read_model import IncidentView
 from domain.sla import Severity
+from tests.conftest import Stack
 from tests.workflows.test_incident_workflow import (
     CONTACTS,
     POLICY,
     Harness,
     event_types,
-    h,  # noqa: F401 - the fixture
+    harness_for,
     recipients,
     refused,
 )
@@ -35,6 +39,12 @@ from workflows.incident import IncidentWorkflow
 
 CALENDAR = POLICY.calendar
 FOLLOW_UP = POLICY.follow_up
+
+
+@pytest.fixture
+async def h(stack: Stack) -> AsyncIterator[Harness]:
+    async with harness_for(stack) as harness:
+        yield harness
 
 
 async def test_a_missed_estimate_is_reminded_then_recorded_overdue_until_a_new_one(
@@ -61,16 +71,14 @@ async def test_a_missed_estimate_is_reminded_then_recorded_overdue_until_a_new_o
 
     view = await eventually(overdue)
     (recorded,) = [e for e in view.events if e.type == "reestimate_overdue"]
-    assert recorded.due == due and recorded.missed_at == estimate  # type: ignore[union-attr]
+    assert recorded.due == due and recorded.missed_at == estimate
 
     async def mailed() -> None:
         told = h.stack.emails_of_kind(MessageKind.REESTIMATE_OVERDUE)
         assert len(told) == 1 and recipients(told[0]) == {CONTACTS.support_lead}
         reminders = h.stack.emails_of_kind(MessageKind.FOLLOW_UP_REMINDER)
         assert len(reminders) == expected_reminders
-        assert all(
-            recipients(m) == {CONTACTS.on_duty, CONTACTS.support_lead} for m in reminders
-        )
+        assert all(recipients(m) == {CONTACTS.on_duty, CONTACTS.support_lead} for m in reminders)
 
     await eventually(mailed)
 
@@ -79,7 +87,8 @@ async def test_a_missed_estimate_is_reminded_then_recorded_overdue_until_a_new_o
     await incident.handle.execute_update(
         IncidentWorkflow.extend, ExtendEstimate(estimate=new_estimate, reason="Ersatzteil")
     )
-    await h.stack.skip_to(CALENDAR.add(await h.stack.now(), 3 * FOLLOW_UP.reestimate_reminder_every))
+    later = CALENDAR.add(await h.stack.now(), 3 * FOLLOW_UP.reestimate_reminder_every)
+    await h.stack.skip_to(later)
     view = await incident.view()
     assert event_types(view).count("follow_up_reminded") == expected_reminders
     await incident.handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="behoben"))
@@ -109,9 +118,7 @@ async def test_stage_3_and_an_open_critical_incident_are_reminded_and_the_discus
     async def reminded_open() -> None:
         view = await incident.view()
         reminders = [e for e in view.events if e.type == "follow_up_reminded"]
-        assert [(r.kind.value, r.at) for r in reminders] == [  # type: ignore[union-attr]
-            ("critical_open", first)
-        ]
+        assert [(r.kind.value, r.at) for r in reminders] == [("critical_open", first)]
 
     await eventually(reminded_open)
 
@@ -150,4 +157,5 @@ async def test_stage_3_and_an_open_critical_incident_are_reminded_and_the_discus
     assert summary.escalation_stage == 3
     await incident.handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="behoben"))
     result = await incident.handle.result()
+    assert result.view is not None
     assert "discussion_recorded" in event_types(result.view)
