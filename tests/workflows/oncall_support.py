@@ -111,10 +111,10 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), BERLIN)
 
 
-async def eventually(check: Callable[[], Awaitable[T]], seconds: float = 10.0) -> T:
-    """:func:`tests.workflows.waiting.eventually` with this module's longer default."""
+async def eventually(check: Callable[[], Awaitable[T]], seconds: float = waiting.PATIENCE) -> T:
+    """:func:`tests.workflows.waiting.eventually`, at least 30 s without a workflow cache."""
     if CACHELESS:
-        # Why longer: with no workflow cache, core buffers a workflow task while
+        # Why: with no workflow cache, core buffers a workflow task while
         # another run's local activity holds the (empty) cache ("Buffering WFT
         # because cache is full"); that task then waits out a 10 s task timeout
         # and runs on the retry. Two of those fit in 30 s.

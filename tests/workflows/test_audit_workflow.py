@@ -49,7 +49,7 @@ from service.audit_schedules import (
 )
 from service.visibility import Query
 from starter import report_incident
-from tests.conftest import Stack, make_stack, report
+from tests.conftest import Stack, make_stack, report, skip_time
 from tests.workflows.test_dev_server import eventually
 from worker import WORKFLOWS
 from workflows import names
@@ -525,7 +525,7 @@ async def test_a_scheduled_weekly_audit_on_a_holiday_waits_for_the_next_business
     holiday = now.date() + timedelta(days=1)
     while holiday.weekday() >= 5 or POLICY.calendar.is_business_day(holiday):
         holiday += timedelta(days=1)
-    await time_env.sleep(on(holiday, 8, 30) - now)
+    await skip_time(time_env, on(holiday, 8, 30) - now)
     audit = AuditActivities(NoTickets(), tmp_path / "audits")
     notify = NotificationActivities(
         OutboxMailer(tmp_path / "outbox"), MessageRenderer(), "Support <support@myconvento.com>"

@@ -9,10 +9,9 @@ skipping time while an abandoned activity waits).
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -60,7 +59,8 @@ from domain.sla import EffectsPolicy, SlaPolicy
 from service.change_requests import ChangeRequestReceipt, submit_change_request
 from service.intake import IntakeConflict
 from starter import IntakeError
-from tests.conftest import Stack, make_stack
+from tests.conftest import Stack, make_stack, skip_time
+from tests.workflows.waiting import eventually
 from workflows import names
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
 from workflows.sandbox import workflow_runner
@@ -86,19 +86,6 @@ def change_request(**changes: Any) -> dict[str, Any]:
         **changes,
     }
     return {k: v for k, v in data.items() if v is not None}
-
-
-async def eventually(check: Callable[[], Awaitable[T]], seconds: float = 10.0) -> T:
-    """Retry ``check`` (which asserts) until it passes or ``seconds`` of real time are up."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        try:
-            return await check()
-        except AssertionError:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.05)
 
 
 async def history_types(handle: WorkflowHandle[Any, Any]) -> list[EventType.ValueType]:
@@ -475,7 +462,7 @@ async def test_a_retried_create_returns_the_same_dev_ticket(
     ):
         try:
             _, handle = await harness.submit()
-            await time_env.sleep(timedelta(seconds=5))  # past the first retry interval
+            await skip_time(time_env, timedelta(seconds=5))  # past the first retry interval
             view = await harness.with_dev_ticket(handle)
             assert view.dev_ticket_id == "DEV-0001"
             assert LostReplyTracker.attempts == 2

@@ -11,9 +11,8 @@ shared server from skipping time for later tests.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -25,7 +24,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
-    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import ApplicationError
@@ -55,6 +53,7 @@ from domain.status import RESOLVED_RETENTION
 from service.maintenance import open_overrun_incident, start_maintenance
 from tests.conftest import Stack
 from tests.maintenance_support import EXPECTED_RECIPIENTS, directory_policy, next_weekday_at
+from tests.workflows.waiting import eventually, settled
 from workflows import names
 from workflows.incident import IncidentWorkflow
 from workflows.maintenance import WINDOW_END_MEMO, MaintenanceWorkflow
@@ -68,55 +67,6 @@ Handle = WorkflowHandle[MaintenanceWorkflow, MaintenanceState]
 
 
 # -- harness -------------------------------------------------------------------------
-
-
-async def eventually(check: Callable[[], Awaitable[T]], seconds: float = 5.0) -> T:
-    """Retry ``check`` (which asserts) until it passes or ``seconds`` of real time are up."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        try:
-            return await check()
-        except (AssertionError, WorkflowQueryFailedError):
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.05)
-
-
-_CLOSED = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-}
-_ACTIVITY_CLOSED = (
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
-)
-_TASK_CLOSED = (
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-)
-
-
-async def settled(handle: WorkflowHandle[Any, Any]) -> None:
-    """Wait until ``handle``'s run has no workflow task and no activity in flight."""
-
-    async def check() -> None:
-        types = [e.event_type async for e in handle.fetch_history_events()]
-        if types and types[-1] in _CLOSED:
-            return
-        running = types.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) - sum(
-            types.count(t) for t in _ACTIVITY_CLOSED
-        )
-        tasks = types.count(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED) - sum(
-            types.count(t) for t in _TASK_CLOSED
-        )
-        assert running == 0 and tasks == 0, (running, tasks)
-
-    await eventually(check, 10.0)
 
 
 @dataclass
@@ -575,7 +525,7 @@ async def test_a_window_extended_into_business_hours_opens_one_incident(h: Harne
         assert state.incident_ticket_id is not None, [e.type for e in state.events]
         return state
 
-    state = await eventually(incident_recorded, 10.0)
+    state = await eventually(incident_recorded)
     ticket_id = state.incident_ticket_id
     assert ticket_id is not None
     h.started.append(ticket_id)

@@ -28,7 +28,7 @@ from domain.commands import Acknowledge
 from domain.report import IncidentReport
 from domain.sla import EffectsPolicy, Severity
 from starter import report_incident
-from tests.conftest import make_stack, publishing_monitoring, report
+from tests.conftest import make_stack, publishing_monitoring, report, skip_time
 from tests.workflows.oncall_support import terminate_settled
 from tests.workflows.test_incident_workflow import POLICY, harness_for, next_business_morning
 from tests.workflows.waiting import eventually
@@ -152,7 +152,7 @@ async def test_a_message_that_keeps_failing_is_given_up_after_the_policy_time(
         handle = stack.client.get_workflow_handle_for(IncidentWorkflow.run, ticket)
         h.started.append(handle)
         for _ in range(15):  # retries back off up to minutes: move the clock past the hour
-            await time_env.sleep(timedelta(minutes=5))
+            await skip_time(time_env, timedelta(minutes=5))
 
         async def given_up() -> None:
             view = await handle.query(IncidentWorkflow.view)
@@ -203,7 +203,7 @@ async def test_a_customer_mail_server_that_keeps_deferring_holds_back_no_page_or
         assert all(e.type != "delivery_failed" for e in view.events), view.events
 
         mailer.dead = "\x00nobody"  # the customer's server accepts again
-        await time_env.sleep(timedelta(minutes=10))  # past the next retry
+        await skip_time(time_env, timedelta(minutes=10))  # past the next retry
 
         async def the_receipt_follows() -> None:
             kinds = [str(m["X-SLA-Kind"]) for m in stack.emails()]

@@ -18,7 +18,7 @@ import pytest
 from temporalio.worker import Replayer
 from temporalio.worker._workflow_instance import _WorkflowInstanceImpl
 
-from tests.conftest import Stack
+from tests.conftest import Stack, skip_time
 from tests.workflows.test_incident_workflow import harness_for
 from worker import WORKFLOWS
 from workflows.converter import sla_data_converter
@@ -72,7 +72,7 @@ async def test_a_lagging_clock_live_still_replays_and_records_every_deadline(
         # Minor: 24 h to react, warned at 75 %; both pass while the clock lags.
         incident = await h.report(login_impossible=False, workaround_available=True)
         view = await incident.view()
-        await stack.env.sleep(view.reaction_due - incident.received + timedelta(hours=2))
+        await skip_time(stack.env, view.reaction_due - incident.received + timedelta(hours=2))
         after = await incident.view()
         kinds = [type(e).__name__ for e in after.events]
         assert "DeadlineWarned" in kinds and "ReactionBreached" in kinds, kinds

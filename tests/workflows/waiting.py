@@ -16,8 +16,16 @@ from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
 
 T = TypeVar("T")
 
+PATIENCE = 30.0
+"""Real seconds a test waits for something to happen before it fails.
 
-async def eventually(check: Callable[[], Awaitable[T]], seconds: float = 5.0) -> T:
+Generous on purpose: a passing check returns at once, so the limit costs
+nothing on a quick machine, while on a loaded one (CI, ``make test-loaded``)
+workflow tasks, activities and mail can take seconds each. A tight limit only
+turned load into failures."""
+
+
+async def eventually(check: Callable[[], Awaitable[T]], seconds: float = PATIENCE) -> T:
     """Retry ``check`` (which asserts) until it passes or ``seconds`` of real time are up.
 
     Timers fire and activities run asynchronously after the clock moves; a
@@ -55,7 +63,7 @@ _TASK_CLOSED = (
 )
 
 
-async def settled(handle: WorkflowHandle[Any, Any], seconds: float = 10.0) -> None:
+async def settled(handle: WorkflowHandle[Any, Any], seconds: float = PATIENCE) -> None:
     """Wait until ``handle``'s run has no workflow task and no activity in flight."""
 
     async def check() -> None:
