@@ -92,6 +92,9 @@ class IncidentFacts(BaseModel):
     # The premium phone support number; set only when the report proves a
     # premium customer, so a mail to a standard customer can never show it.
     support_hotline: str | None = None
+    # A critical report received late or outside business hours (and outside a
+    # booked on-call window) is worked on from this instant, not at once.
+    next_opening_page: datetime | None = None
     severity: Severity
     classified: bool
     received_at: datetime
@@ -196,6 +199,7 @@ def facts_of(
         attachments=state.report.attachments,
         status_page_url=status_page_url,
         support_hotline=support_hotline,
+        next_opening_page=state.next_opening_page,
         severity=state.severity,
         classified=state.classified,
         received_at=state.received_at,

@@ -852,3 +852,24 @@ def test_a_reclassification_with_a_new_estimate_tells_it() -> None:
     body = RENDERER.render(scenario.of_kind(MessageKind.RECLASSIFICATION))[1]
     assert f"Unsere neue Schätzung:                   Dienstag, {berlin_text(new)}" in body
     assert "Unsere aktuelle Schätzung" not in body
+
+
+@pytest.mark.parametrize(
+    ("received", "at_once"),
+    [
+        (datetime(2026, 11, 24, 9, 0, tzinfo=UTC), True),  # Tuesday 10:00 in Berlin
+        (datetime(2026, 11, 24, 20, 0, tzinfo=UTC), False),  # Tuesday 21:00: after closing
+        (datetime(2026, 11, 28, 10, 0, tzinfo=UTC), False),  # Saturday
+    ],
+)
+def test_the_first_page_never_says_start_now_outside_business_hours(
+    received: datetime, at_once: bool
+) -> None:
+    scenario = Scenario(open_incident(received, login_impossible=True))
+    scenario.run(PageOnDuty(reason=PageReason.RECEIVED), received)
+    body = " ".join(RENDERER.render(scenario.of_kind(MessageKind.ON_DUTY_PAGE))[1].split())
+    assert ("Bitte sofort mit der Behebung beginnen." in body) is at_once
+    if not at_once:
+        opening = POLICY.critical_pages(received)[1]
+        assert "außerhalb der Bereitschaftszeit eingegangen" in body
+        assert f"{berlin_text(opening)} bearbeitet" in body
