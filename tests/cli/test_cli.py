@@ -82,7 +82,12 @@ async def acknowledged(stack: CliStack, tmp_path: Path, *extra: str, **changes: 
     """A reported and acknowledged (critical) incident with an estimate a day ahead."""
     ticket = await new_ticket(stack, tmp_path, **changes)
     estimate = iso(await stack.now() + timedelta(days=1))
-    ok(await sla(stack, "ack", ticket, "--severity", "critical", "--estimate", estimate, *extra))
+    reason = ("--estimate-reason", "Ersatzteil wird geliefert")  # after the 4 h deadline
+    ok(
+        await sla(
+            stack, "ack", ticket, "--severity", "critical", "--estimate", estimate, *reason, *extra
+        )
+    )
     return ticket
 
 
@@ -617,7 +622,10 @@ async def test_show_tells_the_sla_s_word_beside_the_resolution_target(
 ) -> None:
     ticket = await acknowledged(ts_cli, tmp_path)
     before = loads(await sla(ts_cli, "show", ticket, "--json"))
-    assert before["resolution_communicated_in_time"] is None  # still open, deadline ahead
+    # Still open with the deadline ahead, but the acknowledgement already told the
+    # customer a later time with a reason: the SLA's word is kept (rules 3).
+    assert before["resolution_communicated_in_time"] is True
+    assert before["resolved_within_target"] is None
     ok(await sla(ts_cli, "resolve", ticket, "--summary", "Index neu aufgebaut"))
     view = loads(await sla(ts_cli, "show", ticket, "--json"))
     assert view["resolution_communicated_in_time"] is True

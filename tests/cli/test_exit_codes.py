@@ -100,7 +100,16 @@ async def test_refused_ack_exits_1_with_one_line_and_no_noise(
 ) -> None:
     ticket = await reported(dev_cli, tmp_path)
     estimate = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="seconds")
-    args = ("ack", ticket, "--severity", "critical", "--estimate", estimate)
+    args = (
+        "ack",
+        ticket,
+        "--severity",
+        "critical",
+        "--estimate",
+        estimate,
+        "--estimate-reason",
+        "x",
+    )
 
     first = await sla(dev_cli, *args)
     assert first.code == 0, first

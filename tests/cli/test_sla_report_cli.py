@@ -81,7 +81,19 @@ async def test_report_of_a_month_from_incidents_and_bookings(
 
     estimate = iso(datetime.now(BERLIN) + timedelta(days=1))
     for ticket in (resolved, escalated):
-        ok(await sla(dev_cli, "ack", ticket, "--severity", "critical", "--estimate", estimate))
+        ok(
+            await sla(
+                dev_cli,
+                "ack",
+                ticket,
+                "--severity",
+                "critical",
+                "--estimate",
+                estimate,
+                "--estimate-reason",
+                "Hersteller liefert nach",
+            )
+        )
     ok(await sla(dev_cli, "resolve", resolved, "--summary", "Index neu aufgebaut"))
     ok(await sla(dev_cli, "escalate", escalated, "--stage", "3", "--reason", "Hersteller"))
 
@@ -152,7 +164,12 @@ async def test_report_of_a_month_from_incidents_and_bookings(
 
     assert major["incidents"] == 1
     assert (major["reaction"]["breached"], major["resolution"]["breached"]) == (1, 1)
-    assert major["breaches"] == {"reaction": 1, "resolution": 1, "incidents": 1}
+    assert major["breaches"] == {
+        "reaction": 1,
+        "resolution": 1,
+        "incidents": 1,
+        "reestimates_overdue": 0,
+    }
     assert major["time_to_react"]["count"] == 0
 
     assert minor["incidents"] == 1
