@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,6 +35,7 @@ from domain.events import (
     Acknowledged,
     DiscussionRecorded,
     Escalated,
+    EscalationStage,
     EstimateMissed,
     Event,
     FollowUp,
@@ -48,8 +49,31 @@ from domain.events import (
 )
 from domain.sla import FollowUpPolicy, Severity
 
-if TYPE_CHECKING:  # the incident module imports this one
-    from domain.incident import IncidentState
+
+class IncidentState(Protocol):
+    """What follow-ups read of ``domain.incident.IncidentState`` (which imports this module)."""
+
+    @property
+    def ticket_id(self) -> str: ...  # noqa: D102
+    @property
+    def rules(self) -> int: ...  # noqa: D102
+    @property
+    def is_open(self) -> bool: ...  # noqa: D102
+    @property
+    def status(self) -> IncidentStatus: ...  # noqa: D102
+    @property
+    def severity(self) -> Severity: ...  # noqa: D102
+    @property
+    def estimate_failed(self) -> bool: ...  # noqa: D102
+    @property
+    def on_status_page(self) -> bool: ...  # noqa: D102
+    @property
+    def escalation_stage(self) -> EscalationStage: ...  # noqa: D102
+    @property
+    def management_decision(self) -> str | None: ...  # noqa: D102
+    @property
+    def events(self) -> tuple[Event, ...]: ...  # noqa: D102
+
 
 FOLLOW_UP_RULES = 3
 """The first incident rule set (``IncidentReported.rules``) that watches follow-ups."""
