@@ -786,7 +786,7 @@ def _hotline(policy: SlaPolicy, company: str) -> str | None:
 
 def unreached_customers(policy: SlaPolicy) -> tuple[str, ...]:
     """Directory customers without any contact: a notice cannot reach them."""
-    return tuple(c.company for c in policy.customers if not c.contacts)
+    return tuple(c.company for c in policy.customers if not c.all_contacts)
 
 
 def recipient_warnings(policy: SlaPolicy) -> list[str]:

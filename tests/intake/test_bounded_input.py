@@ -35,6 +35,7 @@ from activities.mail import SmtpMailer
 from activities.notifications import NotificationActivities
 from activities.rendering import MessageRenderer
 from domain.effects import effects_of
+from domain.events import FollowUp
 from domain.incident import (
     RULES,
     Acknowledge,
@@ -57,6 +58,8 @@ from domain.incident import (
     RecordChangeRequest,
     RecordCustomerMessage,
     RecordDeliveryFailure,
+    RecordReestimateOverdue,
+    RemindFollowUp,
     Resolve,
     WarnDeadline,
     execute,
@@ -441,9 +444,14 @@ def every_message(report: IncidentReport, texts: OperatorTexts) -> list[Notifica
         ),
         acked,
     )
-    full.run(MissEstimate(), first)
+    # Rules 3: the new estimate is reminded, then overdue, then given.
+    overdue = first + 60 * minute
+    full.run(MissEstimate(reestimate_due=overdue), first)
+    reminder = first + 30 * minute
+    full.run(RemindFollowUp(follow_up=FollowUp.REESTIMATE, after=first, due=reminder), reminder)
+    full.run(RecordReestimateOverdue(), overdue)
     second = first + 90 * minute
-    full.run(ExtendEstimate(estimate=second, reason=texts.extension), first)
+    full.run(ExtendEstimate(estimate=second, reason=texts.extension), overdue)
     full.run(MissEstimate(), second)
     full.run(Escalate(stage=3, reason=texts.escalation), second + minute)
     full.run(DecideResources(decision=texts.decision), second + 2 * minute)

@@ -90,7 +90,11 @@ async def test_incident_workflow_counts_opening_breach_and_escalations(
         now = await stack.now()
         await handle.execute_update(
             IncidentWorkflow.acknowledge,
-            Acknowledge(severity=Severity.CRITICAL, estimate=now + timedelta(days=3)),
+            Acknowledge(
+                severity=Severity.CRITICAL,
+                estimate=now + timedelta(days=3),
+                estimate_reason="Hardware wird geliefert",  # after the 4 h deadline
+            ),
         )
         # Replacing a live estimate fails it: stage 1.
         await handle.execute_update(
