@@ -517,10 +517,14 @@ def extend(
 def resolve(
     ticket_id: str,
     summary: Annotated[str, typer.Option(help="What was done (sent to the customer).")],
+    public: Annotated[
+        str | None,
+        typer.Option("--public", help="Resolution text for the public status page."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Resolve; the customer gets the confirmation and the status page is updated."""
-    command = build_command(lambda: Resolve(summary=summary))
+    command = build_command(lambda: Resolve(summary=summary, public_message=public))
     _update(
         ticket_id,
         lambda h: h.execute_update(IncidentWorkflow.resolve, command),

@@ -115,6 +115,9 @@ class Resolve(_Command):
 
     kind: Literal["resolve"] = "resolve"
     summary: FreeText
+    # The public status page's resolution text (rules 3; else a neutral one):
+    # the summary is written for the reporter.
+    public_message: FreeText | None = None
 
 
 class MissEstimate(_Command):

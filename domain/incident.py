@@ -121,11 +121,25 @@ REESTIMATE_STATUS_MESSAGE = (
 )
 """What the status page says between a missed estimate and the next one (rules 2)."""
 
+UNCONFIRMED_STATUS_MESSAGE = (
+    "Wir prüfen eine gemeldete Störung von myconvento. Weitere Informationen folgen."
+)
+"""Public text of a report published before an operator described it (rules 3).
+
+A monitoring alert (``publish_unconfirmed``) or an overrun maintenance goes on
+the page at once; the reporter's own words are not for the public page."""
+
+RESOLVED_STATUS_MESSAGE = "Die Störung ist behoben."
+"""Public resolution text when the operator gave none (rules 3): the customer
+summary is written for the reporter, not for every user."""
+
 __all__ = [
     "CHANGE_REQUEST_STATUS_MESSAGE",
     "REESTIMATE_STATUS_MESSAGE",
+    "RESOLVED_STATUS_MESSAGE",
     "RULES",
     "STAGE_ORDER",
+    "UNCONFIRMED_STATUS_MESSAGE",
     "Acknowledge",
     "Acknowledged",
     "AlertNotified",
@@ -428,7 +442,8 @@ def _open(command: OpenIncident, now: datetime) -> list[Event]:
         )
     ]
     if all_users:
-        events.append(StatusPublished(at=now, message=None, expected_resolution=None))
+        message = UNCONFIRMED_STATUS_MESSAGE if command.rules >= FOLLOW_UP_RULES else None
+        events.append(StatusPublished(at=now, message=message, expected_resolution=None))
     return events
 
 
@@ -503,6 +518,16 @@ def _acknowledge(state: IncidentState, command: Acknowledge, now: datetime) -> l
         )
     )
     message = (command.status_message or "").strip() or None
+    if (
+        command.all_users
+        and not state.on_status_page
+        and message is None
+        and state.rules >= FOLLOW_UP_RULES
+    ):
+        raise MissingText(
+            "publishing on the status page needs a public description (status_message, "
+            "--message): what every user notices, without the reporter's details"
+        )
     if state.on_status_page:
         events.append(StatusUpdated(at=now, message=message, expected_resolution=command.estimate))
     elif command.all_users:
@@ -687,7 +712,10 @@ def _resolve(state: IncidentState, command: Resolve, now: datetime) -> list[Even
         )
     ]
     if state.on_status_page:
-        events.append(StatusResolved(at=now, message=summary))
+        public = (command.public_message or "").strip()
+        if state.rules < FOLLOW_UP_RULES:
+            public = public or summary  # as recorded before the texts were separate
+        events.append(StatusResolved(at=now, message=public or RESOLVED_STATUS_MESSAGE))
     return events
 
 

@@ -200,7 +200,12 @@ def missed_scenario() -> Scenario:
     scenario = Scenario(open_incident_from(incident_report, received, rules=RULES))
     estimate = received + timedelta(hours=2)
     scenario.run(
-        Acknowledge(severity=Severity.MAJOR, estimate=estimate, all_users=True),
+        Acknowledge(
+            severity=Severity.MAJOR,
+            estimate=estimate,
+            all_users=True,
+            status_message="Der Versand ist gestört.",
+        ),
         received + timedelta(minutes=20),
     )
     scenario.run(MissEstimate(), estimate)

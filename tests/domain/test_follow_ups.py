@@ -210,7 +210,12 @@ def test_a_public_disturbance_prompts_for_interim_updates_counted_from_the_last_
     ack_at = TUE + 5 * MINUTE
     state, _ = execute(
         state,
-        Acknowledge(severity=Severity.MAJOR, estimate=ack_at + 100 * HOUR, all_users=True),
+        Acknowledge(
+            severity=Severity.MAJOR,
+            estimate=ack_at + 100 * HOUR,
+            all_users=True,
+            status_message="Der Versand ist gestört.",
+        ),
         ack_at,
     )
     every = POLICY.follow_up.status_update_every

@@ -273,6 +273,8 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
                 "--estimate",
                 first_estimate,
                 "--all-users",
+                "--message",
+                "Der Versand ist gestört.",
                 "--json",
             )
         ).json()
@@ -305,13 +307,32 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
         (stage_2,) = [e for e in view["events"] if e["type"] == "escalated" and e["stage"] == 2]
         assert datetime.fromisoformat(stage_2["at"]) >= datetime.fromisoformat(second_estimate)
 
+        # Stage 2's task: the further procedure discussed with the customer.
+        run = await dev.sla(
+            "record-discussion",
+            ticket,
+            "--note",
+            "Workaround per CSV vereinbart",
+            "--experts",
+            "Datenbankteam",
+        )
+        assert run.code == 0, run
+
         # Stage 3 is the operator's judgement.
         run = await dev.sla("escalate", ticket, "--stage", "3", "--reason", "keine Lösung in Sicht")
         assert run.code == 0, run
         await dev.until("stage 3", lambda: at_stage(3), seconds=20)
 
         view = (
-            await dev.sla("resolve", ticket, "--summary", "Datenbank repariert", "--json")
+            await dev.sla(
+                "resolve",
+                ticket,
+                "--summary",
+                "Datenbank repariert",
+                "--public",
+                "Der Versand läuft wieder.",
+                "--json",
+            )
         ).json()
         assert view["status"] == "resolved"
 
@@ -335,8 +356,11 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
             "estimate_extended",
             "resolved",
             "status_resolved",
+            "discussion_recorded",
         ):
             assert expected in types, (expected, types)
+        (public,) = [e for e in view["events"] if e["type"] == "status_resolved"]
+        assert public["message"] == "Der Versand läuft wieder."  # not the customer summary
         stages = [e["stage"] for e in view["events"] if e["type"] == "escalated"]
         assert stages == [1, 2, 3]
         instants = [datetime.fromisoformat(e["at"]) for e in view["events"]]

@@ -65,7 +65,12 @@ async def critical_escalated(stack: Stack) -> list[WorkflowHandle[Any, Any]]:
     now = await stack.now()
     await handle.execute_update(
         IncidentWorkflow.acknowledge,
-        Acknowledge(severity=Severity.CRITICAL, estimate=now + timedelta(hours=2), all_users=True),
+        Acknowledge(
+            severity=Severity.CRITICAL,
+            estimate=now + timedelta(hours=2),
+            all_users=True,
+            status_message="Der Versand ist gestört.",
+        ),
     )
     await stack.skip_to(now + timedelta(hours=3))
     await handle.execute_update(
@@ -166,7 +171,12 @@ async def monitoring_alerts(stack: Stack) -> list[WorkflowHandle[Any, Any]]:
     now = await stack.now()
     await handle.execute_update(
         IncidentWorkflow.acknowledge,
-        Acknowledge(severity=Severity.MAJOR, estimate=now + timedelta(hours=4), all_users=True),
+        Acknowledge(
+            severity=Severity.MAJOR,
+            estimate=now + timedelta(hours=4),
+            all_users=True,
+            status_message="Der Versand ist gestört.",
+        ),
     )
     await handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="Host neu gestartet"))
     await handle.result()

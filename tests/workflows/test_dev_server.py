@@ -51,7 +51,12 @@ async def test_search_attributes_follow_the_incident(dev_stack: Stack) -> None:
     estimate = datetime.now(UTC) + timedelta(days=3)
     await handle.execute_update(
         IncidentWorkflow.acknowledge,
-        Acknowledge(severity=Severity.MINOR, estimate=estimate, all_users=True),
+        Acknowledge(
+            severity=Severity.MINOR,
+            estimate=estimate,
+            all_users=True,
+            status_message="Der Versand ist gestört.",
+        ),
     )
     await eventually(lambda: listed("TicketStatus = 'acknowledged' AND Severity = 'minor'"))
     await eventually(lambda: listed("AllUsers = true"))

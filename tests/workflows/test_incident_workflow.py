@@ -1012,6 +1012,7 @@ async def test_a_monitoring_report_waits_for_an_operator_to_go_public(h: Harness
             severity=Severity.MAJOR,
             estimate=incident.received + timedelta(hours=3),
             all_users=True,
+            status_message="Der Versand ist gestört.",
         ),
     )
     view = await incident.view()
@@ -1226,7 +1227,12 @@ async def test_long_incident_continues_as_new_and_keeps_every_event(h: Harness) 
     estimate = received + timedelta(days=60)
     await latest.execute_update(
         IncidentWorkflow.acknowledge,
-        Acknowledge(severity=Severity.MINOR, estimate=estimate, all_users=True),
+        Acknowledge(
+            severity=Severity.MINOR,
+            estimate=estimate,
+            all_users=True,
+            status_message="Der Versand ist gestört.",
+        ),
     )
     posts = extensions = 0
     # Each run holds at most 40 events, so this crosses continue-as-new many
@@ -1338,7 +1344,12 @@ async def test_a_third_miss_at_stage_2_is_told_and_the_page_shows_no_past_time(
     estimate = incident.received + timedelta(hours=3)
     await incident.handle.execute_update(
         IncidentWorkflow.acknowledge,
-        Acknowledge(severity=Severity.MINOR, estimate=estimate, all_users=True),
+        Acknowledge(
+            severity=Severity.MINOR,
+            estimate=estimate,
+            all_users=True,
+            status_message="Der Versand ist gestört.",
+        ),
     )
     for n in range(1, 4):
         await h.stack.skip_to(estimate + timedelta(seconds=1))
