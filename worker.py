@@ -140,7 +140,11 @@ def build_activities(
         mailer or settings.mailer(), MessageRenderer(), settings.sender
     )
     calendar = CalendarActivities()
-    site = StatusSiteActivities(settings.status_dir, settings.policy.status_page.url)
+    site = StatusSiteActivities(
+        settings.status_dir,
+        settings.policy.status_page.url,
+        settings.policy.status_page.show_ticket_ids,
+    )
     posts = StatusPostActivities(TemporalStatusPoster(client))
     dev_tickets = DevTicketActivities(SqliteDevTicketTracker.in_data_dir(settings.data_dir))
     change_requests = ChangeRequestActivities(partial(start_for_incident, client))

@@ -21,7 +21,13 @@ from temporalio import activity
 from activities.files import PUBLIC, write_atomic
 from activities.rendering import german_datetime, severity_de, template_environment
 from domain.maintenance import MaintenancePost
-from domain.status import MaintenanceEntry, StatusBoard, StatusEntry, StatusPost
+from domain.status import (
+    MaintenanceEntry,
+    StatusBoard,
+    StatusEntry,
+    StatusPost,
+    public_reference,
+)
 
 
 class StatusSnapshot(BaseModel):
@@ -122,13 +128,19 @@ def xml_safe(snapshot: StatusSnapshot) -> StatusSnapshot:
     return clean
 
 
-def status_document(snapshot: StatusSnapshot) -> dict[str, Any]:
-    """The ``status.json`` document (texts as :func:`xml_safe` leaves them)."""
+def status_document(snapshot: StatusSnapshot, show_ticket_ids: bool = False) -> dict[str, Any]:
+    """The ``status.json`` document (texts as :func:`xml_safe` leaves them).
+
+    Each disturbance has an ``id`` (its :func:`public_reference`, or the ticket
+    ID when the policy shows them); ``ticket_id`` only when it does.
+    """
     snapshot = xml_safe(snapshot)
 
     def entry(e: StatusEntry) -> dict[str, Any]:
+        shown = {"ticket_id": e.ticket_id} if show_ticket_ids else {}
         return {
-            "ticket_id": e.ticket_id,
+            "id": e.ticket_id if show_ticket_ids else public_reference(e.ticket_id),
+            **shown,
             "severity": e.severity.value,
             "published_at": e.published_at.isoformat(),
             "expected_resolution": (
@@ -183,10 +195,21 @@ def status_document(snapshot: StatusSnapshot) -> dict[str, Any]:
 class StatusSiteActivities:
     """Renders the status site into ``directory``."""
 
-    def __init__(self, directory: Path, public_url: str | None = None) -> None:
-        """Write the site to ``directory``; ``public_url`` is its canonical address, if known."""
+    def __init__(
+        self, directory: Path, public_url: str | None = None, show_ticket_ids: bool = False
+    ) -> None:
+        """Write the site to ``directory``.
+
+        Args:
+            directory: Where the three files go.
+            public_url: The site's canonical address, if known.
+            show_ticket_ids: Show reporters' ticket IDs (``[status_page]
+                show_ticket_ids``); otherwise each disturbance goes by its
+                :func:`~domain.status.public_reference`.
+        """
         self._directory = directory
         self._public_url = public_url
+        self._show_ticket_ids = show_ticket_ids
         self._env = template_environment()
         self._html = self._env.get_template("status/index.html.j2")
         self._atom = self._env.get_template("status/feed.atom.j2")
@@ -211,10 +234,16 @@ class StatusSiteActivities:
             "maintenance_closed": snapshot.board.maintenance_closed,
             "local": local,
             "public_url": self._public_url,
+            "show_ticket_ids": self._show_ticket_ids,
+            "ref": lambda entry: (
+                entry.ticket_id if self._show_ticket_ids else public_reference(entry.ticket_id)
+            ),
             "severity_de": severity_de,
             "utc": lambda value: value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        document = json.dumps(status_document(snapshot), ensure_ascii=False, indent=2)
+        document = json.dumps(
+            status_document(snapshot, self._show_ticket_ids), ensure_ascii=False, indent=2
+        )
         return {
             "index.html": self._html.render(context).encode("utf-8"),
             "status.json": (document + "\n").encode("utf-8"),

@@ -317,6 +317,10 @@ class StatusPagePolicy(BaseModel):
         max_length=200,
         description="the page's public address, named in every customer mail that mentions it",
     )
+    show_ticket_ids: bool = Field(
+        default=False,
+        description="show reporters' ticket IDs on the public page (else a neutral reference)",
+    )
 
 
 class EffectsPolicy(BaseModel):

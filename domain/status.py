@@ -11,6 +11,7 @@ workflow holds and what the render activity turns into files.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -28,6 +29,17 @@ from domain.maintenance import (
     MaintenanceStatus,
 )
 from domain.sla import Severity
+
+
+def public_reference(ticket_id: str) -> str:
+    """The name a disturbance goes by on the public page when ticket IDs are not shown.
+
+    A reporter's ticket ID is how that customer finds their case; on a page
+    every user (and anyone else) reads it says who reported and when. A short
+    digest keeps entries apart and stable across updates without saying either.
+    """
+    return "S-" + hashlib.sha256(ticket_id.encode("utf-8")).hexdigest()[:8].upper()
+
 
 RESOLVED_RETENTION = timedelta(days=7)
 """How long a resolved disturbance stays on the page (calendar time)."""

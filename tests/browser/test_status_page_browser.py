@@ -29,7 +29,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from activities.status_page import StatusSiteActivities, StatusSnapshot
 from domain.maintenance import MaintenancePost, MaintenanceStatus
 from domain.sla import Severity
-from domain.status import StatusBoard, StatusPost, StatusPostKind
+from domain.status import StatusBoard, StatusPost, StatusPostKind, public_reference
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -271,11 +271,13 @@ async def test_a_visitor_sees_disturbance_maintenance_and_resolved_incident(
 
         # The current disturbance, with its expected resolution in Berlin time.
         await expect(page.get_by_role("heading", name="Aktuelle Störungen")).to_be_visible()
-        active = page.locator(f"article#{ACTIVE}")
+        # The public page names disturbances by a public reference, not the ticket ID.
+        active = page.locator(f"article#{public_reference(ACTIVE)}")
         await expect(active).to_be_visible()
         await expect(active.locator(".badge")).to_have_text("Kritische Störung")
         await expect(active.locator("strong")).to_have_text(ACTIVE_TITLE)  # what is broken
-        await expect(active).to_contain_text(f"Ticket {ACTIVE}")
+        await expect(active).to_contain_text(f"Störung {public_reference(ACTIVE)}")
+        await expect(page.locator("body")).not_to_contain_text(ACTIVE)
         await expect(active).to_contain_text(ACTIVE_UPDATE)
         expected = active.locator(".expected")
         await expect(expected).to_be_visible()
@@ -298,7 +300,7 @@ async def test_a_visitor_sees_disturbance_maintenance_and_resolved_incident(
         await expect(
             page.get_by_role("heading", name="Behobene Störungen (letzte 7 Tage)")
         ).to_be_visible()
-        resolved = page.locator(f"article#{RESOLVED}")
+        resolved = page.locator(f"article#{public_reference(RESOLVED)}")
         await expect(resolved).to_be_visible()
         await expect(resolved.locator(".badge")).to_have_text("Behoben")
         await expect(resolved.locator("strong")).to_have_text(RESOLVED_TITLE)

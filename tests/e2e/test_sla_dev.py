@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain.status import public_reference
 from tests.conftest import SHOW_KEYS, report
 from tests.e2e.policies import write_round_the_clock_policy
 
@@ -400,8 +401,9 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
             if not status_json.exists():
                 return False
             document = json.loads(status_json.read_text("utf-8"))
-            return ticket in [e["ticket_id"] for e in document["resolved"]] and ticket not in [
-                e["ticket_id"] for e in document["active"]
+            ref = public_reference(ticket)  # the public page shows no ticket IDs
+            return ref in [e["id"] for e in document["resolved"]] and ref not in [
+                e["id"] for e in document["active"]
             ]
 
         await dev.until("status page", resolved_on_status_page, seconds=20)

@@ -53,7 +53,7 @@ from domain.notifications import MessageKind
 from domain.read_model import IncidentResult, IncidentView
 from domain.report import IncidentReport
 from domain.sla import Severity, SlaPolicy
-from domain.status import RESOLVED_RETENTION
+from domain.status import RESOLVED_RETENTION, public_reference
 from starter import report_incident
 from tests.conftest import CACHELESS, Stack, make_stack, publishing_monitoring, report
 from tests.workflows.waiting import eventually, history_event_types, settled
@@ -909,7 +909,10 @@ def status_json(stack: Stack) -> dict[str, Any]:
 
 
 def entry_of(document: dict[str, Any], section: str, ticket: str) -> dict[str, Any]:
-    entries: list[dict[str, Any]] = [e for e in document[section] if e["ticket_id"] == ticket]
+    # The public page names a disturbance by its public reference, not the ticket ID.
+    ref = public_reference(ticket)
+    entries: list[dict[str, Any]] = [e for e in document[section] if e["id"] == ref]
+    assert all("ticket_id" not in e for e in document[section]), document[section]
     assert len(entries) == 1, (section, document)
     return entries[0]
 

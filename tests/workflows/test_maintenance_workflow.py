@@ -49,7 +49,7 @@ from domain.maintenance import (
     overrun_request_id,
 )
 from domain.sla import Severity
-from domain.status import RESOLVED_RETENTION
+from domain.status import RESOLVED_RETENTION, public_reference
 from service.maintenance import open_overrun_incident, start_maintenance
 from tests.conftest import Stack
 from tests.maintenance_support import EXPECTED_RECIPIENTS, directory_policy, next_weekday_at
@@ -544,7 +544,9 @@ async def test_a_window_extended_into_business_hours_opens_one_incident(h: Harne
     # All users are locked out: the incident is on the status page at once.
     async def published() -> None:
         document = json.loads((h.stack.status_dir / "status.json").read_text("utf-8"))
-        assert [e["ticket_id"] for e in document["active"]] == [ticket_id], document["active"]
+        assert [e["id"] for e in document["active"]] == [public_reference(ticket_id)], document[
+            "active"
+        ]
 
     await eventually(published)
 
