@@ -970,7 +970,11 @@ async def test_status_page_follows_an_incident_that_affects_all_users(h: Harness
     await eventually(message_posted)
 
     await incident.handle.execute_update(
-        IncidentWorkflow.resolve, Resolve(summary="Etikettendruck läuft wieder")
+        IncidentWorkflow.resolve,
+        Resolve(
+            summary="Ihr Etikettendrucker-Treiber wurde neu installiert",
+            public_message="Der Etikettendruck läuft wieder.",
+        ),
     )
     await incident.handle.result()
 
@@ -982,9 +986,11 @@ async def test_status_page_follows_an_incident_that_affects_all_users(h: Harness
         page = html(h.stack)
         assert "Behobene Störungen" in page
         assert "Aktuelle Störungen" not in page
-        assert "Etikettendruck läuft wieder" in page
+        assert "Der Etikettendruck läuft wieder." in page
+        assert "Treiber" not in page  # the customer's summary stays off the public page
         feed = (h.stack.status_dir / "feed.atom").read_text("utf-8")
-        assert incident.ticket in feed
+        assert public_reference(incident.ticket) in feed
+        assert incident.ticket not in feed + page
 
     await eventually(resolved)
 
