@@ -209,7 +209,11 @@ class Harness:
         for workflow_id in ids:
             handle = self.stack.client.get_workflow_handle(workflow_id)
             with suppress(RPCError):
-                await settled(handle)
+                # Still busy (a failing test, a loaded machine): terminate all the
+                # same. A workflow left open fires its reminders on a queue nobody
+                # polls once a later test skips days ahead, and stalls the server.
+                with suppress(AssertionError):
+                    await settled(handle)
                 await handle.terminate("test over")
 
 
