@@ -161,7 +161,7 @@ def active_follow_ups(state: IncidentState) -> dict[FollowUp, ActiveFollowUp]:
     return {kind: step for kind, step in found.items() if step is not None}
 
 
-def interval(kind: FollowUp, severity: Severity, policy: FollowUpPolicy) -> timedelta:
+def interval(kind: FollowUp, policy: FollowUpPolicy) -> timedelta:
     """Business time from a step's anchor to its next instant."""
     match kind:
         case FollowUp.REESTIMATE:
@@ -184,11 +184,7 @@ def follow_ups_to_schedule(
     for kind, step in active_follow_ups(state).items():
         known = scheduled.get(kind)
         if known is None or known.after != step.anchor:
-            needs.append(
-                FollowUpNeed(
-                    kind=kind, after=step.anchor, every=interval(kind, state.severity, policy)
-                )
-            )
+            needs.append(FollowUpNeed(kind=kind, after=step.anchor, every=interval(kind, policy)))
     return needs
 
 

@@ -31,7 +31,6 @@ from domain.incident import (
     ExtendEstimate,
     IncidentState,
     MissEstimate,
-    OpenIncident,
     Resolve,
     execute,
 )
@@ -52,6 +51,7 @@ from domain.oncall import (
 )
 from domain.report import ChangeRequest, IncidentReport
 from domain.sla import Severity, SlaPolicy
+from tests.activities.test_notifications import open_incident_from
 from tests.conftest import report
 
 HOTLINE = "+49 (0)2131-200900"
@@ -89,20 +89,7 @@ POLICY = policy_with(PREMIUM, STANDARD)
 
 def opened(policy: SlaPolicy, **changes: Any) -> IncidentState:
     incident_report = IncidentReport.model_validate(report(**changes))
-    pages = policy.critical_pages(WINTER)
-    state, _ = execute(
-        None,
-        OpenIncident(
-            ticket_id="INC-20261124-TESTAB",
-            report=incident_report,
-            received_at=WINTER,
-            deadlines=policy.all_deadlines(WINTER),
-            next_opening_page=pages[1] if len(pages) > 1 else None,
-            rules=RULES,
-        ),
-        WINTER,
-    )
-    return state
+    return open_incident_from(incident_report, WINTER, rules=RULES, policy=policy)
 
 
 def customer_mails(policy: SlaPolicy, **changes: Any) -> list[Notification]:

@@ -80,16 +80,19 @@ def open_incident(received: datetime, **facts: Any) -> IncidentState:
 
 
 def open_incident_from(
-    incident_report: IncidentReport, received: datetime, rules: int = 1
+    incident_report: IncidentReport,
+    received: datetime,
+    rules: int = 1,
+    policy: SlaPolicy = POLICY,
 ) -> IncidentState:
-    pages = POLICY.critical_pages(received)
+    pages = policy.critical_pages(received)
     state, _ = execute(
         None,
         OpenIncident(
             ticket_id=TICKET,
             report=incident_report,
             received_at=received,
-            deadlines=POLICY.all_deadlines(received),
+            deadlines=policy.all_deadlines(received),
             next_opening_page=pages[1] if len(pages) > 1 else None,
             rules=rules,
         ),

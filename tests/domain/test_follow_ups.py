@@ -2,7 +2,7 @@
 
 A small driver plays the workflow's part: it asks the domain which follow-ups
 need an instant, computes them with the policy's business calendar (as the
-``compute_follow_ups`` local activity does), and fires every timer that falls
+``add_business_time`` local activity does), and fires every timer that falls
 due, at its own instant.
 """
 

@@ -1,6 +1,6 @@
 """Follow-ups in the workflow (issue 16, rules 3): reminded in business time until done.
 
-The instants come from the ``compute_follow_ups`` local activity (recorded in
+The instants come from the ``add_business_time`` local activity (recorded in
 history); the expectations here come from the policy's calendar, never from
 arithmetic in this file.
 """
