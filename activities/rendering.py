@@ -55,6 +55,8 @@ _EVENTS_DE = {
     "follow_up_reminded": "Erinnerung an offenen Schritt",
     "reestimate_overdue": "Neue Zeitabschätzung überfällig",
     "discussion_recorded": "Vorgehen mit dem Kunden besprochen (Stufe 2)",
+    "linked_as_duplicate": "Als weitere Meldung einer bekannten Störung zugeordnet",
+    "duplicate_registered": "Weitere Meldung derselben Störung zugeordnet",
 }
 
 

@@ -45,6 +45,7 @@ from cli.common import (
 )
 from cli.dev import DevConfig, run_dev
 from cli.doctor import doctor
+from cli.duplicates import link_duplicate_command
 from cli.groups import GROUPS
 from cli.mail_intake import mail_intake
 from cli.render import incidents_table, show_incident
@@ -660,6 +661,7 @@ def codec_server(
 for _name, _group in GROUPS:
     app.add_typer(_group, name=_name)
 app.command("sla-report")(sla_report)
+app.command("link-duplicate")(link_duplicate_command)
 app.command("repair")(repair)
 app.command("doctor")(doctor)
 app.command("api")(api)

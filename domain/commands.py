@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from domain.change_request import DevTicketId
 from domain.events import DeadlineKind, EscalatedBy, FollowUp, PageReason
 from domain.oncall import OnCallWindow
-from domain.report import IncidentReport, ReportChanges
+from domain.report import IncidentReport, ReportChanges, RequestId
 from domain.sla import Deadlines, Severity
 from domain.values import (
     Attachments,
@@ -298,6 +298,63 @@ class RecordDiscussion(_Command):
     experts: tuple[SingleLineText, ...] = Field(default=(), max_length=20)
 
 
+class MasterFacts(BaseModel):
+    """What a duplicate follows of its master: sent by the master after each change.
+
+    Attributes:
+        master_ticket_id: The master's ticket ID.
+        acknowledged: Whether the master was acknowledged.
+        estimate: The master's estimate (``None`` before its acknowledgement).
+        estimate_failed: The estimate passed without resolution; a new one follows.
+        reason: Why the estimate is what it is (the last extension's reason, or
+            the acknowledgement's reason for an estimate after the deadline).
+        resolved: Whether the master was resolved.
+        summary: The master's resolution summary, once resolved.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    master_ticket_id: RequestId
+    acknowledged: bool = False
+    estimate: datetime | None = None
+    estimate_failed: bool = False
+    reason: FreeText | None = None
+    resolved: bool = False
+    summary: FreeText | None = None
+
+
+class LinkAsDuplicate(_Command):
+    """Mark this report as a duplicate of ``master_ticket_id`` (same disturbance).
+
+    ``facts``: the master's state as the linking operator's tool read it; the
+    master sends its own once it has registered the duplicate.
+    """
+
+    kind: Literal["link_as_duplicate"] = "link_as_duplicate"
+    master_ticket_id: RequestId
+    facts: MasterFacts | None = None
+
+
+class RegisterDuplicate(_Command):
+    """The master learns of a duplicate; it sends its facts to it from now on.
+
+    ``public_message``: the duplicate's public status text when it was on the
+    status page (the master publishes it unless it is on the page itself).
+    """
+
+    kind: Literal["register_duplicate"] = "register_duplicate"
+    ticket_id: RequestId
+    on_status_page: bool = False
+    public_message: FreeText | None = None
+
+
+class FollowMaster(_Command):
+    """The master changed (acknowledged, new estimate, resolved): the duplicate follows."""
+
+    kind: Literal["follow_master"] = "follow_master"
+    facts: MasterFacts
+
+
 Command = (
     OpenIncident
     | Acknowledge
@@ -323,6 +380,9 @@ Command = (
     | RemindFollowUp
     | RecordReestimateOverdue
     | RecordDiscussion
+    | LinkAsDuplicate
+    | RegisterDuplicate
+    | FollowMaster
 )
 """Any incident command."""
 

@@ -12,7 +12,19 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.incident import ClassifiedAsChangeRequest, IncidentState, change_request_of
+from domain.incident import (
+    Acknowledged,
+    ClassifiedAsChangeRequest,
+    DuplicateRegistered,
+    EstimateExtended,
+    Event,
+    IncidentState,
+    MasterFacts,
+    Reclassified,
+    Resolved,
+    change_request_of,
+    master_facts,
+)
 from domain.notifications import Notification, notifications_for
 from domain.report import ChangeRequest
 from domain.sla import SlaPolicy
@@ -32,8 +44,21 @@ class ChangeRequestStart(BaseModel):
     received_at: datetime
 
 
+class DuplicateNotice(BaseModel):
+    """The master's news for one of its duplicates (a signal to that incident)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: str
+    facts: MasterFacts
+
+
 class EventEffects(BaseModel):
-    """What one event causes outside the incident: e-mails, a status-page post, a change request."""
+    """What one event causes outside the incident.
+
+    E-mails, a status-page post, a change request, and news for the duplicates
+    that follow this incident.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -41,6 +66,29 @@ class EventEffects(BaseModel):
     notifications: tuple[Notification, ...] = ()
     status_post: StatusPost | None = None
     change_request: ChangeRequestStart | None = None
+    duplicate_notices: tuple[DuplicateNotice, ...] = ()
+
+
+def duplicate_notices(state: IncidentState, event: Event) -> tuple[DuplicateNotice, ...]:
+    """What the duplicates learn from ``event`` of their master ``state``.
+
+    A newly registered duplicate gets the master's facts at once; every
+    duplicate gets them again when the master is acknowledged, gets a new
+    estimate or is resolved. The facts are the master's after the command
+    (the duplicate compares them with its own state, so a repeat is harmless).
+    """
+    if isinstance(event, DuplicateRegistered):
+        targets: tuple[str, ...] = (event.ticket_id,)
+    elif isinstance(event, Acknowledged | EstimateExtended | Resolved) or (
+        isinstance(event, Reclassified) and event.estimate is not None
+    ):
+        targets = state.duplicates
+    else:
+        return ()
+    if not targets:
+        return ()
+    facts = master_facts(state)
+    return tuple(DuplicateNotice(ticket_id=t, facts=facts) for t in targets)
 
 
 def effects_of(state: IncidentState, first: int, policy: SlaPolicy) -> list[EventEffects]:
@@ -60,8 +108,14 @@ def effects_of(state: IncidentState, first: int, policy: SlaPolicy) -> list[Even
                 if isinstance(event, ClassifiedAsChangeRequest)
                 else None
             ),
+            duplicate_notices=duplicate_notices(state, event),
         )
-        if item.notifications or item.status_post is not None or item.change_request is not None:
+        if (
+            item.notifications
+            or item.status_post is not None
+            or item.change_request is not None
+            or item.duplicate_notices
+        ):
             effects.append(item)
     return effects
 
@@ -94,12 +148,22 @@ def split_by_audience(
     for item in effects:
         ours = tuple(n for n in item.notifications if internal(n))
         theirs = tuple(n for n in item.notifications if not internal(n))
-        if ours or item.status_post is not None or item.change_request is not None:
+        if (
+            ours
+            or item.status_post is not None
+            or item.change_request is not None
+            or item.duplicate_notices
+        ):
             team.append(item.model_copy(update={"notifications": ours}))
         if theirs:
             customers.append(
                 item.model_copy(
-                    update={"notifications": theirs, "status_post": None, "change_request": None}
+                    update={
+                        "notifications": theirs,
+                        "status_post": None,
+                        "change_request": None,
+                        "duplicate_notices": (),
+                    }
                 )
             )
     return team, customers

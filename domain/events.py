@@ -369,6 +369,25 @@ class DiscussionRecorded(_Event):
     experts: tuple[str, ...] = ()
 
 
+class LinkedAsDuplicate(_Event):
+    """This report is a duplicate: it follows the master's estimate, status and resolution.
+
+    It keeps its own SLA clock and outcome; its status-page entry, if it had
+    one, is merged into the master's (``merged_status``).
+    """
+
+    type: Literal["linked_as_duplicate"] = "linked_as_duplicate"
+    master_ticket_id: str
+    merged_status: bool = False
+
+
+class DuplicateRegistered(_Event):
+    """Another report of the same disturbance follows this one (its master)."""
+
+    type: Literal["duplicate_registered"] = "duplicate_registered"
+    ticket_id: str
+
+
 Event = Annotated[
     IncidentReported
     | Acknowledged
@@ -395,7 +414,9 @@ Event = Annotated[
     | AlertNotified
     | FollowUpReminded
     | ReestimateOverdue
-    | DiscussionRecorded,
+    | DiscussionRecorded
+    | LinkedAsDuplicate
+    | DuplicateRegistered,
     Field(discriminator="type"),
 ]
 """Any incident event (discriminated by ``type``)."""

@@ -72,6 +72,8 @@ class IncidentState(Protocol):
     @property
     def management_decision(self) -> str | None: ...  # noqa: D102
     @property
+    def master(self) -> str | None: ...  # noqa: D102
+    @property
     def events(self) -> tuple[Event, ...]: ...  # noqa: D102
 
 
@@ -132,8 +134,12 @@ def _step(
 
 
 def active_follow_ups(state: IncidentState) -> dict[FollowUp, ActiveFollowUp]:
-    """The steps ``state`` still waits for (none before rule set 3 or after resolution)."""
-    if state.rules < FOLLOW_UP_RULES or not state.is_open:
+    """The steps ``state`` still waits for (none before rule set 3 or after resolution).
+
+    A duplicate waits for nothing itself: its master's team is reminded, and
+    the duplicate follows the master's answers.
+    """
+    if state.rules < FOLLOW_UP_RULES or not state.is_open or state.master is not None:
         return {}
     events = state.events
     found: dict[FollowUp, ActiveFollowUp | None] = {}
@@ -202,6 +208,8 @@ def pending_reestimate(state: IncidentState) -> EstimateMissed | None:
     """The miss whose new estimate is still awaited with a deadline (rules 3), if any."""
     if state.rules < FOLLOW_UP_RULES or not state.is_open or not state.estimate_failed:
         return None
+    if state.master is not None:
+        return None  # the master's new estimate is awaited (and judged) on the master
     missed = next((e for e in reversed(state.events) if isinstance(e, EstimateMissed)), None)
     if missed is None or missed.reestimate_due is None:
         return None

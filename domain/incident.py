@@ -39,7 +39,10 @@ from domain.commands import (
     DecideResources,
     Escalate,
     ExtendEstimate,
+    FollowMaster,
+    LinkAsDuplicate,
     LinkDevTicket,
+    MasterFacts,
     MissEstimate,
     OpenIncident,
     PageOnDuty,
@@ -53,6 +56,7 @@ from domain.commands import (
     RecordDevTicketLink,
     RecordDiscussion,
     RecordReestimateOverdue,
+    RegisterDuplicate,
     RemindFollowUp,
     Resolve,
     TimerCommand,
@@ -85,6 +89,7 @@ from domain.events import (
     DeliveryFailed,
     DevTicketLinked,
     DiscussionRecorded,
+    DuplicateRegistered,
     Escalated,
     EscalatedBy,
     EscalationStage,
@@ -96,6 +101,7 @@ from domain.events import (
     FollowUpReminded,
     IncidentReported,
     IncidentStatus,
+    LinkedAsDuplicate,
     OnDutyPaged,
     PageReason,
     ReactionBreached,
@@ -158,6 +164,7 @@ __all__ = [
     "DeliveryFailed",
     "DevTicketLinked",
     "DiscussionRecorded",
+    "DuplicateRegistered",
     "Escalate",
     "Escalated",
     "EscalatedBy",
@@ -167,13 +174,17 @@ __all__ = [
     "EstimateMissed",
     "Event",
     "ExtendEstimate",
+    "FollowMaster",
     "FollowUp",
     "FollowUpReminded",
     "IncidentOutcome",
     "IncidentReported",
     "IncidentState",
     "IncidentStatus",
+    "LinkAsDuplicate",
     "LinkDevTicket",
+    "LinkedAsDuplicate",
+    "MasterFacts",
     "MissEstimate",
     "OnDutyPaged",
     "OpenIncident",
@@ -192,6 +203,7 @@ __all__ = [
     "RecordDiscussion",
     "RecordReestimateOverdue",
     "ReestimateOverdue",
+    "RegisterDuplicate",
     "RemindFollowUp",
     "ReportAmended",
     "ResolutionBreached",
@@ -211,6 +223,7 @@ __all__ = [
     "evolve",
     "execute",
     "fold",
+    "master_facts",
     "outcome",
     "pending_timers",
     "resolution_communicated_in_time",
@@ -252,6 +265,8 @@ class IncidentState(BaseModel):
     next_reminder_at: datetime | None = None
     change_request_id: str | None = None
     dev_tickets: tuple[str, ...] = ()
+    master: str | None = None
+    duplicates: tuple[str, ...] = ()
     rules: int = 1
     events: tuple[Event, ...] = ()
 
@@ -329,6 +344,8 @@ def decide(state: IncidentState | None, command: Command, now: datetime) -> list
         return _record_change_request(state, command, now)
     if isinstance(command, RecordDevTicketLink):
         return _record_dev_ticket_link(state, command, now)
+    if isinstance(command, FollowMaster) and not state.is_open:
+        return []  # resolved by hand (or with the master) before the master's news came
     if not state.is_open:
         raise WrongStatus(
             f"incident {state.ticket_id} is resolved; nothing can change after resolution"
@@ -360,6 +377,12 @@ def decide(state: IncidentState | None, command: Command, now: datetime) -> list
             return [AlertNotified(at=now, status=command.status, text=command.text)]
         case RecordDiscussion():
             return _caught_up(state, now, follow_up.record_discussion, command)
+        case LinkAsDuplicate():
+            return _link_as_duplicate(state, command, now)
+        case RegisterDuplicate():
+            return _register_duplicate(state, command, now)
+        case FollowMaster():
+            return _follow_master(state, command.facts, now)
         case RecordReestimateOverdue():
             return follow_up.record_overdue(state, command, now)
         case RemindFollowUp():
@@ -606,6 +629,8 @@ def _estimate_failure(
     Counting rule (DESIGN §2): each communicated estimate fails at most once;
     the first failure means stage 1, the second stage 2; stages only go up.
     """
+    if state.master is not None:
+        return None  # a duplicate's escalation is its master's (one outage, one escalation)
     failures = state.failed_estimates + 1
     target: EscalationStage = 1 if failures == 1 else 2
     if stage_rank(target) <= stage_rank(state.escalation_stage):
@@ -719,6 +744,123 @@ def _resolve(state: IncidentState, command: Resolve, now: datetime) -> list[Even
     return events
 
 
+# -- one outage, many reports ----------------------------------------------------
+
+DUPLICATE_ESTIMATE_REASON = (
+    "Ihre Meldung betrifft eine bereits bekannte Störung, an deren Behebung wir arbeiten; "
+    "die Zeitabschätzung gilt für alle Meldungen dazu."
+)
+"""Why a duplicate's estimate is what it is, when its master gave no reason (German:
+the duplicate's reporter reads it)."""
+
+DUPLICATE_RESOLUTION_SUMMARY = "Die gemeldete Störung wurde behoben."
+"""Resolution summary of a duplicate whose master was resolved without one."""
+
+
+def master_facts(state: IncidentState) -> MasterFacts:
+    """What the duplicates of ``state`` follow: acknowledgement, estimate, resolution."""
+    resolved = next((e for e in reversed(state.events) if isinstance(e, Resolved)), None)
+    reason: str | None = None
+    for event in reversed(state.events):
+        if isinstance(event, EstimateExtended):
+            reason = event.reason
+            break
+        if isinstance(event, Acknowledged | Reclassified) and event.estimate is not None:
+            reason = event.estimate_reason
+            break
+    return MasterFacts(
+        master_ticket_id=state.ticket_id,
+        acknowledged=state.acknowledged_at is not None,
+        estimate=state.estimate,
+        estimate_failed=state.estimate_failed,
+        reason=reason,
+        resolved=resolved is not None,
+        summary=resolved.summary if resolved is not None else None,
+    )
+
+
+def _link_as_duplicate(
+    state: IncidentState, command: LinkAsDuplicate, now: datetime
+) -> list[Event]:
+    master = command.master_ticket_id
+    if master == state.ticket_id:
+        raise WrongStatus(f"{state.ticket_id} cannot be a duplicate of itself")
+    if state.master == master:
+        return []  # linked before (a retried command)
+    if state.master is not None:
+        raise WrongStatus(f"{state.ticket_id} is already a duplicate of {state.master}")
+    if state.duplicates:
+        raise WrongStatus(
+            f"{state.ticket_id} is the master of {', '.join(state.duplicates)}: "
+            "a master cannot become a duplicate"
+        )
+    events: list[Event] = [
+        LinkedAsDuplicate(at=now, master_ticket_id=master, merged_status=state.on_status_page)
+    ]
+    if command.facts is not None:
+        if command.facts.master_ticket_id != master:
+            raise WrongStatus("the facts sent with the link are not the master's")
+        events += _follow_master(fold(state, events), command.facts, now)
+    return events
+
+
+def _register_duplicate(
+    state: IncidentState, command: RegisterDuplicate, now: datetime
+) -> list[Event]:
+    duplicate = command.ticket_id
+    if duplicate == state.ticket_id:
+        raise WrongStatus(f"{state.ticket_id} cannot be a duplicate of itself")
+    if state.master is not None:
+        raise WrongStatus(
+            f"{state.ticket_id} is itself a duplicate of {state.master}: link to {state.master}"
+        )
+    if duplicate in state.duplicates:
+        return []
+    events: list[Event] = [DuplicateRegistered(at=now, ticket_id=duplicate)]
+    if command.on_status_page and not state.on_status_page:
+        # One entry per outage: the duplicate's moves to its master.
+        message = (command.public_message or "").strip() or UNCONFIRMED_STATUS_MESSAGE
+        live = state.estimate if not state.estimate_failed else None
+        events.append(StatusPublished(at=now, message=message, expected_resolution=live))
+    return events
+
+
+def _follow_master(state: IncidentState, facts: MasterFacts, now: datetime) -> list[Event]:
+    """The duplicate's answer to its master's news: the same acknowledgement, estimate, end.
+
+    Each step goes through the duplicate's own rules (so its reporter gets the
+    same mails a master's reporter gets, and its own clock judges it); what is
+    already the same, or not in the future any more, is left alone.
+    """
+    if state.master != facts.master_ticket_id:
+        raise WrongStatus(
+            f"{state.ticket_id} does not follow {facts.master_ticket_id}"
+            + (f" (its master is {state.master})" if state.master else "")
+        )
+    if facts.resolved:
+        summary = (facts.summary or "").strip() or DUPLICATE_RESOLUTION_SUMMARY
+        return _caught_up(state, now, _resolve, Resolve(summary=summary))
+    estimate = facts.estimate
+    if not facts.acknowledged or estimate is None or facts.estimate_failed or estimate <= now:
+        return []  # nothing to follow yet: the next estimate comes with the master's next news
+    reason = (facts.reason or "").strip() or DUPLICATE_ESTIMATE_REASON
+    if state.status is IncidentStatus.NEW:
+        needs_reason = estimate > state.deadlines[state.severity].resolution_due
+        return _caught_up(
+            state,
+            now,
+            _acknowledge,
+            Acknowledge(
+                severity=state.severity,
+                estimate=estimate,
+                estimate_reason=reason if needs_reason else None,
+            ),
+        )
+    if state.estimate is not None and estimate <= state.estimate:
+        return []  # the same, or its own later one still stands: no earlier promise is made
+    return _caught_up(state, now, _extend, ExtendEstimate(estimate=estimate, reason=reason))
+
+
 CHANGE_REQUEST_STATUS_MESSAGE = "Keine Störung: Die Meldung wurde als Änderungswunsch erfasst."
 """Public status-page text when a published report turns out to be a change request."""
 
@@ -765,6 +907,11 @@ def change_request_of(state: IncidentState, event: ClassifiedAsChangeRequest) ->
 def _classify(state: IncidentState, command: ClassifyAsChangeRequest, now: datetime) -> list[Event]:
     # Also after acknowledgement (issue 16): work on a "disturbance" may show it
     # is a missing feature. The reason is required either way and told.
+    if state.duplicates:
+        raise WrongStatus(
+            f"{state.ticket_id} has duplicates ({', '.join(state.duplicates)}): several "
+            "reports of it make it a disturbance, not a change request"
+        )
     title = _text(command.title, "a title for the change request")
     reason = _text(command.reason, "a reason why this is a change request")
     # Overdue breaches were caught up before this runs: the reaction the
@@ -1113,6 +1260,12 @@ def evolve(state: IncidentState | None, event: Event) -> IncidentState:
             changes["change_request_id"] = event.change_request_id
         case DevTicketLinked():
             changes["dev_tickets"] = (*state.dev_tickets, event.dev_ticket_id)
+        case LinkedAsDuplicate():
+            changes["master"] = event.master_ticket_id
+            if event.merged_status:
+                changes["on_status_page"] = False
+        case DuplicateRegistered():
+            changes["duplicates"] = (*state.duplicates, event.ticket_id)
         case ReportAmended():
             changes["report"] = event.report
         case _:

@@ -48,6 +48,8 @@ class IncidentSummary(BaseModel):
     dev_tickets: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     source: str | None = None
+    master: str | None = None
+    duplicates: tuple[str, ...] = ()
     resolution_communicated_in_time: bool | None = None
     resolved_within_target: bool | None = None
 
@@ -161,6 +163,8 @@ def _summary_fields(state: IncidentState) -> dict[str, object]:
         "resolution_communicated_in_time": resolution_communicated_in_time(state),
         "resolved_within_target": resolved_within_target(state),
         "source": state.report.source,
+        "master": state.master,
+        "duplicates": state.duplicates,
     }
 
 

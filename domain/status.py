@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.incident import (
     Event,
     IncidentState,
+    LinkedAsDuplicate,
     StatusPublished,
     StatusResolved,
     StatusUpdated,
@@ -62,6 +63,8 @@ class StatusPostKind(StrEnum):
     PUBLISHED = "published"
     UPDATED = "updated"
     RESOLVED = "resolved"
+    # The report turned out to be a duplicate: its entry goes, its master's tells the story.
+    MERGED = "merged"
 
 
 class StatusPost(BaseModel):
@@ -157,6 +160,11 @@ class StatusBoard(BaseModel):
             expected_resolution=post.expected_resolution,
         )
         existing = next((e for e in self.entries if e.ticket_id == post.ticket_id), None)
+        if post.kind is StatusPostKind.MERGED:
+            if existing is None:
+                return self  # retried: already merged
+            kept_entries = tuple(e for e in self.entries if e.ticket_id != post.ticket_id)
+            return self.model_copy(update={"entries": kept_entries})
         if existing is None:
             entry = StatusEntry(
                 ticket_id=post.ticket_id,
@@ -301,6 +309,15 @@ def status_post_for(state: IncidentState, event: Event) -> StatusPost | None:
         case StatusResolved():
             kind = StatusPostKind.RESOLVED
             expected = None
+        case LinkedAsDuplicate(merged_status=True):
+            return StatusPost(
+                ticket_id=state.ticket_id,
+                kind=StatusPostKind.MERGED,
+                at=event.at,
+                severity=state.severity,
+                message=None,
+                expected_resolution=None,
+            )
         case _:
             return None
     return StatusPost(

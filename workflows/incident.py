@@ -26,7 +26,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from workflows.delivery import Failed, attempt, deliver_notification
 from workflows.effect_queue import EffectQueue, until_all_drained
@@ -54,7 +54,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.change_requests import ChangeRequestActivities, ChangeRequestStartRequest
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink
     from activities.status_page import StatusPostActivities, StatusPostRequest
-    from domain.effects import ChangeRequestStart, EventEffects, effects_of, split_by_audience
+    from domain.effects import (
+        ChangeRequestStart,
+        DuplicateNotice,
+        EventEffects,
+        effects_of,
+        split_by_audience,
+    )
     from domain.errors import DomainError
     from domain.follow_up import FOLLOW_UP_RULES, ScheduledFollowUp, follow_ups_to_schedule
     from domain.incident import (
@@ -65,9 +71,11 @@ with workflow.unsafe.imports_passed_through():
         DecideResources,
         Escalate,
         ExtendEstimate,
+        FollowMaster,
         FollowUp,
         IncidentState,
         IncidentStatus,
+        LinkAsDuplicate,
         LinkDevTicket,
         MissEstimate,
         OpenIncident,
@@ -81,6 +89,7 @@ with workflow.unsafe.imports_passed_through():
         RecordDeliveryFailure,
         RecordDevTicketLink,
         RecordDiscussion,
+        RegisterDuplicate,
         Resolve,
         TimerDue,
         check_link,
@@ -291,6 +300,29 @@ class IncidentWorkflow:
     @record_discussion.validator
     def _validate_record_discussion(self, command: RecordDiscussion) -> None:
         self._validate(command)
+
+    @workflow.update
+    async def link_as_duplicate(self, command: LinkAsDuplicate) -> IncidentSummary:
+        """This report is a duplicate of another: follow its estimate, status and resolution."""
+        return await self._handle_update(command)
+
+    @link_as_duplicate.validator
+    def _validate_link_as_duplicate(self, command: LinkAsDuplicate) -> None:
+        self._validate(command)
+
+    @workflow.update
+    async def register_duplicate(self, command: RegisterDuplicate) -> IncidentSummary:
+        """Another report follows this one: send it this incident's news from now on."""
+        return await self._handle_update(command)
+
+    @register_duplicate.validator
+    def _validate_register_duplicate(self, command: RegisterDuplicate) -> None:
+        self._validate(command)
+
+    @workflow.signal
+    async def follow_master(self, command: FollowMaster) -> None:
+        """The master of this duplicate was acknowledged, re-estimated or resolved."""
+        await self._handle_signal(command)
 
     @workflow.update
     async def record_alert(self, command: RecordAlert) -> IncidentSummary:
@@ -610,6 +642,24 @@ class IncidentWorkflow:
                 )
         if effects.change_request is not None:
             await self._start_change_request(effects.change_request)
+        for notice in effects.duplicate_notices:
+            await self._tell_duplicate(notice)
+
+    async def _tell_duplicate(self, notice: DuplicateNotice) -> None:
+        """Signal a duplicate its master's news (a workflow command: no activity, no retry)."""
+        duplicate = workflow.get_external_workflow_handle_for(
+            IncidentWorkflow.run, notice.ticket_id
+        )
+        try:
+            await duplicate.signal(IncidentWorkflow.follow_master, FollowMaster(facts=notice.facts))
+        except FailureError as error:
+            # Closed (resolved by hand) or gone: it follows nothing any more.
+            workflow.logger.warning(
+                "duplicate %s not told of %s: %s",
+                notice.ticket_id,
+                self._current.ticket_id,
+                error,
+            )
 
     async def _send(self, notification: Notification) -> None:
         undelivered = await deliver_notification(

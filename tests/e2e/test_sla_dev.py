@@ -233,17 +233,27 @@ def soon(seconds: float) -> str:
     return (datetime.now(BERLIN) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
 
 
-@pytest.mark.timeout(180)
+DUPLICATE_REPORTER = "max.muster@beispiel-versand.de"
+
+
+@pytest.mark.timeout(300)
 async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: Path) -> None:
     dev = Dev(
         data_dir=tmp_path / "data",
-        # Resolution 120 s: room for estimates that lie far enough ahead (below).
-        policy=write_round_the_clock_policy(tmp_path / "policy.toml", critical=("PT20S", "PT120S")),
+        # Reaction 45 s: room for a second report and its link before the
+        # acknowledgement; resolution 240 s: room for three estimates that lie
+        # far enough ahead (below).
+        policy=write_round_the_clock_policy(tmp_path / "policy.toml", critical=("PT45S", "PT240S")),
         ports=free_ports(4),
         log=tmp_path / "sla-dev.log",
     )
     report_file = tmp_path / "report.json"
     report_file.write_text(json.dumps(report(channel="chat")), "utf-8")
+    duplicate_file = tmp_path / "duplicate.json"
+    duplicate_file.write_text(
+        json.dumps(report(channel="chat", email=DUPLICATE_REPORTER, full_name="Max Muster")),
+        "utf-8",
+    )
 
     async with sla_dev(dev):
         # Receipt. How long one `sla` command takes here sets how far ahead an
@@ -260,8 +270,17 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
         assert view["status"] == "new"
         assert view["severity"] == "critical"
         received = datetime.fromisoformat(view["received_at"])
-        assert datetime.fromisoformat(view["reaction_due"]) - received == timedelta(seconds=20)
-        assert datetime.fromisoformat(view["resolution_due"]) - received == timedelta(seconds=120)
+        assert datetime.fromisoformat(view["reaction_due"]) - received == timedelta(seconds=45)
+        assert datetime.fromisoformat(view["resolution_due"]) - received == timedelta(seconds=240)
+
+        # A second report of the same outage: linked, it follows the first one.
+        run = await dev.sla("report", "--file", str(duplicate_file))
+        assert run.code == 0, run
+        duplicate = run.stdout.strip()
+        run = await dev.sla("link-duplicate", duplicate, "--to", ticket, "--json")
+        assert run.code == 0, run
+        assert run.json()["duplicate"]["master"] == ticket
+        assert run.json()["master"]["duplicates"] == [duplicate]
 
         # Acknowledgement with an estimate a few seconds ahead, published for all users.
         first_estimate = soon(ahead)
@@ -319,6 +338,21 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
         )
         assert run.code == 0, run
 
+        # A third estimate, missed too: every reporter is told again, the stage stays 2.
+        third_estimate = soon(ahead)
+        run = await dev.sla(
+            "extend", ticket, "--until", third_estimate, "--reason", "Datenbank-Restore"
+        )
+        assert run.code == 0, run
+
+        async def missed_three_times() -> dict[str, Any] | None:
+            current = await dev.show(ticket)
+            missed = [e for e in current["events"] if e["type"] == "estimate_missed"]
+            return current if len(missed) == 3 else None
+
+        view = await dev.until("third miss", missed_three_times, seconds=ahead + 20)
+        assert view["escalation_stage"] == 2
+
         # Stage 3 is the operator's judgement.
         run = await dev.sla("escalate", ticket, "--stage", "3", "--reason", "keine Lösung in Sicht")
         assert run.code == 0, run
@@ -345,11 +379,12 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
         assert view["escalation_stage"] == 3
         assert view["reaction_breached"] is False
         assert view["resolution_breached"] is False
-        assert datetime.fromisoformat(view["estimate"]) == datetime.fromisoformat(second_estimate)
+        assert datetime.fromisoformat(view["estimate"]) == datetime.fromisoformat(third_estimate)
         assert view["resolution_summary"] == "Datenbank repariert"
+        assert view["duplicates"] == [duplicate]
         types = [e["type"] for e in view["events"]]
         assert types[0] == "reported"
-        assert types.count("estimate_missed") == 2
+        assert types.count("estimate_missed") == 3
         assert types.count("escalated") == 3
         for expected in (
             "acknowledged",
@@ -358,6 +393,7 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
             "resolved",
             "status_resolved",
             "discussion_recorded",
+            "duplicate_registered",
         ):
             assert expected in types, (expected, types)
         (public,) = [e for e in view["events"] if e["type"] == "status_resolved"]
@@ -368,31 +404,54 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
         assert instants == sorted(instants)
         events_count = len(view["events"])
 
-        # The outbox: one message of each kind the SLA asks for.
-        wanted = (
-            "receipt",
-            "acknowledgement",
-            "new_estimate_required",
-            "extension",
-            "stage_2",
-            "management_escalation",
-            "resolution",
+        # The duplicate followed to the end, on its own clock, without escalating itself.
+        async def duplicate_resolved() -> dict[str, Any] | None:
+            current = await dev.show(duplicate)
+            return current if current["status"] == "resolved" else None
+
+        followed = await dev.until("duplicate resolved", duplicate_resolved, seconds=30)
+        assert followed["master"] == ticket
+        assert followed["resolution_summary"] == "Datenbank repariert"
+        assert followed["escalation_stage"] == 0
+        assert datetime.fromisoformat(followed["estimate"]) == datetime.fromisoformat(
+            third_estimate
         )
+        assert followed["received_at"] != view["received_at"]  # its own clock
+
+        # The outbox: each kind the SLA asks for, to every affected reporter.
+        reporter = "erika.mustermann@beispiel-versand.de"
+        per_reporter = {
+            "receipt": 1,
+            "acknowledgement": 1,
+            "extension": 2,
+            "estimate_missed": 3,
+            "resolution": 1,
+        }
+        wanted = ("new_estimate_required", "stage_2", "management_escalation")
+
+        def mails_to(kinds: dict[str, list[Any]], kind: str, address: str) -> int:
+            return sum(address in str(m["To"]) for m in kinds.get(kind, []))
 
         async def all_mailed() -> dict[str, list[Any]] | None:
             kinds = emails_by_kind(dev.data_dir / "outbox")
-            return kinds if all(kind in kinds for kind in wanted) else None
+            complete = all(kind in kinds for kind in wanted) and all(
+                mails_to(kinds, kind, address) >= count
+                for kind, count in per_reporter.items()
+                for address in (reporter, DUPLICATE_REPORTER)
+            )
+            return kinds if complete else None
 
-        kinds = await dev.until("outbox", all_mailed, seconds=20)
-        for kind in wanted:
+        kinds = await dev.until("outbox", all_mailed, seconds=30)
+        for kind in wanted:  # the master's team and management, once: not per report
             assert len(kinds[kind]) == 1, (kind, len(kinds[kind]))
-        reporter = "erika.mustermann@beispiel-versand.de"
-        for kind in ("receipt", "acknowledgement", "extension", "resolution"):
-            assert reporter in str(kinds[kind][0]["To"]), kind
+        for kind, count in per_reporter.items():
+            for address in (reporter, DUPLICATE_REPORTER):
+                assert mails_to(kinds, kind, address) == count, (kind, address)
         assert "geschaeftsfuehrung@convento.de" in str(kinds["management_escalation"][0]["To"])
-        assert ticket in str(kinds["resolution"][0]["Subject"]) or ticket in str(
-            kinds["resolution"][0].get_body(preferencelist=("plain",)).get_content()
-        )
+        for address, own in ((reporter, ticket), (DUPLICATE_REPORTER, duplicate)):
+            # Each reporter's mail names the reporter's own ticket.
+            (mail,) = [m for m in kinds["resolution"] if address in str(m["To"])]
+            assert own in str(mail["Subject"]), (address, mail["Subject"])
 
         # The status page: the incident is listed as resolved.
         status_json = dev.data_dir / "status" / "status.json"
@@ -402,6 +461,9 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
                 return False
             document = json.loads(status_json.read_text("utf-8"))
             ref = public_reference(ticket)  # the public page shows no ticket IDs
+            listed = [e["id"] for e in document["resolved"] + document["active"]]
+            # One entry for the outage: the duplicate never had one of its own.
+            assert public_reference(duplicate) not in listed
             return ref in [e["id"] for e in document["resolved"]] and ref not in [
                 e["id"] for e in document["active"]
             ]
