@@ -37,6 +37,7 @@ from domain.incident import (
 from domain.report import ReportChanges
 from domain.sla import Severity
 from service.connect import ensure_search_attributes
+from service.duplicates import link_duplicate
 from starter import report_incident
 from tests.conftest import Stack, make_stack, report
 from tests.servers import installed_binary
@@ -183,12 +184,34 @@ async def monitoring_alerts(stack: Stack) -> list[WorkflowHandle[Any, Any]]:
     return [handle]
 
 
+async def duplicate_followed(stack: Stack) -> list[WorkflowHandle[Any, Any]]:
+    """Two reports of one outage: linked, the duplicate follows ack, extension and resolution."""
+    master = await _open(stack, login_impossible=False)
+    duplicate = await _open(stack, login_impossible=False, email="max.muster@beispiel-versand.de")
+    await link_duplicate(stack.client, duplicate.id, master.id)
+    now = await stack.now()
+    await master.execute_update(
+        IncidentWorkflow.acknowledge,
+        Acknowledge(severity=Severity.MAJOR, estimate=now + timedelta(hours=2)),
+    )
+    await stack.skip_to(now + timedelta(hours=3))  # both miss the estimate
+    await master.execute_update(
+        IncidentWorkflow.extend,
+        ExtendEstimate(estimate=now + timedelta(hours=6), reason="Dienstleister"),
+    )
+    await master.execute_update(IncidentWorkflow.resolve, Resolve(summary="Behoben"))
+    await master.result()
+    await duplicate.result()
+    return [master, duplicate]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "critical_escalated": critical_escalated,
     "minor_reclassified_breached": minor_reclassified_breached,
     "classified_as_change_request": classified_as_change_request,
     "incomplete_amended": incomplete_amended,
     "monitoring_alerts": monitoring_alerts,
+    "duplicate_followed": duplicate_followed,
 }
 
 
@@ -207,9 +230,15 @@ async def record(only: Sequence[str] = ()) -> None:
                 stack = make_stack(env.client, env, Path(data_dir))
                 async with stack.worker:
                     handles = await scenario(stack)
-                    for handle in handles:
+                    for index, handle in enumerate(handles):
                         history = await handle.fetch_history()
-                        kind = "status_page" if handle.id == stack.status_page_id else "incident"
+                        kind = (
+                            "status_page"
+                            if handle.id == stack.status_page_id
+                            else "incident"
+                            if index == 0
+                            else "duplicate"
+                        )
                         path = HERE / f"{name}-{kind}.json"
                         path.write_text(history.to_json(), "utf-8")
                         print(f"recorded {path.name}: {len(history.events)} events")
