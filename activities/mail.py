@@ -15,6 +15,7 @@ a loopback address (a local relay). The password shows in no ``repr``.
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import ipaddress
 import os
 import re
@@ -23,6 +24,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Protocol
 
@@ -266,7 +268,43 @@ class SmtpMailer:
                 smtp.starttls(context=_tls_context())
             if self.user:
                 smtp.login(self.user, self._password() or "")
-            return smtp.send_message(message)
+            sender, recipients = _envelope(message)
+            international = not all(a.isascii() for a in (sender, *recipients))
+            smtp.ehlo_or_helo_if_needed()  # the server's extensions are known after it
+            if international and not smtp.has_extn("smtputf8"):
+                raise smtplib.SMTPNotSupportedError(
+                    "an address needs SMTPUTF8, which the server does not offer"
+                )
+            # Flattened here, not by `send_message`: its generator (without a
+            # policy) writes a body line "From …" as ">From …", an mbox habit
+            # that changes what the customer reads. The SMTP policies do not,
+            # and end lines with CRLF as SMTP wants.
+            smtp_policy = email.policy.SMTPUTF8 if international else email.policy.SMTP
+            data = message.as_bytes(policy=smtp_policy)
+            options = ("SMTPUTF8", "BODY=8BITMIME") if international else ()
+            return smtp.sendmail(sender, recipients, data, mail_options=options)
+
+
+def _envelope(message: EmailMessage) -> tuple[str, list[str]]:
+    """Envelope sender and recipients from the headers (as ``send_message`` reads them).
+
+    Raises:
+        ValueError: No sender or no recipient (nothing could be delivered).
+    """
+    sender = str(message["Sender"] or message["From"] or "")
+    sender = getaddresses([sender])[0][1] if sender else ""
+    recipients = [
+        address
+        for _, address in getaddresses(
+            [str(v) for h in ("To", "Cc", "Bcc") for v in message.get_all(h, [])]
+        )
+        if address
+    ]
+    if not sender or not recipients:
+        raise ValueError("the message names no sender or no recipient")
+    if message["Bcc"] is not None:
+        raise ValueError("Bcc is not used: every recipient is named in To or Cc")
+    return sender, recipients
 
 
 def smtp_mailer_from_env(env: Mapping[str, str] | None = None) -> SmtpMailer | None:

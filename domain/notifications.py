@@ -291,8 +291,12 @@ def _recipients(
         case Escalated(stage=1, trigger=EscalationTrigger.ESTIMATE_MISSED):
             return MessageKind.NEW_ESTIMATE_REQUIRED, (contacts.support_lead,)
         case Escalated(stage=2):
+            # "… mit dem Kunden besprochen … weitere Fachpersonen": the customer's
+            # IT specialists from the directory too, not only its general contacts.
+            entry = _directory_entry(state, policy)
             return MessageKind.STAGE_2, (
                 *_customer_contacts(state, policy),
+                *(entry.roles.it if entry else ()),
                 contacts.experts,
                 contacts.support_lead,
             )

@@ -376,3 +376,25 @@ def test_a_carried_extended_mail_without_participants_still_renders() -> None:
     text = body(old)
     assert "Diese Nachricht geht an" not in text
     assert "Führungspersonen beider Unternehmen" in text
+
+
+def test_stage_2_draws_in_the_customers_it_specialists() -> None:
+    """Stage 2: "… mit dem Kunden besprochen … weitere Fachpersonen" — its IT too."""
+    (stage_2,) = [
+        n
+        for n in customer_mails(POLICY, email="erika@beispiel-versand.de")
+        if n.kind is MessageKind.STAGE_2
+    ]
+    assert "admin@beispiel-versand.de" in stage_2.to
+    assert stage_2.to.count("it@beispiel-versand.de") == 1  # a contact in both lists: once
+    assert {"erika@beispiel-versand.de", POLICY.contacts.experts} <= set(stage_2.to)
+    # A customer without IT specialists in the directory: its general contacts only.
+    (standard,) = [
+        n
+        for n in customer_mails(
+            POLICY, email="chef@kleinbetrieb.example", company="Kleinbetrieb KG"
+        )
+        if n.kind is MessageKind.STAGE_2
+    ]
+    assert "info@kleinbetrieb.example" in standard.to
+    assert not any("beispiel-versand" in a for a in standard.to)
