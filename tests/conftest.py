@@ -200,8 +200,10 @@ def make_stack(
     data_dir: Path,
     *,
     mailer: Mailer | None = None,
+    task_queue: str | None = None,
 ) -> Stack:
-    task_queue = f"tq-{uuid.uuid4()}"
+    """A worker (not yet running) on ``task_queue`` (a fresh one by default)."""
+    task_queue = task_queue or f"tq-{uuid.uuid4()}"
     settings = WorkerSettings(
         data_dir=data_dir, sender="Support <support@myconvento.com>", smtp=None
     )

@@ -119,6 +119,11 @@ with workflow.unsafe.imports_passed_through():
 # runs replay, and continue, the way they were recorded.
 LEAN_LIFECYCLE = "lean-lifecycle-2026-11"
 
+# Since this patch, a missed estimate that an operator command overtakes (the
+# command arrives after the estimate, before its timer fired) gets its new-estimate
+# deadline like one its timer records; runs recorded before replay without it.
+CAUGHT_UP_MISS = "caught-up-miss-reestimate-2026-12"
+
 
 class IncidentInput(BaseModel):
     """Start input of :class:`IncidentWorkflow` (also its continue-as-new input).
@@ -431,6 +436,7 @@ class IncidentWorkflow:
 
     async def _handle_update(self, command: Command) -> IncidentSummary:
         await workflow.wait_condition(lambda: self._state is not None)
+        await self._catch_up_miss(command)
         try:
             self._apply(command)
         except DomainError as error:
@@ -441,12 +447,47 @@ class IncidentWorkflow:
 
     async def _handle_signal(self, command: Command) -> None:
         await workflow.wait_condition(lambda: self._state is not None)
+        await self._catch_up_miss(command)
         try:
             self._apply(command)
         except DomainError as error:
             # A signal cannot answer its sender; the CLI checks the command
             # against the `view` query before signalling, so this is a race.
             workflow.logger.warning("refused %s: %s", type(command).__name__, error.message)
+
+    async def _catch_up_miss(self, command: Command) -> None:
+        """Record a passed estimate with its new-estimate deadline before ``command``.
+
+        The domain catches an overdue miss up itself, but cannot compute the
+        business-time deadline of the new estimate (rules 3): without this, a
+        command that overtook the timer (after a worker outage, say) left the
+        miss without one, and nobody was told when the new estimate was late.
+        Commands that answer the miss themselves (a new estimate, the end) need none.
+        """
+        state = self._current
+        if (
+            isinstance(command, ExtendEstimate | Reclassify | Resolve | ClassifyAsChangeRequest)
+            or state.rules < FOLLOW_UP_RULES
+            or state.master is not None
+            or state.status is not IncidentStatus.ACKNOWLEDGED
+            or state.estimate is None
+            or state.estimate_failed
+        ):
+            return
+        now = self._clock.now()
+        if state.estimate > now or not workflow.patched(CAUGHT_UP_MISS):
+            return
+        (due,) = await self._add_business_time(
+            [
+                BusinessSpan(
+                    after=now, every=self._policy.follow_up.reestimate_within[state.severity]
+                )
+            ],
+            summary="new estimate due",
+        )
+        if self._state is not state:
+            return  # its timer (or another command) recorded the miss meanwhile
+        self._apply(MissEstimate(reestimate_due=due), now)
 
     # -- core ---------------------------------------------------------------
 
