@@ -456,13 +456,17 @@ class IncidentWorkflow:
             workflow.logger.warning("refused %s: %s", type(command).__name__, error.message)
 
     async def _catch_up_miss(self, command: Command) -> None:
-        """Record a passed estimate with its new-estimate deadline before ``command``.
+        """Let the estimate's own timer record a passed estimate before ``command``.
 
         The domain catches an overdue miss up itself, but cannot compute the
-        business-time deadline of the new estimate (rules 3): without this, a
-        command that overtook the timer (after a worker outage, say) left the
-        miss without one, and nobody was told when the new estimate was late.
-        Commands that answer the miss themselves (a new estimate, the end) need none.
+        business-time deadline of the new estimate (rules 3): a command that
+        overtook the timer (after a worker outage, say) left the miss without
+        one, and nobody was told when the new estimate was late. So the command
+        waits until the main loop has fired the timer (which computes that
+        deadline): at once when the timer fired in this task, a moment later
+        when it is about to. Only the main loop runs the local activity, so the
+        order of commands is the same in every replay. Commands that answer the
+        miss themselves (a new estimate, the end) need not wait.
         """
         state = self._current
         if (
@@ -474,20 +478,16 @@ class IncidentWorkflow:
             or state.estimate_failed
         ):
             return
-        now = self._clock.now()
-        if state.estimate > now or not workflow.patched(CAUGHT_UP_MISS):
+        estimate = state.estimate
+        if estimate > self._clock.now() or not workflow.patched(CAUGHT_UP_MISS):
             return
-        (due,) = await self._add_business_time(
-            [
-                BusinessSpan(
-                    after=now, every=self._policy.follow_up.reestimate_within[state.severity]
-                )
-            ],
-            summary="new estimate due",
+        await workflow.wait_condition(
+            lambda: (
+                self._current.estimate != estimate
+                or self._current.estimate_failed
+                or not self._current.is_open
+            )
         )
-        if self._state is not state:
-            return  # its timer (or another command) recorded the miss meanwhile
-        self._apply(MissEstimate(reestimate_due=due), now)
 
     # -- core ---------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from tests.workflows.test_incident_workflow import (
     recipients,
     status_json,
 )
-from tests.workflows.waiting import eventually
+from tests.workflows.waiting import eventually, result_of
 from workflows.incident import IncidentWorkflow
 
 OTHER_REPORTER = "max.muster@beispiel-versand.de"
@@ -112,8 +112,8 @@ async def test_a_duplicate_follows_its_master_to_the_end(h: Harness) -> None:
         IncidentWorkflow.resolve,
         Resolve(summary="Server neu gestartet", public_message="Die Anmeldung geht wieder."),
     )
-    master_outcome = await master.handle.result()
-    duplicate_outcome = await duplicate.handle.result()
+    master_outcome = await result_of(master.handle)
+    duplicate_outcome = await result_of(duplicate.handle)
     assert duplicate_outcome.status is IncidentStatus.RESOLVED
     assert duplicate_outcome.ticket_id == duplicate.ticket
     assert duplicate_outcome.view is not None
@@ -137,7 +137,7 @@ async def test_unknown_and_closed_tickets_are_refused_with_their_ids(h: Harness)
         await link_duplicate(h.stack.client, "INC-NOPE", master.ticket)
     closed = await h.report(login_impossible=False)
     await closed.handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="erledigt"))
-    await closed.handle.result()
+    await result_of(closed.handle)
     with pytest.raises(DuplicateRefused, match=f"{closed.ticket} \\(master\\) is resolved"):
         await link_duplicate(h.stack.client, master.ticket, closed.ticket)
     with pytest.raises(DuplicateRefused, match="itself"):

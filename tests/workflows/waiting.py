@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 
 T = TypeVar("T")
 
@@ -83,3 +83,21 @@ async def settled(handle: WorkflowHandle[Any, Any], seconds: float = PATIENCE) -
 
 async def history_event_types(handle: WorkflowHandle[Any, Any]) -> list[EventType.ValueType]:
     return [e.event_type async for e in handle.fetch_history_events()]
+
+
+async def result_of(handle: WorkflowHandle[Any, T], seconds: float = PATIENCE) -> T:
+    """The workflow's result once it has closed, however long a loaded machine takes.
+
+    ``handle.result()`` is one long poll for the close event; when the poll
+    ends before the workflow closes (a busy worker replaying every task, as in
+    ``make test-cacheless`` on a loaded machine), the SDK raises "No completion
+    event found". Waiting for the close first makes the result a single read.
+    """
+
+    async def closed() -> None:
+        description = await handle.describe()
+        assert description.status is not None
+        assert description.status != WorkflowExecutionStatus.RUNNING, "still running"
+
+    await eventually(closed, seconds)
+    return await handle.result()
