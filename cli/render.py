@@ -162,17 +162,6 @@ def format_duration(value: timedelta) -> str:
     return f"{secs}s"
 
 
-def business_left(due: datetime | None, now: datetime, calendar: BusinessCalendar) -> Text:
-    """Remaining business time to ``due``, red when overdue, yellow within the hour."""
-    if due is None:
-        return Text("–")
-    left = calendar.between(now, due)
-    text = format_duration(abs(left))
-    if due <= now:
-        return Text(f"overdue {text}", style="bold red")
-    return Text(text, style="yellow" if left < timedelta(hours=1) else "")
-
-
 # -- sla list: the board ----------------------------------------------------------------
 
 URGENCY_STYLE = {
@@ -196,7 +185,7 @@ class _Column:
 
 ESSENTIAL_COLUMNS = 6
 """Ticket, business time left, severity, next deadline, stage, missing items: folded
-over two lines rather than dropped, at 80 columns and wider."""
+over two lines rather than dropped (they fit so at 80 columns)."""
 
 _STAGE_SHORT: dict[Language, dict[EscalationStage, str]] = {
     Language.EN: {0: "–", 1: "1", 2: "2", 3: "3", "extended": "ext."},
@@ -205,13 +194,13 @@ _STAGE_SHORT: dict[Language, dict[EscalationStage, str]] = {
 """The stage in a board cell (``sla show`` names it in full)."""
 
 
-def _left_cell(lang: Language) -> Callable[[IncidentSummary, Standing], str]:
+def _left_cell() -> Callable[[IncidentSummary, Standing], str]:
     def cell(s: IncidentSummary, st: Standing) -> str:
         if st.left is None:
             return "–"
-        text = format_duration(abs(st.left))
-        if st.overdue:
-            text = f"{word('overdue', lang)} {text}"
+        # Overdue as a negative countdown: short enough for 80 columns in both
+        # languages, and the row is red besides.
+        text = f"-{format_duration(abs(st.left))}" if st.overdue else format_duration(st.left)
         # Readable without colour (NO_COLOR, a pipe): a recorded SLA breach is marked.
         breach = s.reaction_breached or s.resolution_breached
         return f"⚠ {text}" if breach else text
@@ -241,13 +230,16 @@ def _columns(lang: Language, calendar: BusinessCalendar) -> tuple[_Column, ...]:
     """
     return (
         _Column("ticket", lambda s, _: s.ticket_id),
-        _Column("left", _left_cell(lang)),
+        _Column("left", _left_cell()),
         _Column("severity", lambda s, _: severity_word(s.severity, lang)),
         # "estimate" over "Tue 24.11. 13:00": two tidy lines when folded.
         _Column("next", _next_cell(lang, calendar), fold_to=12),
         _Column("stage", lambda s, _: _STAGE_SHORT[lang][s.escalation_stage]),
         _Column("missing", lambda s, _: ", ".join(item_word(i, lang) for i in s.missing), 12),
-        _Column("company", lambda s, _: s.company, fold_to=12),  # after ESSENTIAL_COLUMNS
+        # "–" rather than the read model's German stand-in: the missing column says why.
+        _Column(
+            "company", lambda s, _: "–" if "company" in s.missing else s.company, fold_to=12
+        ),  # after ESSENTIAL_COLUMNS
         _Column("status", lambda s, _: status_word(s.status, lang)),
     )
 
@@ -268,13 +260,16 @@ def _build_table(
     rows: Sequence[tuple[IncidentSummary, Standing]],
     lang: Language,
     *,
-    wide: bool,
+    fold_from: int | None,
 ) -> Table:
+    """The board with ``columns``; foldable ones from index ``fold_from`` on may fold."""
     table = _board()
-    for column in columns:
-        if column.fold_to and not wide:
+    for index, column in enumerate(columns):
+        if column.fold_to and fold_from is not None and index >= fold_from:
             table.add_column(word(column.key, lang), overflow="fold")
         else:
+            # Shown whole: the chosen columns leave room for every such cell,
+            # so rich never has to cut one (it would, without no_wrap).
             table.add_column(word(column.key, lang), no_wrap=True, overflow="ignore")
     for summary, st in rows:
         table.add_row(
@@ -289,22 +284,21 @@ def _needed_width(
     lang: Language,
     console: Console,
     *,
-    folded: bool,
+    fold_from: int,
 ) -> int:
-    """The narrowest width that shows ``columns`` with no unwrappable cell cut.
+    """The narrowest width that shows ``columns`` with no unfoldable cell cut.
 
-    ``folded``: foldable columns may fold down to their ``fold_to``; otherwise
-    every column is as wide as its widest cell.
-
-    Counted from the plain cells rather than rich's own minimum: rich measures
-    a cell's minimum as its longest word, and a ``no_wrap`` column must be as
-    wide as its widest cell.
+    Foldable columns from index ``fold_from`` on count with their ``fold_to``;
+    every other column is as wide as its widest cell. Counted from the plain
+    cells rather than with rich's measurement, which takes a cell's longest
+    word for its minimum.
     """
     needed = 0
-    for column in columns:
+    for index, column in enumerate(columns):
         texts = [word(column.key, lang), *(neutralise(column.cell(s, st)) for s, st in rows)]
         widest = max(cell_len(text) for text in texts)
-        needed += min(widest, column.fold_to) if column.fold_to and folded else widest
+        folds = column.fold_to and index >= fold_from
+        needed += min(widest, column.fold_to) if folds else widest
     return needed + _overhead(len(columns), console)
 
 
@@ -342,14 +336,17 @@ def incidents_table(
             until the rest fit, and the ticket ID is never shortened.
         wide: Every column, nothing folded or cut (the caller prints it as wide
             as it needs, :func:`table_width`).
-        console: Measures the cells (a plain one by default).
+        console: Measures the padding (a plain one by default).
     """
     calendar = policy.calendar
     rows = [(s, standing(s, now, calendar, due_soon=policy.audit.near_deadline)) for s in summaries]
     columns: Sequence[_Column] = _columns(lang, calendar)
-    if not wide:
-        columns = _fitting(columns, rows, lang, width, console or Console(width=max(width, 1)))
-    return _build_table(columns, rows, lang, wide=wide)
+    if wide:
+        return _build_table(columns, rows, lang, fold_from=None)
+    columns, fold_from = _fitting(
+        columns, rows, lang, width, console or Console(width=max(width, 1))
+    )
+    return _build_table(columns, rows, lang, fold_from=fold_from)
 
 
 def _fitting(
@@ -358,22 +355,27 @@ def _fitting(
     lang: Language,
     width: int,
     console: Console,
-) -> Sequence[_Column]:
-    """The most important columns that fit ``width``: unfolded if the essentials fit so.
+) -> tuple[Sequence[_Column], int]:
+    """The most important columns that fit ``width``, and from which one on they may fold.
 
     Folding a cell over two lines is better than losing an essential column
-    (:data:`ESSENTIAL_COLUMNS`), but not worth it for the rest: those are
-    added only while they fit unfolded. The ticket column is always kept.
+    (:data:`ESSENTIAL_COLUMNS`), so when the essentials do not fit unfolded
+    they fold too; otherwise they stay on one line and only the columns after
+    them fold. The ticket column is always kept and never folds.
     """
 
-    def prefix(folded: bool) -> int:
+    def prefix(fold_from: int) -> int:
         n = len(columns)
-        while n > 1 and _needed_width(columns[:n], rows, lang, console, folded=folded) > width:
+        while (
+            n > 1 and _needed_width(columns[:n], rows, lang, console, fold_from=fold_from) > width
+        ):
             n -= 1
         return n
 
-    unfolded = prefix(folded=False)
-    return columns[: unfolded if unfolded >= ESSENTIAL_COLUMNS else prefix(folded=True)]
+    essentials_whole = prefix(ESSENTIAL_COLUMNS)
+    if essentials_whole >= ESSENTIAL_COLUMNS:
+        return columns[:essentials_whole], ESSENTIAL_COLUMNS
+    return columns[: prefix(0)], 0
 
 
 def table_width(table: Table, console: Console) -> int:
@@ -522,8 +524,12 @@ def show_incident(
         console: Where to print.
         lang: The language of labels and timeline.
     """
+    # The read model's stand-ins for unknown company and name are German (mails
+    # use them): say "missing" in the screen's language instead.
+    company = view.company if "company" not in view.missing else f"({word('not given', lang)})"
+    reporter = view.reporter if "full_name" not in view.missing else f"({word('not given', lang)})"
     console.print(
-        f"[bold]{safe(view.ticket_id)}[/bold]  {safe(view.company)} · {safe(view.reporter)}"
+        f"[bold]{safe(view.ticket_id)}[/bold]  {safe(company)} · {safe(reporter)}"
         f" · {channel_word(view.channel, lang)}"
     )
     console.print(_facts(view, now, policy, lang))
