@@ -17,52 +17,14 @@ from domain.incident import EscalationStage
 from domain.messages import OutgoingMessage
 from domain.notifications import MessageKind, Notification
 from domain.sla import Severity
+from domain.timeline_words import Language, event_label, stage_word
 
 _WEEKDAYS_DE = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-_STAGES_DE = {
-    0: "keine",
-    1: "Stufe 1",
-    2: "Stufe 2",
-    3: "Stufe 3 (Geschäftsführung)",
-    "extended": "erweiterter Eskalationsprozess",
-}
-
-_EVENTS_DE = {
-    "reported": "Störungsmeldung eingegangen",
-    "acknowledged": "Bestätigt mit Klassifizierung und Schätzung",
-    "reclassified": "Neu klassifiziert",
-    "estimate_extended": "Störungsbehebungszeit verlängert",
-    "estimate_missed": "Geschätzte Störungsbehebungszeit verpasst",
-    "escalated": "Eskaliert",
-    "resources_decided": "Entscheidung der Geschäftsführung",
-    "deadline_warned": "Warnung: Frist bald erreicht",
-    "reaction_breached": "Reaktionszeit überschritten",
-    "resolution_breached": "Störungsbehebungszeit überschritten",
-    "on_duty_paged": "Bereitschaft alarmiert",
-    "status_published": "Auf der Störungsseite veröffentlicht",
-    "status_updated": "Störungsseite aktualisiert",
-    "status_resolved": "Störungsseite: behoben",
-    "resolved": "Störung behoben",
-    "delivery_failed": "Benachrichtigung nicht zustellbar",
-    "deadlines_recomputed": "Fristen neu berechnet (erweiterte Bereitschaft)",
-    "classified_as_change_request": "Als Änderungswunsch eingestuft (keine Störung)",
-    "change_request_recorded": "Änderungswunsch erfasst",
-    "dev_ticket_linked": "Mit Entwicklungs-Ticket verknüpft",
-    "report_amended": "Angaben zur Meldung ergänzt",
-    "customer_message": "Nachricht des Kunden",
-    "alert_notified": "Erneute Meldung des Monitorings",
-    "follow_up_scheduled": "Nächste Erinnerung geplant",
-    "follow_up_reminded": "Erinnerung an offenen Schritt",
-    "reestimate_overdue": "Neue Zeitabschätzung überfällig",
-    "discussion_recorded": "Vorgehen mit dem Kunden besprochen (Stufe 2)",
-    "linked_as_duplicate": "Als weitere Meldung einer bekannten Störung zugeordnet",
-    "duplicate_registered": "Weitere Meldung derselben Störung zugeordnet",
-}
 
 
 def event_de(event_type: str) -> str:
-    """German label of a domain event type (for timelines)."""
-    return _EVENTS_DE.get(event_type, event_type)
+    """German label of a domain event type (for timelines; :mod:`domain.timeline_words`)."""
+    return event_label(event_type, Language.DE)
 
 
 def german_datetime(value: datetime | str | None, timezone: str = "Europe/Berlin") -> str:
@@ -85,7 +47,7 @@ def severity_de(value: Severity | str) -> str:
 
 def stage_de(value: EscalationStage) -> str:
     """German name of an escalation stage."""
-    return _STAGES_DE[value]
+    return stage_word(value, Language.DE)
 
 
 def _escapes_markup(template_name: str | None) -> bool:

@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from cli.terminal import neutralise
 from domain.errors import DomainError, IntakeError, describe_validation_error
 from domain.sla import PolicyError, SlaPolicy
+from domain.timeline_words import Language
 from domain.values import check_instant
 from service.codec import CodecConfigError
 from service.connect import connect
@@ -36,6 +37,30 @@ PolicyOption = Annotated[
     typer.Option("--policy", help="Policy TOML (default: $SLA_POLICY or the shipped policy)."),
 ]
 """``--policy`` wherever a command needs the policy."""
+
+
+LANGUAGE_ENV = "SLA_LANG"
+"""Chooses the language of ``sla list`` and ``sla show`` (``de`` or ``en``)."""
+
+DEFAULT_LANGUAGE = Language.EN
+"""English unless ``SLA_LANG`` says otherwise: the rest of the CLI (help, refusals,
+the other commands) is English, and scripts and logs read the same words."""
+
+
+def language_or_fail() -> Language:
+    """The language ``$SLA_LANG`` chooses (:data:`DEFAULT_LANGUAGE` when unset or empty).
+
+    Anything but ``de`` or ``en`` (case-insensitive) is a one-line refusal: a typo
+    should not silently switch the language.
+    """
+    value = os.environ.get(LANGUAGE_ENV, "").strip().lower()
+    if not value:
+        return DEFAULT_LANGUAGE
+    try:
+        return Language(value)
+    except ValueError:
+        choices = " or ".join(lang.value for lang in Language)
+        fail(f"{LANGUAGE_ENV} must be {choices}, got {value!r}")
 
 
 class CliError(Exception):

@@ -37,6 +37,7 @@ from cli.common import (
     client,
     fail,
     instant_or_fail,
+    language_or_fail,
     policy_or_fail,
     print_json,
     read_text_or_fail,
@@ -48,9 +49,10 @@ from cli.doctor import doctor
 from cli.duplicates import link_duplicate_command
 from cli.groups import GROUPS
 from cli.mail_intake import mail_intake
-from cli.render import incidents_table, show_incident
+from cli.render import incidents_table, show_incident, table_width, word
 from cli.repair import repair
 from cli.sla_report import sla_report
+from domain.board import most_urgent_first
 from domain.errors import DomainError
 from domain.incident import (
     Acknowledge,
@@ -277,11 +279,20 @@ def list_incidents(
     company: Annotated[str | None, typer.Option()] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include resolved incidents.")] = False,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 200,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column, nothing folded (wider than the terminal).")
+    ] = False,
     policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List incidents (open ones unless --status or --all), next deadline first."""
+    """List incidents (open ones unless --status or --all), least business time left first.
+
+    Red: an SLA breach, or the next deadline passed; yellow: due within the
+    policy's [audit] near_deadline (2 business hours). Narrow terminals drop
+    columns (status, company, missing items, stage …) before a ticket ID is cut.
+    """
     sla_policy = policy_or_fail(policy)
+    lang = language_or_fail()
 
     async def body() -> tuple[list[IncidentSummary], list[Unreadable]]:
         return await incident_list.list_incidents(
@@ -296,13 +307,21 @@ def list_incidents(
 
     summaries, skipped = run(body)
     warn_unreadable(skipped)
+    now = datetime.now(UTC)
+    summaries = most_urgent_first(summaries, now, sla_policy.calendar)
     if as_json:
         print_json(summaries)
         return
     if not summaries:
-        print("no incidents")
+        print(word("no incidents", lang))
         return
-    _console().print(incidents_table(summaries, datetime.now(UTC), sla_policy.calendar))
+    console = _console()
+    table = incidents_table(
+        summaries, now, sla_policy, lang=lang, width=console.width, wide=wide, console=console
+    )
+    if wide:
+        console.width = max(console.width, table_width(table, console))
+    console.print(table)
 
 
 @app.command()
@@ -311,8 +330,13 @@ def show(
     policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """State, deadlines with remaining business time, escalation stage, timeline."""
+    """State, deadlines with business time left, the whole report, the timeline in words.
+
+    Times are wall-clock times in the policy's zone; $SLA_LANG (de|en) picks the
+    language. The raw domain events are in --json.
+    """
     sla_policy = policy_or_fail(policy)
+    lang = language_or_fail()
 
     async def body() -> IncidentView:
         return await _view(await client(), ticket_id)
@@ -321,7 +345,7 @@ def show(
     if as_json:
         print_json(view)
         return
-    show_incident(view, datetime.now(UTC), sla_policy.calendar, _console())
+    show_incident(view, datetime.now(UTC), sla_policy, _console(), lang=lang)
 
 
 # -- operator commands ------------------------------------------------------------

@@ -1,39 +1,153 @@
-"""Rich output for operators: incident tables and timelines.
+"""Rich output for operators: the incident board (``sla list``) and detail (``sla show``).
 
 Every customer- or operator-supplied string goes through :func:`cli.terminal.safe`
 before rich sees it: it is printed as text, never as markup or terminal control.
+
+The words come from :mod:`domain.timeline_words` in the language ``SLA_LANG``
+chooses (:func:`cli.common.language_or_fail`); times are wall-clock times in
+the policy's zone (Europe/Berlin).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from cli.terminal import safe
+from cli.terminal import neutralise, safe
+from domain.board import Standing, Urgency, standing
 from domain.calendar import BusinessCalendar
-from domain.incident import Event, IncidentStatus
-from domain.read_model import IncidentSummary, IncidentView, next_deadline
+from domain.incident import EscalationStage, IncidentStatus
+from domain.read_model import IncidentSummary, IncidentView
+from domain.report import ReportItem
+from domain.sla import SlaPolicy
+from domain.timeline_words import (
+    Language,
+    channel_word,
+    describe,
+    item_word,
+    long_time,
+    scope_word,
+    severity_word,
+    short_time,
+    stage_word,
+    status_word,
+    yes_no,
+)
+
+# -- the words of the two screens ------------------------------------------------------
+
+_WORDS: dict[Language, dict[str, str]] = {
+    Language.EN: {
+        "ticket": "ticket",
+        "left": "left",
+        "severity": "severity",
+        "next": "next",
+        "stage": "stage",
+        "missing": "missing",
+        "company": "company",
+        "status": "status",
+        "overdue": "overdue",
+        "reaction": "reaction",
+        "estimate": "estimate",
+        "resolution": "resolution",
+        "resolved": "resolved",
+        "no incidents": "no incidents",
+        "suggested": "suggested",
+        "escalation stage": "escalation stage",
+        "received": "received",
+        "reaction due": "reaction due",
+        "resolution due": "resolution due",
+        "breached": "BREACHED",
+        "business time left": "business time left",
+        "resolution promise": "resolution promise",
+        "kept": "kept",
+        "broken": "BROKEN",
+        "resolved within target": "resolved within target",
+        "all users": "all users",
+        "on the status page": "yes (status page)",
+        "management": "management",
+        "change request": "change request",
+        "dev tickets": "dev tickets",
+        "report": "report",
+        "description": "description",
+        "reporter": "reporter",
+        "e-mail": "e-mail",
+        "phone": "phone",
+        "scope": "scope",
+        "reproducible": "reproducible",
+        "first noticed": "first noticed",
+        "attachments": "attachments",
+        "not given": "missing",
+        "customer number": "customer number",
+        "intake": "intake",
+        "timeline": "timeline",
+    },
+    Language.DE: {
+        "ticket": "Ticket",
+        "left": "Rest",
+        "severity": "Schwere",
+        "next": "Nächste Frist",
+        "stage": "Stufe",
+        "missing": "Fehlt",
+        "company": "Firma",
+        "status": "Status",
+        "overdue": "überfällig",
+        "reaction": "Reaktion",
+        "estimate": "Schätzung",
+        "resolution": "Behebung",
+        "resolved": "behoben",
+        "no incidents": "keine Störungen",
+        "suggested": "Vorschlag",
+        "escalation stage": "Eskalationsstufe",
+        "received": "Eingegangen",
+        "reaction due": "Reaktion bis",
+        "resolution due": "Behebung bis",
+        "breached": "ÜBERSCHRITTEN",
+        "business time left": "Bereitschaftszeit übrig",
+        "resolution promise": "Zusage zur Behebung",
+        "kept": "eingehalten",
+        "broken": "GEBROCHEN",
+        "resolved within target": "in der Frist behoben",
+        "all users": "Alle Benutzer",
+        "on the status page": "ja (Störungsseite)",
+        "management": "Geschäftsführung",
+        "change request": "Änderungswunsch",
+        "dev tickets": "Entwicklungs-Tickets",
+        "report": "Meldung",
+        "description": "Beschreibung",
+        "reporter": "Gemeldet von",
+        "e-mail": "E-Mail",
+        "phone": "Telefon",
+        "scope": "Umfang",
+        "reproducible": "Reproduzierbar",
+        "first noticed": "Erstmals bemerkt",
+        "attachments": "Anhänge",
+        "not given": "fehlt",
+        "customer number": "Kundennummer",
+        "intake": "Eingang",
+        "timeline": "Verlauf",
+    },
+}
+
+
+def word(key: str, lang: Language) -> str:
+    """A word of the ``sla list``/``sla show`` screens in ``lang``."""
+    return _WORDS[lang][key]
 
 
 def local(value: datetime | None, calendar: BusinessCalendar) -> str:
-    """``Tue 24.11. 10:30`` in the calendar's zone; ``–`` for ``None``."""
+    """``Tue 24.11.2026 10:30`` in the calendar's zone; ``–`` for ``None``."""
     if value is None:
         return "–"
-    return value.astimezone(calendar.zone).strftime("%a %d.%m.%Y %H:%M")
-
-
-def business_left(due: datetime | None, now: datetime, calendar: BusinessCalendar) -> Text:
-    """Remaining business time to ``due``, red when overdue."""
-    if due is None:
-        return Text("–")
-    left = calendar.between(now, due)
-    text = format_duration(abs(left))
-    if left < timedelta(0):
-        return Text(f"overdue {text}", style="bold red")
-    return Text(text, style="yellow" if left < timedelta(hours=1) else "")
+    return long_time(value, Language.EN, calendar.zone)
 
 
 def format_duration(value: timedelta) -> str:
@@ -48,128 +162,377 @@ def format_duration(value: timedelta) -> str:
     return f"{secs}s"
 
 
-_SEVERITY_STYLE = {"critical": "bold red", "major": "yellow", "minor": "cyan"}
+# -- sla list: the board ----------------------------------------------------------------
+
+URGENCY_STYLE = {
+    Urgency.BREACHED: "red",
+    Urgency.DUE_SOON: "yellow",
+    Urgency.ON_TRACK: "",
+    Urgency.CLOSED: "dim",
+}
+"""The row style of each urgency (``sla list``)."""
 
 
-def incidents_table(
-    summaries: list[IncidentSummary], now: datetime, calendar: BusinessCalendar
+@dataclass(frozen=True)
+class _Column:
+    key: str
+    cell: Callable[[IncidentSummary, Standing], str]
+    # A column that may fold over lines gets at least this many cells before
+    # columns after it are dropped (narrower, it would fold a word per line);
+    # 0: never folded, shown whole or not at all.
+    fold_to: int = 0
+
+
+ESSENTIAL_COLUMNS = 6
+"""Ticket, business time left, severity, next deadline, stage, missing items: folded
+over two lines rather than dropped (they fit so at 80 columns)."""
+
+_STAGE_SHORT: dict[Language, dict[EscalationStage, str]] = {
+    Language.EN: {0: "–", 1: "1", 2: "2", 3: "3", "extended": "ext."},
+    Language.DE: {0: "–", 1: "1", 2: "2", 3: "3", "extended": "erw."},
+}
+"""The stage in a board cell (``sla show`` names it in full)."""
+
+
+def _left_cell(s: IncidentSummary, st: Standing) -> str:
+    if st.left is None:
+        return "–"
+    # Overdue as a negative countdown: short enough for 80 columns in both
+    # languages, and the row is red besides.
+    text = f"-{format_duration(abs(st.left))}" if st.overdue else format_duration(st.left)
+    # Readable without colour (NO_COLOR, a pipe): a recorded SLA breach is marked.
+    breach = s.reaction_breached or s.resolution_breached
+    return f"⚠ {text}" if breach else text
+
+
+def _next_cell(
+    lang: Language, calendar: BusinessCalendar
+) -> Callable[[IncidentSummary, Standing], str]:
+    def cell(s: IncidentSummary, st: Standing) -> str:
+        if st.due is None:
+            when = f" {short_time(s.resolved_at, lang, calendar.zone)}" if s.resolved_at else ""
+            return f"{status_word(s.status, lang)}{when}"
+        return f"{word(st.deadline, lang)} {short_time(st.due, lang, calendar.zone)}"
+
+    return cell
+
+
+def _columns(lang: Language, calendar: BusinessCalendar) -> tuple[_Column, ...]:
+    """Every column of the board, most important first: narrow terminals drop from the end.
+
+    The ticket ID is what an operator copies into the next command, so it is
+    never shortened; business time left and severity say what to do first;
+    the next deadline's kind tells the status (reaction: unacknowledged); the
+    rest can be looked up with ``sla show``.
+    """
+    return (
+        _Column("ticket", lambda s, _: s.ticket_id),
+        _Column("left", _left_cell),
+        _Column("severity", lambda s, _: severity_word(s.severity, lang)),
+        # Folded to 12: "estimate Tue" over "24.11. 13:00".
+        _Column("next", _next_cell(lang, calendar), fold_to=12),
+        _Column("stage", lambda s, _: _STAGE_SHORT[lang][s.escalation_stage]),
+        _Column(
+            "missing", lambda s, _: ", ".join(item_word(i, lang) for i in s.missing), fold_to=12
+        ),
+        # Past ESSENTIAL_COLUMNS. "–" rather than the read model's German stand-in
+        # for an unknown company: the missing column says why.
+        _Column("company", lambda s, _: "–" if "company" in s.missing else s.company, fold_to=12),
+        _Column("status", lambda s, _: status_word(s.status, lang)),
+    )
+
+
+def _board() -> Table:
+    # No outer border and no vertical rules: every cell of width goes to the cells.
+    return Table(
+        box=box.SIMPLE_HEAD,
+        header_style="bold",
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+    )
+
+
+def _build_table(
+    columns: Sequence[_Column],
+    rows: Sequence[tuple[IncidentSummary, Standing]],
+    lang: Language,
+    *,
+    fold_from: int | None,
 ) -> Table:
-    """The ``sla list`` table."""
-    table = Table(show_lines=False, header_style="bold")
-    for column in ("ticket", "company", "severity", "status", "stage", "next deadline", "left"):
-        table.add_column(column)
-    for s in summaries:
-        name, due = next_deadline(s)
-        stage = str(s.escalation_stage)
-        breached = " ⚠" if s.reaction_breached or s.resolution_breached else ""
+    """The board with ``columns``; foldable ones from index ``fold_from`` on may fold."""
+    table = _board()
+    for index, column in enumerate(columns):
+        if column.fold_to and fold_from is not None and index >= fold_from:
+            table.add_column(word(column.key, lang), overflow="fold")
+        else:
+            # Shown whole: the chosen columns leave room for every such cell,
+            # so rich never has to cut one (it would, without no_wrap).
+            table.add_column(word(column.key, lang), no_wrap=True, overflow="ignore")
+    for summary, st in rows:
         table.add_row(
-            safe(s.ticket_id),
-            safe(s.company),
-            Text(s.severity.value, style=_SEVERITY_STYLE[s.severity.value]),
-            s.status.value + breached,
-            stage if stage != "0" else "–",
-            f"{name} {local(due, calendar)}" if due else "–",
-            business_left(due, now, calendar) if due else Text("–"),
+            *(safe(c.cell(summary, st)) for c in columns), style=URGENCY_STYLE[st.urgency]
         )
     return table
 
 
-def _event_detail(event: Event) -> str:
-    """``key=value, …`` of the event's facts, as safe markup (one line per event)."""
-    fields = event.model_dump(mode="json", exclude={"at", "type", "report", "deadlines"})
-    parts = [f"{k}={v}" for k, v in fields.items() if v not in (None, "", [], {})]
-    return safe(", ".join(parts))
+def _needed_width(
+    columns: Sequence[_Column],
+    rows: Sequence[tuple[IncidentSummary, Standing]],
+    lang: Language,
+    console: Console,
+    *,
+    fold_from: int,
+) -> int:
+    """The narrowest width that shows ``columns`` with no unfoldable cell cut.
+
+    Foldable columns from index ``fold_from`` on count with their ``fold_to``;
+    every other column is as wide as its widest cell. Counted from the plain
+    cells rather than with rich's measurement, which takes a cell's longest
+    word for its minimum.
+    """
+    needed = 0
+    for index, column in enumerate(columns):
+        texts = [word(column.key, lang), *(neutralise(column.cell(s, st)) for s, st in rows)]
+        widest = max(cell_len(text) for text in texts)
+        folds = column.fold_to and index >= fold_from
+        needed += min(widest, column.fold_to) if folds else widest
+    return needed + _overhead(len(columns), console)
 
 
-def _report_grid(view: IncidentView, calendar: BusinessCalendar) -> Table:
+def _overhead(count: int, console: Console) -> int:
+    """Cells of padding and separators of a board with ``count`` columns."""
+    probe = _board()
+    for _ in range(count):
+        probe.add_column(width=1)
+    return Measurement.get(console, console.options, probe).maximum - count
+
+
+def incidents_table(
+    summaries: Sequence[IncidentSummary],
+    now: datetime,
+    policy: SlaPolicy,
+    *,
+    lang: Language = Language.EN,
+    width: int = 80,
+    wide: bool = False,
+    console: Console | None = None,
+) -> Table:
+    """The ``sla list`` board: one row per incident, coloured by urgency.
+
+    Rows are shown in the order given (:func:`domain.board.most_urgent_first`
+    sorts them). A breached row (an SLA breach recorded, or the next deadline
+    passed) is red, one whose next deadline is at most the policy's ``[audit]
+    near_deadline`` of business time away is yellow, resolved ones are dim.
+
+    Args:
+        summaries: The incidents.
+        now: The instant business time is counted from.
+        policy: Supplies the calendar, the zone and the due-soon threshold.
+        lang: The language of headers and words.
+        width: The terminal's width: columns are dropped from the least important
+            until the rest fit, and the ticket ID is never shortened.
+        wide: Every column, nothing folded or cut (the caller prints it as wide
+            as it needs, :func:`table_width`).
+        console: Measures the padding (a plain one by default).
+    """
+    calendar = policy.calendar
+    rows = [(s, standing(s, now, calendar, due_soon=policy.audit.near_deadline)) for s in summaries]
+    columns: Sequence[_Column] = _columns(lang, calendar)
+    if wide:
+        return _build_table(columns, rows, lang, fold_from=None)
+    columns, fold_from = _fitting(
+        columns, rows, lang, width, console or Console(width=max(width, 1))
+    )
+    return _build_table(columns, rows, lang, fold_from=fold_from)
+
+
+def _fitting(
+    columns: Sequence[_Column],
+    rows: Sequence[tuple[IncidentSummary, Standing]],
+    lang: Language,
+    width: int,
+    console: Console,
+) -> tuple[Sequence[_Column], int]:
+    """The most important columns that fit ``width``, and from which one on they may fold.
+
+    Folding a cell over two lines is better than losing an essential column
+    (:data:`ESSENTIAL_COLUMNS`), so when the essentials do not fit unfolded
+    they fold too; otherwise they stay on one line and only the columns after
+    them fold. The ticket column is always kept and never folds.
+    """
+
+    def prefix(fold_from: int) -> int:
+        n = len(columns)
+        while (
+            n > 1 and _needed_width(columns[:n], rows, lang, console, fold_from=fold_from) > width
+        ):
+            n -= 1
+        return n
+
+    essentials_whole = prefix(ESSENTIAL_COLUMNS)
+    if essentials_whole >= ESSENTIAL_COLUMNS:
+        return columns[:essentials_whole], ESSENTIAL_COLUMNS
+    return columns[: prefix(0)], 0
+
+
+def table_width(table: Table, console: Console) -> int:
+    """The width ``table`` needs to show every cell whole (``sla list --wide``)."""
+    return Measurement.get(console, console.options.update_width(10_000), table).maximum
+
+
+# -- sla show: the detail ------------------------------------------------------------------
+
+
+def _report_grid(view: IncidentView, policy: SlaPolicy, lang: Language) -> Table:
     """The whole report as the reporter gave it (and amended), missing items named."""
     assert view.report is not None
     report = view.report
+    zone = policy.calendar.zone
+    missing = set(view.missing)
     grid = Table.grid(padding=(0, 2))
-    grid.title = "report"
+    grid.title = word("report", lang)
     grid.title_justify = "left"
-    grid.add_column(style="bold")
+    grid.title_style = "bold"
+    grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
+    absent = Text(f"– ({word('not given', lang)})", style="yellow")
 
-    def given(value: object) -> str:
-        return "—" if value is None else safe(str(value))
+    def row(label: str, item: ReportItem | None, value: str | None) -> None:
+        if value is None:
+            grid.add_row(word(label, lang), absent if item and item.value in missing else "–")
+        else:
+            grid.add_row(word(label, lang), value)
 
-    grid.add_row("description", safe(report.description, multiline=True))
-    grid.add_row("e-mail", given(report.email))
-    grid.add_row("phone", given(report.phone))
-    grid.add_row("scope", given(report.scope.value if report.scope else None))
-    reproducible = None if report.reproducible is None else ("yes" if report.reproducible else "no")
-    grid.add_row("reproducible", given(reproducible))
-    noticed = local(report.first_noticed_at, calendar) if report.first_noticed_at else None
-    grid.add_row("first noticed", given(noticed))
-    if report.attachments:
-        grid.add_row("attachments", safe("\n".join(report.attachments), multiline=True))
+    grid.add_row(word("description", lang), safe(report.description, multiline=True))
+    row("reporter", ReportItem.FULL_NAME, safe(report.full_name) if report.full_name else None)
+    row("company", ReportItem.COMPANY, safe(report.company) if report.company else None)
+    row("e-mail", ReportItem.EMAIL, safe(report.email) if report.email else None)
+    row("phone", ReportItem.PHONE, safe(report.phone) if report.phone else None)
+    row("scope", ReportItem.SCOPE, scope_word(report.scope, lang) if report.scope else None)
+    reproducible = None if report.reproducible is None else yes_no(report.reproducible, lang)
+    row("reproducible", ReportItem.REPRODUCIBLE, reproducible)
+    noticed = long_time(report.first_noticed_at, lang, zone) if report.first_noticed_at else None
+    row("first noticed", ReportItem.FIRST_NOTICED_AT, noticed)
+    grid.add_row(
+        word("attachments", lang),
+        safe("\n".join(report.attachments), multiline=True) if report.attachments else "–",
+    )
     if view.missing:
-        grid.add_row(Text("missing", style="bold yellow"), safe(", ".join(view.missing)))
+        grid.add_row(
+            Text(word("missing", lang), style="bold yellow"),
+            Text(", ".join(item_word(i, lang) for i in view.missing), style="yellow"),
+        )
     if report.customer_number:
-        grid.add_row("customer number", safe(report.customer_number))
+        grid.add_row(word("customer number", lang), safe(report.customer_number))
     if report.source:
-        grid.add_row("intake", safe(report.source))
+        grid.add_row(word("intake", lang), safe(report.source))
     return grid
 
 
-def show_incident(
-    view: IncidentView, now: datetime, calendar: BusinessCalendar, console: Console
-) -> None:
-    """The ``sla show`` screen: facts, deadlines with remaining business time, timeline."""
-    console.print(
-        f"[bold]{safe(view.ticket_id)}[/bold]  {safe(view.company)} · {safe(view.reporter)}"
-        f" · {safe(view.channel.value)}"
-    )
+def _facts(view: IncidentView, now: datetime, policy: SlaPolicy, lang: Language) -> Table:
+    calendar = policy.calendar
+    zone = calendar.zone
+
+    def when(value: datetime | None) -> str:
+        return "–" if value is None else long_time(value, lang, zone)
+
     facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold")
-    facts.add_column()
-    facts.add_row("status", view.status.value)
-    classified = "" if view.classified else " (suggested)"
-    facts.add_row("severity", f"{view.severity.value}{classified}")
-    facts.add_row("escalation stage", str(view.escalation_stage))
-    facts.add_row("received", local(view.received_at, calendar))
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column(overflow="fold")
+    facts.add_row(word("status", lang), status_word(view.status, lang))
+    classified = "" if view.classified else f" ({word('suggested', lang)})"
+    facts.add_row(word("severity", lang), f"{severity_word(view.severity, lang)}{classified}")
+    facts.add_row(word("escalation stage", lang), stage_word(view.escalation_stage, lang))
+    facts.add_row(word("received", lang), when(view.received_at))
     open_ = view.status is not IncidentStatus.RESOLVED
     for label, due, breached in (
         ("reaction due", view.reaction_due, view.reaction_breached),
         ("resolution due", view.resolution_due, view.resolution_breached),
     ):
-        line = Text(local(due, calendar))
+        line = Text(when(due))
         if breached:
-            line.append("  BREACHED", style="bold red")
+            line.append(f"  {word('breached', lang)}", style="bold red")
         elif open_ and not (label == "reaction due" and view.acknowledged_at):
+            left = calendar.between(now, due)
             line.append("  (")
-            line.append(business_left(due, now, calendar))
-            line.append(" business time left)")
-        facts.add_row(label, line)
-    facts.add_row("estimate", local(view.estimate, calendar))
+            if due <= now:
+                line.append(f"{word('overdue', lang)} {format_duration(abs(left))}", "bold red")
+            else:
+                line.append(
+                    format_duration(left), "yellow" if left <= policy.audit.near_deadline else ""
+                )
+                line.append(f" {word('business time left', lang)}")
+            line.append(")")
+        facts.add_row(word(label, lang), line)
+    facts.add_row(word("estimate", lang), when(view.estimate))
     if view.resolution_communicated_in_time is not None:
         # The SLA's word (resolved, or a reasoned new time, by the deadline) beside the KPI.
-        promise = Text("kept" if view.resolution_communicated_in_time else "BROKEN")
-        if not view.resolution_communicated_in_time:
+        kept = view.resolution_communicated_in_time
+        promise = Text(word("kept", lang) if kept else word("broken", lang))
+        if not kept:
             promise.stylize("bold red")
-        promise.append(
-            ""
-            if view.resolved_within_target is None
-            else f" · resolved within target: {'yes' if view.resolved_within_target else 'no'}"
-        )
-        facts.add_row("resolution promise", promise)
-    facts.add_row("all users", "yes (status page)" if view.on_status_page else "no")
+        if view.resolved_within_target is not None:
+            target = yes_no(view.resolved_within_target, lang)
+            promise.append(f" · {word('resolved within target', lang)}: {target}")
+        facts.add_row(word("resolution promise", lang), promise)
+    facts.add_row(
+        word("all users", lang),
+        word("on the status page", lang) if view.on_status_page else yes_no(False, lang),
+    )
     if view.management_decision:
-        facts.add_row("management", safe(view.management_decision, multiline=True))
+        facts.add_row(word("management", lang), safe(view.management_decision, multiline=True))
     if view.resolution_summary:
-        facts.add_row("resolution", safe(view.resolution_summary, multiline=True))
+        facts.add_row(word("resolution", lang), safe(view.resolution_summary, multiline=True))
     if view.change_request_id:
-        facts.add_row("change request", safe(view.change_request_id))
+        facts.add_row(word("change request", lang), safe(view.change_request_id))
     if view.dev_tickets:
-        facts.add_row("dev tickets", safe(", ".join(view.dev_tickets)))
-    console.print(facts)
-    if view.report is not None:
-        console.print(_report_grid(view, calendar))
-    timeline = Table(title="timeline", header_style="bold", title_justify="left")
-    timeline.add_column("when")
-    timeline.add_column("event")
-    timeline.add_column("details", overflow="fold")
+        facts.add_row(word("dev tickets", lang), safe(", ".join(view.dev_tickets)))
+    return facts
+
+
+def timeline_table(view: IncidentView, policy: SlaPolicy, lang: Language) -> Table:
+    """The timeline in words: one entry per event, oldest first, times in the policy's zone."""
+    zone = policy.calendar.zone
+    timeline = Table.grid(padding=(0, 2))
+    timeline.title = word("timeline", lang)
+    timeline.title_justify = "left"
+    timeline.title_style = "bold"
+    timeline.add_column(no_wrap=True)
+    timeline.add_column(overflow="fold")
     for event in view.events:
-        timeline.add_row(local(event.at, calendar), safe(event.type), _event_detail(event))
-    console.print(timeline)
+        timeline.add_row(short_time(event.at, lang, zone), safe(describe(event, lang, zone)))
+    return timeline
+
+
+def show_incident(
+    view: IncidentView,
+    now: datetime,
+    policy: SlaPolicy,
+    console: Console,
+    *,
+    lang: Language = Language.EN,
+) -> None:
+    """The ``sla show`` screen: facts and deadlines, the whole report, the timeline in words.
+
+    Args:
+        view: The incident.
+        now: The instant business time left is counted from.
+        policy: Supplies the calendar, the zone and the due-soon threshold.
+        console: Where to print.
+        lang: The language of labels and timeline.
+    """
+    # The read model's stand-ins for unknown company and name are German (mails
+    # use them): say "missing" in the screen's language instead.
+    company = view.company if "company" not in view.missing else f"({word('not given', lang)})"
+    reporter = view.reporter if "full_name" not in view.missing else f"({word('not given', lang)})"
+    console.print(
+        f"[bold]{safe(view.ticket_id)}[/bold]  {safe(company)} · {safe(reporter)}"
+        f" · {channel_word(view.channel, lang)}"
+    )
+    console.print(_facts(view, now, policy, lang))
+    if view.report is not None:
+        console.print()
+        console.print(_report_grid(view, policy, lang))
+    console.print()
+    console.print(timeline_table(view, policy, lang))

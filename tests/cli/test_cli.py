@@ -287,7 +287,27 @@ async def test_show_prints_deadlines_and_business_time_left(
     assert "resolution due" in out
     assert "business time left" in out
     assert "timeline" in out
-    assert "reported" in out
+    assert "Report received by chat from Erika Mustermann" in out
+
+
+async def test_show_speaks_german_with_sla_lang_and_json_keeps_the_raw_events(
+    ts_cli: CliStack, tmp_path: Path
+) -> None:
+    ticket = await acknowledged(ts_cli, tmp_path)
+
+    out = ok(await sla(ts_cli, "show", ticket, SLA_LANG="de", COLUMNS="80")).stdout
+
+    assert ticket in out
+    assert "Verlauf" in out and "Meldung" in out
+    assert "Bestätigt als kritisch, Schätzung" in out
+    assert "Störungsmeldung eingegangen per Chat" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "received_at=" not in out  # the raw event is for --json only
+    view = loads(await sla(ts_cli, "show", ticket, "--json", SLA_LANG="de"))
+    (ack,) = [e for e in view["events"] if e["type"] == "acknowledged"]
+    assert view["events"][0]["type"] == "reported"
+    assert ack["severity"] == "critical" and "estimate" in ack
+    refused(await sla(ts_cli, "show", ticket, SLA_LANG="fr"), "SLA_LANG must be de or en")
 
 
 async def test_show_unknown_ticket(ts_cli: CliStack) -> None:
@@ -506,6 +526,23 @@ async def test_list_json_has_summaries_without_events(dev_cli: CliStack, tmp_pat
     table = ok(await sla(dev_cli, "list", "--company", company)).stdout
     assert ticket in table
     assert "reaction" in table
+    # An 80- and a 60-column terminal: the ticket ID stays whole, on one line.
+    for columns in ("80", "60"):
+        narrow = ok(await sla(dev_cli, "list", "--company", company, COLUMNS=columns)).stdout
+        assert any(ticket in line for line in narrow.splitlines()), narrow
+        assert max(len(line) for line in narrow.splitlines()) <= int(columns)
+    wide = ok(await sla(dev_cli, "list", "--company", company, "--wide", COLUMNS="60")).stdout
+    assert wide.split()[:8] == [
+        "ticket",
+        "left",
+        "severity",
+        "next",
+        "stage",
+        "missing",
+        "company",
+        "status",
+    ]
+    assert company in wide
     nobody = ok(await sla(dev_cli, "list", "--company", f"Niemand {tmp_path.name}")).stdout
     assert nobody == "no incidents\n"
 
@@ -589,7 +626,7 @@ async def test_amend_fills_in_what_was_missing_and_show_prints_the_whole_report(
     ticket = answer["ticket_id"]
     text = ok(await sla(ts_cli, "show", ticket)).stdout
     assert "Druck geht nicht" in text
-    assert "missing" in text and "full_name" in text
+    assert "missing" in text and "company, name, phone" in text
 
     amended = loads(
         await sla(

@@ -50,7 +50,7 @@ async def test_classify_closes_the_incident_and_prints_the_change_request(
     types = event_types(view)
     assert "classified_as_change_request" in types and "change_request_recorded" in types
     screen = ok(await sla(ts_cli, "show", ticket)).stdout
-    assert "classified_as_change_request" in screen and cr in screen
+    assert "Classified as a change request" in screen and cr in screen
 
     async def with_dev_ticket() -> bool:
         request = loads(await sla(ts_cli, "change-request", "show", cr, "--json"))

@@ -86,7 +86,7 @@ def assert_safe(exported: str) -> None:
 def test_incidents_table_prints_hostile_company_literally() -> None:
     v = hostile_view()
     console = recording_console()
-    console.print(incidents_table([v.summary()], at(12), POLICY.calendar))
+    console.print(incidents_table([v.summary()], at(12), POLICY, width=120))
     exported = console.export_text()
     assert_safe(exported)
 
@@ -94,7 +94,7 @@ def test_incidents_table_prints_hostile_company_literally() -> None:
 def test_incident_detail_view_prints_hostile_texts_literally() -> None:
     v = hostile_view()
     console = recording_console()
-    show_incident(v, at(12), POLICY.calendar, console)
+    show_incident(v, at(12), POLICY, console)
     exported = console.export_text()
     assert_safe(exported)
     # Markup in customer text is shown, not obeyed.
@@ -117,9 +117,9 @@ def test_the_terminal_stream_carries_only_riches_own_colour_codes(screen: str) -
     terminal = io.StringIO()
     console = recording_console(terminal)
     if screen == "list":
-        console.print(incidents_table([v.summary()], at(12), POLICY.calendar))
+        console.print(incidents_table([v.summary()], at(12), POLICY, width=120))
     else:
-        show_incident(v, at(12), POLICY.calendar, console)
+        show_incident(v, at(12), POLICY, console)
     stream = terminal.getvalue()
     assert "\x1b[" in stream  # styled: rich did write escape sequences of its own
     assert "\x1b]8" not in stream  # no hyperlink, neither the customer's nor one from [link]
