@@ -44,6 +44,18 @@ def words(text: str) -> list[str]:
     return found
 
 
+def document(*parts: str | None) -> str:
+    """The indexed form of ``parts``: their words, space-separated.
+
+    Indexing words rather than raw text makes both engines see the same
+    tokens a query is cut into: PostgreSQL's parser would otherwise keep an
+    e-mail address as one token and read ``INC-20261124-7QK2AB`` as
+    ``inc``, ``-20261124``, ``-7``, ``qk2ab``.
+    """
+    text = unicodedata.normalize("NFKC", "\n".join(p for p in parts if p))
+    return " ".join(_WORD.findall(text))
+
+
 def looks_like_id(text: str) -> str | None:
     """``text`` upper-cased when it looks like a ticket/stream ID (``INC-20261124-7QK2AB``)."""
     stripped = text.strip()

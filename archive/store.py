@@ -77,14 +77,13 @@ def summary_of(view: Mapping[str, Any]) -> dict[str, Any]:
 
 def search_document(columns: StreamColumns) -> str:
     """The text the full-text index covers for a stream: IDs, company, reporter, free text."""
-    parts = (
+    return fulltext.document(
         columns.stream_id,
         columns.company,
         columns.reporter_name,
         columns.reporter_email,
         columns.search_text,
     )
-    return "\n".join(p for p in parts if p)
 
 
 class ArchiveStore:
@@ -262,7 +261,7 @@ class ArchiveStore:
             if row is None:
                 raise UnknownStream(f"{stream_id} is not in the archive")
             view = scrub_personal(row.view)
-            document = "\n".join(p for p in (row.stream_id, row.company) if p)
+            document = fulltext.document(row.stream_id, row.company)
             connection.execute(
                 streams.update()
                 .where(streams.c.id == row.id)
