@@ -44,7 +44,7 @@ def test_migrate_reaches_the_head_and_is_idempotent(url: str) -> None:
 def test_a_schema_newer_than_the_program_is_refused_as_such(store: ArchiveStore) -> None:
     with store.engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = 'from_the_future'"))
-    with pytest.raises(ArchiveNotMigrated, match="does not know .*upgrade sla"):
+    with pytest.raises(ArchiveNotMigrated, match=r"does not know .*upgrade sla"):
         store.check_migrated()
 
 

@@ -1,4 +1,4 @@
-"""Debian's real PostgreSQL server, started by the tests in a temporary directory on a loopback port.
+"""Debian's real PostgreSQL, started by the tests in a temporary directory on a loopback port.
 
 ``tests/realservers/ensure_debian.sh postgresql postgresql /usr/lib/postgresql/15/bin/postgres``
 installs it (CI); when it cannot, it writes the reason to
@@ -47,7 +47,7 @@ SUPERUSER = "postgres"
 
 
 def find_bindir() -> Path | None:
-    """``$SLA_POSTGRES_BINDIR`` if it holds ``postgres``, else Debian's newest ``/usr/lib/postgresql/N/bin``."""
+    """``$SLA_POSTGRES_BINDIR`` if it holds ``postgres``, else Debian's newest server's bin dir."""
     configured = os.environ.get("SLA_POSTGRES_BINDIR")
     candidates = [configured] if configured else []
     candidates += sorted(
