@@ -131,12 +131,15 @@ class ArchiveStore:
             ArchiveUnavailable: The database cannot be reached.
         """
         database = self.engine.url.database
-        if self.dialect == "sqlite" and database not in (None, "", ":memory:"):
-            # Connecting would create an empty file (or fail on a missing directory).
-            if not Path(str(database)).exists():
-                raise ArchiveNotMigrated(
-                    f"archive schema at {self.where} is not migrated: run `sla archive migrate`"
-                )
+        # Connecting to a missing SQLite file would create it (or fail on a missing directory).
+        if (
+            self.dialect == "sqlite"
+            and database not in (None, "", ":memory:")
+            and not Path(str(database)).exists()
+        ):
+            raise ArchiveNotMigrated(
+                f"archive schema at {self.where} is not migrated: run `sla archive migrate`"
+            )
         with self._errors():
             return migrate.check(self.engine, self.where)
 
