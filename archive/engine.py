@@ -41,7 +41,8 @@ def make_url(url: str | URL) -> URL:
 def create_engine(url: str | URL) -> Engine:
     """An engine for ``url`` with the archive's connection settings.
 
-    SQLite: write-ahead log (readers never block the writer), a busy timeout
+    SQLite: write-ahead log (readers never block the writer), secure delete
+    (erased personal data does not linger in free pages), a busy timeout
     (a second writer waits instead of failing), and transactions that begin
     when asked: pysqlite's own late ``BEGIN`` would let two appends read the
     same ``last_seq`` and then fail to upgrade their locks, so a writing
@@ -68,6 +69,8 @@ def _tune_sqlite(engine: Engine) -> None:
             if engine.url.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # Freed pages are zeroed: an erasure must not leave the old text in the file.
+            cursor.execute("PRAGMA secure_delete = ON")
         finally:
             cursor.close()
 
