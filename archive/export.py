@@ -126,8 +126,8 @@ def to_parquet(records: Sequence[StreamRecord]) -> bytes:
         ExportUnavailable: pyarrow is not installed (the ``parquet`` extra).
     """
     try:
-        import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
-        import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
+        import pyarrow as pa
+        import pyarrow.parquet as pq
     except ImportError:
         raise ExportUnavailable(
             "parquet export needs pyarrow: pip install 'sla-engine[parquet]' "
