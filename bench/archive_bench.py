@@ -247,7 +247,7 @@ def _postgres() -> Iterator[tuple[str | None, str]]:
     if bindir is None:
         yield None, "no PostgreSQL server binary (apt-get install postgresql)"
         return
-    with running_postgres(bindir) as server:
+    with running_postgres(bindir, print_log=False) as server:
         yield server.create_database("sla_bench"), ""
 
 

@@ -194,10 +194,14 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def running_postgres(bindir: Path) -> Iterator[Postgres]:
+def running_postgres(bindir: Path, *, print_log: bool = True) -> Iterator[Postgres]:
     """``initdb`` a cluster in a temporary directory and run ``postgres`` on it; remove it after.
 
-    The log is printed at teardown and whenever the start fails.
+    Args:
+        bindir: From :func:`postgres_or_skip` or :func:`find_bindir`.
+        print_log: Print the server log at teardown (pytest shows it for a
+            failed test); the benchmark turns it off to keep ``--json`` clean.
+            A failed start prints it to stderr either way.
     """
     workdir = Path(tempfile.mkdtemp(prefix="sla-postgres-"))
     server: Postgres | None = None
@@ -207,7 +211,8 @@ def running_postgres(bindir: Path) -> Iterator[Postgres]:
     finally:
         if server is not None:
             server.stop()
-            print(f"--- postgres log ---\n{server.log()[-20_000:]}", file=sys.stdout)
+            if print_log:
+                print(f"--- postgres log ---\n{server.log()[-20_000:]}", file=sys.stdout)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
