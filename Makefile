@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-SOURCES := domain activities workflows service api cli reporting worker.py starter.py telemetry.py bench chaos tests
+SOURCES := domain activities workflows service api cli reporting archive worker.py starter.py telemetry.py bench chaos tests
 
 .PHONY: run test lint typecheck pytest bench chaos histories clean
 
@@ -47,14 +47,15 @@ pytest: $(VENV)/.installed-test chromium realservers
 chromium:
 	@bash tests/browser/ensure_chromium.sh
 
-# The real servers the intake tests run against (Debian's packages, started by the
+# The real servers the tests run against (Debian's packages, started by the
 # tests on loopback): Dovecot for the mailbox, Prometheus Alertmanager for the
-# monitoring webhook. Never fails: when a package cannot be installed, it says why
+# monitoring webhook, PostgreSQL for the archive. Never fails: when a package cannot be installed, it says why
 # and those tests skip with that reason.
 .PHONY: realservers
 realservers:
 	@bash tests/realservers/ensure_debian.sh dovecot dovecot-imapd /usr/sbin/dovecot
 	@bash tests/realservers/ensure_debian.sh alertmanager prometheus-alertmanager /usr/bin/prometheus-alertmanager
+	@bash tests/realservers/ensure_debian.sh postgresql postgresql /usr/lib/postgresql/15/bin/postgres
 
 # The pytest suite LOADED_RUNS times (default 3) while `stress-ng --cpu 2` keeps the
 # CPUs busy (installed with apt-get when missing): a suite that passes on a loaded

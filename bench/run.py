@@ -6,7 +6,9 @@
 * ``parked`` — N open incidents waiting on timers: memory and visibility
   (:mod:`bench.parked_bench`, ``--parked``; ``--parked 0`` skips it);
 * ``intake`` — N reports through the HTTP API vs ``service.open_incident``
-  called directly (:mod:`bench.intake_bench`, ``--reports``; 0 skips it).
+  called directly (:mod:`bench.intake_bench`, ``--reports``; 0 skips it);
+* ``archive`` — ``search`` and ``list`` p50 over N archived incidents on SQLite
+  and PostgreSQL (:mod:`bench.archive_bench`, ``--archived``; 0 skips it).
 
 A benchmark is a function ``run(options) -> list[dict]``; register it in
 :data:`BENCHMARKS`. Rows with the same keys form one table; rows whose only key
@@ -45,6 +47,8 @@ QUICK_PARKED = 500
 DEFAULT_CONCURRENCY = 50
 DEFAULT_REPORTS = 1000
 QUICK_REPORTS = 200
+DEFAULT_ARCHIVED = 100_000
+QUICK_ARCHIVED = 10_000
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Options:
     parked: int = DEFAULT_PARKED
     concurrency: int = DEFAULT_CONCURRENCY
     reports: int = DEFAULT_REPORTS
+    archived: int = DEFAULT_ARCHIVED
     keep: bool = False
     db: str = "memory"
     _stack: Stack | None = None
@@ -104,6 +109,18 @@ def _intake(options: Options) -> list[Row]:
     from bench import intake_bench
 
     return intake_bench.run(options.stack(), options.reports, options.concurrency)
+
+
+def _archive(options: Options) -> list[Row]:
+    from bench import archive_bench
+
+    return archive_bench.run(options.archived)
+
+
+def _archive_labels() -> Mapping[str, str]:
+    from bench import archive_bench
+
+    return archive_bench.LABELS
 
 
 def _intake_labels() -> Mapping[str, str]:
@@ -162,6 +179,13 @@ BENCHMARKS: list[Benchmark] = [
         run=_intake,
         labels=_intake_labels,
         skip=lambda options: options.reports <= 0,
+    ),
+    Benchmark(
+        name="archive",
+        title="archive search and list p50 over N incidents, SQLite and PostgreSQL",
+        run=_archive,
+        labels=_archive_labels,
+        skip=lambda options: options.archived <= 0,
     ),
 ]
 
@@ -292,6 +316,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"intake: reports per door (default {DEFAULT_REPORTS}; 0 skips)",
     )
     parser.add_argument(
+        "--archived",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"archive: incidents seeded per database (default {DEFAULT_ARCHIVED:,}; 0 skips)",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=DEFAULT_CONCURRENCY,
@@ -329,6 +360,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         reports=args.reports
         if args.reports is not None
         else (QUICK_REPORTS if args.quick else DEFAULT_REPORTS),
+        archived=args.archived
+        if args.archived is not None
+        else (QUICK_ARCHIVED if args.quick else DEFAULT_ARCHIVED),
         keep=args.keep,
         db=args.db,
     )
@@ -371,6 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "incidents": options.incidents,
         "parked": options.parked,
         "reports": options.reports,
+        "archived": options.archived,
         "concurrency": options.concurrency,
         "db": options.db,
         "load_average_start": load_start,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from cli import change_request, maintenance, oncall
+from cli.archive import archive_app
 from cli.audit import audit_app, schedules_app
 
 GROUPS: list[tuple[str, typer.Typer]] = []
@@ -16,3 +17,4 @@ GROUPS.append(("maintenance", maintenance.app))
 GROUPS.append(("audit", audit_app))
 GROUPS.append(("schedules", schedules_app))
 GROUPS.append(("oncall", oncall.app))
+GROUPS.append(("archive", archive_app))

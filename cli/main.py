@@ -22,6 +22,8 @@ from temporalio.client import Client
 
 import worker as worker_module
 from cli.api import api
+from cli.archive import export as export_command
+from cli.archive import search as search_command
 from cli.change_request import (
     LinkDescriptionOption,
     LinkDevOption,
@@ -690,6 +692,8 @@ app.command("repair")(repair)
 app.command("doctor")(doctor)
 app.command("api")(api)
 app.command("mail-intake")(mail_intake)
+app.command("search")(search_command)
+app.command("export")(export_command)
 
 
 def main() -> None:

@@ -54,9 +54,18 @@ def _offending(layer: str, forbidden: tuple[str, ...]) -> list[Edge]:
 @pytest.mark.parametrize(
     ("layer", "forbidden"),
     [
-        ("domain", ("activities", "workflows", "service", "cli", "api", "reporting", "starter")),
+        (
+            "domain",
+            ("activities", "workflows", "service", "cli", "api", "reporting", "starter", "archive"),
+        ),
         ("activities", ("workflows", "service", "cli", "api", "reporting", "starter", "worker")),
-        ("workflows", ("service", "cli", "api", "reporting", "starter", "worker")),
+        # DESIGN §5: workflows/ imports neither archive/ nor service/.
+        ("workflows", ("service", "cli", "api", "reporting", "starter", "worker", "archive")),
+        # The archive is storage: the domain's models in, records out; no Temporal side.
+        (
+            "archive",
+            ("activities", "workflows", "service", "cli", "api", "reporting", "starter", "worker"),
+        ),
         ("service", ("cli", "api", "reporting", "starter", "worker")),
         # The HTTP API calls the client side only (DESIGN §5).
         ("api", ("activities", "workflows", "cli", "reporting", "starter", "worker")),
@@ -77,6 +86,19 @@ def test_the_domain_knows_nothing_of_temporal() -> None:
         if _top(name) == "domain"
     }
     assert [n for n, t in texts.items() if "import temporalio" in t or "from temporalio" in t] == []
+
+
+def test_the_domain_and_the_workflows_know_nothing_of_sqlalchemy() -> None:
+    # The archive's wire model (domain/archive.py) is built inside workflows.
+    from tests.architecture.imports import project_modules
+
+    texts = {
+        name: path.read_text("utf-8")
+        for name, path in project_modules().items()
+        if _top(name) in ("domain", "workflows")
+    }
+    imports = ("import sqlalchemy", "from sqlalchemy", "import alembic", "from alembic")
+    assert [n for n, t in texts.items() if any(i in t for i in imports)] == []
 
 
 def test_workflows_hold_only_workflow_code() -> None:

@@ -67,9 +67,13 @@ WORKER = "worker"
 STATUS = "status"
 SEARCH_ATTRIBUTE_JOB = "search-attributes"
 PASSWORD_CHECK = "password-check"
+ARCHIVE_PASSWORD_CHECK = "archive-password-check"
 
 OPERATOR_PASSWORD = "test-only-Kq3v9xW2pL7zR4"
 """What an operator puts into ``.env`` (``.env.example`` leaves it empty on purpose)."""
+
+ARCHIVE_PASSWORD = "test-only-archive-Jm5tB8nQ2w"
+"""The archive database's password in ``.env`` (also left empty in ``.env.example``)."""
 
 REFUSED_PASSWORDS = ("change-me", "changeme", "postgres", "password", "CHANGE-ME", " postgres ")
 """Well-known defaults the ``password-check`` job must refuse (the first one shipped once)."""
@@ -256,7 +260,11 @@ def example_env() -> dict[str, str]:
     Plus the one value the operator must set: ``.env.example`` leaves
     ``POSTGRES_PASSWORD`` empty, so that compose refuses to start without it.
     """
-    return {**read_env_file()[0], "POSTGRES_PASSWORD": OPERATOR_PASSWORD}
+    return {
+        **read_env_file()[0],
+        "POSTGRES_PASSWORD": OPERATOR_PASSWORD,
+        "SLA_ARCHIVE_DB_PASSWORD": ARCHIVE_PASSWORD,
+    }
 
 
 # -- the checks ------------------------------------------------------------------------
@@ -542,38 +550,47 @@ def depends_on(service: Mapping[str, Any]) -> dict[str, str]:
     return {name: (spec or {}).get("condition", "service_started") for name, spec in raw.items()}
 
 
+PASSWORD_CHECKS = {
+    "POSTGRES_PASSWORD": PASSWORD_CHECK,
+    "SLA_ARCHIVE_DB_PASSWORD": ARCHIVE_PASSWORD_CHECK,
+}
+"""Each database password and the one-shot job that must check it before anyone uses it."""
+
+
 def password_problems(document: Mapping[str, Any]) -> list[str]:
-    """Where the PostgreSQL password could be defaulted or used before it is checked."""
+    """Where a PostgreSQL password could be defaulted or used before it is checked."""
     problems = []
     services = document["services"]
     for name, service in services.items():
         for key, value in (service.get("environment") or {}).items():
             text = str(value or "")
-            if "POSTGRES_PASSWORD" in text and not re.fullmatch(
-                r"\$\{POSTGRES_PASSWORD:\?[^}]+\}", text
-            ):
-                problems.append(f"{name}: {key} is not ${{POSTGRES_PASSWORD:?message}}")
-    job = services.get(PASSWORD_CHECK)
-    if job is None:
-        return [*problems, f"no {PASSWORD_CHECK} job"]
-    if job.get("restart", "no") != "no":
-        problems.append(f"{PASSWORD_CHECK} restarts: it is a one-shot job")
-    for name, service in services.items():
-        if name == PASSWORD_CHECK or "POSTGRES_PASSWORD" not in json.dumps(
-            service.get("environment") or {}
-        ):
+            for variable in PASSWORD_CHECKS:
+                if re.search(rf"\b{variable}\b", text) and not re.fullmatch(
+                    rf"\$\{{{variable}:\?[^}}]+\}}", text
+                ):
+                    problems.append(f"{name}: {key} is not ${{{variable}:?message}}")
+    for variable, check in PASSWORD_CHECKS.items():
+        job = services.get(check)
+        if job is None:
+            problems.append(f"no {check} job")
             continue
-        # Reaches the check through its dependencies, the last step waiting for success.
-        seen, todo, checked = {name}, [name], False
-        while todo:
-            for dependency, condition in depends_on(services[todo.pop()]).items():
-                if dependency == PASSWORD_CHECK:
-                    checked |= condition == "service_completed_successfully"
-                elif dependency not in seen:
-                    seen.add(dependency)
-                    todo.append(dependency)
-        if not checked:
-            problems.append(f"{name} gets the password without waiting for {PASSWORD_CHECK}")
+        if job.get("restart", "no") != "no":
+            problems.append(f"{check} restarts: it is a one-shot job")
+        for name, service in services.items():
+            values = " ".join(str(v or "") for v in (service.get("environment") or {}).values())
+            if name == check or not re.search(rf"\$\{{{variable}\b", values):
+                continue
+            # Reaches the check through its dependencies, the last step waiting for success.
+            seen, todo, checked = {name}, [name], False
+            while todo:
+                for dependency, condition in depends_on(services[todo.pop()]).items():
+                    if dependency == check:
+                        checked |= condition == "service_completed_successfully"
+                    elif dependency not in seen:
+                        seen.add(dependency)
+                        todo.append(dependency)
+            if not checked:
+                problems.append(f"{name} gets the password without waiting for {check}")
     return problems
 
 
@@ -1241,3 +1258,26 @@ def test_checks_catch_a_broken_deployment(compose: dict[str, Any]) -> None:
     assert any("not pinned by digest" in p for p in dockerfile_problems(floating))
     minor_only = re.sub(r"python:3\.11\.\d+-slim", "python:3.11-slim", dockerfile)
     assert any("is not an exact version" in p for p in dockerfile_problems(minor_only))
+
+
+def test_the_archive_is_migrated_before_the_worker_starts(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    env = example_env()
+    job = services["archive-migrate"]
+    assert job["command"] == ["sla", "archive", "migrate"]
+    assert job.get("restart") == "no"
+    assert job["image"] == services[WORKER]["image"]
+    assert depends_on(job) == {"archive-db": "service_healthy"}
+    assert depends_on(services[WORKER])["archive-migrate"] == "service_completed_successfully"
+    urls = {
+        name: service_environment(services[name], env)["SLA_ARCHIVE_URL"]
+        for name in ("archive-migrate", WORKER, "api")
+    }
+    assert len(set(urls.values())) == 1
+    url = urls[WORKER]
+    assert url.startswith("postgresql+psycopg://") and "@archive-db:5432/" in url
+    # The password travels as PGPASSWORD (libpq), never inside the URL.
+    assert ARCHIVE_PASSWORD not in url
+    for name in ("archive-migrate", WORKER, "api"):
+        assert service_environment(services[name], env)["PGPASSWORD"] == ARCHIVE_PASSWORD
+    assert password_problems(compose) == []

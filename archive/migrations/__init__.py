@@ -1,0 +1,1 @@
+"""Alembic migrations of the archive (``sla archive migrate`` applies them)."""
