@@ -31,6 +31,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.archive import ArchiveActivities, embedded_store
 from activities.audit import AuditActivities
 from activities.calendar import CalendarActivities
 from activities.change_requests import ChangeRequestActivities
@@ -41,6 +42,8 @@ from activities.notifications import NotificationActivities
 from activities.oncall import OnCallActivities
 from activities.rendering import MessageRenderer
 from activities.status_page import StatusPostActivities, StatusSiteActivities
+from archive.errors import ArchiveError
+from archive.store import ArchiveStore
 from domain.sla import SlaPolicy
 from service.audit import TemporalAuditReader
 from service.audit_schedules import apply_audit_schedules
@@ -85,6 +88,15 @@ class WorkerSettings:
     policy: SlaPolicy = field(default_factory=SlaPolicy.default)
     # Seconds between passes of the automatic repair (service/repair.py); None: off.
     auto_repair_every: float | None = None
+    # SLA_ARCHIVE_URL; None: the embedded SQLite file in the data dir (migrated on use).
+    archive_url: str | None = None
+
+    @property
+    def archive(self) -> str:
+        """The archive's SQLAlchemy URL (``SLA_ARCHIVE_URL``, else the data dir's SQLite file)."""
+        if self.archive_url:
+            return self.archive_url
+        return f"sqlite:///{(self.data_dir / 'archive.sqlite3').absolute()}"
 
     @property
     def outbox_dir(self) -> Path:
@@ -125,6 +137,7 @@ class WorkerSettings:
             smtp=smtp_mailer_from_env(env),
             policy=SlaPolicy.from_file(policy_path) if policy_path else SlaPolicy.default(),
             auto_repair_every=auto_repair_every,
+            archive_url=(env.get("SLA_ARCHIVE_URL") or "").strip() or None,
         )
 
     def mailer(self) -> Mailer:
@@ -153,6 +166,12 @@ def build_activities(
     oncall = OnCallActivities(
         settings.data_dir / "billing" / "oncall.csv", TemporalOnCallLookups(client)
     )
+    url = settings.archive
+    archive = ArchiveActivities(
+        partial(ArchiveStore.from_url, url)
+        if settings.archive_url
+        else partial(embedded_store, url)
+    )
     return [
         calendar.compute_incident_clock,
         calendar.compute_next_reminder,
@@ -176,6 +195,7 @@ def build_activities(
         oncall.compute_oncall_reminder,
         oncall.sync_incident_windows,
         oncall.record_oncall_billing,
+        archive.append,
     ]
 
 
@@ -212,6 +232,7 @@ async def run(settings: WorkerSettings | None = None, client: Client | None = No
     interceptors of :class:`telemetry.Telemetry` (metrics endpoint, tracing).
     """
     settings = settings or WorkerSettings.from_env()
+    check_archive(settings)
     telemetry = None
     if client is None:
         telemetry = Telemetry.from_env()
@@ -247,6 +268,34 @@ async def run(settings: WorkerSettings | None = None, client: Client | None = No
         log.info("stopping: finishing running activities")
     if telemetry is not None:
         telemetry.shutdown()  # flush spans not yet exported
+
+
+class ArchiveNotReady(SystemExit):
+    """The worker does not start: its archive is unreachable or not migrated (one line)."""
+
+
+def check_archive(settings: WorkerSettings) -> None:
+    """Refuse to start on an archive the feed could not write (DESIGN §5).
+
+    A production database (``SLA_ARCHIVE_URL``) must be at the program's
+    schema revision (``sla archive migrate`` is a deployment step); the
+    embedded SQLite default is migrated here, as ``sla dev`` needs.
+
+    Raises:
+        ArchiveNotReady: With the line to show (exit status 1).
+    """
+    try:
+        if settings.archive_url:
+            store = ArchiveStore.from_url(settings.archive)
+            try:
+                store.check_migrated()
+            finally:
+                store.close()
+        else:
+            embedded_store(settings.archive).close()
+    except ArchiveError as error:
+        log.error("worker not started: %s", error)
+        raise ArchiveNotReady(f"worker not started: {error}") from None
 
 
 async def _repair_loop(client: Client, every: float) -> None:
