@@ -28,8 +28,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from domain.decider import fold_with
-from domain.dev_ticket import DevTicketId, DevTicketStatus, DevTicketTransition
-from domain.dev_ticket import DevTicketKind as DevTicketKind  # re-exported (moved)
+
+# Moved to domain.dev_ticket; re-exported here, where they used to live.
+from domain.dev_ticket import DevTicketId as DevTicketId
+from domain.dev_ticket import DevTicketKind as DevTicketKind
+from domain.dev_ticket import DevTicketStatus as DevTicketStatus
+from domain.dev_ticket import DevTicketTransition as DevTicketTransition
 from domain.errors import AlreadyDone, MissingText, WrongStatus
 from domain.messages import OutgoingMessage, make_message_id
 from domain.report import ChangeRequest
