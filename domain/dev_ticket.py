@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from domain.errors import AlreadyDone, DomainError, MissingText, WrongStatus
 from domain.messages import OutgoingMessage, make_message_id
+from domain.report import IncidentReport
 from domain.sla import Severity
 
 # -- vocabulary ----------------------------------------------------------------
@@ -248,10 +249,17 @@ class IncidentContact(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    email: str | None = Field(default=None, max_length=320)
-    name: str | None = Field(default=None, max_length=200)
-    company: str | None = Field(default=None, max_length=200)
+    email: str | None = None
+    name: str | None = None
+    company: str | None = None
     severity: Severity | None = None
+
+
+def contact_for(report: IncidentReport, severity: Severity) -> IncidentContact:
+    """What a link stores of an incident's report (reporter, company) and severity."""
+    return IncidentContact(
+        email=report.email, name=report.full_name, company=report.company, severity=severity
+    )
 
 
 class LinkedIncident(BaseModel):
@@ -325,6 +333,10 @@ def select(
 
 # -- customer mails ------------------------------------------------------------
 
+BUG_MAIL_RULES = 4
+"""The first incident rule set (``IncidentReported.rules``) whose ``DevTicketLinked``
+event mails the reporter; incidents opened before replay without that mail."""
+
 BUG_LINKED = "bug_linked"
 """Template (and X-SLA-Kind) of the mail telling a reporter the bug's DEV ID."""
 
@@ -332,13 +344,15 @@ BUG_RELEASED = "bug_fix_released"
 """Template (and X-SLA-Kind) of the mail telling a reporter the fix is released."""
 
 
-def bug_message_id(ticket_id: str, dev_ticket_id: str, kind: str) -> str:
+def bug_message_id(
+    ticket_id: str, dev_ticket_id: str, kind: str, *, domain: str = "sla.myconvento.com"
+) -> str:
     """Message-ID of a bug mail: one per (incident, dev ticket, kind), on every path.
 
     The incident's own workflow and ``LinkBugWorkflow`` use the same ID for the
     same link, and a retried release notification resends the same message.
     """
-    return make_message_id(ticket_id, dev_ticket_id, kind)
+    return make_message_id(ticket_id, dev_ticket_id, kind, domain=domain)
 
 
 def _facts(ticket_id: str, contact: IncidentContact) -> dict[str, JsonValue]:

@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.change_requests import ChangeRequestActivities, ChangeRequestStartRequest
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink
     from activities.status_page import StatusPostActivities, StatusPostRequest
+    from domain.dev_ticket import contact_for
     from domain.effects import ChangeRequestStart, EventEffects, effects_of, split_by_audience
     from domain.errors import DomainError
     from domain.follow_up import FOLLOW_UP_RULES, ScheduledFollowUp, follow_ups_to_schedule
@@ -319,6 +320,7 @@ class IncidentWorkflow:
                     dev_ticket_id=command.dev_ticket_id,
                     title=command.title,
                     description=command.description,
+                    contact=contact_for(self._current.report, self._current.severity),
                 ),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=OPERATOR_RETRY,
