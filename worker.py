@@ -158,7 +158,9 @@ def build_activities(
     dev_tickets = DevTicketActivities(tracker)
     change_requests = ChangeRequestActivities(partial(start_for_incident, client))
     maintenance = MaintenanceActivities(partial(open_overrun_incident, client))
-    audit = AuditActivities(TemporalAuditReader(client), settings.data_dir / "audits")
+    audit = AuditActivities(
+        TemporalAuditReader(client), settings.data_dir / "audits", tracker=tracker
+    )
     oncall = OnCallActivities(
         settings.data_dir / "billing" / "oncall.csv", TemporalOnCallLookups(client)
     )
