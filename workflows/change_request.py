@@ -295,5 +295,7 @@ class LinkBugWorkflow:
             message = bug_linked_message(
                 ticket, link.ticket_id, link.contact, workflow.now(), "Europe/Berlin"
             )
-            await start_reporter_mails([message] if message else [], EFFECT_GIVE_UP)
+            await start_reporter_mails(
+                [message] if message else [], EFFECT_GIVE_UP, about=link.ticket_id
+            )
         return ticket

@@ -151,18 +151,20 @@ class ReportersNotified(BaseModel):
     undelivered: dict[str, str] = {}
 
 
-async def start_reporter_mails(messages: list[OutgoingMessage], give_up: timedelta) -> str | None:
+async def start_reporter_mails(
+    messages: list[OutgoingMessage], give_up: timedelta, *, about: str
+) -> str | None:
     """Start :class:`NotifyReportersWorkflow` for ``messages`` without waiting for the mail.
 
     The operator gets the answer at once; the mails ride out a mail server
     outage on their own (``ABANDON``: they outlive the starting run). The
-    child's ID names this run, so a repeated command never collides with a
-    notification still retrying. Returns the child's ID (``None``: no mail).
+    child's ID (``bug-mails.<about>.<uuid>``, the UUID from the workflow's
+    deterministic source) never collides with a notification still retrying
+    for a repeated command. Returns the child's ID (``None``: no mail).
     """
     if not messages:
         return None
-    info = workflow.info()
-    child_id = f"{info.workflow_id}.notify.{info.run_id}"
+    child_id = f"bug-mails.{about}.{workflow.uuid4()}"
     await workflow.start_child_workflow(
         NotifyReportersWorkflow.run,
         ReporterMails(messages=tuple(messages), give_up_after=give_up),
@@ -204,7 +206,9 @@ class TransitionDevTicketWorkflow:
         if ticket.status is not DevTicketStatus.RELEASED:
             return DevTicketMoved(ticket=ticket)
         messages = bug_released_messages(ticket, workflow.now(), move.timezone)
-        child_id = await start_reporter_mails(messages, move.give_up_after)
+        child_id = await start_reporter_mails(
+            messages, move.give_up_after, about=move.dev_ticket_id
+        )
         return DevTicketMoved(
             ticket=ticket,
             notifying=tuple(link.ticket_id for link in ticket.linked if link.contact.email),
