@@ -56,6 +56,11 @@ from service.status_page import TemporalStatusPoster, ensure_status_page
 from telemetry import Telemetry, configure_logging
 from workflows.audit import AuditWorkflow
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
+from workflows.dev_ticket import (
+    NotifyReportersWorkflow,
+    ReadDevTicketsWorkflow,
+    TransitionDevTicketWorkflow,
+)
 from workflows.incident import IncidentWorkflow
 from workflows.maintenance import MaintenanceWorkflow
 from workflows.names import TASK_QUEUE
@@ -70,6 +75,9 @@ WORKFLOWS: tuple[type, ...] = (
     StatusPageWorkflow,
     ChangeRequestWorkflow,
     LinkBugWorkflow,
+    ReadDevTicketsWorkflow,
+    TransitionDevTicketWorkflow,
+    NotifyReportersWorkflow,
     MaintenanceWorkflow,
     AuditWorkflow,
     OnCallBookingWorkflow,
@@ -159,10 +167,13 @@ def build_activities(
         settings.policy.status_page.show_ticket_ids,
     )
     posts = StatusPostActivities(TemporalStatusPoster(client))
-    dev_tickets = DevTicketActivities(SqliteDevTicketTracker.in_data_dir(settings.data_dir))
+    tracker = SqliteDevTicketTracker.in_data_dir(settings.data_dir)
+    dev_tickets = DevTicketActivities(tracker)
     change_requests = ChangeRequestActivities(partial(start_for_incident, client))
     maintenance = MaintenanceActivities(partial(open_overrun_incident, client))
-    audit = AuditActivities(TemporalAuditReader(client), settings.data_dir / "audits")
+    audit = AuditActivities(
+        TemporalAuditReader(client), settings.data_dir / "audits", tracker=tracker
+    )
     oncall = OnCallActivities(
         settings.data_dir / "billing" / "oncall.csv", TemporalOnCallLookups(client)
     )
@@ -186,6 +197,8 @@ def build_activities(
         dev_tickets.create_dev_ticket,
         dev_tickets.transition_dev_ticket,
         dev_tickets.link_incident,
+        dev_tickets.get_dev_ticket,
+        dev_tickets.list_dev_tickets,
         change_requests.start_change_request,
         maintenance.open_overrun_incident,
         audit.check_audit_day,

@@ -3,7 +3,8 @@
 The rules live in :mod:`domain.audit`; these activities gather their inputs
 through an :class:`AuditReader` (in the worker ``service.audit.TemporalAuditReader``:
 visibility lists, the incidents' ``view`` query, the change requests' search
-attributes and history) and write the report files.
+attributes and history) and the worker's development-ticket tracker (open
+bugs, planned change requests), and write the report files.
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 
+from activities.dev_tickets import DevTicketLookup
 from activities.files import write_atomic
 from activities.rendering import MessageRenderer
 from domain.audit import (
     AuditReport,
     DevTicketSummary,
     UnreadableTicket,
+    combine_dev_tickets,
+    critical_bugs,
     development_report,
     support_report,
+    tracker_dev_tickets,
 )
 from domain.messages import OutgoingMessage
 from domain.read_model import IncidentView
@@ -126,6 +131,8 @@ class AuditActivities:
         reader: AuditReader,
         directory: Path,
         renderer: MessageRenderer | None = None,
+        *,
+        tracker: DevTicketLookup | None = None,
     ) -> None:
         """Create the activities.
 
@@ -133,10 +140,13 @@ class AuditActivities:
             reader: Reads the open incidents and development tickets.
             directory: Where reports are written (``$SLA_DATA_DIR/audits``).
             renderer: Renders the text form of a report (the e-mail's text).
+            tracker: The development-ticket tracker (bugs, planned change
+                requests); ``None``: the audits see running change requests only.
         """
         self._reader = reader
         self._directory = directory
         self._renderer = renderer or MessageRenderer()
+        self._tracker = tracker
 
     @activity.defn
     async def check_audit_day(self, request: AuditDayRequest) -> AuditDay:
@@ -172,17 +182,25 @@ class AuditActivities:
             activity.heartbeat(read)
 
         views, unreadable = await self._reader.open_incidents(request.task_queue, progress)
+        tickets = await self._tracker.all() if self._tracker is not None else []
+        bugs = critical_bugs(tickets, views)
         activity.logger.info(
-            "audited %d open incidents (%d unreadable)", len(views), len(unreadable)
+            "audited %d open incidents (%d unreadable), %d unfixed bugs of critical incidents",
+            len(views),
+            len(unreadable),
+            len(bugs),
         )
         return support_report(
-            request.audit_id, request.at, request.day, request.policy, views, unreadable
+            request.audit_id, request.at, request.day, request.policy, views, unreadable, bugs
         )
 
     @activity.defn
     async def audit_dev_tickets(self, request: CollectRequest) -> AuditReport:
-        """The weekly report over the open change requests (development tickets)."""
-        tickets = await self._reader.open_dev_tickets(request.task_queue, activity.heartbeat)
+        """The weekly report: running change requests, open bugs, planned change requests."""
+        running = await self._reader.open_dev_tickets(request.task_queue, activity.heartbeat)
+        tracker = self._tracker
+        tracked = tracker_dev_tickets(await tracker.all()) if tracker is not None else []
+        tickets = combine_dev_tickets(running, tracked)
         activity.logger.info("audited %d open development tickets", len(tickets))
         return development_report(
             request.audit_id, request.at, request.day, request.policy, tickets

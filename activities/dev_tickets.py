@@ -37,14 +37,47 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.change_request import DevTicketId, DevTicketKind, DevTicketStatus, DevTicketTransition
+from domain.dev_ticket import (
+    DevTicket,
+    DevTicketId,
+    DevTicketKind,
+    DevTicketStatus,
+    DevTicketTransition,
+    IncidentContact,
+    LinkedIncident,
+    StatusChange,
+    check_transition,
+    select,
+)
+from domain.errors import DomainError
 from domain.report import RequestId
+from domain.sla import Severity
+
+__all__ = [
+    "ILLEGAL_DEV_TICKET_TRANSITION",
+    "LEDGER_FILE",
+    "UNKNOWN_DEV_TICKET",
+    "DevTicket",
+    "DevTicketActivities",
+    "DevTicketList",
+    "DevTicketLookup",
+    "DevTicketQuery",
+    "DevTicketRef",
+    "DevTicketTracker",
+    "IncidentLink",
+    "NewDevTicket",
+    "SqliteDevTicketTracker",
+    "StatusChange",
+]
 
 LEDGER_FILE = "devtickets.sqlite3"
 """File name of the local ledger inside the data dir."""
 
 UNKNOWN_DEV_TICKET = "UnknownDevTicket"
 """``ApplicationError`` type for a dev ticket ID the tracker does not know (not retryable)."""
+
+ILLEGAL_DEV_TICKET_TRANSITION = "IllegalDevTicketTransition"
+"""``ApplicationError`` type of a move ``check_transition`` refuses (not retryable)."""
 
 
 # -- models ----------------------------------------------------------------------
@@ -72,42 +105,13 @@ class NewDevTicket(BaseModel):
     reference: str | None = None
 
 
-class StatusChange(BaseModel):
-    """One recorded transition of a development ticket."""
-
-    model_config = ConfigDict(frozen=True)
-
-    at: datetime
-    previous: DevTicketStatus
-    status: DevTicketStatus
-    note: str | None = None
-    release: str | None = None
-
-
-class DevTicket(BaseModel):
-    """A development ticket as the tracker holds it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    key: str
-    kind: DevTicketKind
-    title: str
-    description: str
-    company: str | None
-    reference: str | None
-    status: DevTicketStatus
-    release: str | None
-    created_at: datetime
-    links: tuple[str, ...] = ()
-    history: tuple[StatusChange, ...] = ()
-
-
 class IncidentLink(BaseModel):
     """Link a support ticket to a development ticket of kind "bug".
 
     Without ``dev_ticket_id`` a bug ticket titled ``title`` is created for the
-    incident (or the one created for it before is reused).
+    incident (or the one created for it before is reused). ``contact`` is
+    stored with the link, so that the reporter can be told when the fix is
+    released; links made before it existed have none.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -116,6 +120,7 @@ class IncidentLink(BaseModel):
     dev_ticket_id: DevTicketId | None = None
     title: str | None = Field(default=None, max_length=200)
     description: str = Field(default="", max_length=20_000)
+    contact: IncidentContact | None = None
 
     @model_validator(mode="after")
     def _title_for_new_tickets(self) -> Self:
@@ -127,7 +132,15 @@ class IncidentLink(BaseModel):
 # -- the interface ---------------------------------------------------------------
 
 
-class DevTicketTracker(Protocol):
+class DevTicketLookup(Protocol):
+    """Lists every ticket (the weekly audit and ``sla dev-ticket list`` read it)."""
+
+    async def all(self) -> list[DevTicket]:
+        """Every ticket, oldest first."""
+        ...
+
+
+class DevTicketTracker(DevTicketLookup, Protocol):
     """A development ticket system (local ledger, Jira, GitHub …)."""
 
     async def create(self, ticket: NewDevTicket) -> DevTicket:
@@ -137,13 +150,21 @@ class DevTicketTracker(Protocol):
     async def transition(self, change: DevTicketTransition) -> DevTicket:
         """Move a ticket to a new status (a repeated ``change.key`` changes nothing).
 
+        The move must be one ``domain.dev_ticket.check_transition`` allows.
+
         Raises:
-            ApplicationError: ``UnknownDevTicket`` (not retryable).
+            ApplicationError: ``UnknownDevTicket`` or ``IllegalDevTicketTransition``
+                (not retryable).
         """
         ...
 
-    async def link(self, dev_ticket_id: str, ticket_id: str) -> DevTicket:
+    async def link(
+        self, dev_ticket_id: str, ticket_id: str, contact: IncidentContact | None = None
+    ) -> DevTicket:
         """Record that support ticket ``ticket_id`` belongs to the dev ticket (idempotent).
+
+        ``contact`` (whom to tell when the fix is released) is stored with the
+        link; linking again with a contact fills in one that was missing.
 
         Raises:
             ApplicationError: ``UnknownDevTicket`` (not retryable).
@@ -186,20 +207,35 @@ CREATE TABLE IF NOT EXISTS transitions (
     release       TEXT
 );
 CREATE TABLE IF NOT EXISTS links (
-    dev_ticket_id TEXT NOT NULL REFERENCES dev_tickets(id),
-    ticket_id     TEXT NOT NULL,
-    at            TEXT NOT NULL,
+    dev_ticket_id  TEXT NOT NULL REFERENCES dev_tickets(id),
+    ticket_id      TEXT NOT NULL,
+    at             TEXT NOT NULL,
+    reporter_email TEXT,
+    reporter_name  TEXT,
+    company        TEXT,
+    severity       TEXT,
     PRIMARY KEY (dev_ticket_id, ticket_id)
 );
 """
 
+_LINK_CONTACT_COLUMNS = ("reporter_email", "reporter_name", "company", "severity")
+"""Columns the ``links`` table gained with the bug lifecycle (added to older ledgers)."""
+
 
 def _create_tables(db: sqlite3.Connection) -> None:
-    """Create the ledger's tables (if missing) in one write transaction."""
+    """Create the ledger's tables (if missing) and add new columns, in one write transaction.
+
+    Migrations are additive only, so that an older engine version still reads
+    a ledger this one has touched.
+    """
     db.execute("BEGIN IMMEDIATE")
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             db.execute(statement)
+    present = {row[1] for row in db.execute("PRAGMA table_info(links)")}
+    for column in _LINK_CONTACT_COLUMNS:
+        if column not in present:
+            db.execute(f"ALTER TABLE links ADD COLUMN {column} TEXT")
     db.execute("COMMIT")
 
 
@@ -247,13 +283,19 @@ class SqliteDevTicketTracker:
         """See :meth:`DevTicketTracker.transition`."""
         return await asyncio.to_thread(self.transition_sync, change)
 
-    async def link(self, dev_ticket_id: str, ticket_id: str) -> DevTicket:
+    async def link(
+        self, dev_ticket_id: str, ticket_id: str, contact: IncidentContact | None = None
+    ) -> DevTicket:
         """See :meth:`DevTicketTracker.link`."""
-        return await asyncio.to_thread(self.link_sync, dev_ticket_id, ticket_id)
+        return await asyncio.to_thread(self.link_sync, dev_ticket_id, ticket_id, contact)
 
     async def get(self, dev_ticket_id: str) -> DevTicket:
         """See :meth:`DevTicketTracker.get`."""
         return await asyncio.to_thread(self.get_sync, dev_ticket_id)
+
+    async def all(self) -> list[DevTicket]:
+        """See :meth:`DevTicketLookup.all`."""
+        return await asyncio.to_thread(self.all_sync)
 
     # Blocking implementations.
 
@@ -292,6 +334,9 @@ class SqliteDevTicketTracker:
             current = self._load(db, change.dev_ticket_id)
             seen = db.execute("SELECT 1 FROM transitions WHERE key = ?", (change.key,)).fetchone()
             if seen is None:
+                # Checked after the key: a retried move that went through is a no-op,
+                # not a refusal of "fixed → fixed".
+                _check(current, change)
                 db.execute(
                     "INSERT INTO transitions (dev_ticket_id, key, at, previous, status, note,"
                     " release) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -312,13 +357,32 @@ class SqliteDevTicketTracker:
                 )
             return self._load(db, change.dev_ticket_id)
 
-    def link_sync(self, dev_ticket_id: str, ticket_id: str) -> DevTicket:
+    def link_sync(
+        self, dev_ticket_id: str, ticket_id: str, contact: IncidentContact | None = None
+    ) -> DevTicket:
         """Blocking :meth:`link`."""
+        known = contact or IncidentContact()
         with self._write() as db:
             self._load(db, dev_ticket_id)  # refuses unknown IDs
+            # A repeated link keeps its time; it fills in contact data the first
+            # one lacked (a link recorded before contacts were stored).
             db.execute(
-                "INSERT OR IGNORE INTO links (dev_ticket_id, ticket_id, at) VALUES (?, ?, ?)",
-                (dev_ticket_id, ticket_id, self._now()),
+                "INSERT INTO links (dev_ticket_id, ticket_id, at, reporter_email, reporter_name,"
+                " company, severity) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (dev_ticket_id, ticket_id) DO UPDATE SET"
+                " reporter_email = COALESCE(links.reporter_email, excluded.reporter_email),"
+                " reporter_name = COALESCE(links.reporter_name, excluded.reporter_name),"
+                " company = COALESCE(links.company, excluded.company),"
+                " severity = COALESCE(links.severity, excluded.severity)",
+                (
+                    dev_ticket_id,
+                    ticket_id,
+                    self._now(),
+                    known.email,
+                    known.name,
+                    known.company,
+                    known.severity.value if known.severity is not None else None,
+                ),
             )
             return self._load(db, dev_ticket_id)
 
@@ -452,10 +516,20 @@ class SqliteDevTicketTracker:
                 type=UNKNOWN_DEV_TICKET,
                 non_retryable=True,
             )
-        links = tuple(
-            r[0]
+        linked = tuple(
+            LinkedIncident(
+                ticket_id=r[0],
+                at=datetime.fromisoformat(r[1]),
+                contact=IncidentContact(
+                    email=r[2],
+                    name=r[3],
+                    company=r[4],
+                    severity=Severity(r[5]) if r[5] else None,
+                ),
+            )
             for r in db.execute(
-                "SELECT ticket_id FROM links WHERE dev_ticket_id = ? ORDER BY at, ticket_id",
+                "SELECT ticket_id, at, reporter_email, reporter_name, company, severity"
+                " FROM links WHERE dev_ticket_id = ? ORDER BY at, ticket_id",
                 (dev_ticket_id,),
             )
         )
@@ -484,12 +558,55 @@ class SqliteDevTicketTracker:
             status=DevTicketStatus(row[7]),
             release=row[8],
             created_at=datetime.fromisoformat(row[9]),
-            links=links,
+            links=tuple(link.ticket_id for link in linked),
             history=history,
+            linked=linked,
         )
 
 
+def _check(current: DevTicket, change: DevTicketTransition) -> None:
+    """:func:`~domain.dev_ticket.check_transition` as the activity's permanent failure."""
+    try:
+        check_transition(
+            current.id,
+            current.kind,
+            current.status,
+            change.status,
+            change.by,
+            release=change.release,
+        )
+    except DomainError as error:
+        raise ApplicationError(
+            error.message, type=ILLEGAL_DEV_TICKET_TRANSITION, non_retryable=True
+        ) from None
+
+
 # -- activities ------------------------------------------------------------------
+
+
+class DevTicketQuery(BaseModel):
+    """Input of :meth:`DevTicketActivities.list_dev_tickets` (empty ``status``: every status)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: tuple[DevTicketStatus, ...] = ()
+    kind: DevTicketKind | None = None
+
+
+class DevTicketRef(BaseModel):
+    """Input of :meth:`DevTicketActivities.get_dev_ticket`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dev_ticket_id: DevTicketId
+
+
+class DevTicketList(BaseModel):
+    """Result of :meth:`DevTicketActivities.list_dev_tickets`, oldest first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tickets: tuple[DevTicket, ...] = ()
 
 
 class DevTicketActivities:
@@ -508,10 +625,31 @@ class DevTicketActivities:
 
     @activity.defn
     async def transition_dev_ticket(self, change: DevTicketTransition) -> DevTicket:
-        """Move a development ticket to a new status (idempotent per ``change.key``)."""
+        """Move a development ticket to a new status (idempotent per ``change.key``).
+
+        Raises:
+            ApplicationError: ``UnknownDevTicket`` or ``IllegalDevTicketTransition``
+                (not retryable).
+        """
         moved = await self._tracker.transition(change)
         activity.logger.info("dev ticket %s is now %s", moved.id, moved.status)
         return moved
+
+    @activity.defn
+    async def get_dev_ticket(self, ref: DevTicketRef) -> DevTicket:
+        """One development ticket with its links and status history.
+
+        Raises:
+            ApplicationError: ``UnknownDevTicket`` (not retryable).
+        """
+        return await self._tracker.get(ref.dev_ticket_id)
+
+    @activity.defn
+    async def list_dev_tickets(self, query: DevTicketQuery) -> DevTicketList:
+        """The development tickets matching ``query``, oldest first."""
+        return DevTicketList(
+            tickets=tuple(select(await self._tracker.all(), status=query.status, kind=query.kind))
+        )
 
     @activity.defn
     async def link_incident(self, link: IncidentLink) -> DevTicket:
@@ -519,6 +657,7 @@ class DevTicketActivities:
 
         Without ``link.dev_ticket_id`` the key ``bug:<ticket>`` makes a repeated
         link of the same incident reuse the bug ticket created the first time.
+        ``link.contact`` is stored with the link (whom to tell of the release).
         """
         dev_ticket_id = link.dev_ticket_id
         if dev_ticket_id is None:
@@ -529,10 +668,11 @@ class DevTicketActivities:
                     title=(link.title or "").strip(),
                     description=link.description
                     or f"Programmfehler, gefunden bei der Bearbeitung von {link.ticket_id}.",
+                    company=link.contact.company if link.contact is not None else None,
                     reference=link.ticket_id,
                 )
             )
             dev_ticket_id = created.id
-        linked = await self._tracker.link(dev_ticket_id, link.ticket_id)
+        linked = await self._tracker.link(dev_ticket_id, link.ticket_id, link.contact)
         activity.logger.info("incident %s linked to dev ticket %s", link.ticket_id, linked.id)
         return linked

@@ -54,6 +54,7 @@ from domain.errors import DomainErrorKind, IntakeError
 from domain.incident import LinkDevTicket
 from domain.report import ChangeRequest
 from service.change_requests import parse_change_request, submit_change_request
+from service.dev_tickets import incident_contact, root_message
 from service.queries import Unreadable, gather_readable, query_settled
 from service.visibility import Query, listed_ids
 from workflows import names
@@ -418,7 +419,10 @@ def link_incident_bug(
             ticket = await _link_through_incident(c, link)
             if ticket is not None:
                 return ticket, True
-        return await _link_in_tracker(c, link), False
+        # Resolved: the tracker stores whom to tell, and the reporter is told
+        # the DEV ID by mail (an open incident does both itself).
+        contact = await incident_contact(c, link.ticket_id)
+        return await _link_in_tracker(c, link.model_copy(update={"contact": contact})), False
 
     ticket, recorded = run(body)
     if as_json:
@@ -460,15 +464,4 @@ async def _link_in_tracker(c: Client, link: IncidentLink) -> DevTicket:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
     except WorkflowFailureError as error:
-        raise CliError(_root_message(error)) from None
-
-
-def _root_message(error: BaseException) -> str:
-    """The innermost ``ApplicationError`` message of a failure chain (the adapter's words)."""
-    cause: BaseException | None = error
-    message = str(error)
-    while cause is not None:
-        if isinstance(cause, ApplicationError):
-            message = cause.message
-        cause = getattr(cause, "cause", None) or cause.__cause__
-    return message
+        raise CliError(root_message(error)) from None

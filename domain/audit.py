@@ -16,10 +16,18 @@ Daily (support tickets = open incidents), per ticket:
   business days, measured in business time (a business day has as many hours
   as the calendar is open, e.g. 10 h for 08:00–18:00).
 
-Weekly (development tickets): every open change request whose last progress
-lies more than ``[audit] dev_stalled_after_business_days`` business days back
-(default :data:`DEV_TICKET_STALLED_AFTER_BUSINESS_DAYS`) is **stalled**. Where
-the summaries come from is behind :class:`DevTicketSource`.
+Daily, besides: every bug ticket linked to a critical incident that is not
+fixed yet (``open``, ``in_progress``) is listed (:func:`critical_bugs`), until
+an operator marks it fixed.
+
+Weekly (development tickets): the running change requests and, from the
+tracker (:func:`tracker_dev_tickets`), every open bug (until its fix is
+released) and every planned change request. A ticket whose last progress lies
+more than ``[audit] dev_stalled_after_business_days`` business days back
+(default :data:`DEV_TICKET_STALLED_AFTER_BUSINESS_DAYS`) is **stalled** — except
+one that waits for its release (a fixed bug, a planned change request): that
+is the plan, not a stall. Where the summaries come from is behind
+:class:`DevTicketSource`.
 """
 
 from __future__ import annotations
@@ -32,6 +40,13 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.calendar import Weekday, parse_clock
+from domain.dev_ticket import (
+    OPEN_BUG_STATES,
+    UNFIXED_BUG_STATES,
+    DevTicket,
+    DevTicketKind,
+    DevTicketStatus,
+)
 from domain.events import Escalated, EscalationStage, EscalationTrigger, IncidentStatus
 from domain.messages import OutgoingMessage, make_message_id
 from domain.read_model import IncidentView
@@ -174,6 +189,10 @@ class DevTicketSummary(BaseModel):
         lifecycle_state: Lifecycle state as the source names it (e.g. ``discussed``).
         opened_at: When the ticket was opened.
         last_progress_at: The last recorded progress (at least ``opened_at``).
+        kind: Bug or feature (``None``: a running change request seen by visibility).
+        title: The ticket's title, where the source knows it.
+        awaiting_release: Done but not shipped (a fixed bug, a planned change
+            request): listed, never stalled.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -184,6 +203,30 @@ class DevTicketSummary(BaseModel):
     lifecycle_state: str | None = None
     opened_at: datetime
     last_progress_at: datetime
+    # From the tracker (reports written before read back without them):
+    kind: DevTicketKind | None = None
+    title: str | None = None
+    awaiting_release: bool = False
+
+
+class BugAudit(BaseModel):
+    """A bug ticket linked to a critical incident and not fixed yet (daily audit).
+
+    Attributes:
+        dev_ticket: The bug ticket's ID.
+        title: Its title.
+        status: ``open`` or ``in_progress``.
+        opened_at: When the ticket was created.
+        incidents: The critical incidents linked to it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    dev_ticket: str
+    title: str
+    status: DevTicketStatus
+    opened_at: datetime
+    incidents: tuple[str, ...]
 
 
 class DevTicketSource(Protocol):
@@ -227,6 +270,7 @@ class AuditReport(BaseModel):
         tickets: Every checked support ticket, flagged ones first (daily).
         unreadable: Support tickets that could not be read (daily).
         dev_tickets: Every open development ticket, stalled ones first (weekly).
+        bugs: Bug tickets linked to a critical incident, not fixed yet (daily).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -242,6 +286,7 @@ class AuditReport(BaseModel):
     tickets: tuple[TicketAudit, ...] = ()
     unreadable: tuple[UnreadableTicket, ...] = ()
     dev_tickets: tuple[DevTicketAudit, ...] = ()
+    bugs: tuple[BugAudit, ...] = ()
 
     @property
     def overdue(self) -> tuple[TicketAudit, ...]:
@@ -271,7 +316,9 @@ class AuditReport(BaseModel):
     @property
     def needs_attention(self) -> bool:
         """Whether the report lists anything to act on."""
-        return bool(any(t.flagged for t in self.tickets) or self.unreadable or self.stalled)
+        return bool(
+            any(t.flagged for t in self.tickets) or self.unreadable or self.stalled or self.bugs
+        )
 
 
 # -- rules -------------------------------------------------------------------------
@@ -385,6 +432,7 @@ def support_report(
     policy: SlaPolicy,
     views: Iterable[IncidentView],
     unreadable: Iterable[UnreadableTicket] = (),
+    bugs: Iterable[BugAudit] = (),
 ) -> AuditReport:
     """The daily audit of the open support tickets in ``views``.
 
@@ -395,6 +443,7 @@ def support_report(
         policy: Calendar and limits.
         views: The open incidents (resolved ones are ignored).
         unreadable: Tickets that could not be read; reported as such.
+        bugs: Unfixed bugs of critical incidents (:func:`critical_bugs`).
     """
     open_views = [v for v in views if v.status is not IncidentStatus.RESOLVED]
     tickets = sorted((audit_incident(v, now, policy) for v in open_views), key=_urgency)
@@ -408,11 +457,88 @@ def support_report(
         open_tickets=len(tickets),
         tickets=tuple(tickets),
         unreadable=tuple(sorted(unreadable, key=lambda u: u.ticket_id)),
+        bugs=tuple(bugs),
     )
 
 
+def critical_bugs(tickets: Iterable[DevTicket], views: Iterable[IncidentView]) -> list[BugAudit]:
+    """Bug tickets linked to a critical incident that are not fixed yet, oldest first.
+
+    An incident counts as critical by its current severity while it is open
+    (``views``), else by the severity it had when it was linked (stored with
+    the link; a resolved incident's bug stays listed until fixed). Links
+    without a known severity do not count.
+    """
+    current = {v.ticket_id: v.severity for v in views}
+    found = []
+    for ticket in tickets:
+        if ticket.kind is not DevTicketKind.BUG or ticket.status not in UNFIXED_BUG_STATES:
+            continue
+        critical = tuple(
+            link.ticket_id
+            for link in ticket.linked
+            if current.get(link.ticket_id, link.contact.severity) is Severity.CRITICAL
+        )
+        if critical:
+            found.append(
+                BugAudit(
+                    dev_ticket=ticket.id,
+                    title=ticket.title,
+                    status=ticket.status,
+                    opened_at=ticket.created_at,
+                    incidents=critical,
+                )
+            )
+    return sorted(found, key=lambda b: (b.opened_at, b.dev_ticket))
+
+
+def tracker_dev_tickets(tickets: Iterable[DevTicket]) -> list[DevTicketSummary]:
+    """The tracker's tickets the weekly audit covers: open bugs and planned change requests.
+
+    A bug is open until its fix is released; a fixed bug and a planned change
+    request wait for their release (listed, never stalled). Change requests
+    still under discussion come from their running workflows.
+    """
+    summaries = []
+    for t in tickets:
+        bug_open = t.kind is DevTicketKind.BUG and t.status in OPEN_BUG_STATES
+        planned = t.kind is DevTicketKind.FEATURE and t.status is DevTicketStatus.PLANNED
+        if not (bug_open or planned):
+            continue
+        summaries.append(
+            DevTicketSummary(
+                key=t.key,
+                dev_ticket=t.id,
+                company=t.company,
+                lifecycle_state=t.status.value,
+                opened_at=t.created_at,
+                last_progress_at=t.last_change_at,
+                kind=t.kind,
+                title=t.title,
+                awaiting_release=planned or t.status is DevTicketStatus.FIXED,
+            )
+        )
+    return summaries
+
+
+def combine_dev_tickets(
+    running: Iterable[DevTicketSummary], tracked: Iterable[DevTicketSummary]
+) -> list[DevTicketSummary]:
+    """Running change requests plus the tracker's tickets, each development ticket once.
+
+    A change request planned a moment ago may still run (its last mail goes
+    out) while the tracker says planned: the tracker's entry wins, it knows more.
+    """
+    tracked = list(tracked)
+    known = {t.dev_ticket for t in tracked}
+    return [*tracked, *(r for r in running if r.dev_ticket is None or r.dev_ticket not in known)]
+
+
 def audit_dev_ticket(ticket: DevTicketSummary, now: datetime, policy: SlaPolicy) -> DevTicketAudit:
-    """Whether ``ticket`` has stalled at ``now``: no progress for more than the limit."""
+    """Whether ``ticket`` has stalled at ``now``: no progress for more than the limit.
+
+    A ticket awaiting its release (a fixed bug, a planned change request) never stalls.
+    """
     progress = max(ticket.last_progress_at, ticket.opened_at)
     idle = policy.calendar.between(progress, now)
     limit = business_day_length(policy) * policy.audit.dev_stalled_after_business_days
@@ -420,7 +546,7 @@ def audit_dev_ticket(ticket: DevTicketSummary, now: datetime, policy: SlaPolicy)
         **ticket.model_dump(exclude={"last_progress_at"}),
         last_progress_at=progress,
         idle_business_minutes=_minutes(idle),
-        stalled=idle > limit,
+        stalled=idle > limit and not ticket.awaiting_release,
     )
 
 

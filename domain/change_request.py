@@ -28,6 +28,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from domain.decider import fold_with
+
+# Moved to domain.dev_ticket; re-exported here, where they used to live.
+from domain.dev_ticket import DevTicketId as DevTicketId
+from domain.dev_ticket import DevTicketKind as DevTicketKind
+from domain.dev_ticket import DevTicketStatus as DevTicketStatus
+from domain.dev_ticket import DevTicketTransition as DevTicketTransition
 from domain.errors import AlreadyDone, MissingText, WrongStatus
 from domain.messages import OutgoingMessage, make_message_id
 from domain.report import ChangeRequest
@@ -62,30 +68,6 @@ _STATUS_DE = {
     ChangeRequestStatus.DECLINED: "abgelehnt",
 }
 
-
-class DevTicketKind(StrEnum):
-    """What a development ticket is about ("Programmfehler und Änderungswünsche")."""
-
-    FEATURE = "feature"
-    BUG = "bug"
-
-
-class DevTicketStatus(StrEnum):
-    """Status of a development ticket, as the tracker records it."""
-
-    OPEN = "open"
-    IN_DISCUSSION = "in_discussion"
-    PLANNED = "planned"
-    DECLINED = "declined"
-
-
-DevTicketId = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][\w.#/-]*$"
-    ),
-]
-"""A tracker's ticket ID: ``DEV-0007`` from the local ledger, ``PROJ-123`` from Jira …"""
 
 # Free text of commands: the model bounds the size, the rules refuse "empty"
 # (so that an empty reason is a domain refusal the operator reads, not a
@@ -501,26 +483,6 @@ def _summary_fields(state: ChangeRequestState) -> dict[str, object]:
 
 
 # -- effects -------------------------------------------------------------------
-
-
-class DevTicketTransition(BaseModel):
-    """Move a development ticket to ``status``; ``key`` makes a retried move a no-op.
-
-    Attributes:
-        dev_ticket_id: The tracker's ticket ID.
-        status: The new status.
-        key: Idempotency key (the change request ID and event position).
-        note: Why (discussion note, decline reason).
-        release: The feature release, when planned.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    dev_ticket_id: DevTicketId
-    status: DevTicketStatus
-    key: str = Field(min_length=1, max_length=200)
-    note: str | None = None
-    release: str | None = None
 
 
 class ChangeRequestEffects(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.change_request import DevTicketId
+from domain.dev_ticket import DevTicketId
 from domain.events import DeadlineKind, EscalatedBy, FollowUp, PageReason
 from domain.oncall import OnCallWindow
 from domain.report import IncidentReport, ReportChanges, RequestId

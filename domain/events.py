@@ -107,7 +107,7 @@ class IncidentReported(_Event):
     rules: int = 1
 
 
-RULES = 3
+RULES = 4
 """The incident rule set new incidents open under, recorded in ``IncidentReported.rules``.
 
 A change to which events a command causes bumps it: a workflow replaying an
@@ -122,6 +122,8 @@ incident keeps the rules it was opened with.
   an estimate after the resolution deadline needs a reason, and a
   reclassification that moves the deadline before the live estimate needs a
   new one.
+* 4 — a bug linked to the incident (``DevTicketLinked``) is told to the reporter
+  with its development ticket ID (``domain.dev_ticket.BUG_MAIL_RULES``).
 """
 
 

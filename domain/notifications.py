@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.dev_ticket import BUG_LINKED, BUG_MAIL_RULES, bug_message_id
 from domain.incident import (
     Acknowledged,
     AlertNotified,
@@ -21,6 +22,7 @@ from domain.incident import (
     CustomerMessageReceived,
     DeadlineWarned,
     DeliveryFailed,
+    DevTicketLinked,
     Escalated,
     EscalationStage,
     EscalationTrigger,
@@ -66,6 +68,7 @@ class MessageKind(StrEnum):
     ALERT_RESOLVED = "alert_resolved"
     FOLLOW_UP_REMINDER = "follow_up_reminder"
     REESTIMATE_OVERDUE = "reestimate_overdue"
+    BUG_LINKED = BUG_LINKED
 
 
 class IncidentFacts(BaseModel):
@@ -341,6 +344,10 @@ def _recipients(
             return MessageKind.FOLLOW_UP_REMINDER, _follow_up_recipients(event.kind, contacts)
         case ReestimateOverdue():
             return MessageKind.REESTIMATE_OVERDUE, (contacts.support_lead,)
+        case DevTicketLinked() if state.rules >= BUG_MAIL_RULES:
+            # The SLA: the customer can follow the development through the
+            # ticket's own ID. Rules 4: older incidents replay without this mail.
+            return MessageKind.BUG_LINKED, reporter
         case DeliveryFailed() if contacts.support_lead not in event.to:
             # Not when the support lead's own mail bounced: that would loop.
             return MessageKind.DELIVERY_FAILED, (contacts.support_lead,)
@@ -415,10 +422,18 @@ def notifications_for(
     kind, to = routed
     if not to:
         return []  # a customer message, and the reporter left no e-mail address
+    if isinstance(event, DevTicketLinked):
+        # One ID per (incident, dev ticket), the same LinkBugWorkflow uses for a
+        # resolved incident: linking again never tells the reporter twice.
+        mail_id = bug_message_id(
+            state.ticket_id, event.dev_ticket_id, kind.value, domain=mail_domain
+        )
+    else:
+        mail_id = message_id(state.ticket_id, sequence, kind, mail_domain)
     return [
         Notification(
             kind=kind,
-            message_id=message_id(state.ticket_id, sequence, kind, mail_domain),
+            message_id=mail_id,
             to=tuple(dict.fromkeys(to)),
             facts=facts_of(
                 state,

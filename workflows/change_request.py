@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 
 from workflows.delivery import Failed, attempt, deliver_message
+from workflows.dev_ticket import start_reporter_mails
 from workflows.effect_queue import EffectQueue
 from workflows.options import (
     ACTIVITY_TIMEOUT,
@@ -57,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         effects_of,
         fold,
     )
+    from domain.dev_ticket import bug_linked_message
     from domain.errors import DomainError
     from domain.messages import OutgoingMessage
     from domain.report import ChangeRequest
@@ -269,7 +271,14 @@ class ChangeRequestWorkflow:
 
 @workflow.defn
 class LinkBugWorkflow:
-    """Link an incident to a bug ticket (``sla change-request link-bug``)."""
+    """Link an incident to a bug ticket (``sla change-request link-bug``).
+
+    Used for resolved incidents (an open one links through its own workflow).
+    With the reporter's contact in the input (sent since the bug lifecycle),
+    the reporter is told the bug's DEV ID; the mail has the Message-ID the
+    incident's own mail would have had, so a link made twice is told once.
+    Runs recorded before carry no contact and send nothing, as recorded.
+    """
 
     @workflow.run
     async def run(self, link: IncidentLink) -> DevTicket:
@@ -282,4 +291,11 @@ class LinkBugWorkflow:
             summary=f"link {link.ticket_id} to a bug ticket",
         )
         workflow.upsert_search_attributes([names.DEV_TICKET.value_set(ticket.id)])
+        if link.contact is not None:
+            message = bug_linked_message(
+                ticket, link.ticket_id, link.contact, workflow.now(), "Europe/Berlin"
+            )
+            await start_reporter_mails(
+                [message] if message else [], EFFECT_GIVE_UP, about=link.ticket_id
+            )
         return ticket

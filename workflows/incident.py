@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink
     from activities.status_page import StatusPostActivities, StatusPostRequest
     from domain.archive_feed import incident_batch
+    from domain.dev_ticket import contact_for
     from domain.effects import (
         ChangeRequestStart,
         DuplicateNotice,
@@ -372,6 +373,7 @@ class IncidentWorkflow:
                     dev_ticket_id=command.dev_ticket_id,
                     title=command.title,
                     description=command.description,
+                    contact=contact_for(self._current.report, self._current.severity),
                 ),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=OPERATOR_RETRY,

@@ -24,9 +24,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.dev_tickets import (
+    ILLEGAL_DEV_TICKET_TRANSITION,
     LEDGER_FILE,
     UNKNOWN_DEV_TICKET,
     DevTicketActivities,
+    DevTicketQuery,
+    DevTicketRef,
     DevTicketTracker,
     IncidentLink,
     NewDevTicket,
@@ -47,7 +50,9 @@ from domain.change_request import (
     effects_of,
     fold,
 )
+from domain.dev_ticket import IncidentContact, TransitionSource
 from domain.report import ChangeRequest
+from domain.sla import Severity
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -160,6 +165,141 @@ async def test_unknown_tickets_are_refused_permanently(
     with sqlite3.connect(ledger.path) as db:
         assert db.execute("SELECT COUNT(*) FROM links").fetchone() == (0,)
         assert db.execute("SELECT COUNT(*) FROM transitions").fetchone() == (0,)
+
+
+# -- the bug lifecycle in the ledger ------------------------------------------------------
+
+
+def bug(key: str = "bug:INC-20261124-AAAAAA") -> NewDevTicket:
+    return NewDevTicket(key=key, kind=DevTicketKind.BUG, title="Umlaute im Export")
+
+
+def by_operator(dev: str, status: DevTicketStatus, key: str, **extra: str) -> DevTicketTransition:
+    return DevTicketTransition(
+        dev_ticket_id=dev, status=status, key=key, by=TransitionSource.OPERATOR, **extra
+    )
+
+
+ERIKA = IncidentContact(
+    email="erika.mustermann@beispiel-versand.de",
+    name="Erika Mustermann",
+    company="Beispiel Versand GmbH",
+    severity=Severity.CRITICAL,
+)
+
+
+async def test_a_bug_goes_open_in_progress_fixed_reopened_fixed_released(
+    ledger: SqliteDevTicketTracker,
+) -> None:
+    ticket = await ledger.create(bug())
+    steps = [
+        (DevTicketStatus.IN_PROGRESS, {}),
+        (DevTicketStatus.FIXED, {"note": "Zeichensatz korrigiert"}),
+        (DevTicketStatus.IN_PROGRESS, {"note": "tritt bei ß noch auf"}),
+        (DevTicketStatus.FIXED, {}),
+        (DevTicketStatus.RELEASED, {"release": "2027.1"}),
+    ]
+    for n, (status, extra) in enumerate(steps):
+        moved = await ledger.transition(by_operator(ticket.id, status, f"op-{n}", **extra))
+        assert moved.status is status
+    assert moved.release == "2027.1"
+    assert [(c.previous.value, c.status.value) for c in moved.history] == [
+        ("open", "in_progress"),
+        ("in_progress", "fixed"),
+        ("fixed", "in_progress"),
+        ("in_progress", "fixed"),
+        ("fixed", "released"),
+    ]
+    assert moved.history[1].note == "Zeichensatz korrigiert"
+
+
+@pytest.mark.parametrize(
+    ("kind", "start", "target", "words"),
+    [
+        ("bug", [], DevTicketStatus.RELEASED, "a release is required"),
+        ("bug", [DevTicketStatus.IN_PROGRESS], DevTicketStatus.OPEN, "cannot go back to open"),
+        ("bug", [DevTicketStatus.RELEASED], DevTicketStatus.IN_PROGRESS, "is final"),
+        ("feature", [], DevTicketStatus.IN_PROGRESS, "sla change-request"),
+    ],
+)
+async def test_an_illegal_move_is_refused_permanently_and_leaves_the_ticket_as_it_was(
+    ledger: SqliteDevTicketTracker,
+    kind: str,
+    start: list[DevTicketStatus],
+    target: DevTicketStatus,
+    words: str,
+) -> None:
+    ticket = await ledger.create(bug() if kind == "bug" else feature("CR-1"))
+    for n, status in enumerate(start):
+        await ledger.transition(by_operator(ticket.id, status, f"start-{n}", release="2027.1"))
+    before = await ledger.get(ticket.id)
+
+    with pytest.raises(ApplicationError) as info:
+        await ledger.transition(by_operator(ticket.id, target, "illegal"))
+
+    assert info.value.type == ILLEGAL_DEV_TICKET_TRANSITION
+    assert info.value.non_retryable
+    assert words in info.value.message
+    assert await ledger.get(ticket.id) == before
+
+
+async def test_a_repeated_move_key_is_a_no_op_not_a_refusal(
+    ledger: SqliteDevTicketTracker,
+) -> None:
+    ticket = await ledger.create(bug())
+    fixed = await ledger.transition(by_operator(ticket.id, DevTicketStatus.FIXED, "op-1"))
+    again = await ledger.transition(by_operator(ticket.id, DevTicketStatus.FIXED, "op-1"))
+    assert again == fixed
+    with pytest.raises(ApplicationError, match="fixed already"):
+        await ledger.transition(by_operator(ticket.id, DevTicketStatus.FIXED, "op-2"))
+
+
+async def test_a_link_keeps_whom_to_tell_and_a_relink_fills_in_what_was_missing(
+    ledger: SqliteDevTicketTracker,
+) -> None:
+    ticket = await ledger.create(bug())
+    await ledger.link(ticket.id, "INC-20261124-AAAAAA")  # as before contacts were stored
+    await ledger.link(ticket.id, "INC-20261124-BBBBBB", ERIKA)
+    linked = await ledger.link(
+        ticket.id, "INC-20261124-AAAAAA", ERIKA.model_copy(update={"name": "E. M."})
+    )
+
+    assert linked.links == ("INC-20261124-AAAAAA", "INC-20261124-BBBBBB")
+    assert [link.contact.name for link in linked.linked] == ["E. M.", "Erika Mustermann"]
+    again = await ledger.link(ticket.id, "INC-20261124-BBBBBB", IncidentContact(name="X"))
+    assert again.linked[1].contact == ERIKA  # what was stored stays
+    assert again.linked[1].contact.severity is Severity.CRITICAL
+
+
+def test_an_older_ledger_gains_the_link_contact_columns_and_keeps_its_links(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / LEDGER_FILE
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            """
+            CREATE TABLE dev_tickets (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+                key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, title TEXT NOT NULL,
+                description TEXT NOT NULL, company TEXT, reference TEXT, status TEXT NOT NULL,
+                release TEXT, created_at TEXT NOT NULL);
+            CREATE TABLE transitions (seq INTEGER PRIMARY KEY, dev_ticket_id TEXT NOT NULL,
+                key TEXT NOT NULL UNIQUE, at TEXT NOT NULL, previous TEXT NOT NULL,
+                status TEXT NOT NULL, note TEXT, release TEXT);
+            CREATE TABLE links (dev_ticket_id TEXT NOT NULL, ticket_id TEXT NOT NULL,
+                at TEXT NOT NULL, PRIMARY KEY (dev_ticket_id, ticket_id));
+            INSERT INTO dev_tickets VALUES (1, 'DEV-0001', 'bug:INC-1', 'bug', 'Alt', '',
+                NULL, 'INC-1', 'open', NULL, '2026-01-05T09:00:00+00:00');
+            INSERT INTO links VALUES ('DEV-0001', 'INC-1', '2026-01-05T09:00:00+00:00');
+            """
+        )
+    tracker = SqliteDevTicketTracker(path)
+
+    old = tracker.get_sync("DEV-0001")
+    assert old.links == ("INC-1",)
+    assert old.linked[0].contact == IncidentContact()
+    relinked = tracker.link_sync("DEV-0001", "INC-1", ERIKA)
+    assert relinked.linked[0].contact == ERIKA
+    assert tracker.create_sync(bug("bug:INC-2")).id == "DEV-0002"
 
 
 def create_concurrently(
@@ -398,6 +538,40 @@ async def test_link_incident_to_a_named_ticket_reuses_it(ledger: SqliteDevTicket
             activities.link_incident,
             IncidentLink(ticket_id="INC-20261124-BBBBBB", dev_ticket_id="DEV-0042"),
         )
+    assert info.value.type == UNKNOWN_DEV_TICKET
+
+
+async def test_link_incident_stores_the_contact_and_names_the_company_on_a_new_bug(
+    ledger: SqliteDevTicketTracker,
+) -> None:
+    activities = DevTicketActivities(ledger)
+    env = ActivityEnvironment()
+    linked = await env.run(
+        activities.link_incident,
+        IncidentLink(ticket_id="INC-20261124-AAAAAA", title="Umlaute", contact=ERIKA),
+    )
+    assert linked.company == "Beispiel Versand GmbH"
+    assert linked.linked[0].contact == ERIKA
+
+
+async def test_get_and_list_activities_read_the_ledger(ledger: SqliteDevTicketTracker) -> None:
+    activities = DevTicketActivities(ledger)
+    env = ActivityEnvironment()
+    cr = await ledger.create(feature("CR-1"))
+    defect = await ledger.create(bug())
+    await ledger.transition(by_operator(defect.id, DevTicketStatus.FIXED, "op-1"))
+
+    everything = await env.run(activities.list_dev_tickets, DevTicketQuery())
+    fixed_bugs = await env.run(
+        activities.list_dev_tickets,
+        DevTicketQuery(status=(DevTicketStatus.FIXED,), kind=DevTicketKind.BUG),
+    )
+    assert [t.id for t in everything.tickets] == [cr.id, defect.id]
+    assert [t.id for t in fixed_bugs.tickets] == [defect.id]
+    shown = await env.run(activities.get_dev_ticket, DevTicketRef(dev_ticket_id=defect.id))
+    assert shown.status is DevTicketStatus.FIXED
+    with pytest.raises(ApplicationError) as info:
+        await env.run(activities.get_dev_ticket, DevTicketRef(dev_ticket_id="DEV-0099"))
     assert info.value.type == UNKNOWN_DEV_TICKET
 
 

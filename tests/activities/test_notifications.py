@@ -50,6 +50,7 @@ from domain.incident import (
     RecordChangeRequest,
     RecordCustomerMessage,
     RecordDeliveryFailure,
+    RecordDevTicketLink,
     RecordReestimateOverdue,
     RemindFollowUp,
     Resolve,
@@ -234,14 +235,28 @@ def follow_up_scenario() -> Scenario:
     return scenario
 
 
+def bug_linked_scenario(rules: int = RULES) -> Scenario:
+    """Rules 4: a bug found while the incident is open; the reporter is told its DEV ID."""
+    received = WINTER
+    incident_report = IncidentReport.model_validate(report(login_impossible=False))
+    scenario = Scenario(open_incident_from(incident_report, received, rules=rules))
+    scenario.run(
+        RecordDevTicketLink(dev_ticket_id="DEV-0042", title="Export bricht bei Umlauten ab"),
+        received + timedelta(minutes=30),
+    )
+    return scenario
+
+
 CLASSIFIED = classified_scenario()
 MISSED = missed_scenario()
 FOLLOWED_UP = follow_up_scenario()
+BUG_LINKED = bug_linked_scenario()
 OWN_SCENARIO = {
     MessageKind.CLASSIFIED_AS_CHANGE_REQUEST: CLASSIFIED,
     MessageKind.ESTIMATE_MISSED: MISSED,
     MessageKind.FOLLOW_UP_REMINDER: FOLLOWED_UP,
     MessageKind.REESTIMATE_OVERDUE: FOLLOWED_UP,
+    MessageKind.BUG_LINKED: BUG_LINKED,
 }
 
 
@@ -280,6 +295,7 @@ SUBJECTS: dict[MessageKind, str] = {
     MessageKind.ALERT_RESOLVED: "Alarm behoben – bitte prüfen",
     MessageKind.FOLLOW_UP_REMINDER: "Erinnerung: neue Zeitabschätzung fällig",
     MessageKind.REESTIMATE_OVERDUE: "Neue Zeitabschätzung überfällig",
+    MessageKind.BUG_LINKED: "Programmfehler erfasst – Entwicklungs-Ticket DEV-0042",
 }
 CUSTOMER_KINDS = {
     MessageKind.ESTIMATE_MISSED,
@@ -291,6 +307,7 @@ CUSTOMER_KINDS = {
     MessageKind.EXTENDED_ESCALATION,
     MessageKind.RESOLUTION,
     MessageKind.CLASSIFIED_AS_CHANGE_REQUEST,
+    MessageKind.BUG_LINKED,
 }
 
 
@@ -319,6 +336,19 @@ def test_every_message_kind_renders_a_german_subject_and_body(kind: MessageKind)
     else:
         assert "Kunde:         Beispiel Versand GmbH" in body
         assert "Reaktion bis:" in body and "Uhr" in body
+
+
+def test_the_reporter_is_told_the_bug_id_under_rules_4_only() -> None:
+    notification = BUG_LINKED.of_kind(MessageKind.BUG_LINKED)
+    assert notification.to == (REPORTER,)
+    assert notification.message_id == f"<{TICKET}.DEV-0042.bug_linked@sla.myconvento.com>"
+    subject, body = RENDERER.render(notification)
+    assert subject == f"Programmfehler erfasst – Entwicklungs-Ticket DEV-0042 [{TICKET}]"
+    assert "unter der ID DEV-0042 („Export bricht bei Umlauten ab“)" in " ".join(body.split())
+    assert "Ihre Störungsmeldung bearbeiten wir unabhängig davon weiter" in body
+    assert "Sobald sie ausgeliefert ist, informieren wir Sie erneut." in body
+    # Incidents opened under rules 3 replay as recorded: the link mails nobody.
+    assert bug_linked_scenario(rules=3).notifications[1:] == []
 
 
 def test_message_texts_carry_the_facts_of_their_event() -> None:

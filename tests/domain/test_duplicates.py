@@ -384,13 +384,14 @@ def test_a_duplicate_follows_its_master_whatever_happened_before_the_link(
         if step == "end":
             break
         now += timedelta(minutes=20)
-        assert master.estimate is not None
+        current = master.estimate
+        assert current is not None
         if step == "extend":
             master, _ = execute(
-                master, ExtendEstimate(estimate=master.estimate + HOUR, reason="Mehr Zeit"), now
+                master, ExtendEstimate(estimate=current + HOUR, reason="Mehr Zeit"), now
             )
         elif step == "miss_and_extend":
-            now = max(now, master.estimate)
+            now = max(now, current)
             master, _ = execute(master, MissEstimate(), now)
             if (
                 linked_yet

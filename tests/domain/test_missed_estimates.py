@@ -76,8 +76,9 @@ def kinds_of(state: IncidentState) -> list[MessageKind]:
 
 
 def test_new_incidents_open_under_the_current_rules() -> None:
-    assert RULES == 3
-    assert opened_under(RULES).rules == 3
+    assert RULES == 4
+    assert opened_under(RULES).rules == 4
+    assert opened_under(3).rules == 3
     assert opened_under(2).rules == 2
     assert opened_under(1).rules == 1
 

@@ -3,7 +3,8 @@
 ``python -m tests.histories.record_change_requests`` (next to ``record.py``,
 which records the incident and status page scenarios). Run it after a
 deliberate change of ``ChangeRequestWorkflow`` or ``LinkBugWorkflow`` and
-commit the JSON files.
+commit the JSON files. Also records the ``sla dev-ticket`` workflows
+(read, transition, the reporters' release mails).
 """
 
 from __future__ import annotations
@@ -17,14 +18,22 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.dev_tickets import IncidentLink
+from activities.dev_tickets import IncidentLink, NewDevTicket, SqliteDevTicketTracker
 from domain.change_request import Decline, Discuss, PlanRelease
+from domain.dev_ticket import DevTicketKind, DevTicketStatus, IncidentContact
+from domain.sla import Severity
 from service.change_requests import submit_change_request
 from service.connect import ensure_search_attributes
 from tests.conftest import Stack, make_stack
 from tests.servers import installed_binary
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
 from workflows.converter import sla_data_converter
+from workflows.dev_ticket import (
+    DevTicketMove,
+    DevTicketRead,
+    ReadDevTicketsWorkflow,
+    TransitionDevTicketWorkflow,
+)
 
 HERE = Path(__file__).parent
 Scenario = Callable[[Stack], Awaitable[WorkflowHandle[Any, Any]]]
@@ -66,12 +75,71 @@ async def change_request_declined(stack: Stack) -> WorkflowHandle[Any, Any]:
     return handle
 
 
+ERIKA = IncidentContact(
+    email="erika.mustermann@beispiel-versand.de",
+    name="Erika Mustermann",
+    company="Beispiel Versand GmbH",
+    severity=Severity.CRITICAL,
+)
+
+
 async def bug_linked(stack: Stack) -> WorkflowHandle[Any, Any]:
-    """An incident linked to a new bug ticket."""
+    """A resolved incident linked to a new bug ticket; its reporter is told the DEV ID."""
     handle = await stack.client.start_workflow(
         LinkBugWorkflow.run,
-        IncidentLink(ticket_id="INC-20261124-AAAAAA", title="Export bricht bei Umlauten ab"),
+        IncidentLink(
+            ticket_id="INC-20261124-AAAAAA", title="Export bricht bei Umlauten ab", contact=ERIKA
+        ),
         id="link-bug.INC-20261124-AAAAAA.new",
+        task_queue=stack.task_queue,
+    )
+    await handle.result()
+    return handle
+
+
+async def _released(stack: Stack) -> WorkflowHandle[Any, Any]:
+    """A bug of two incidents moved to fixed, then released (the reporters are told)."""
+    tracker = SqliteDevTicketTracker.in_data_dir(stack.data_dir)
+    bug = await tracker.create(
+        NewDevTicket(key="bug:INC-20261124-AAAAAA", kind=DevTicketKind.BUG, title="Umlaute")
+    )
+    await tracker.link(bug.id, "INC-20261124-AAAAAA", ERIKA)
+    await tracker.link(bug.id, "INC-20261124-BBBBBB", IncidentContact(email="max@beispiel.de"))
+    await tracker.link(bug.id, "INC-20261124-CCCCCC")
+    for status, release in ((DevTicketStatus.FIXED, None), (DevTicketStatus.RELEASED, "2027.1")):
+        handle = await stack.client.start_workflow(
+            TransitionDevTicketWorkflow.run,
+            DevTicketMove(dev_ticket_id=bug.id, status=status, release=release),
+            id=f"dev-ticket.{bug.id}.{status.value}.recorded",
+            task_queue=stack.task_queue,
+        )
+        moved = await handle.result()
+    if moved.notification_workflow is not None:
+        await stack.client.get_workflow_handle(moved.notification_workflow).result()
+    return handle
+
+
+async def bug_released(stack: Stack) -> WorkflowHandle[Any, Any]:
+    """The release move of :func:`_released`."""
+    return await _released(stack)
+
+
+async def bug_release_notified(stack: Stack) -> WorkflowHandle[Any, Any]:
+    """The reporters' mails of :func:`_released`."""
+    handle = await _released(stack)
+    moved = await handle.result()
+    assert moved.notification_workflow is not None
+    return stack.client.get_workflow_handle(moved.notification_workflow)
+
+
+async def dev_tickets_read(stack: Stack) -> WorkflowHandle[Any, Any]:
+    """``sla dev-ticket list --kind bug``."""
+    tracker = SqliteDevTicketTracker.in_data_dir(stack.data_dir)
+    await tracker.create(NewDevTicket(key="bug:INC-1", kind=DevTicketKind.BUG, title="Umlaute"))
+    handle = await stack.client.start_workflow(
+        ReadDevTicketsWorkflow.run,
+        DevTicketRead(kind=DevTicketKind.BUG),
+        id="dev-ticket-read.recorded",
         task_queue=stack.task_queue,
     )
     await handle.result()
@@ -82,6 +150,9 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "change_request_planned": ("change_request", change_request_planned),
     "change_request_declined": ("change_request", change_request_declined),
     "bug_linked": ("link_bug", bug_linked),
+    "bug_released": ("transition_dev_ticket", bug_released),
+    "bug_release_notified": ("notify_reporters", bug_release_notified),
+    "dev_tickets_read": ("read_dev_tickets", dev_tickets_read),
 }
 
 

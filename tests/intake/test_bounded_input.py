@@ -58,6 +58,7 @@ from domain.incident import (
     RecordChangeRequest,
     RecordCustomerMessage,
     RecordDeliveryFailure,
+    RecordDevTicketLink,
     RecordReestimateOverdue,
     RemindFollowUp,
     Resolve,
@@ -476,6 +477,8 @@ def every_message(report: IncidentReport, texts: OperatorTexts) -> list[Notifica
         after + minute,
     )
     full.run(RecordAlert(status="resolved", text=texts.summary or "behoben"), after + minute)
+    # Rules 4: the reporter is told the bug's development ticket ID.
+    full.run(RecordDevTicketLink(dev_ticket_id="DEV-0042", title=texts.title), after + minute)
     full.run(Resolve(summary=texts.summary), after + 2 * minute)
 
     classified = Incident("INC-20261124-PROPCD", report)

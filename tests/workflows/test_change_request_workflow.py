@@ -202,8 +202,10 @@ async def test_planned_request_tells_the_customer_each_step_with_the_dev_ticket(
     assert view.status is ChangeRequestStatus.SUBMITTED
 
     async def received() -> EmailMessage:
-        (message,) = h.emails("change_request_received")
-        return message
+        # An assertion, not an unpacking: `eventually` retries assertions only.
+        messages = h.emails("change_request_received")
+        assert len(messages) == 1, messages
+        return messages[0]
 
     message = await eventually(received)
     assert "DEV-0001" in str(message["Subject"])
