@@ -54,6 +54,7 @@ from cli.mail_intake import mail_intake
 from cli.render import incidents_table, show_incident, table_width, word
 from cli.repair import repair
 from cli.sla_report import sla_report
+from cli.watch import watch
 from domain.board import most_urgent_first
 from domain.errors import DomainError
 from domain.incident import (
@@ -690,6 +691,7 @@ app.command("sla-report")(sla_report)
 app.command("link-duplicate")(link_duplicate_command)
 app.command("repair")(repair)
 app.command("doctor")(doctor)
+app.command("watch")(watch)
 app.command("api")(api)
 app.command("mail-intake")(mail_intake)
 app.command("search")(search_command)
