@@ -40,6 +40,7 @@ from cli.common import (
     PolicyOption,
     client,
     describe_failure,
+    fail,
     language_or_fail,
     policy_or_fail,
     run,
@@ -620,8 +621,7 @@ def watch(
     per read.
     """
     if interval < MIN_INTERVAL:
-        typer.echo(f"error: --interval must be at least {MIN_INTERVAL:g} s", err=True)
-        raise SystemExit(1)
+        fail(f"--interval must be at least {MIN_INTERVAL:g} seconds")
     sla_policy = policy_or_fail(policy)
     lang = language_or_fail()
     board = BoardFilter(severity=severity, company=company, breached=breached, limit=limit)
