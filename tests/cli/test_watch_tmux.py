@@ -24,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -175,15 +176,21 @@ async def watched(
 
 
 class Tmux:
-    """A tmux server of our own (its own socket): nothing else's sessions are touched."""
+    """A tmux server of our own (its own socket): nothing else's sessions are touched.
+
+    The socket lives in a short temporary directory of its own (a socket path
+    must stay under ~100 bytes, which pytest's ``tmp_path`` may exceed) and is
+    removed with it: tmux leaves its socket file behind after ``kill-server``.
+    """
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
-        self.socket = f"sla-watch-test-{uuid.uuid4().hex[:8]}"
+        self.folder = tempfile.mkdtemp(prefix="sla-tmux-")
+        self.socket = os.path.join(self.folder, "socket")
 
     def run(self, *args: str) -> str:
         done = subprocess.run(
-            [self.binary, "-L", self.socket, "-f", "/dev/null", *args],
+            [self.binary, "-S", self.socket, "-f", "/dev/null", *args],
             capture_output=True,
             text=True,
             timeout=30,
@@ -200,11 +207,12 @@ class Tmux:
 
     def kill(self) -> None:
         subprocess.run(
-            [self.binary, "-L", self.socket, "kill-server"],
+            [self.binary, "-S", self.socket, "kill-server"],
             capture_output=True,
             timeout=30,
             check=False,
         )
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def watch_script(folder: Path, env: dict[str, str], *args: str) -> Path:
