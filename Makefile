@@ -49,13 +49,15 @@ chromium:
 
 # The real servers the tests run against (Debian's packages, started by the
 # tests on loopback): Dovecot for the mailbox, Prometheus Alertmanager for the
-# monitoring webhook, PostgreSQL for the archive. Never fails: when a package cannot be installed, it says why
-# and those tests skip with that reason.
+# monitoring webhook, PostgreSQL for the archive; tmux, the terminal `sla watch` is
+# tested in (tests/cli/test_watch_tmux.py). Never fails: when a package cannot be
+# installed, it says why and those tests skip with that reason.
 .PHONY: realservers
 realservers:
 	@bash tests/realservers/ensure_debian.sh dovecot dovecot-imapd /usr/sbin/dovecot
 	@bash tests/realservers/ensure_debian.sh alertmanager prometheus-alertmanager /usr/bin/prometheus-alertmanager
 	@bash tests/realservers/ensure_debian.sh postgresql postgresql /usr/lib/postgresql/15/bin/postgres
+	@bash tests/realservers/ensure_debian.sh tmux tmux /usr/bin/tmux
 
 # The pytest suite LOADED_RUNS times (default 3) while `stress-ng --cpu 2` keeps the
 # CPUs busy (installed with apt-get when missing): a suite that passes on a loaded

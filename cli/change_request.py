@@ -39,6 +39,7 @@ from cli.common import (
     warn_unreadable,
 )
 from cli.common import build_command as _command
+from cli.completion import TicketArgument
 from cli.render import local
 from cli.terminal import neutralise
 from domain.calendar import BusinessCalendar
@@ -371,7 +372,7 @@ LinkDescriptionOption = Annotated[str | None, typer.Option(help="Text of a new b
 
 @app.command("link-bug")
 def link_bug(
-    ticket_id: Annotated[str, typer.Argument(help="Incident ticket ID, e.g. INC-20261124-7QK2AB.")],
+    ticket_id: TicketArgument,
     title: LinkTitleOption = None,
     dev: LinkDevOption = None,
     description: LinkDescriptionOption = None,

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -189,6 +190,49 @@ def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 15) -
         process.wait()
 
 
+EXAMPLE_REPORT = Path(__file__).resolve().parents[1] / "examples" / "report.json"
+"""The DESIGN §4 example report of the repository (absent from an installed wheel)."""
+
+
+def report_command(cwd: Path | None = None) -> str:
+    """The ``sla report`` to try first: the example file, as short as it can be written."""
+    here = (cwd or Path.cwd()).resolve()
+    if (here / "examples" / "report.json").is_file():
+        return "sla report --file examples/report.json"
+    if EXAMPLE_REPORT.is_file():
+        return f"sla report --file {shlex.quote(str(EXAMPLE_REPORT))}"
+    # No example at hand: the same report, by options.
+    return (
+        'sla report --company "Beispiel Versand GmbH" --email erika@beispiel-versand.de '
+        '--description "Anmeldung nicht möglich" --login-impossible'
+    )
+
+
+def banner(config: DevConfig, cwd: Path | None = None) -> list[str]:
+    """What ``sla dev`` prints once the stack runs: where everything is, and what to try next.
+
+    The two commands to try work in another terminal after the ``export``
+    lines (the address, and the policy when ``--policy`` chose one: ``sla
+    watch`` counts business time with the policy's calendar).
+    """
+    exports = f"export TEMPORAL_ADDRESS={config.address}"
+    if config.policy is not None:
+        exports += f" SLA_POLICY={shlex.quote(str(config.policy))}"
+    return [
+        "",
+        "SLA engine running. Ctrl-C stops everything.",
+        f"  Temporal UI   http://{config.host}:{config.ui_port}",
+        f"  status page   http://{config.host}:{config.status_port}/",
+        f"  HTTP API      http://{config.host}:{config.api_port}/docs",
+        f"  outbox        {(config.data_dir / 'outbox').resolve()}",
+        f"  in another terminal: {exports}",
+        "  then try:",
+        f"    {report_command(cwd)}",
+        "    sla watch",
+        "",
+    ]
+
+
 def run_dev(config: DevConfig, say: Any = print) -> int:
     """Run the stack until interrupted; returns the exit code."""
     check_port_free(config.host, config.port, "Temporal frontend", "--port")
@@ -220,14 +264,8 @@ def run_dev(config: DevConfig, say: Any = print) -> int:
         )
         api = subprocess.Popen(api_command(config), env=child_env(config), start_new_session=True)
         http = start_status_server(config)
-        say("")
-        say("SLA engine running. Ctrl-C stops everything.")
-        say(f"  Temporal UI   http://{config.host}:{config.ui_port}")
-        say(f"  status page   http://{config.host}:{config.status_port}/")
-        say(f"  HTTP API      http://{config.host}:{config.api_port}/docs")
-        say(f"  outbox        {(config.data_dir / 'outbox').resolve()}")
-        say(f"  in another terminal: export TEMPORAL_ADDRESS={config.address}")
-        say("")
+        for line in banner(config):
+            say(line)
         while not stop.wait(0.5):
             if server.poll() is not None:
                 raise CliError(f"the Temporal dev server exited with code {server.returncode}")

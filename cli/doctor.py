@@ -1,13 +1,15 @@
 """``sla doctor``: is the setup complete, and does every workflow move?
 
 Checks that Temporal answers, that the search attributes are registered, that
-the audit schedules exist, and lists workflows whose tasks keep failing, with
-the reason. Exit code 1 when a check fails or a workflow is stuck, so it can
-run in a monitoring job.
+the audit schedules exist, that the SMTP server answers (when ``SLA_SMTP_HOST``
+is set) and that the archive's schema is migrated, and lists workflows whose
+tasks keep failing, with the reason. Exit code 1 when a check fails or a
+workflow is stuck, so it can run in a monitoring job.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from typing import Any
 
@@ -15,11 +17,19 @@ from rich.console import Console
 
 from cli.common import JsonOption, client, print_json, run
 from cli.terminal import safe
-from service.doctor import Check, Stuck, audit_schedules, search_attributes, stuck_workflows
+from service.doctor import (
+    Check,
+    Stuck,
+    archive_migrated,
+    audit_schedules,
+    search_attributes,
+    smtp_reachable,
+    stuck_workflows,
+)
 
 
 def doctor(as_json: JsonOption = False) -> None:
-    """Check the setup (Temporal, search attributes, schedules) and list stuck workflows."""
+    """Check the setup (Temporal, search attributes, schedules, SMTP, archive); list stuck ones."""
 
     async def body() -> tuple[list[Check], list[Stuck]]:
         c = await client()  # a refusal here is the first finding: Temporal is not reachable
@@ -27,6 +37,9 @@ def doctor(as_json: JsonOption = False) -> None:
             Check("temporal", True, f"namespace {c.namespace} answers"),
             await search_attributes(c),
             await audit_schedules(c),
+            # Blocking clients (smtplib, SQLAlchemy): off the event loop.
+            await asyncio.to_thread(smtp_reachable),
+            await asyncio.to_thread(archive_migrated),
         ]
         return checks, await stuck_workflows(c)
 

@@ -7,15 +7,26 @@ from typing import Annotated
 import typer
 
 from cli.common import CliError, JsonOption, build_command, client, print_json, run
+from cli.completion import complete_open_ticket
 from domain.incident import LinkAsDuplicate
 from service.duplicates import DuplicateLink, DuplicateRefused, link_duplicate
 from service.incident_updates import UpdateNotTaken
 
 
 def link_duplicate_command(
-    ticket_id: Annotated[str, typer.Argument(help="The report that duplicates another.")],
+    ticket_id: Annotated[
+        str,
+        typer.Argument(
+            help="The report that duplicates another.", autocompletion=complete_open_ticket
+        ),
+    ],
     master: Annotated[
-        str, typer.Option("--to", help="The master: the report of the same disturbance.")
+        str,
+        typer.Option(
+            "--to",
+            help="The master: the report of the same disturbance.",
+            autocompletion=complete_open_ticket,
+        ),
     ],
     as_json: JsonOption = False,
 ) -> None:

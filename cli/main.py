@@ -46,6 +46,7 @@ from cli.common import (
     run,
     warn_unreadable,
 )
+from cli.completion import TicketArgument
 from cli.dev import DevConfig, run_dev
 from cli.doctor import doctor
 from cli.duplicates import link_duplicate_command
@@ -54,6 +55,7 @@ from cli.mail_intake import mail_intake
 from cli.render import incidents_table, show_incident, table_width, word
 from cli.repair import repair
 from cli.sla_report import sla_report
+from cli.watch import watch
 from domain.board import most_urgent_first
 from domain.errors import DomainError
 from domain.incident import (
@@ -88,7 +90,6 @@ app = typer.Typer(
     name="sla",
     help="Operate the myconvento support SLA: incidents, deadlines, escalations, status page.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
@@ -228,7 +229,7 @@ def report(
 
 @app.command()
 def amend(
-    ticket_id: Annotated[str, typer.Argument(help="Ticket ID, e.g. INC-20261124-7QK2AB.")],
+    ticket_id: TicketArgument,
     company: Annotated[str | None, typer.Option()] = None,
     name: Annotated[str | None, typer.Option("--name", help="Full name of the reporter.")] = None,
     phone: Annotated[str | None, typer.Option()] = None,
@@ -328,7 +329,7 @@ def list_incidents(
 
 @app.command()
 def show(
-    ticket_id: Annotated[str, typer.Argument(help="Ticket ID, e.g. INC-20261124-7QK2AB.")],
+    ticket_id: TicketArgument,
     policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -388,7 +389,7 @@ def _instant(text: str, policy: Path | None, what: str) -> datetime:
 
 @app.command()
 def ack(
-    ticket_id: str,
+    ticket_id: TicketArgument,
     severity: Annotated[Severity, typer.Option(help="Classification.")],
     estimate: Annotated[str, typer.Option(help="Estimated resolution time (ISO 8601).")],
     all_users: Annotated[
@@ -427,7 +428,7 @@ CHANGE_REQUEST_WAIT = 10.0
 
 @app.command("classify-change-request")
 def classify_change_request(
-    ticket_id: str,
+    ticket_id: TicketArgument,
     title: Annotated[str, typer.Option(help="Title of the change request.")],
     reason: Annotated[str, typer.Option(help="Why this is no disturbance (sent to the customer).")],
     as_json: JsonOption = False,
@@ -472,7 +473,7 @@ def classify_change_request(
 
 @app.command("link-bug")
 def link_bug(
-    ticket_id: Annotated[str, typer.Argument(help="Incident ticket ID, e.g. INC-20261124-7QK2AB.")],
+    ticket_id: TicketArgument,
     title: LinkTitleOption = None,
     dev: LinkDevOption = None,
     description: LinkDescriptionOption = None,
@@ -489,7 +490,7 @@ def link_bug(
 
 @app.command()
 def reclassify(
-    ticket_id: str,
+    ticket_id: TicketArgument,
     severity: Annotated[Severity, typer.Option()],
     reason: Annotated[str, typer.Option()],
     estimate: Annotated[
@@ -523,7 +524,7 @@ def reclassify(
 
 @app.command()
 def extend(
-    ticket_id: str,
+    ticket_id: TicketArgument,
     until: Annotated[str, typer.Option(help="New estimated resolution time (ISO 8601).")],
     reason: Annotated[str, typer.Option(help="Why (sent to the customer).")],
     policy: PolicyOption = None,
@@ -542,7 +543,7 @@ def extend(
 
 @app.command()
 def resolve(
-    ticket_id: str,
+    ticket_id: TicketArgument,
     summary: Annotated[str, typer.Option(help="What was done (sent to the customer).")],
     public: Annotated[
         str | None,
@@ -562,7 +563,7 @@ def resolve(
 
 @app.command("status-update")
 def status_update(
-    ticket_id: str,
+    ticket_id: TicketArgument,
     message: Annotated[str, typer.Option(help="Public text for the status page.")],
     all_users: Annotated[bool, typer.Option("--all-users", help="Publish if not yet.")] = False,
     as_json: JsonOption = False,
@@ -602,7 +603,7 @@ def _signal(ticket_id: str, command: Escalate | DecideResources, as_json: bool, 
 
 @app.command()
 def escalate(
-    ticket_id: str,
+    ticket_id: TicketArgument,
     stage: Annotated[str, typer.Option(help="3 (management) or 'extended'.")],
     reason: Annotated[str, typer.Option()],
     by: Annotated[EscalatedBy, typer.Option(help="Who triggers it.")] = EscalatedBy.COMPANY,
@@ -619,7 +620,7 @@ def escalate(
 
 @app.command("decide")
 def decide_resources(
-    ticket_id: str,
+    ticket_id: TicketArgument,
     decision: Annotated[str, typer.Option(help="Management's decision on resources.")],
     as_json: JsonOption = False,
 ) -> None:
@@ -630,7 +631,7 @@ def decide_resources(
 
 @app.command("record-discussion")
 def record_discussion(
-    ticket_id: str,
+    ticket_id: TicketArgument,
     note: Annotated[str, typer.Option(help="What was agreed with the customer.")],
     experts: Annotated[
         list[str] | None, typer.Option("--experts", help="Specialists drawn in; repeatable.")
@@ -690,6 +691,7 @@ app.command("sla-report")(sla_report)
 app.command("link-duplicate")(link_duplicate_command)
 app.command("repair")(repair)
 app.command("doctor")(doctor)
+app.command("watch")(watch)
 app.command("api")(api)
 app.command("mail-intake")(mail_intake)
 app.command("search")(search_command)

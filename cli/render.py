@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from rich import box
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -89,6 +89,17 @@ _WORDS: dict[Language, dict[str, str]] = {
         "customer number": "customer number",
         "intake": "intake",
         "timeline": "timeline",
+        # sla watch
+        "open": "open",
+        "breached (count)": "breached",
+        "due soon": "due soon",
+        "unreadable": "unreadable",
+        "read at": "read",
+        "closed until": "outside business hours, clocks stopped until",
+        "board keys": "↑/↓ select · Enter open · q quit",
+        "detail keys": "↑/↓ scroll · Esc/q back",
+        "read failed": "reading failed, retrying",
+        "loading": "loading …",
     },
     Language.DE: {
         "ticket": "Ticket",
@@ -134,6 +145,17 @@ _WORDS: dict[Language, dict[str, str]] = {
         "customer number": "Kundennummer",
         "intake": "Eingang",
         "timeline": "Verlauf",
+        # sla watch
+        "open": "offen",
+        "breached (count)": "überschritten",
+        "due soon": "bald fällig",
+        "unreadable": "nicht lesbar",
+        "read at": "gelesen",
+        "closed until": "außerhalb der Bereitschaftszeit, Fristen ruhen bis",
+        "board keys": "↑/↓ wählen · Enter öffnen · q beenden",
+        "detail keys": "↑/↓ blättern · Esc/q zurück",
+        "read failed": "Lesen fehlgeschlagen, neuer Versuch",
+        "loading": "wird geladen …",
     },
 }
 
@@ -150,11 +172,22 @@ def local(value: datetime | None, calendar: BusinessCalendar) -> str:
     return long_time(value, Language.EN, calendar.zone)
 
 
-def format_duration(value: timedelta) -> str:
-    """``3h 05m`` / ``45m`` / ``12s``."""
-    seconds = int(value.total_seconds())
-    hours, rest = divmod(seconds, 3600)
+def format_duration(value: timedelta, *, seconds: bool = False) -> str:
+    """``3h 05m`` / ``45m`` / ``12s``; with ``seconds``: ``3h 05m 09s`` / ``45m 00s`` / ``12s``.
+
+    Args:
+        value: A duration (not negative; callers put the sign in front).
+        seconds: Show the seconds too (a countdown that ticks, ``sla watch``).
+    """
+    total = int(value.total_seconds())
+    hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
+    if seconds:
+        if hours:
+            return f"{hours}h {minutes:02d}m {secs:02d}s"
+        if minutes:
+            return f"{minutes}m {secs:02d}s"
+        return f"{secs}s"
     if hours:
         return f"{hours}h {minutes:02d}m"
     if minutes:
@@ -194,15 +227,19 @@ _STAGE_SHORT: dict[Language, dict[EscalationStage, str]] = {
 """The stage in a board cell (``sla show`` names it in full)."""
 
 
-def _left_cell(s: IncidentSummary, st: Standing) -> str:
-    if st.left is None:
-        return "–"
-    # Overdue as a negative countdown: short enough for 80 columns in both
-    # languages, and the row is red besides.
-    text = f"-{format_duration(abs(st.left))}" if st.overdue else format_duration(st.left)
-    # Readable without colour (NO_COLOR, a pipe): a recorded SLA breach is marked.
-    breach = s.reaction_breached or s.resolution_breached
-    return f"⚠ {text}" if breach else text
+def _left_cell(seconds: bool) -> Callable[[IncidentSummary, Standing], str]:
+    def cell(s: IncidentSummary, st: Standing) -> str:
+        if st.left is None:
+            return "–"
+        # Overdue as a negative countdown: short enough for 80 columns in both
+        # languages, and the row is red besides.
+        left = format_duration(abs(st.left), seconds=seconds)
+        text = f"-{left}" if st.overdue else left
+        # Readable without colour (NO_COLOR, a pipe): a recorded SLA breach is marked.
+        breach = s.reaction_breached or s.resolution_breached
+        return f"⚠ {text}" if breach else text
+
+    return cell
 
 
 def _next_cell(
@@ -217,7 +254,9 @@ def _next_cell(
     return cell
 
 
-def _columns(lang: Language, calendar: BusinessCalendar) -> tuple[_Column, ...]:
+def _columns(
+    lang: Language, calendar: BusinessCalendar, *, seconds: bool = False
+) -> tuple[_Column, ...]:
     """Every column of the board, most important first: narrow terminals drop from the end.
 
     The ticket ID is what an operator copies into the next command, so it is
@@ -227,7 +266,7 @@ def _columns(lang: Language, calendar: BusinessCalendar) -> tuple[_Column, ...]:
     """
     return (
         _Column("ticket", lambda s, _: s.ticket_id),
-        _Column("left", _left_cell),
+        _Column("left", _left_cell(seconds)),
         _Column("severity", lambda s, _: severity_word(s.severity, lang)),
         # Folded to 12: "estimate Tue" over "24.11. 13:00".
         _Column("next", _next_cell(lang, calendar), fold_to=12),
@@ -259,8 +298,12 @@ def _build_table(
     lang: Language,
     *,
     fold_from: int | None,
+    selected: str | None = None,
 ) -> Table:
-    """The board with ``columns``; foldable ones from index ``fold_from`` on may fold."""
+    """The board with ``columns``; foldable ones from index ``fold_from`` on may fold.
+
+    The row of the ``selected`` ticket (``sla watch``) is shown in reverse video.
+    """
     table = _board()
     for index, column in enumerate(columns):
         if column.fold_to and fold_from is not None and index >= fold_from:
@@ -270,9 +313,10 @@ def _build_table(
             # so rich never has to cut one (it would, without no_wrap).
             table.add_column(word(column.key, lang), no_wrap=True, overflow="ignore")
     for summary, st in rows:
-        table.add_row(
-            *(safe(c.cell(summary, st)) for c in columns), style=URGENCY_STYLE[st.urgency]
-        )
+        style = URGENCY_STYLE[st.urgency]
+        if summary.ticket_id == selected:
+            style = f"{style} reverse".strip()
+        table.add_row(*(safe(c.cell(summary, st)) for c in columns), style=style)
     return table
 
 
@@ -317,6 +361,8 @@ def incidents_table(
     width: int = 80,
     wide: bool = False,
     console: Console | None = None,
+    countdown: bool = False,
+    selected: str | None = None,
 ) -> Table:
     """The ``sla list`` board: one row per incident, coloured by urgency.
 
@@ -335,16 +381,19 @@ def incidents_table(
         wide: Every column, nothing folded or cut (the caller prints it as wide
             as it needs, :func:`table_width`).
         console: Measures the padding (a plain one by default).
+        countdown: Business time left to the second (the live board ticks);
+            ``sla list`` shows minutes.
+        selected: The ticket whose row is highlighted (the live board's selection).
     """
     calendar = policy.calendar
     rows = [(s, standing(s, now, calendar, due_soon=policy.audit.near_deadline)) for s in summaries]
-    columns: Sequence[_Column] = _columns(lang, calendar)
+    columns: Sequence[_Column] = _columns(lang, calendar, seconds=countdown)
     if wide:
-        return _build_table(columns, rows, lang, fold_from=None)
+        return _build_table(columns, rows, lang, fold_from=None, selected=selected)
     columns, fold_from = _fitting(
         columns, rows, lang, width, console or Console(width=max(width, 1))
     )
-    return _build_table(columns, rows, lang, fold_from=fold_from)
+    return _build_table(columns, rows, lang, fold_from=fold_from, selected=selected)
 
 
 def _fitting(
@@ -505,6 +554,38 @@ def timeline_table(view: IncidentView, policy: SlaPolicy, lang: Language) -> Tab
     return timeline
 
 
+def incident_detail(
+    view: IncidentView,
+    now: datetime,
+    policy: SlaPolicy,
+    *,
+    lang: Language = Language.EN,
+) -> Group:
+    """The ``sla show`` screen as one renderable (``sla watch`` shows it in its own frame).
+
+    Args:
+        view: The incident.
+        now: The instant business time left is counted from.
+        policy: Supplies the calendar, the zone and the due-soon threshold.
+        lang: The language of labels and timeline.
+    """
+    # The read model's stand-ins for unknown company and name are German (mails
+    # use them): say "missing" in the screen's language instead.
+    company = view.company if "company" not in view.missing else f"({word('not given', lang)})"
+    reporter = view.reporter if "full_name" not in view.missing else f"({word('not given', lang)})"
+    parts: list[RenderableType] = [
+        Text.from_markup(
+            f"[bold]{safe(view.ticket_id)}[/bold]  {safe(company)} · {safe(reporter)}"
+            f" · {channel_word(view.channel, lang)}"
+        ),
+        _facts(view, now, policy, lang),
+    ]
+    if view.report is not None:
+        parts += [Text(), _report_grid(view, policy, lang)]
+    parts += [Text(), timeline_table(view, policy, lang)]
+    return Group(*parts)
+
+
 def show_incident(
     view: IncidentView,
     now: datetime,
@@ -513,7 +594,7 @@ def show_incident(
     *,
     lang: Language = Language.EN,
 ) -> None:
-    """The ``sla show`` screen: facts and deadlines, the whole report, the timeline in words.
+    """Print the ``sla show`` screen: facts and deadlines, the whole report, the timeline.
 
     Args:
         view: The incident.
@@ -522,17 +603,4 @@ def show_incident(
         console: Where to print.
         lang: The language of labels and timeline.
     """
-    # The read model's stand-ins for unknown company and name are German (mails
-    # use them): say "missing" in the screen's language instead.
-    company = view.company if "company" not in view.missing else f"({word('not given', lang)})"
-    reporter = view.reporter if "full_name" not in view.missing else f"({word('not given', lang)})"
-    console.print(
-        f"[bold]{safe(view.ticket_id)}[/bold]  {safe(company)} · {safe(reporter)}"
-        f" · {channel_word(view.channel, lang)}"
-    )
-    console.print(_facts(view, now, policy, lang))
-    if view.report is not None:
-        console.print()
-        console.print(_report_grid(view, policy, lang))
-    console.print()
-    console.print(timeline_table(view, policy, lang))
+    console.print(incident_detail(view, now, policy, lang=lang))

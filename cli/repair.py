@@ -20,13 +20,17 @@ from typing import Annotated
 import typer
 
 from cli.common import CliError, JsonOption, client, print_json, run
+from cli.completion import complete_open_ticket
 from service.repair import Repaired
 from service.repair import repair as service_repair
 from worker import WORKFLOWS
 
 
 def repair(
-    ticket_id: Annotated[str, typer.Argument(help="The stuck incident's ticket ID.")],
+    ticket_id: Annotated[
+        str,
+        typer.Argument(help="The stuck incident's ticket ID.", autocompletion=complete_open_ticket),
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Reset an incident stuck on a replay divergence (after a worker crash) and let it go on."""

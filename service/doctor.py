@@ -1,6 +1,8 @@
 """What `sla doctor` checks: the setup the engine needs, and workflows that do not move.
 
-Each check answers with a :class:`Check` (ok or not, and what to do about it).
+Each check answers with a :class:`Check` (ok or not, and what to do about it):
+Temporal and its search attributes and schedules, the SMTP server the worker
+would send through, and the archive's schema.
 Stuck workflows are those the server flags after failed workflow tasks
 (``TemporalReportedProblems``), with the reason from their last failed task —
 e.g. a replay divergence, which the workers' repair pass resets by itself
@@ -9,12 +11,19 @@ e.g. a replay divergence, which the workers' repair pass resets by itself
 
 from __future__ import annotations
 
+import smtplib
+import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from activities.mail import smtp_mailer_from_env
+from archive.config import data_dir
+from archive.errors import ArchiveError, ArchiveNotMigrated
+from service.archive import open_archive
 from service.audit_schedules import describe_audit_schedules
 from service.repair import stuck_query
 from service.visibility import executions
@@ -70,6 +79,89 @@ async def audit_schedules(client: Client) -> Check:
     paused = [s.schedule_id for s in statuses if s.paused]
     detail = "daily and weekly applied" + (f"; paused: {', '.join(paused)}" if paused else "")
     return Check("audit schedules", True, detail)
+
+
+SMTP_TIMEOUT = 5.0
+"""Seconds to connect and greet the SMTP server: a reachable one answers in well under that."""
+
+
+def smtp_reachable(env: Mapping[str, str] | None = None, *, timeout: float = SMTP_TIMEOUT) -> Check:
+    """The SMTP server of ``SLA_SMTP_*`` answers: connect, TLS if configured, ``EHLO``.
+
+    Without ``SLA_SMTP_HOST`` mails go to the outbox, which needs no check.
+    No login is tried and nothing is sent: the check must be harmless to run
+    from a monitoring job every few minutes.
+
+    Args:
+        env: The environment (default: ``os.environ``).
+        timeout: Seconds for the connection and each answer.
+    """
+    try:
+        mailer = smtp_mailer_from_env(env)
+    except ValueError as error:  # a malformed port, or a password sent in clear text
+        return Check("smtp", False, f"{error}: fix the SLA_SMTP_* settings")
+    if mailer is None:
+        outbox = data_dir(env) / "outbox"
+        return Check("smtp", True, f"not configured (SLA_SMTP_HOST unset): mails go to {outbox}")
+    where = f"{mailer.host}:{mailer.port}"
+    try:
+        server = (
+            smtplib.SMTP_SSL(mailer.host, mailer.port, timeout=timeout)
+            if mailer.implicit_tls
+            else smtplib.SMTP(mailer.host, mailer.port, timeout=timeout)
+        )
+        with server:
+            code, answer = server.ehlo()
+            if code != 250:
+                text = answer.decode(errors="replace").strip()[:200]
+                return Check(
+                    "smtp", False, f"{where} refused EHLO ({code} {text}): check the mail server"
+                )
+            if mailer.uses_starttls and not server.has_extn("starttls"):
+                return Check(
+                    "smtp",
+                    False,
+                    f"{where} does not offer STARTTLS, which the settings require (a password "
+                    "is set): enable TLS on the server, or use port 465 (implicit TLS)",
+                )
+    except ssl.SSLError as error:
+        return Check(
+            "smtp",
+            False,
+            f"TLS with {where} failed ({error.reason or error}): check SLA_SMTP_PORT (465 is "
+            "implicit TLS) and the server's certificate",
+        )
+    except (OSError, smtplib.SMTPException) as error:
+        reason = str(error) or type(error).__name__
+        return Check(
+            "smtp",
+            False,
+            f"cannot reach {where} ({reason}): check SLA_SMTP_HOST and SLA_SMTP_PORT, and that "
+            "the mail server runs",
+        )
+    tls = ", TLS" if mailer.implicit_tls else (", STARTTLS offered" if mailer.uses_starttls else "")
+    return Check("smtp", True, f"{where} answers EHLO{tls}")
+
+
+def archive_migrated(env: Mapping[str, str] | None = None) -> Check:
+    """The archive's schema is current (``SLA_ARCHIVE_URL``, default the data dir's SQLite file).
+
+    Args:
+        env: The environment (default: ``os.environ``).
+    """
+    try:
+        store = open_archive(env, check=False)
+    except ArchiveError as error:  # a malformed URL, an unsupported database
+        return Check("archive", False, f"{error}: fix SLA_ARCHIVE_URL")
+    try:
+        revision = store.check_migrated()
+    except ArchiveNotMigrated as error:  # the message says what to run
+        return Check("archive", False, str(error))
+    except ArchiveError as error:
+        return Check("archive", False, f"{error}: check SLA_ARCHIVE_URL and that the database runs")
+    finally:
+        store.close()
+    return Check("archive", True, f"{store.where} migrated (revision {revision})")
 
 
 async def stuck_workflows(client: Client, *, limit: int = 100) -> list[Stuck]:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from domain.incident import IncidentStatus
 from domain.read_model import IncidentSummary, next_deadline
 from domain.sla import Severity
 from service.queries import Unreadable, gather_readable, incident_view
-from service.visibility import Query, listed
+from service.visibility import Query, executions, listed
 from workflows import names
 from workflows.incident import IncidentWorkflow
 
-__all__ = ["list_incidents"]
+__all__ = ["OpenTicket", "list_incidents", "open_tickets"]
 
 
 async def list_incidents(
@@ -60,3 +61,50 @@ async def list_incidents(
 
 def _due(summary: IncidentSummary) -> datetime:
     return next_deadline(summary)[1] or summary.received_at
+
+
+@dataclass(frozen=True)
+class OpenTicket:
+    """An open incident as the listing knows it, without asking the workflow (completion)."""
+
+    ticket_id: str
+    severity: str | None
+    status: str | None
+    company: str | None
+
+    def describe(self) -> str:
+        """``critical, new, Beispiel Versand GmbH``: the help a shell shows beside the ID."""
+        return ", ".join(part for part in (self.severity, self.status, self.company) if part)
+
+
+async def open_tickets(client: Client, *, prefix: str = "", limit: int = 100) -> list[OpenTicket]:
+    """Open incidents whose ticket ID starts with ``prefix``, by ID.
+
+    One visibility listing and nothing else: the search attributes carry
+    severity, status and company, so no workflow is queried. Shell completion
+    asks this on every Tab, and must answer at once.
+
+    Args:
+        client: The Temporal client.
+        prefix: What the operator typed so far.
+        limit: At most this many (of the matching ones).
+    """
+    query = Query.workflows(IncidentWorkflow).where_not(
+        names.TICKET_STATUS, IncidentStatus.RESOLVED
+    )
+    found: dict[str, OpenTicket] = {}
+    async for execution in executions(client, query.running()):
+        if execution.status is not WorkflowExecutionStatus.RUNNING:
+            continue
+        if not execution.id.startswith(prefix) or execution.id in found:
+            continue
+        attributes = execution.typed_search_attributes
+        found[execution.id] = OpenTicket(
+            ticket_id=execution.id,
+            severity=attributes.get(names.SEVERITY),
+            status=attributes.get(names.TICKET_STATUS),
+            company=attributes.get(names.COMPANY),
+        )
+        if len(found) >= limit:
+            break
+    return sorted(found.values(), key=lambda t: t.ticket_id)

@@ -599,8 +599,23 @@ async def test_doctor_checks_the_setup_and_says_what_to_fix(dev_cli: CliStack) -
     schedules = checks["audit schedules"]
     assert schedules["ok"] or "sla schedules apply" in schedules["detail"]
     assert result.exit_code == (0 if report["ok"] else 1)
+    # No SMTP server configured: mails go to the outbox, nothing to reach.
+    assert checks["smtp"]["ok"] is True
+    assert "not configured" in checks["smtp"]["detail"]
     plain = await sla(dev_cli, "doctor")
     assert "search attributes: 12 registered" in plain.stdout
+
+    # The archive of a fresh data dir is not migrated yet: doctor says what to run ...
+    archive = f"sqlite:///{dev_cli.data_dir / 'doctor-archive.sqlite3'}"
+    result = await sla(dev_cli, "doctor", "--json", SLA_ARCHIVE_URL=archive)
+    assert result.exit_code == 1
+    check = {c["name"]: c for c in json.loads(result.stdout)["checks"]}["archive"]
+    assert check["ok"] is False and "run `sla archive migrate`" in check["detail"]
+    # ... and once it ran, the check passes.
+    ok(await sla(dev_cli, "archive", "migrate", SLA_ARCHIVE_URL=archive))
+    result = await sla(dev_cli, "doctor", "--json", SLA_ARCHIVE_URL=archive)
+    check = {c["name"]: c for c in json.loads(result.stdout)["checks"]}["archive"]
+    assert check["ok"] is True, check
 
 
 async def test_doctor_without_a_server_is_one_line(dev_cli: CliStack) -> None:

@@ -256,6 +256,11 @@ async def test_incident_lifecycle_through_sla_dev_survives_a_restart(tmp_path: P
     )
 
     async with sla_dev(dev):
+        # Besides its URLs, sla dev names the two commands to try next.
+        printed = dev.log.read_text(errors="replace")
+        assert f"export TEMPORAL_ADDRESS=127.0.0.1:{dev.ports[0]}" in printed
+        assert "    sla report --file " in printed and "    sla watch\n" in printed
+
         # Receipt. How long one `sla` command takes here sets how far ahead an
         # estimate must lie: computed before the command starts, it must still
         # be in the future when the command arrives (seconds on a loaded machine).
