@@ -111,8 +111,9 @@ def body_blocks(text: str, *, link: str | None = None) -> tuple[Block, ...]:
         link: The status-page URL: where the text names it, it becomes a link.
 
     Returns:
-        The blocks in text order; each character of the text (but for
-        whitespace used for layout) appears in exactly one of them.
+        The blocks in text order. Every word of the text is in one of them;
+        only layout is dropped: line wrapping, indentation, list markers
+        (``- ``), the colon after a label or caption and the ``-- `` line.
     """
     blocks: list[Block] = []
     for paragraph in re.split(r"\n[ \t]*\n", text.strip("\n")):
@@ -136,6 +137,7 @@ class _Builder:
     prose: list[list[str]] = field(default_factory=list)  # lines, each of joined pieces
     facts: list[Fact] = field(default_factory=list)
     items: list[list[str]] = field(default_factory=list)
+    item_indent: int = 0  # of the open list's items: deeper lines are their details
     commands: list[str] = field(default_factory=list)
 
     def flush(self) -> None:
@@ -178,14 +180,16 @@ def _paragraph_blocks(lines: list[str], link: str | None) -> list[Block]:
         elif stripped.startswith("- ") or stripped == "-":
             _start(out, "items")
             out.items.append([stripped[2:].strip()])
-        elif indent >= 2 and out.items and indent > _item_indent(lines, index):
-            out.items[-1].append(stripped)  # a detail line under a list item
+            out.item_indent = indent
+        elif indent >= 2 and out.items and indent > out.item_indent:
+            out.items[-1].append(stripped)  # a detail line under a list item (audits)
         elif indent >= 2 and stripped.startswith("sla "):
             _start(out, "commands")
             out.commands.append(stripped)
         elif indent >= 2:
             _start(out, "items")
             out.items.append([stripped])
+            out.item_indent = indent
         elif _is_caption(stripped, following):
             out.flush()
             out.blocks.append(Block(BlockKind.HEADING, lines=(_runs(stripped.rstrip(":"), link),)))
@@ -212,15 +216,6 @@ def _start(out: _Builder, kind: str) -> None:
     }
     if any(is_open for name, is_open in open_kinds.items() if name != kind):
         out.flush()
-
-
-def _item_indent(lines: list[str], index: int) -> int:
-    """Indentation of the list item the line at ``index`` would belong to."""
-    for previous in reversed(lines[:index]):
-        stripped = previous.strip()
-        if stripped.startswith("- ") or (previous.startswith("  ") and stripped):
-            return len(previous) - len(previous.lstrip())
-    return 10**6
 
 
 def _wraps(line: str, following: str) -> bool:

@@ -185,6 +185,27 @@ def test_the_body_is_read_back_into_paragraphs_facts_lists_commands_and_signatur
     assert len(blocks[7].lines) == 2
 
 
+def test_numbered_sections_become_headings_and_deeper_lines_stay_with_their_item() -> None:
+    text = (
+        "1. Frist überschritten (1)\n"
+        "   - INC-1 – Beispiel Versand GmbH (kritisch, neu)\n"
+        "     Reaktionszeit abgelaufen am Dienstag\n"
+        "     Zusage: eingehalten\n"
+        "   - INC-2 – Andere GmbH (geringfügig, neu)\n"
+    )
+    heading, listed = body_blocks(text)
+    assert heading.kind is BlockKind.HEADING
+    assert listed.kind is BlockKind.LIST
+    assert [[line[0].text for line in item] for item in listed.items] == [
+        [
+            "INC-1 – Beispiel Versand GmbH (kritisch, neu)",
+            "Reaktionszeit abgelaufen am Dienstag",
+            "Zusage: eingehalten",
+        ],
+        ["INC-2 – Andere GmbH (geringfügig, neu)"],
+    ]
+
+
 def test_a_link_only_ever_goes_to_the_status_page_from_configuration() -> None:
     html = HtmlMailRenderer().render(
         subject="Test",
