@@ -158,7 +158,10 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """Wire every activity with its adapters (the only place that does)."""
     notifications = NotificationActivities(
-        mailer or settings.mailer(), MessageRenderer(), settings.sender
+        mailer or settings.mailer(),
+        MessageRenderer(),
+        settings.sender,
+        status_page_url=settings.policy.status_page.url,
     )
     calendar = CalendarActivities()
     site = StatusSiteActivities(

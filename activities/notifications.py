@@ -1,5 +1,7 @@
 """The notification activity: render a German e-mail and hand it to the mail transport.
 
+Composition (headers, text and HTML parts, threading) is :mod:`activities.composer`.
+
 Both activities count deliveries with the activity's metric meter
 (docs/OBSERVABILITY.md): ``sla_emails_sent{kind}`` for every message the
 transport accepted, ``sla_emails_failed{reason}`` for every failed attempt.
@@ -7,19 +9,30 @@ transport accepted, ``sla_emails_failed{reason}`` for every failed attempt.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from email.message import EmailMessage
-from email.utils import format_datetime
 from enum import StrEnum
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.composer import Brand, MailComposer, header_text
 from activities.mail import DeliveryReport, Mailer
 from activities.rendering import MessageRenderer
 from domain.messages import OutgoingMessage
 from domain.notifications import Notification
+
+__all__ = [
+    "EMAILS_FAILED",
+    "EMAILS_SENT",
+    "MESSAGE_NOT_COMPOSABLE",
+    "FailureReason",
+    "NotificationActivities",
+    "composed",
+    "deliver_counted",
+    "failure_reason",
+    "header_text",
+]
 
 EMAILS_SENT = "sla_emails_sent"
 EMAILS_FAILED = "sla_emails_failed"
@@ -77,21 +90,6 @@ MESSAGE_NOT_COMPOSABLE = "MessageNotComposable"
 """``ApplicationError`` type of a message that cannot be rendered or put into an e-mail."""
 
 
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-
-
-def header_text(value: str) -> str:
-    """``value`` made safe for a header such as ``Subject``.
-
-    The ``email`` package decodes an RFC 2047 encoded-word when a header is
-    assigned: customer text like ``=?utf-8?q?x=0D=0A?=`` in a subject (a
-    company, an address quoted in a bounce notice) would become a CR LF and end
-    the header block. So line breaks and other controls become one space, and
-    ``=?`` is split (``= ?``) so that no encoded-word can form.
-    """
-    return _CONTROLS.sub(" ", value).replace("=?", "= ?").strip()
-
-
 def composed(build: Callable[[], EmailMessage], what: str) -> EmailMessage:
     """``build()`` the e-mail; any failure is permanent.
 
@@ -117,17 +115,30 @@ def composed(build: Callable[[], EmailMessage], what: str) -> EmailMessage:
 class NotificationActivities:
     """E-mail activities; the transport and renderer are injected (``worker.py`` wires them)."""
 
-    def __init__(self, mailer: Mailer, renderer: MessageRenderer, sender: str) -> None:
+    def __init__(
+        self,
+        mailer: Mailer,
+        renderer: MessageRenderer,
+        sender: str,
+        *,
+        reply_to: str | None = None,
+        status_page_url: str | None = None,
+        brand: Brand | None = None,
+    ) -> None:
         """Create the activities.
 
         Args:
             mailer: Outbox or SMTP transport.
             renderer: Template renderer.
             sender: ``From`` address, e.g. ``myconvento Support <support@myconvento.com>``.
+            reply_to: ``Reply-To``; the sender (the support address) when not given.
+            status_page_url: The policy's status page, for mails whose data names none.
+            brand: The company the HTML part names.
         """
         self._mailer = mailer
-        self._renderer = renderer
-        self._sender = sender
+        self._composer = MailComposer(
+            renderer, sender, reply_to=reply_to, status_page_url=status_page_url, brand=brand
+        )
 
     def compose(self, notification: Notification) -> EmailMessage:
         """The complete message; identical bytes for identical notifications.
@@ -135,22 +146,7 @@ class NotificationActivities:
         Raises:
             ApplicationError: ``MessageNotComposable`` (not retryable), see :func:`composed`.
         """
-        return composed(lambda: self._compose(notification), notification.kind.value)
-
-    def _compose(self, notification: Notification) -> EmailMessage:
-        subject, body = self._renderer.render(notification)
-        message = EmailMessage()
-        message["From"] = self._sender
-        message["To"] = ", ".join(notification.to)
-        message["Subject"] = header_text(subject)
-        # Date and Message-ID come from the event, not the clock, so a retried
-        # activity produces the very same message.
-        message["Date"] = format_datetime(notification.event.at)
-        message["Message-ID"] = notification.message_id
-        message["X-SLA-Ticket"] = notification.facts.ticket_id
-        message["X-SLA-Kind"] = notification.kind.value
-        message.set_content(body, charset="utf-8", cte="quoted-printable")
-        return message
+        return composed(lambda: self._composer.notification(notification), notification.kind.value)
 
     def compose_message(self, message: OutgoingMessage) -> EmailMessage:
         """A templated message; identical bytes for identical input.
@@ -158,19 +154,7 @@ class NotificationActivities:
         Raises:
             ApplicationError: ``MessageNotComposable`` (not retryable), see :func:`composed`.
         """
-        return composed(lambda: self._compose_message(message), message.template)
-
-    def _compose_message(self, message: OutgoingMessage) -> EmailMessage:
-        subject, body = self._renderer.render_message(message)
-        email = EmailMessage()
-        email["From"] = self._sender
-        email["To"] = ", ".join(message.to)
-        email["Subject"] = header_text(subject)
-        email["Date"] = format_datetime(message.date)
-        email["Message-ID"] = message.message_id
-        email["X-SLA-Kind"] = message.kind or message.template
-        email.set_content(body, charset="utf-8", cte="quoted-printable")
-        return email
+        return composed(lambda: self._composer.message(message), message.template)
 
     @activity.defn
     async def send_message(self, message: OutgoingMessage) -> DeliveryReport:

@@ -524,6 +524,16 @@ def effects_of(
     return effects
 
 
+def _thread_root(state: ChangeRequestState) -> str | None:
+    """The receipt's Message-ID: it was sent for the dev ticket's creation, the first mail."""
+    for sequence, event in enumerate(state.events):
+        if isinstance(event, DevTicketCreated):
+            return make_message_id(
+                state.change_request_id, str(sequence), "change_request_received"
+            )
+    return None
+
+
 def _effect(
     state: ChangeRequestState,
     event: Event,
@@ -579,6 +589,7 @@ def _effect(
     message = OutgoingMessage(
         template=template,
         message_id=make_message_id(state.change_request_id, str(sequence), template),
+        thread_root=_thread_root(state),
         to=recipients,
         date=event.at,
         timezone=timezone,

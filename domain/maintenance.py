@@ -904,6 +904,15 @@ def messages_for(
             to=to,
             date=event.at,
             timezone=policy.calendar_spec.timezone,
+            # Every mail about this plan threads under its first announcement.
+            thread_root=maintenance_message_id(
+                state.maintenance_id,
+                state.planned_at,
+                0,
+                MaintenanceTemplate.ANNOUNCEMENT,
+                to,
+                domain=mail_domain,
+            ),
             context={
                 **_context(state, company),
                 "status_page_url": policy.status_page.url,

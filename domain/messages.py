@@ -26,6 +26,13 @@ class OutgoingMessage(BaseModel):
     timezone: str = "Europe/Berlin"
     context: dict[str, JsonValue] = {}
     kind: str = Field(default="", description="X-SLA-Kind header (defaults to the template)")
+    # Default: recorded payloads from before threading still render (unthreaded).
+    thread_root: str | None = Field(
+        default=None,
+        pattern=r"^<[^<>@\s]+@[^<>@\s]+>$",
+        description="Message-ID of the first mail of this booking, change request or "
+        "maintenance; the mail refers to it (In-Reply-To, References) unless it is that mail",
+    )
 
 
 def make_message_id(*parts: str, domain: str = "sla.myconvento.com") -> str:

@@ -169,6 +169,17 @@ def message_id(ticket_id: str, sequence: int, kind: MessageKind, domain: str) ->
     return f"<{ticket_id}.{sequence}.{kind.value}@{domain}>"
 
 
+def thread_root_id(ticket_id: str, domain: str) -> str:
+    """The Message-ID every mail of a ticket refers to, so mail clients thread them.
+
+    It is the receipt's: the report is always the ticket's event 0, and the
+    receipt its first customer mail. Derived, not stored, so no workflow has to
+    remember it. A ticket without a receipt (a phone report without an e-mail
+    address) still threads: clients group by the ID even when they never saw it.
+    """
+    return message_id(ticket_id, 0, MessageKind.RECEIPT, domain)
+
+
 def facts_of(
     state: IncidentState,
     timezone: str,

@@ -984,6 +984,8 @@ def _message(
         {
             "template": template,
             "message_id": make_message_id(booking.booking_id, template, *filter(None, [key])),
+            # Every mail of a booking threads under its confirmation.
+            "thread_root": make_message_id(booking.booking_id, "oncall_confirmation"),
             "to": tuple(dict.fromkeys(to)),
             "date": at,
             "timezone": policy.calendar_spec.timezone,

@@ -112,6 +112,15 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+def text_of(message: EmailMessage) -> str:
+    """The German plain-text part of a sent mail (every mail also has an HTML part)."""
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None, "no text/plain part"
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content
+
+
 @dataclass
 class Stack:
     """A worker on its own task queue with its own data dir and status page workflow."""

@@ -232,7 +232,7 @@ async def test_send_message_writes_one_outbox_file_per_message_id(tmp_path: Path
     assert [f.name for f in files] == sorted(outbox_name(m.message_id) for m in messages)
     parsed = message_from_bytes(files[0].read_bytes(), policy=policy.default)
     assert "Wartungsarbeiten" in str(parsed["Subject"])
-    assert "Betroffene Dienste" in parsed.get_body().get_content()  # type: ignore[union-attr]
+    assert "Betroffene Dienste" in parsed.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
 
 
 # -- status site ----------------------------------------------------------------------------------

@@ -436,7 +436,7 @@ def test_composed_message_survives_a_round_trip_as_utf8_text() -> None:
     message = composer().compose(notification)
     parsed = message_from_bytes(bytes(message), policy=policy.default)
     assert parsed["Subject"] == subject
-    content = parsed.get_body()
+    content = parsed.get_body(preferencelist=("plain",))
     assert content is not None
     assert content.get_content() == body
     assert content.get_content_charset() == "utf-8"

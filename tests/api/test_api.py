@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 
 from domain.sla import SlaPolicy
 from tests.api.support import TOKEN_NAME, Api, api_on
-from tests.conftest import EXAMPLE_REPORT, Stack
+from tests.conftest import EXAMPLE_REPORT, Stack, text_of
 from tests.workflows.waiting import eventually
 
 PROBLEM = "application/problem+json"
@@ -101,7 +101,7 @@ async def test_an_incomplete_report_opens_and_the_reporter_is_asked_for_the_rest
     async def asked() -> None:
         receipts = api.stack.emails_of_kind("receipt")
         assert receipts, "no receipt yet"
-        body = receipts[0].get_content()
+        body = text_of(receipts[0])
         assert "fehlen uns noch" in body and "Ihre Telefonnummer" in body
 
     await eventually(asked, seconds=15)

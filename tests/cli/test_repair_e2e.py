@@ -284,7 +284,7 @@ def outbox_emails(outbox: Path) -> list[EmailMessage]:
 
 def without_date(message: EmailMessage) -> tuple[list[tuple[str, str]], str]:
     headers = [(k, str(v)) for k, v in message.items() if k != "Date"]
-    body = message.get_body()
+    body = message.get_body(preferencelist=("plain",))
     assert body is not None
     return headers, body.get_content()
 

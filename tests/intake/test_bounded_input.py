@@ -8,7 +8,9 @@
   encoded-word look-alikes in free text) is accepted by intake, renders every
   e-mail of an incident, and each rendered message reaches a real SMTP server
   (aiosmtpd) intact: the recipients, subject and body that were rendered, and
-  no header that was not.
+  no header that was not; the HTML part next to the text is well-formed, holds
+  every word of the text as text (none became markup), the ticket ID and the
+  status-page link; every mail after the receipt refers to it (threading).
 """
 
 from __future__ import annotations
@@ -84,9 +86,11 @@ from service.intake import IntakeError, check_channel, check_report, parse_repor
 from starter import report_incident
 from tests.conftest import EXAMPLE_REPORT
 from tests.intake.fakes import RecordingClient
+from tests.mail_checks import check_html, parts_of
 
 POLICY = SlaPolicy.default()
 SENDER = "myconvento Support <support@myconvento.com>"
+STATUS_PAGE = POLICY.status_page.url
 RECEIVED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin
 
 
@@ -528,21 +532,16 @@ RENDERER = MessageRenderer()
 HEADERS = {
     "From",
     "To",
+    "Reply-To",
     "Subject",
     "Date",
     "Message-ID",
     "X-SLA-Ticket",
     "X-SLA-Kind",
     "Content-Type",
-    "Content-Transfer-Encoding",
     "MIME-Version",
 }
-
-
-def body_of(message: EmailMessage) -> str:
-    content = message.get_content()
-    assert isinstance(content, str)
-    return content.replace("\r\n", "\n")
+THREAD_HEADERS = {"In-Reply-To", "References"}
 
 
 @settings(
@@ -577,7 +576,14 @@ async def test_every_accepted_report_renders_every_message_and_is_delivered_inta
         assert isinstance(envelope.content, bytes)
         received = message_from_bytes(envelope.content, policy=email_policy.default)
         assert isinstance(received, EmailMessage)
-        assert set(received.keys()) == HEADERS, "no header was added or lost"
+        ticket = notification.facts.ticket_id
+        root = f"<{ticket}.0.receipt@sla.myconvento.com>"
+        threaded = notification.message_id != root
+        expected = HEADERS | THREAD_HEADERS if threaded else HEADERS
+        assert set(received.keys()) == expected, "no header was added or lost"
+        if threaded:
+            assert received["In-Reply-To"] == root
+            assert received["References"] == root
         # Compared without whitespace: folding a long non-ASCII subject into
         # RFC 2047 encoded-words can lose the space after an encoded-word (a
         # cosmetic flaw of the stdlib's header folding, seen here). No
@@ -586,9 +592,13 @@ async def test_every_accepted_report_renders_every_message_and_is_delivered_inta
         assert received["X-SLA-Kind"] == notification.kind.value
         # Exactly the text: no ">From " mangling (the mailer flattens with the
         # message's own policy), nothing lost or added.
-        assert body_of(received) == body
+        text, html = parts_of(received)
+        assert text == body
+        # The same words in the HTML part, as text (customer and operator text
+        # with <script>, &, quotes never becomes markup), with the ticket ID
+        # and the status page link.
+        check_html(html, text=text, reference=ticket, status_page_url=STATUS_PAGE)
         if notification.kind is MessageKind.ON_DUTY_PAGE:
-            ticket = notification.facts.ticket_id
             assert report.company is not None  # the generated reports are complete
             assert subject.endswith(f"{' '.join(report.company.split())} [{ticket}]")
             assert report.description in body

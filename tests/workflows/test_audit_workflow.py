@@ -128,7 +128,7 @@ def message_id(message: EmailMessage) -> str:
 
 
 def body(message: EmailMessage) -> str:
-    part = message.get_body()
+    part = message.get_body(preferencelist=("plain",))
     assert part is not None
     content: str = part.get_content()
     return content

@@ -173,7 +173,7 @@ def recipients(message: EmailMessage) -> set[str]:
 
 
 def body(message: EmailMessage) -> str:
-    part = message.get_body()
+    part = message.get_body(preferencelist=("plain",))
     assert part is not None
     return str(part.get_content())
 

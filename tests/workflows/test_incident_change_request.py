@@ -76,7 +76,7 @@ async def h(stack: Stack) -> AsyncIterator[CrHarness]:
 
 
 def body(message: EmailMessage) -> str:
-    part = message.get_body()
+    part = message.get_body(preferencelist=("plain",))
     assert part is not None
     return str(part.get_content())
 

@@ -570,7 +570,7 @@ async def test_estimate_missed_twice_escalates_to_stage_1_then_stage_2(h: Harnes
     async def customer_told() -> None:
         message = only(h.stack, MessageKind.EXTENSION)
         assert recipients(message) == {REPORTER}
-        body = message.get_body()
+        body = message.get_body(preferencelist=("plain",))
         assert body is not None
         assert "Datenbank-Migration" in body.get_content()
         assert berlin_text(second) in body.get_content()
@@ -676,7 +676,7 @@ async def test_stage_3_goes_to_management_and_the_extended_escalation_to_both_co
     message = await eventually(management_told)
     assert "geschaeftsfuehrung@convento.de" in recipients(message)
     assert CONTACTS.management == "geschaeftsfuehrung@convento.de"
-    body = message.get_body()
+    body = message.get_body(preferencelist=("plain",))
     assert body is not None
     text = body.get_content()
     assert "Verlauf:" in text
@@ -723,7 +723,7 @@ async def test_stage_3_goes_to_management_and_the_extended_escalation_to_both_co
         COMPANY_CONTACT,
         "geschaeftsfuehrung@beispiel-versand.de",
     } <= recipients(message)
-    body = message.get_body()
+    body = message.get_body(preferencelist=("plain",))
     assert body is not None
     assert "auf Wunsch des Kunden" in body.get_content()
     assert "Führungspersonen Ihres Unternehmens: geschaeftsfuehrung@beispiel-versand.de" in (
@@ -794,7 +794,7 @@ async def test_reclassification_recomputes_deadlines_from_receipt(h: Harness) ->
     # Only the reclassification after acknowledgement is news for the customer.
     assert recipients(message) == {REPORTER}
     assert "kritisch" in str(message["Subject"])
-    body = message.get_body()
+    body = message.get_body(preferencelist=("plain",))
     assert body is not None
     assert berlin_text(critical.resolution_due) in body.get_content()
     assert "Unsere neue Schätzung" in body.get_content()

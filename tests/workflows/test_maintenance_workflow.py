@@ -203,7 +203,7 @@ async def test_plan_announces_then_the_status_page_follows_the_window(h: Harness
     sent = await announced(h.stack, "maintenance_announcement", mid)
     for message in sent:
         assert "Wartungsarbeiten" in str(message["Subject"])
-        body = message.get_body()
+        body = message.get_body(preferencelist=("plain",))
         assert body is not None
         text = " ".join(str(body.get_content()).split())
         assert "Betroffene Dienste: Versand, Statistik" in text
@@ -311,7 +311,7 @@ async def test_cancel_tells_the_customers_and_marks_the_page(h: Harness) -> None
     assert state.status is MaintenanceStatus.CANCELLED
 
     sent = await announced(h.stack, "maintenance_cancelled", mid)
-    body = sent[0].get_body()
+    body = sent[0].get_body(preferencelist=("plain",))
     assert body is not None
     assert "Das Update wird verschoben." in str(body.get_content())
     entry = await page_shows(h.stack, mid, "cancelled", "abgesagt")
@@ -417,7 +417,7 @@ async def test_planning_the_same_maintenance_again_is_idempotent(h: Harness) -> 
 
 
 def body_text(message: EmailMessage) -> str:
-    body = message.get_body()
+    body = message.get_body(preferencelist=("plain",))
     assert body is not None
     return " ".join(str(body.get_content()).split())
 

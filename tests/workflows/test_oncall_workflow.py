@@ -45,7 +45,7 @@ from domain.read_model import IncidentView
 from domain.sla import Severity, SlaPolicy
 from service.oncall import book_oncall, company_windows
 from starter import oncall_windows_for, report_incident
-from tests.conftest import Stack, make_stack, report
+from tests.conftest import Stack, make_stack, report, text_of
 from tests.workflows.oncall_support import (
     Directory,
     at,
@@ -212,7 +212,7 @@ async def test_booking_confirms_reminds_the_business_day_before_and_bills_once(
         confirmation = await eventually(lambda: one(run.stack, "oncall_confirmation"))
         assert recipients(confirmation) == {CONTACT}
         assert handle.id in str(confirmation["Subject"])
-        body = confirmation.get_content()
+        body = text_of(confirmation)
         assert "angefangene" in body and "95,00 EUR" in body
         booking = await handle.query(OnCallBookingWorkflow.view)
         assert booking.status is BookingStatus.BOOKED
@@ -228,7 +228,7 @@ async def test_booking_confirms_reminds_the_business_day_before_and_bills_once(
 
         reminder = await eventually(lambda: one(run.stack, "oncall_reminder"))
         assert recipients(reminder) == {POLICY.contacts.on_duty}
-        assert "Max Muster" in reminder.get_content()
+        assert "Max Muster" in text_of(reminder)
         assert reminder["Date"].datetime == reminder_at
 
         # Only handles returned by start_workflow skip time in result(): skip explicitly.
@@ -297,7 +297,7 @@ async def test_cancelled_before_the_start_is_free_and_a_second_cancel_is_refused
         assert not ledger_of(tmp_path).exists()
         (notice,) = emails(run.stack, "oncall_cancelled")
         assert recipients(notice) == {CONTACT, POLICY.contacts.on_duty}
-        body = notice.get_content()
+        body = text_of(notice)
         assert "Migration verschoben" in body
         assert "keine Kosten" in body
         described = await handle.describe()
@@ -323,7 +323,7 @@ async def test_cancelled_while_running_bills_the_hours_started_so_far(run: Run) 
     (row,) = read_ledger(ledger_of(run.stack.data_dir))
     assert (row["billed_hours"], row["amount"]) == ("2", "190.00")
     (notice,) = emails(run.stack, "oncall_cancelled")
-    assert "2 × 95,00 EUR = 190,00 EUR" in notice.get_content()
+    assert "2 × 95,00 EUR = 190,00 EUR" in text_of(notice)
 
 
 # -- operator and terms ----------------------------------------------------------------------
@@ -369,7 +369,7 @@ async def test_the_operator_is_named_later_replaced_and_the_customer_told(run: R
 
     notices = await eventually(two_notices)
     assert all(recipients(n) == {CONTACT, POLICY.contacts.on_duty} for n in notices)
-    bodies = sorted(" ".join(n.get_content().split()) for n in notices)
+    bodies = sorted(" ".join(text_of(n).split()) for n in notices)
     assert any("steht Ihnen Erika Muster als Operator zur Verfügung" in b for b in bodies)
     assert any("statt Erika Muster nun Max Muster als Operator" in b for b in bodies)
     memo = await (await handle.describe()).memo()
@@ -379,7 +379,7 @@ async def test_the_operator_is_named_later_replaced_and_the_customer_told(run: R
     reminder_at = reminder_instant(POLICY.calendar, start)
     await run.stack.skip_to(reminder_at + timedelta(seconds=1))
     reminder = await eventually(lambda: one(run.stack, "oncall_reminder"))
-    assert "Operator: Max Muster" in " ".join(reminder.get_content().split())
+    assert "Operator: Max Muster" in " ".join(text_of(reminder).split())
     await run.stack.skip_to(end + timedelta(minutes=1))
     final = await handle.result()
     assert final.status is BookingStatus.COMPLETED
@@ -404,7 +404,7 @@ async def test_a_window_reaching_into_business_time_bills_only_the_hours_outside
     handle = await run.book(start, end)
 
     confirmation = await eventually(lambda: one(run.stack, "oncall_confirmation"))
-    body = " ".join(confirmation.get_content().split())
+    body = " ".join(text_of(confirmation).split())
     assert "95,00 EUR je angefangene Stunde außerhalb der regulären Bereitschaftszeit" in body
     assert "wir berechnen sie nicht" in body
     assert "3 angefangene Stunden × 95,00 EUR = 285,00 EUR" in body
