@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from workflows.archive_feed import ArchiveFeed
 from workflows.delivery import Failed, attempt, deliver_notification
 from workflows.effect_queue import EffectQueue, until_all_drained
 from workflows.metrics import record_incident_metrics
@@ -55,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.change_requests import ChangeRequestActivities, ChangeRequestStartRequest
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink
     from activities.status_page import StatusPostActivities, StatusPostRequest
-    from domain.archive_feed import incident_batch
     from domain.dev_ticket import contact_for
     from domain.effects import (
         ChangeRequestStart,
@@ -127,10 +125,6 @@ LEAN_LIFECYCLE = "lean-lifecycle-2026-11"
 # deadline like one its timer records; runs recorded before replay without it.
 CAUGHT_UP_MISS = "caught-up-miss-reestimate-2026-12"
 
-# Incidents started (or continued as new) since this patch hand every event to
-# the archive (workflows/archive_feed.py); older runs replay without it.
-ARCHIVE_FEED = "archive-feed-2026-12"
-
 
 class IncidentInput(BaseModel):
     """Start input of :class:`IncidentWorkflow` (also its continue-as-new input).
@@ -168,8 +162,6 @@ class IncidentInput(BaseModel):
             before starters sent it) the workflow computes them in a local
             activity; which path runs is decided by the recorded input, so
             both replay.
-        archived_events: The first event the archive does not have yet
-            (carried over continue-as-new).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -189,7 +181,6 @@ class IncidentInput(BaseModel):
     oncall_windows: tuple[OnCallWindow, ...] = ()
     search_index: SearchIndex | None = None
     clock: IncidentClock | None = None
-    archived_events: int = 0
 
 
 @workflow.defn
@@ -218,13 +209,6 @@ class IncidentWorkflow:
         # Both decided by the LEAN_LIFECYCLE patch when the run starts.
         self._keep_timer = False
         self._mail_local_first = False
-        self._archive = ArchiveFeed(
-            lambda: len(self._state.events) if self._state is not None else 0,
-            lambda first: incident_batch(self._current, first),
-            input.policy.effects.give_up_after,
-            input.archived_events,
-        )
-        self._archiving = False  # decided by the ARCHIVE_FEED patch when the run starts
 
     # -- queries, updates, signals -------------------------------------------
 
@@ -560,9 +544,6 @@ class IncidentWorkflow:
             )
         self._effects.start()
         self._customer_effects.start()
-        self._archiving = workflow.patched(ARCHIVE_FEED)
-        if self._archiving:
-            self._archive.start()
         try:
             while self._current.is_open:
                 self._upsert_search_attributes()
@@ -572,13 +553,9 @@ class IncidentWorkflow:
                 await self._next_timer()
             self._upsert_search_attributes()
             await until_all_drained(self._effects, self._customer_effects)
-            if self._archiving:
-                # After the last effects: their delivery failures are events too.
-                await self._archive.until_drained()
         finally:
             self._effects.stop()
             self._customer_effects.stop()
-            self._archive.stop()
         outcome = await workflow.execute_local_activity_method(
             CalendarActivities.compute_outcome,
             OutcomeRequest(policy=self._policy, state=self._current, windows=self._oncall_windows),
@@ -789,7 +766,6 @@ class IncidentWorkflow:
 
     async def _continue_as_new(self) -> None:
         await until_all_drained(self._effects, self._customer_effects)
-        self._archive.stop()
         workflow.continue_as_new(
             self._input.model_copy(
                 update={
@@ -799,9 +775,6 @@ class IncidentWorkflow:
                     "oncall_windows": self._oncall_windows,
                     "search_index": None,  # the next run starts with this run's values
                     "clock": None,  # the carried state holds the deadlines
-                    # Where the archive stands (0 for a run that did not feed
-                    # it: the carried state holds every event, the next run sends all).
-                    "archived_events": self._archive.archived if self._archiving else 0,
                 }
             )
         )
