@@ -116,6 +116,6 @@ async def test_a_resolved_incidents_reporter_is_told_the_dev_id_too(
 
     await eventually(told)
     (mail,) = [m for m in outbox(dev_cli, "bug_linked") if incident in str(m["Subject"])]
-    body = mail.get_body()
+    body = mail.get_body(preferencelist=("plain",))
     assert body is not None
     assert "Ihre Störungsmeldung ist bereits abgeschlossen" in str(body.get_content())

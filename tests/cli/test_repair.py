@@ -25,7 +25,7 @@ def test_reset_point_is_the_start_of_the_task_that_recorded_the_diverging_event(
 
 
 def test_a_history_without_a_divergence_has_no_reset_point() -> None:
-    path = HISTORIES / "critical_escalated-incident.json"
+    path = HISTORIES / "pre_bugs_critical_escalated-incident.json"
     history = WorkflowHistory.from_json(path.stem, path.read_text("utf-8"))
     assert reset_point(history) is None
 

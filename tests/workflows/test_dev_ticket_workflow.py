@@ -64,7 +64,7 @@ def ledger(stack: Stack) -> SqliteDevTicketTracker:
 
 
 def text(message: EmailMessage) -> str:
-    part = message.get_body()
+    part = message.get_body(preferencelist=("plain",))
     assert part is not None
     return " ".join(str(part.get_content()).split())
 
