@@ -10,11 +10,13 @@ link (``LinkBugWorkflow``) tells the reporter too.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
 
 from activities.dev_tickets import (
     ILLEGAL_DEV_TICKET_TRANSITION,
@@ -34,11 +36,14 @@ from domain.dev_ticket import (
 )
 from domain.incident import LinkDevTicket, Resolve
 from domain.sla import Severity
+from service.connect import ensure_search_attributes
 from service.dev_tickets import root_message
 from tests.conftest import Stack
+from tests.servers import installed_binary
 from tests.workflows.test_incident_workflow import REPORTER, Harness
 from tests.workflows.waiting import eventually, settled
 from workflows.change_request import LinkBugWorkflow
+from workflows.converter import sla_data_converter
 from workflows.dev_ticket import (
     DevTicketMove,
     DevTicketMoved,
@@ -49,6 +54,25 @@ from workflows.dev_ticket import (
     TransitionDevTicketWorkflow,
 )
 from workflows.incident import IncidentWorkflow
+
+
+@pytest.fixture
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this test's own, not the session's shared one.
+
+    A release starts ``NotifyReportersWorkflow`` as a child that outlives its
+    parent (the CLI must not wait out a mail outage); left running on a task
+    queue nobody polls once the test is over, it would stop the shared server
+    from skipping time for every later test.
+    """
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=sla_data_converter,
+        test_server_existing_path=installed_binary("temporal-test-server"),
+    )
+    await ensure_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
 
 ERIKA = IncidentContact(
     email="erika.mustermann@beispiel-versand.de",
