@@ -1,4 +1,4 @@
-"""Shared fixtures: one time-skipping Temporal server per test session, workers per test."""
+"""Shared fixtures: a time-skipping server and a worker per test, one dev server per session."""
 
 from __future__ import annotations
 
@@ -96,9 +96,17 @@ async def start_time_skipping() -> WorkflowEnvironment:
     return env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server the session shares."""
+    """A time-skipping test server of the test's own (it starts in a fifth of a second).
+
+    A shared one let one test stop time for every later one: the server skips
+    time only while no workflow task is outstanding, and a workflow left
+    behind with its worker gone (a failed test's incident, a module worker
+    shut down mid-task) kept one outstanding for good. Neither terminating
+    the leftovers nor waiting released it (CI, 2026-12-03: one failure became
+    26 timeouts). A server per test keeps every test's clock its own.
+    """
     env = await start_time_skipping()
     yield env
     await env.shutdown()

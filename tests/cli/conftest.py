@@ -13,7 +13,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,10 +21,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from service.connect import ensure_search_attributes
-from tests.servers import installed_binary
+from tests.conftest import start_time_skipping
 from worker import WorkerSettings, build_worker
-from workflows.converter import sla_data_converter
 from workflows.names import STATUS_PAGE_WORKFLOW_ID, TASK_QUEUE
 
 TICKET = re.compile(r"^INC-\d{8}-[A-Z2-7]{6}$")
@@ -90,27 +88,15 @@ async def _terminate_running(client: Client, workflow_ids: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-async def ts_cli(
-    time_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[CliStack]:
-    """A worker on ``TASK_QUEUE`` against the time-skipping server (updates, queries).
+async def ts_cli(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CliStack]:
+    """A worker on ``TASK_QUEUE`` against a time-skipping server of the module's own.
 
-    ``sla report`` stamps the receipt with the wall clock. When earlier tests of
-    the session skipped the shared server's clock ahead, every new incident would
-    be overdue at once there; this module then gets a time-skipping server of its own.
+    Its own server: the module's incidents stay open while the worker serves the
+    next test, and whatever it leaves behind stays with it (``time_env`` is per test).
     """
     data_dir = tmp_path_factory.mktemp("sla-cli-ts")
-    ahead = await time_env.get_current_time() - datetime.now(UTC)
-    if ahead < timedelta(seconds=30):
-        async with cli_stack(time_env.client, time_env, data_dir, time_skipping=True) as stack:
-            yield stack
-        return
-    own = await WorkflowEnvironment.start_time_skipping(
-        data_converter=sla_data_converter,
-        test_server_existing_path=installed_binary("temporal-test-server"),
-    )
+    own = await start_time_skipping()
     try:
-        await ensure_search_attributes(own.client)
         async with cli_stack(own.client, own, data_dir, time_skipping=True) as stack:
             yield stack
     finally:

@@ -35,7 +35,7 @@ async def test_repair_refuses_an_incident_that_is_not_stuck(
 ) -> None:
     ticket = await new_ticket(ts_cli, tmp_path)
     # Let the receipt e-mail finish: terminating the incident at module end
-    # with an activity in flight would stall the shared time-skipping server.
+    # with an activity in flight would stall the module's time-skipping server.
     await settled(ts_cli.client.get_workflow_handle(ticket))
     result = await sla(ts_cli, "repair", ticket)
     refused(result, ticket, "not stuck on a replay divergence")

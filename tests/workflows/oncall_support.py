@@ -126,8 +126,8 @@ async def terminate_settled(client: Client, workflow_ids: list[str]) -> None:
     """Terminate what a test left running, once nothing of it is in flight.
 
     A workflow terminated with an activity in flight, or left with timers on a
-    task queue nobody polls, stops the shared time-skipping server from
-    skipping time for the rest of the session.
+    task queue nobody polls, stops a time-skipping server from
+    skipping time (the CLI modules share one per module).
     """
     for workflow_id in dict.fromkeys(workflow_ids):
         handle = client.get_workflow_handle(workflow_id)

@@ -3,7 +3,7 @@
 On the time-skipping server (updates, queries) except for the search attributes,
 which need the dev server's visibility. Every test leaves nothing running: a
 change request ends by planning or declining, and the harness terminates what
-is left once it has no activity in flight (the shared time-skipping server stops
+is left once it has no activity in flight (a time-skipping server stops
 skipping time while an abandoned activity waits).
 """
 

@@ -10,13 +10,11 @@ link (``LinkBugWorkflow``) tells the reporter too.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError
-from temporalio.testing import WorkflowEnvironment
 
 from activities.dev_tickets import (
     ILLEGAL_DEV_TICKET_TRANSITION,
@@ -37,7 +35,7 @@ from domain.dev_ticket import (
 from domain.incident import LinkDevTicket, Resolve
 from domain.sla import Severity
 from service.dev_tickets import root_message
-from tests.conftest import Stack, start_time_skipping
+from tests.conftest import Stack
 from tests.workflows.test_incident_workflow import REPORTER, Harness
 from tests.workflows.waiting import eventually, settled
 from workflows.change_request import LinkBugWorkflow
@@ -51,21 +49,6 @@ from workflows.dev_ticket import (
     TransitionDevTicketWorkflow,
 )
 from workflows.incident import IncidentWorkflow
-
-
-@pytest.fixture
-async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server of this test's own, not the session's shared one.
-
-    A release starts ``NotifyReportersWorkflow`` as a child that outlives its
-    parent (the CLI must not wait out a mail outage); left running on a task
-    queue nobody polls once the test is over, it would stop the shared server
-    from skipping time for every later test.
-    """
-    env = await start_time_skipping()
-    yield env
-    await env.shutdown()
-
 
 ERIKA = IncidentContact(
     email="erika.mustermann@beispiel-versand.de",

@@ -1,12 +1,12 @@
 """``MaintenanceWorkflow`` on the time-skipping server: announcements, timers, page, refusals.
 
-Windows are placed relative to the server's clock (shared by the session and
-only moving forward), so the tests do not depend on the date they run on; unless
+Windows are placed relative to the server's clock (the test's own server,
+starting at the wall clock), so the tests do not depend on the date they run on; unless
 a test asks for another slot, on a Saturday, so that no window reaches business
 hours and overruns by accident. Every workflow a test starts — maintenance, its
 status page, an overrun's incident — is terminated at the end once it has
-nothing in flight: a workflow left with a timer or an activity would stop the
-shared server from skipping time for later tests.
+nothing in flight: a workflow left with a timer or an activity stops a
+time-skipping server's clock (see ``time_env`` in tests/conftest.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Waiting helpers for workflow tests on the real or time-skipping server.
 
 Timers fire and activities run asynchronously after the clock moves, so tests
-poll; and a test must leave nothing in flight before the shared time-skipping
-server moves on (see ``settled``).
+poll; and a test must leave nothing in flight before a time-skipping server
+moves on (see ``settled``).
 """
 
 from __future__ import annotations
