@@ -77,6 +77,7 @@ from domain.incident import (
 from domain.read_model import IncidentSummary, IncidentView
 from domain.report import Channel, ReportChanges, Scope
 from domain.sla import PolicyError, Severity
+from domain.timeline_words import long_time
 from service.codec import CodecConfigError, codec_from_env
 from service.incident_source import (
     IncidentSource,
@@ -370,6 +371,9 @@ def show(
     show_incident(view, datetime.now(UTC), sla_policy, console, lang=lang)
     if view.source is IncidentSource.ARCHIVE:
         console.print(f"{view.ticket_id}: {word('from the archive', lang)}")
+    if view.erased_at is not None:
+        erased = long_time(view.erased_at, lang, sla_policy.calendar.zone)
+        console.print(f"{view.ticket_id}: {word('personal data erased', lang)} {erased}")
 
 
 # -- operator commands ------------------------------------------------------------

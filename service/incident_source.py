@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from enum import StrEnum
 
 from temporalio.client import Client
@@ -20,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from archive.errors import ArchiveError, UnknownStream
 from archive.records import StreamRecord
 from archive.store import ArchiveStore
-from domain.archive import StreamKind
+from domain.archive import StreamKind, readable_after_erasure
 from domain.incident import IncidentStatus
 from domain.read_model import IncidentSummary, IncidentView
 from domain.sla import Severity
@@ -53,9 +54,16 @@ class IncidentSource(StrEnum):
 
 
 class LocatedView(IncidentView):
-    """An incident's full view and where it was read."""
+    """An incident's full view and where it was read.
+
+    Attributes:
+        source: Temporal, or the archive.
+        erased_at: When the reporter's personal data was erased (archive only);
+            the view then shows placeholders for them.
+    """
 
     source: IncidentSource = IncidentSource.TEMPORAL
+    erased_at: datetime | None = None
 
 
 class LocatedSummary(IncidentSummary):
@@ -120,12 +128,11 @@ def _archived_view(archive: ArchiveOpener, ticket_id: str) -> LocatedView | None
     if stream.kind is not StreamKind.INCIDENT:
         return None
     # The archive keeps the view without its events, and each event as a row.
+    whole = {**stream.view, "events": [event.payload for event in stream.events]}
+    if stream.erased_at is not None:
+        whole = readable_after_erasure(whole)
     return LocatedView.model_validate(
-        {
-            **stream.view,
-            "events": [event.payload for event in stream.events],
-            "source": IncidentSource.ARCHIVE,
-        }
+        {**whole, "source": IncidentSource.ARCHIVE, "erased_at": stream.erased_at}
     )
 
 
@@ -178,7 +185,7 @@ async def list_incidents_anywhere(
         if record.stream_id in known or len(located) >= limit:
             continue
         summary = LocatedSummary.model_validate(
-            {**record.summary, "source": IncidentSource.ARCHIVE}
+            {**readable_after_erasure(record.summary), "source": IncidentSource.ARCHIVE}
         )
         if breached and not (summary.reaction_breached or summary.resolution_breached):
             continue

@@ -8,10 +8,12 @@ real dev server) first; a ticket it does not know is looked up in the archive
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from typer.testing import CliRunner
 
 from archive.store import ArchiveStore
 from cli.main import app
+from domain.archive import ERASED_CONTACT
 from domain.incident import IncidentStatus
 from service.archive import open_archive_if_any
 from service.incident_source import (
@@ -181,3 +184,34 @@ async def test_the_api_answers_from_the_archive_with_its_source(dev_stack: Stack
 def test_no_embedded_archive_yet_is_no_archive_and_creates_no_file(tmp_path: Path) -> None:
     assert open_archive_if_any({"SLA_DATA_DIR": str(tmp_path)}) is None
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_an_erased_incident_still_shows_with_its_figures_and_says_it_was_erased(
+    dev_env: WorkflowEnvironment, url: str, tmp_path: Path
+) -> None:
+    ticket = fresh_ticket()
+    opener = archived(url, ticket, "Archiv Löschtest GmbH")
+    store = opener()
+    store.erase(ticket, "Auskunfts- und Löschantrag vom 01.12.", datetime.now(UTC))
+    store.close()
+
+    view = await find_incident(dev_env.client, ticket, archive=opener)
+
+    assert view.erased_at is not None
+    assert view.status is IncidentStatus.RESOLVED and view.severity.value == "critical"
+    assert view.reaction_breached is False
+    assert view.report is not None
+    assert view.report.full_name == ERASED_CONTACT["full_name"]
+    assert view.report.email == ERASED_CONTACT["email"]
+    assert "Mustermann" not in view.model_dump_json()
+
+    env = {
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "SLA_ARCHIVE_URL": url,
+        "SLA_DATA_DIR": str(tmp_path),
+        "COLUMNS": "120",
+    }
+    shown = await asyncio.to_thread(runner.invoke, app, ["show", ticket], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "personal data was erased on" in shown.stdout
+    assert "Mustermann" not in shown.stdout
