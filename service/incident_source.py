@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from archive.errors import ArchiveError, UnknownStream
-from archive.records import StreamRecord
+from archive.records import ArchivedStream, StreamRecord
 from archive.store import ArchiveStore
 from domain.archive import StreamKind, readable_after_erasure
 from domain.incident import IncidentStatus
@@ -35,6 +35,7 @@ __all__ = [
     "IncidentSource",
     "LocatedSummary",
     "LocatedView",
+    "archived_incident_view",
     "find_incident",
     "list_incidents_anywhere",
 ]
@@ -127,7 +128,14 @@ def _archived_view(archive: ArchiveOpener, ticket_id: str) -> LocatedView | None
         store.close()
     if stream.kind is not StreamKind.INCIDENT:
         return None
-    # The archive keeps the view without its events, and each event as a row.
+    return archived_incident_view(stream)
+
+
+def archived_incident_view(stream: ArchivedStream) -> LocatedView:
+    """An archived incident stream as the view ``sla show`` prints (``source``: archive).
+
+    The archive keeps the view without its events, and each event as a row.
+    """
     whole = {**stream.view, "events": [event.payload for event in stream.events]}
     if stream.erased_at is not None:
         whole = readable_after_erasure(whole)

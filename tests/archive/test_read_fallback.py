@@ -13,7 +13,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,8 @@ from archive.store import ArchiveStore
 from cli.main import app
 from domain.archive import ERASED_CONTACT
 from domain.incident import IncidentStatus
+from domain.sla_report import ReportMonth, build_report
+from reporting.gather import incident_views
 from service.archive import open_archive_if_any
 from service.incident_source import (
     IncidentNotFound,
@@ -32,7 +34,7 @@ from service.incident_source import (
     list_incidents_anywhere,
 )
 from tests.api.support import api_on
-from tests.archive.streams import incident_batches
+from tests.archive.streams import POLICY, incident_batches
 from tests.conftest import Stack
 
 runner = CliRunner()
@@ -215,3 +217,42 @@ async def test_an_erased_incident_still_shows_with_its_figures_and_says_it_was_e
     assert shown.exit_code == 0, shown.output
     assert "personal data was erased on" in shown.stdout
     assert "Mustermann" not in shown.stdout
+
+
+async def test_the_sla_report_of_a_month_temporal_forgot_comes_from_the_archive(
+    dev_env: WorkflowEnvironment, url: str, tmp_path: Path
+) -> None:
+    # March 2025: long past Temporal's retention; the dev server has no incident then.
+    first = datetime(2025, 3, 11, 9, 0, tzinfo=UTC)
+    store = ArchiveStore.from_url(url)
+    store.migrate()
+    tickets = [f"INC-20250311-{suffix}" for suffix in ("AAAAAA", "BBBBBB", "CCCCCC")]
+    for n, ticket in enumerate(tickets):
+        for batch in incident_batches(ticket, received_at=first + timedelta(days=n)):
+            store.append(batch)
+    store.close()
+    month = ReportMonth(year=2025, month=3)
+
+    views, skipped = await incident_views(
+        dev_env.client, POLICY, month, archive=lambda: ArchiveStore.from_url(url)
+    )
+    assert skipped == []
+    assert sorted(v.ticket_id for v in views) == tickets
+    report = build_report(views, POLICY, month, datetime.now(UTC))
+    assert report.total.incidents == 3
+    assert report.total.reaction.met_pct == 100.0
+
+    env = {
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "SLA_ARCHIVE_URL": url,
+        "SLA_DATA_DIR": str(tmp_path),
+    }
+    printed = await asyncio.to_thread(
+        runner.invoke, app, ["sla-report", "--month", "2025-03", "--json"], env=env
+    )
+    assert printed.exit_code == 0, printed.output
+    assert json.loads(printed.stdout)["total"]["incidents"] == 3
+
+    # Without the archive Temporal alone has nothing for that month.
+    alone, _ = await incident_views(dev_env.client, POLICY, month, archive=None)
+    assert alone == []
