@@ -39,17 +39,24 @@ from api.problems import ApiProblem, problem_response, request_errors
 from api.tokens import ApiTokens
 from domain.errors import IntakeError, error_items
 from domain.incident import IncidentStatus
-from domain.read_model import IncidentSummary, IncidentView
+from domain.read_model import IncidentSummary
 from domain.report import IncidentReport, ReportChanges
 from domain.sla import Severity, SlaPolicy
 from domain.values import NonEmptyLine
 from service.alert_intake import receive_alertmanager
 from service.alertmanager import AlertmanagerPayload
-from service.incident_list import list_incidents
+from service.archive import open_archive_if_any
+from service.incident_source import (
+    ArchiveOpener,
+    IncidentNotFound,
+    LocatedSummary,
+    LocatedView,
+    find_incident,
+    list_incidents_anywhere,
+)
 from service.incident_updates import UpdateNotTaken, amend_report
 from service.incidents import Targets, open_incident
 from service.intake import IntakeConflict
-from service.queries import incident_view
 
 __all__ = ["ApiConfig", "OpenedAnswer", "create_app"]
 
@@ -73,6 +80,8 @@ class ApiConfig:
         tokens: The configured tokens; empty only for ``sla dev`` on loopback.
         open_access_name: The intake source recorded without tokens (``dev``).
         targets: The worker's task queue and status page workflow.
+        archive: Opens the archive, where closed incidents are read once
+            Temporal no longer has them (``None``: Temporal only).
     """
 
     client: Callable[[], Awaitable[Client]]
@@ -80,6 +89,7 @@ class ApiConfig:
     tokens: ApiTokens
     open_access_name: str | None = None
     targets: Targets = field(default_factory=Targets)
+    archive: ArchiveOpener | None = open_archive_if_any
 
 
 class OpenedAnswer(BaseModel):
@@ -256,17 +266,28 @@ def create_app(config: ApiConfig) -> FastAPI:
 
     @app.get(
         "/v1/incidents/{ticket_id}",
-        response_model=IncidentView,
+        response_model=LocatedView,
         responses=_REFUSALS,
         summary="One incident, as `sla show --json`",
     )
-    async def get_incident(ticket_id: Ticket, _: Caller) -> IncidentView:
-        """The incident's state, deadlines, whole report and timeline."""
-        return await incident_view(await temporal(), known_ticket(ticket_id))
+    async def get_incident(ticket_id: Ticket, _: Caller) -> LocatedView:
+        """The incident's state, deadlines, whole report and timeline.
+
+        ``source`` says where it was read: ``temporal``, or ``archive`` once
+        Temporal no longer holds the closed incident.
+        """
+        try:
+            return await find_incident(
+                await temporal(), known_ticket(ticket_id), archive=config.archive
+            )
+        except IncidentNotFound as error:
+            if error.archive_error is not None:
+                log.warning("archive not read for %s: %s", ticket_id, error.archive_error)
+            raise ApiProblem(404, "no such incident") from None
 
     @app.get(
         "/v1/incidents",
-        response_model=list[IncidentSummary],
+        response_model=list[LocatedSummary],
         responses=_REFUSALS,
         summary="Incidents, next deadline first",
     )
@@ -276,13 +297,24 @@ def create_app(config: ApiConfig) -> FastAPI:
         severity: Severity | None = None,
         company: Annotated[NonEmptyLine | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    ) -> list[IncidentSummary]:
-        """Open incidents (or those of ``status``), filtered like `sla list`."""
-        summaries, skipped = await list_incidents(
-            await temporal(), status=status, severity=severity, company=company, limit=limit
+    ) -> list[LocatedSummary]:
+        """Open incidents (or those of ``status``), filtered like `sla list`.
+
+        ``status=resolved`` also lists resolved incidents only the archive
+        still has (``source``: ``archive``), after Temporal's.
+        """
+        summaries, skipped, archive_error = await list_incidents_anywhere(
+            await temporal(),
+            status=status,
+            severity=severity,
+            company=company,
+            limit=limit,
+            archive=config.archive,
         )
         for item in skipped:
             log.warning("incident %s skipped: %s", item.workflow_id, item.reason)
+        if archive_error is not None:
+            log.warning("archive not read for the incident list: %s", archive_error)
         return summaries
 
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")

@@ -25,6 +25,7 @@ from domain.timeline_words import Language
 from domain.values import check_instant
 from service.codec import CodecConfigError
 from service.connect import connect
+from service.incident_source import IncidentNotFound
 from service.queries import Unreadable
 
 T = TypeVar("T")
@@ -136,7 +137,10 @@ def instant_or_fail(text: str, zone: str, what: str) -> datetime:
 
 def describe_failure(error: BaseException, ticket_id: str | None = None) -> str:
     """One readable line for any failure a command can meet."""
-    if isinstance(error, CliError | IntakeError | PolicyError | DomainError | CodecConfigError):
+    if isinstance(
+        error,
+        CliError | IntakeError | PolicyError | DomainError | CodecConfigError | IncidentNotFound,
+    ):
         return str(error)
     if isinstance(error, ValidationError):
         return describe_validation_error(error)

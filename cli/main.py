@@ -77,8 +77,15 @@ from domain.incident import (
 from domain.read_model import IncidentSummary, IncidentView
 from domain.report import Channel, ReportChanges, Scope
 from domain.sla import PolicyError, Severity
-from service import incident_list
+from domain.timeline_words import long_time
 from service.codec import CodecConfigError, codec_from_env
+from service.incident_source import (
+    IncidentSource,
+    LocatedSummary,
+    LocatedView,
+    find_incident,
+    list_incidents_anywhere,
+)
 from service.incident_updates import Handle, UpdateNotTaken, send_update
 from service.incidents import OpenedIncident, open_incident, opened_json
 from service.intake import check_channel, parse_report
@@ -297,8 +304,8 @@ def list_incidents(
     sla_policy = policy_or_fail(policy)
     lang = language_or_fail()
 
-    async def body() -> tuple[list[IncidentSummary], list[Unreadable]]:
-        return await incident_list.list_incidents(
+    async def body() -> tuple[list[LocatedSummary], list[Unreadable], str | None]:
+        return await list_incidents_anywhere(
             await client(),
             status=status,
             severity=severity,
@@ -308,10 +315,15 @@ def list_incidents(
             limit=limit,
         )
 
-    summaries, skipped = run(body)
+    found, skipped, archive_error = run(body)
     warn_unreadable(skipped)
+    if archive_error is not None:
+        print(
+            f"warning: archive not read, closed incidents may be missing ({archive_error})",
+            file=sys.stderr,
+        )
     now = datetime.now(UTC)
-    summaries = most_urgent_first(summaries, now, sla_policy.calendar)
+    summaries = most_urgent_first(found, now, sla_policy.calendar)
     if as_json:
         print_json(summaries)
         return
@@ -325,6 +337,13 @@ def list_incidents(
     if wide:
         console.width = max(console.width, table_width(table, console))
     console.print(table)
+    archived = [s.ticket_id for s in summaries if _source(s) is IncidentSource.ARCHIVE]
+    if archived:
+        console.print(f"{', '.join(archived)}: {word('from the archive', lang)}")
+
+
+def _source(summary: IncidentSummary) -> IncidentSource:
+    return summary.source if isinstance(summary, LocatedSummary) else IncidentSource.TEMPORAL
 
 
 @app.command()
@@ -341,14 +360,20 @@ def show(
     sla_policy = policy_or_fail(policy)
     lang = language_or_fail()
 
-    async def body() -> IncidentView:
-        return await _view(await client(), ticket_id)
+    async def body() -> LocatedView:
+        return await find_incident(await client(), ticket_id)
 
     view = run(body, ticket_id=ticket_id)
     if as_json:
         print_json(view)
         return
-    show_incident(view, datetime.now(UTC), sla_policy, _console(), lang=lang)
+    console = _console()
+    show_incident(view, datetime.now(UTC), sla_policy, console, lang=lang)
+    if view.source is IncidentSource.ARCHIVE:
+        console.print(f"{view.ticket_id}: {word('from the archive', lang)}")
+    if view.erased_at is not None:
+        erased = long_time(view.erased_at, lang, sla_policy.calendar.zone)
+        console.print(f"{view.ticket_id}: {word('personal data erased', lang)} {erased}")
 
 
 # -- operator commands ------------------------------------------------------------

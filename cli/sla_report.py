@@ -31,6 +31,7 @@ from domain.read_model import IncidentView
 from domain.sla import SlaPolicy
 from domain.sla_report import ReportMonth, ReportMonthError, SlaReport, build_report
 from reporting.gather import incident_views, oncall_bookings
+from service.archive import open_archive_if_any
 from service.queries import Unreadable
 
 MonthOption = Annotated[
@@ -75,7 +76,9 @@ def sla_report(
 
     async def body() -> tuple[list[IncidentView], list[OnCallBooking], list[Unreadable]]:
         c = await client()
-        views, unread_incidents = await incident_views(c, sla_policy, report_month)
+        views, unread_incidents = await incident_views(
+            c, sla_policy, report_month, archive=open_archive_if_any
+        )
         bookings, unread_bookings = await oncall_bookings(c, sla_policy, report_month)
         return views, bookings, [*unread_incidents, *unread_bookings]
 

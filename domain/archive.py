@@ -247,6 +247,35 @@ def scrub_personal(value: Any, key: str | None = None) -> Any:
     return value
 
 
+ERASED_CONTACT = {
+    "full_name": f"{ERASED} {ERASED}",
+    "phone": "+00 000000",
+    "email": "geloescht@erased.invalid",
+}
+"""What an erased reporter's name, phone and e-mail read as (see :func:`readable_after_erasure`)."""
+
+
+def readable_after_erasure(value: Any) -> Any:
+    """A scrubbed view or event (JSON), with contact fields the report model accepts again.
+
+    The report requires a first and last name, a phone number and an e-mail
+    address in their forms; :data:`ERASED` is none of them, so an erased
+    incident could not be shown at all. Each such field that was erased gets
+    a placeholder (:data:`ERASED_CONTACT`) that says so and reaches nobody
+    (``.invalid`` is reserved, RFC 2606). Nothing else changes.
+    """
+    if isinstance(value, dict):
+        return {
+            k: ERASED_CONTACT[k]
+            if k in ERASED_CONTACT and v == ERASED
+            else readable_after_erasure(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [readable_after_erasure(item) for item in value]
+    return value
+
+
 def scrub_columns(columns: StreamColumns) -> StreamColumns:
     """``columns`` without the reporter and the free text (the figures stay)."""
     return columns.model_copy(

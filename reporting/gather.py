@@ -1,7 +1,11 @@
-"""Gather the inputs of the monthly SLA report from Temporal: incidents and on-call bookings.
+"""Gather the inputs of the monthly SLA report: incidents and on-call bookings.
 
-**Incidents.** Visibility narrows the search, the workflows' recorded state
-answers it: incident workflows whose ``ReactionDue`` lies in
+**Incidents.** The archive first (DESIGN §5): every incident's events and view
+for the month in two queries, for any month however long ago, including those
+Temporal deleted after its retention. Then Temporal for what the archive does
+not have yet (an incident from before the archive was fed, or one whose last
+events are still on their way): visibility narrows the search, the workflows'
+recorded state answers it: incident workflows whose ``ReactionDue`` lies in
 :func:`domain.sla_report.reaction_due_window` (there is no receipt attribute:
 the dev server allows three datetime attributes, and a reaction deadline never
 lies before its receipt) are listed, running and completed ones alike (a
@@ -24,12 +28,17 @@ record read here is also in the ledger. Bookings are listed by their
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio.client import Client
 
+from archive.errors import ArchiveError
+from domain.archive import StreamKind
 from domain.oncall import OnCallBooking
 from domain.read_model import IncidentView
 from domain.sla import SlaPolicy
 from domain.sla_report import ReportMonth, reaction_due_window
+from service.incident_source import ArchiveOpener, archived_incident_view
 from service.queries import Unreadable, gather_readable, incident_view, query_settled
 from service.visibility import Query, listed, listed_ids
 from workflows import names
@@ -55,18 +64,55 @@ def bookings_in_month_query(policy: SlaPolicy, month: ReportMonth) -> Query:
 
 
 async def incident_views(
-    client: Client, policy: SlaPolicy, month: ReportMonth
+    client: Client,
+    policy: SlaPolicy,
+    month: ReportMonth,
+    archive: ArchiveOpener | None = None,
 ) -> tuple[list[IncidentView], list[Unreadable]]:
     """Views of the incidents that may belong to ``month`` (a superset; the report filters).
 
-    Incidents whose state cannot be read are returned apart (the caller warns).
+    Args:
+        client: Temporal.
+        policy: Whose time zone the month is in.
+        month: The report's month.
+        archive: Opens the archive (``None``: Temporal only). An archived
+            incident is read from there; Temporal is queried only for the
+            others it lists.
+
+    Returns:
+        The views, and what could not be read (the caller warns): incidents
+        whose state cannot be read, and the archive itself if it failed (then
+        every incident comes from Temporal, as far as it still has them).
     """
+    archived: dict[str, IncidentView] = {}
+    skipped: list[Unreadable] = []
+    if archive is not None:
+        try:
+            archived = await asyncio.to_thread(_archived_views, archive, policy, month)
+        except ArchiveError as error:
+            skipped.append(Unreadable("archive", str(error)))
     found = await listed(client, incidents_query(policy, month), LIMIT)
 
     async def one(ticket_id: str) -> IncidentView:
         return await incident_view(client, ticket_id, found[ticket_id])
 
-    return await gather_readable(list(found), one)
+    fresh, unread = await gather_readable([t for t in found if t not in archived], one)
+    return [*archived.values(), *fresh], [*skipped, *unread]
+
+
+def _archived_views(
+    archive: ArchiveOpener, policy: SlaPolicy, month: ReportMonth
+) -> dict[str, IncidentView]:
+    store = archive()
+    if store is None:
+        return {}
+    try:
+        streams = store.month_streams(
+            month.year, month.month, zone=policy.calendar_spec.timezone, kind=StreamKind.INCIDENT
+        )
+    finally:
+        store.close()
+    return {stream.stream_id: archived_incident_view(stream) for stream in streams}
 
 
 async def oncall_bookings(

@@ -7,6 +7,9 @@ the worker (which must not start on an unmigrated schema) and the API.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from archive.config import archive_url
 from archive.errors import ArchiveError
@@ -33,3 +36,21 @@ def open_archive(env: Mapping[str, str] | None = None, *, check: bool = True) ->
             store.close()
             raise
     return store
+
+
+def open_archive_if_any(env: Mapping[str, str] | None = None) -> ArchiveStore | None:
+    """:func:`open_archive` for reading; ``None`` while the embedded SQLite file does not exist.
+
+    Nothing was archived then (``sla dev`` has not run, or a fresh data dir):
+    a read must not create an empty database file, nor call that an error.
+
+    Raises:
+        ArchiveNotMigrated: The schema is not current.
+        ArchiveError: A bad URL, or the database cannot be reached.
+    """
+    url = archive_url(env)
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not Path(database).exists():
+            return None
+    return open_archive(env)

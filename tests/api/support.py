@@ -12,6 +12,7 @@ from temporalio.client import Client
 from api.app import ApiConfig, create_app
 from api.tokens import ApiTokens, token_digest
 from domain.sla import SlaPolicy
+from service.incident_source import ArchiveOpener
 from service.incidents import Targets
 from tests.conftest import Stack
 from tests.workflows.oncall_support import terminate_settled
@@ -30,8 +31,13 @@ class Api:
 
 
 @asynccontextmanager
-async def api_on(stack: Stack, policy: SlaPolicy | None = None) -> AsyncIterator[Api]:
-    """The API over ``stack``, called in-process (ASGI) with the token's header by default."""
+async def api_on(
+    stack: Stack, policy: SlaPolicy | None = None, archive: ArchiveOpener | None = None
+) -> AsyncIterator[Api]:
+    """The API over ``stack``, called in-process (ASGI) with the token's header by default.
+
+    No archive unless ``archive`` opens one (never the environment's).
+    """
 
     async def client() -> Client:
         return stack.client
@@ -42,6 +48,7 @@ async def api_on(stack: Stack, policy: SlaPolicy | None = None) -> AsyncIterator
             policy=policy or SlaPolicy.default(),
             tokens=ApiTokens.parse(f"{TOKEN_NAME}:{token_digest(TOKEN)}", where="test"),
             targets=Targets(task_queue=stack.task_queue, status_page_id=stack.status_page_id),
+            archive=archive,
         )
     )
     # A bug answers 500 (as in production), instead of raising into the test.
