@@ -73,6 +73,7 @@ class ErasureRecord(BaseModel):
         at: When the erasure was asked for.
         reason: Why (the legal ground or request).
         events_scrubbed: Events whose payload was rewritten.
+        erased_by: Who erased (an operator, or the automatic erasure's schedule).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -81,3 +82,4 @@ class ErasureRecord(BaseModel):
     at: datetime
     reason: str
     events_scrubbed: int
+    erased_by: str | None = None

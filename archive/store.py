@@ -48,6 +48,8 @@ LIST_LIMIT_MAX = 10_000
 """The most rows one list, search or month call returns."""
 REASON_MAX = 2_000
 """An erasure's recorded reason."""
+ERASED_BY_MAX = 200
+"""Who erased, as recorded (an operator's name or the schedule)."""
 
 _SUMMARY_OMITS = ("events", "report")
 
@@ -234,7 +236,15 @@ class ArchiveStore:
             "updated_at": now,
         }
 
-    def erase(self, stream_id: str, reason: str, at: datetime) -> ErasureRecord:
+    def erase(
+        self,
+        stream_id: str,
+        reason: str,
+        at: datetime,
+        *,
+        by: str | None = None,
+        purge: bool = True,
+    ) -> ErasureRecord:
         """Remove the reporter's personal data and free texts; keep the SLA figures.
 
         Rewrites the view, its summary, every event payload and the search
@@ -249,11 +259,16 @@ class ArchiveStore:
             reason: Why (legal ground, request reference); stored, so it must
                 not itself hold personal data.
             at: When the erasure was asked for (aware).
+            by: Who erased (operator, or the automatic erasure); recorded.
+            purge: Merge the SQLite full-text index afterwards (see
+                :meth:`purge_index`). A caller erasing many streams passes
+                ``False`` and calls :meth:`purge_index` once at the end.
 
         Raises:
             UnknownStream: Nothing archived under ``stream_id``.
         """
         reason = reason.strip()[:REASON_MAX] or "(no reason given)"
+        erased_by = (by or "").strip()[:ERASED_BY_MAX] or None
         with self._errors(), self._write() as connection:
             query = sa.select(
                 streams.c.id,
@@ -305,18 +320,57 @@ class ArchiveStore:
                 )
             connection.execute(
                 erasures.insert().values(
-                    stream_id=stream_id, at=at, reason=reason, recorded_at=self._clock()
+                    stream_id=stream_id,
+                    at=at,
+                    reason=reason,
+                    recorded_at=self._clock(),
+                    erased_by=erased_by,
                 )
             )
-        self._purge_index()
-        return ErasureRecord(stream_id=stream_id, at=at, reason=reason, events_scrubbed=len(stored))
+        if purge:
+            self.purge_index()
+        return ErasureRecord(
+            stream_id=stream_id,
+            at=at,
+            reason=reason,
+            events_scrubbed=len(stored),
+            erased_by=erased_by,
+        )
 
-    def _purge_index(self) -> None:
+    def due_for_erasure(self, before: datetime, limit: int = 500) -> builtins.list[str]:
+        """Streams resolved before ``before`` and not erased yet, longest resolved first.
+
+        The automatic erasure (``[archive] personal_data_days``) takes these
+        in bounded runs: the oldest go first, and whatever ``limit`` leaves
+        is the next run's. A stream without ``resolved_at`` (still open) is
+        never due.
+
+        Args:
+            before: Resolved strictly before this instant (aware).
+            limit: At most this many (1 … :data:`LIST_LIMIT_MAX`).
+
+        Returns:
+            Stream IDs.
+        """
+        bounded = max(1, min(limit, LIST_LIMIT_MAX))
+        query = (
+            sa.select(streams.c.stream_id)
+            .where(streams.c.resolved_at < before)
+            .where(streams.c.erased_at.is_(None))
+            .order_by(streams.c.resolved_at, streams.c.id)
+            .limit(bounded)
+        )
+        with self._errors(), self.engine.connect() as connection:
+            return [str(row.stream_id) for row in connection.execute(query)]
+
+    def purge_index(self) -> None:
         """SQLite: merge the FTS5 index so erased words leave its pages, not only its answers.
 
         An FTS5 delete records a tombstone; the old entry stays in an older
         segment until segments merge. ``optimize`` merges them all now (it
-        costs a rewrite of the index, which erasures are rare enough to pay).
+        costs a rewrite of the index, which erasures are rare enough to pay,
+        once per erasure or once per batch of them). PostgreSQL: nothing to
+        do (the ``tsvector`` is a column of the rewritten row).
         """
         if self.dialect != "sqlite":
             return

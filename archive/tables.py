@@ -9,7 +9,7 @@
   GIN index on PostgreSQL.
 * ``events`` — every event, primary key ``(stream_id, seq)``: the key is the
   exactly-once guarantee.
-* ``erasures`` — who erased what and why (the record GDPR asks for).
+* ``erasures`` — who erased what, when and why (the record GDPR asks for).
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ erasures = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("recorded_at", UtcDateTime, nullable=False),
+    # Who erased (operator or schedule); NULL for erasures recorded before revision 0002.
+    sa.Column("erased_by", sa.String(200)),
 )
 sa.Index("ix_erasures_stream_id", erasures.c.stream_id)
 

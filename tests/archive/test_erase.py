@@ -4,7 +4,7 @@ the SLA figures stay; the erasure is recorded; later appends arrive erased."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from archive.errors import UnknownStream
 from archive.store import ArchiveStore
 from domain.archive import ERASED, scrub_personal
-from tests.archive.streams import EMAIL, PHONE, incident_batches
+from tests.archive.streams import EMAIL, PHONE, incident_batches, synthetic_batch
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -176,3 +176,92 @@ def test_the_scrub_rule_keeps_figures_ids_and_machine_texts_and_blanks_the_rest(
         "dev_tickets": ["DEV-0001"],
         "new_free_text_field": ERASED,
     }
+
+
+def test_the_erasure_records_who_erased(archived: ArchiveStore) -> None:
+    record = archived.erase(TICKET, "Art. 17 DSGVO", ERASED_AT, by="  teamleitung  ")
+    assert record.erased_by == "teamleitung"
+    with archived.engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT erased_by FROM erasures")).all()
+    assert [r[0] for r in rows] == ["teamleitung"]
+    # Without a name the record says nobody rather than inventing one.
+    assert archived.erase(TICKET, "again", ERASED_AT).erased_by is None
+
+
+def test_an_upgrade_from_the_first_revision_keeps_earlier_erasures(url: str) -> None:
+    from alembic import command
+
+    from archive import migrate
+
+    older = ArchiveStore.from_url(url)
+    try:
+        config = migrate._config()
+        with older.engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001_archive")
+            connection.commit()
+        with older.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO erasures (stream_id, at, reason, recorded_at) "
+                    "VALUES (:s, :at, 'Art. 17', :at)"
+                ),
+                {"s": TICKET, "at": ERASED_AT.replace(tzinfo=None)},
+            )
+        assert older.migrate() == migrate.head_revision()
+        with older.engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT stream_id, erased_by FROM erasures")).all()
+        assert [tuple(r) for r in rows] == [(TICKET, None)]
+    finally:
+        older.close()
+
+
+def _resolved_streams(store: ArchiveStore, resolved: dict[str, datetime | None]) -> None:
+    for stream_id, resolved_at in resolved.items():
+        store.append(
+            synthetic_batch(
+                stream_id,
+                status="resolved" if resolved_at else "acknowledged",
+                opened_at=(resolved_at or ERASED_AT) - timedelta(days=1),
+                resolved_at=resolved_at,
+            )
+        )
+
+
+def test_due_for_erasure_lists_resolved_streams_not_yet_erased_oldest_first(
+    store: ArchiveStore,
+) -> None:
+    cutoff = datetime(2025, 1, 1, tzinfo=UTC)
+    _resolved_streams(
+        store,
+        {
+            "INC-20240301-AAAAAA": datetime(2024, 3, 1, tzinfo=UTC),
+            "INC-20230601-BBBBBB": datetime(2023, 6, 1, tzinfo=UTC),
+            "INC-20241231-CCCCCC": cutoff - timedelta(seconds=1),
+            "INC-20250101-DDDDDD": cutoff,  # not before the cutoff
+            "INC-20260101-EEEEEE": datetime(2026, 1, 1, tzinfo=UTC),
+            "INC-20230101-FFFFFF": None,  # still open, however old
+        },
+    )
+    due = store.due_for_erasure(cutoff)
+    assert due == ["INC-20230601-BBBBBB", "INC-20240301-AAAAAA", "INC-20241231-CCCCCC"]
+    assert store.due_for_erasure(cutoff, limit=2) == due[:2]
+
+    store.erase("INC-20230601-BBBBBB", "Art. 17", ERASED_AT)
+    assert store.due_for_erasure(cutoff) == due[1:]
+    # A limit outside the bounds is brought into them, not refused.
+    assert store.due_for_erasure(cutoff, limit=0) == due[1:2]
+
+
+def test_a_batch_of_erasures_purges_the_index_once_and_leaves_no_word(
+    store: ArchiveStore,
+) -> None:
+    for ticket in ("INC-20261124-AAAAAA", "INC-20261124-BBBBBB"):
+        for batch in incident_batches(ticket):
+            store.append(batch)
+    for ticket in ("INC-20261124-AAAAAA", "INC-20261124-BBBBBB"):
+        store.erase(ticket, "automatic", ERASED_AT, purge=False)
+    store.purge_index()
+    everything = _everything_stored(store).lower()
+    for text in PERSONAL:
+        assert text.lower() not in everything, text
