@@ -247,6 +247,33 @@ class AuditPolicy(BaseModel):
     )
 
 
+PERSONAL_DATA_DAYS_MAX = 3650
+"""The longest ``[archive] personal_data_days``: ten years (the longest German retention duty)."""
+
+
+class ArchivePolicy(BaseModel):
+    """The ``[archive]`` section: how long the archive keeps a reporter's personal data.
+
+    ``personal_data_days`` after an incident (any archived stream) was
+    resolved, a Temporal Schedule erases its personal data (names, phone,
+    e-mail, free texts, attachment references) and keeps the SLA figures, as
+    ``sla erase`` does by hand. ``0`` (or no ``[archive]`` section) never
+    erases automatically: a policy that does not say so keeps everything,
+    rather than erasing what an operator may still need.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    personal_data_days: int = Field(
+        default=0,
+        ge=0,
+        le=PERSONAL_DATA_DAYS_MAX,
+        description=(
+            "calendar days after resolution when personal data is erased automatically (0: never)"
+        ),
+    )
+
+
 class LimitsPolicy(BaseModel):
     """The ``[limits]`` section: maximum sizes of what intake accepts.
 
@@ -575,6 +602,7 @@ class SlaPolicy(BaseModel):
     maintenance: MaintenancePolicy = MaintenancePolicy()
     oncall: OnCallPolicy = OnCallPolicy()
     audit: AuditPolicy = AuditPolicy()
+    archive: ArchivePolicy = ArchivePolicy()
     follow_up: FollowUpPolicy = FollowUpPolicy()
     limits: LimitsPolicy = LimitsPolicy()
     mail: MailPolicy = MailPolicy()

@@ -963,3 +963,39 @@ def test_the_status_page_url_must_be_a_plain_public_address(url: str) -> None:
 def test_the_shipped_policy_names_the_status_page(policy: SlaPolicy) -> None:
     assert policy.status_page.url == "http://stoerung.convento.de"
     assert StatusPagePolicy(url="https://status.example.de/").url == "https://status.example.de"
+
+
+# -- [archive] personal_data_days (issue 17, GDPR) ------------------------------------
+
+
+def test_the_shipped_policy_erases_personal_data_after_two_years(policy: SlaPolicy) -> None:
+    assert policy.archive.personal_data_days == 730
+
+
+def test_without_an_archive_section_nothing_is_erased_automatically() -> None:
+    data = shipped_mapping()
+    del data["archive"]
+    assert SlaPolicy.from_mapping(data).archive.personal_data_days == 0
+
+
+@pytest.mark.parametrize("days", [0, 1, 3650])
+def test_personal_data_days_within_the_bounds_load(days: int) -> None:
+    data = shipped_mapping()
+    data["archive"] = {"personal_data_days": days}
+    assert SlaPolicy.from_mapping(data).archive.personal_data_days == days
+
+
+@pytest.mark.parametrize(
+    ("value", "word"),
+    [(-1, "greater than or equal to 0"), (3651, "less than or equal to 3650"), ("P2Y", "integer")],
+)
+def test_personal_data_days_out_of_bounds_is_named(tmp_path: Path, value: Any, word: str) -> None:
+    path, message = load_mutated(tmp_path, _set("archive", "personal_data_days", value=value))
+    assert message.startswith(f"{path}: ")
+    assert "archive.personal_data_days:" in message
+    assert word in message
+
+
+def test_an_unknown_archive_key_is_refused(tmp_path: Path) -> None:
+    _, message = load_mutated(tmp_path, _set("archive", "personal_data_years", value=2))
+    assert "archive.personal_data_years" in message
