@@ -50,6 +50,7 @@ from cli.completion import TicketArgument
 from cli.dev import DevConfig, run_dev
 from cli.doctor import doctor
 from cli.duplicates import link_duplicate_command
+from cli.erase import erase as erase_command
 from cli.groups import GROUPS
 from cli.mail_intake import mail_intake
 from cli.render import incidents_table, show_incident, table_width, word
@@ -721,6 +722,7 @@ app.command("api")(api)
 app.command("mail-intake")(mail_intake)
 app.command("search")(search_command)
 app.command("export")(export_command)
+app.command("erase")(erase_command)
 
 
 def main() -> None:
