@@ -89,6 +89,7 @@ histories: $(VENV)/.installed-test
 	$(BIN)/python -m tests.histories.record_oncall
 	$(BIN)/python -m tests.histories.record_change_requests
 	$(BIN)/python -m tests.histories.record_audit
+	$(BIN)/python -m tests.histories.record_erasure
 	$(BIN)/python -m tests.histories.fingerprint --update
 
 bench: $(VENV)/.installed-bench

@@ -2,7 +2,8 @@
 
 Configuration (DESIGN §4): the Temporal connection from the SDK's env config;
 ``SLA_POLICY`` (default: the shipped policy) for what the worker starts on its
-own — at boot it applies the daily and weekly audit schedules with that policy
+own — at boot it applies the daily and weekly audit schedules and the nightly
+erasure schedule (``[archive] personal_data_days``) with that policy
 (idempotent; a paused schedule stays paused), so the ticket monitoring always
 runs with the policy the workers run with;
 ``SLA_DATA_DIR`` (default ``.sla``) for the outbox and the status site;
@@ -35,6 +36,7 @@ from activities.audit import AuditActivities
 from activities.calendar import CalendarActivities
 from activities.change_requests import ChangeRequestActivities
 from activities.dev_tickets import DevTicketActivities, SqliteDevTicketTracker
+from activities.erasure import ErasureActivities
 from activities.mail import Mailer, OutboxMailer, SmtpMailer, smtp_mailer_from_env
 from activities.maintenance import MaintenanceActivities
 from activities.notifications import NotificationActivities
@@ -48,6 +50,7 @@ from service.audit import TemporalAuditReader
 from service.audit_schedules import apply_audit_schedules
 from service.change_requests import start_for_incident
 from service.connect import connect, ensure_search_attributes
+from service.erasure_schedule import apply_erasure_schedule
 from service.maintenance import open_overrun_incident
 from service.oncall import TemporalOnCallLookups
 from service.repair import repair_stuck
@@ -60,6 +63,7 @@ from workflows.dev_ticket import (
     ReadDevTicketsWorkflow,
     TransitionDevTicketWorkflow,
 )
+from workflows.erasure import PersonalDataErasureWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.maintenance import MaintenanceWorkflow
 from workflows.names import TASK_QUEUE
@@ -80,6 +84,7 @@ WORKFLOWS: tuple[type, ...] = (
     MaintenanceWorkflow,
     AuditWorkflow,
     OnCallBookingWorkflow,
+    PersonalDataErasureWorkflow,
 )
 SHUTDOWN_GRACE = timedelta(seconds=20)
 DEFAULT_SENDER = "myconvento Support <support@myconvento.com>"
@@ -173,6 +178,12 @@ def build_activities(
     dev_tickets = DevTicketActivities(tracker)
     change_requests = ChangeRequestActivities(partial(start_for_incident, client))
     maintenance = MaintenanceActivities(partial(open_overrun_incident, client))
+    # [archive] personal_data_days: the archive is opened on first use (checked at start).
+    erasure = ErasureActivities(
+        partial(ArchiveStore.from_url, settings.archive)
+        if settings.archive_url
+        else partial(embedded_store, settings.archive)
+    )
     audit = AuditActivities(
         TemporalAuditReader(client), settings.data_dir / "audits", tracker=tracker
     )
@@ -201,6 +212,7 @@ def build_activities(
         audit.audit_support_tickets,
         audit.audit_dev_tickets,
         audit.store_audit_report,
+        erasure.erase_due,
         oncall.compute_oncall_reminder,
         oncall.sync_incident_windows,
         oncall.record_oncall_billing,
@@ -251,6 +263,8 @@ async def run(settings: WorkerSettings | None = None, client: Client | None = No
     await ensure_status_page(client)
     for applied in await apply_audit_schedules(client, settings.policy):
         log.info("audit schedule %s: %s", applied.schedule_id, applied.change.value)
+    erasure = await apply_erasure_schedule(client, settings.policy)
+    log.info("erasure schedule %s: %s", erasure.schedule_id, erasure.change.value)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,7 +1,8 @@
 """``sla audit …`` and ``sla schedules …``: the ticket monitoring ("Ticketsystem-Überwachung").
 
 ``sla schedules apply`` creates (or updates) the Temporal Schedules that run the
-daily audit of support tickets and the weekly audit of development tickets;
+daily audit of support tickets and the weekly audit of development tickets, and
+the nightly erasure of personal data (``[archive] personal_data_days``);
 ``sla audit run daily|weekly`` runs one audit now and prints its report.
 """
 
@@ -39,6 +40,14 @@ from service.audit_schedules import (
     delete_audit_schedules,
     describe_audit_schedules,
 )
+from service.erasure_schedule import (
+    AppliedErasureSchedule,
+    ErasureScheduleStatus,
+    apply_erasure_schedule,
+    delete_erasure_schedule,
+    describe_erasure_schedule,
+    erasure_schedule_id,
+)
 from workflows.audit import AuditInput, AuditWorkflow
 from workflows.names import TASK_QUEUE
 
@@ -47,13 +56,21 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 schedules_app = typer.Typer(
-    help="Temporal Schedules that run the ticket audits (daily 08:15 Mon–Fri, weekly Mon 08:30).",
+    help=(
+        "Temporal Schedules: the ticket audits (daily 08:15 Mon–Fri, weekly Mon 08:30) and "
+        "the erasure of personal data (nightly 03:30, [archive] personal_data_days)."
+    ),
     no_args_is_help=True,
 )
 
 PrefixOption = Annotated[
     str,
-    typer.Option(help="Schedule ID prefix (IDs are <prefix>audit-daily and <prefix>audit-weekly)."),
+    typer.Option(
+        help=(
+            "Schedule ID prefix (IDs are <prefix>audit-daily, <prefix>audit-weekly and "
+            "<prefix>personal-data-erasure)."
+        )
+    ),
 ]
 ScopeOption = Annotated[
     str | None,
@@ -199,18 +216,29 @@ def apply_schedules(
     policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create the audit schedules, or update them where they differ (safe to repeat)."""
+    """Create the schedules, or update them where they differ (safe to repeat).
+
+    The erasure schedule follows the policy's ``[archive] personal_data_days``:
+    with 0 it is deleted (no automatic erasure).
+    """
     sla_policy = policy_or_fail(policy)
 
-    async def body() -> list[AppliedSchedule]:
-        return await apply_audit_schedules(await client(), sla_policy, prefix=prefix)
+    async def body() -> tuple[list[AppliedSchedule], AppliedErasureSchedule]:
+        temporal = await client()
+        audits = await apply_audit_schedules(temporal, sla_policy, prefix=prefix)
+        return audits, await apply_erasure_schedule(temporal, sla_policy, prefix=prefix)
 
-    applied = run(body)
+    audits, erasure = run(body)
     if as_json:
-        print_json(applied)
+        print_json([*audits, erasure])
         return
-    for a in applied:
+    for a in audits:
         print(f"{a.schedule_id}: {a.change.value}")
+    # "off"/"deleted" come with 0: the line says why there is no schedule.
+    print(
+        f"{erasure.schedule_id}: {erasure.change.value} "
+        f"(personal_data_days = {erasure.personal_data_days})"
+    )
 
 
 @schedules_app.command("list")
@@ -220,20 +248,24 @@ def list_schedules(
     policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show both audit schedules with their next run times."""
+    """Show the audit and erasure schedules with their next run times."""
     zone = policy_or_fail(policy).calendar.zone
 
-    async def body() -> list[ScheduleStatus]:
-        return await describe_audit_schedules(await client(), prefix=prefix)
+    async def body() -> tuple[list[ScheduleStatus], ErasureScheduleStatus]:
+        temporal = await client()
+        audits = await describe_audit_schedules(temporal, prefix=prefix)
+        return audits, await describe_erasure_schedule(temporal, prefix=prefix)
 
-    statuses = run(body)
+    statuses, erasure = run(body)
     if as_json:
-        print_json(statuses)
+        print_json([*statuses, erasure])
         return
-    table = Table("schedule", "audit", "when", "time zone", "next runs", "last run", "state")
-    for s in statuses:
+    table = Table("schedule", "runs", "when", "time zone", "next runs", "last run", "state")
+    shown: list[ScheduleStatus | ErasureScheduleStatus] = [*statuses, erasure]
+    for s in shown:
+        kind = "erasure" if isinstance(s, ErasureScheduleStatus) else s.kind.value
         if not s.exists:
-            table.add_row(s.schedule_id, s.kind.value, "–", "–", "–", "–", "missing")
+            table.add_row(s.schedule_id, kind, "–", "–", "–", "–", "missing")
             continue
         nxt = "\n".join(
             t.astimezone(zone).strftime("%a %d.%m.%Y %H:%M") for t in s.next_runs[:runs]
@@ -241,7 +273,7 @@ def list_schedules(
         last = s.last_run.astimezone(zone).strftime("%d.%m.%Y %H:%M") if s.last_run else "–"
         table.add_row(
             s.schedule_id,
-            s.kind.value,
+            kind,
             s.when or "–",
             s.timezone or "UTC",
             nxt or "–",
@@ -258,10 +290,13 @@ def delete_schedules(
     prefix: PrefixOption = DEFAULT_PREFIX,
     as_json: JsonOption = False,
 ) -> None:
-    """Delete both audit schedules (audits already running finish)."""
+    """Delete the audit and erasure schedules (runs already started finish)."""
 
     async def body() -> dict[str, bool]:
-        return await delete_audit_schedules(await client(), prefix=prefix)
+        temporal = await client()
+        deleted = await delete_audit_schedules(temporal, prefix=prefix)
+        erasure = await delete_erasure_schedule(temporal, prefix=prefix)
+        return {**deleted, erasure_schedule_id(prefix): erasure}
 
     deleted = run(body)
     if as_json:

@@ -22,6 +22,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from domain.sla import PERSONAL_DATA_DAYS_MAX
+
 STREAM_ID_MAX = 128
 """A stream ID (ticket, change request, booking, maintenance, dev ticket ID)."""
 SEARCH_TEXT_MAX = 500_000
@@ -281,3 +283,52 @@ def scrub_columns(columns: StreamColumns) -> StreamColumns:
     return columns.model_copy(
         update={"reporter_name": None, "reporter_email": None, "search_text": ""}
     )
+
+
+# -- automatic erasure ([archive] personal_data_days) ----------------------------
+
+ERASE_DUE_ACTIVITY = "erase_due_personal_data"
+"""The activity that erases what is due; the workflow calls it by this name, so
+``workflows/`` never imports the archive (it runs in ``activities/erasure.py``)."""
+
+ERASURE_BATCH_MAX = 5_000
+"""Streams one automatic run erases at most; the next run continues."""
+
+
+def automatic_erasure_reason(personal_data_days: int) -> str:
+    """The reason recorded with an automatic erasure (no personal data in it)."""
+    return f"automatic: personal_data_days={personal_data_days}"
+
+
+class DueErasure(BaseModel):
+    """Input of the automatic erasure: erase what was resolved long enough before ``now``.
+
+    Attributes:
+        now: The run's instant (the workflow's time): the cutoff is
+            ``now - personal_data_days`` calendar days, and ``now`` is
+            recorded as the erasures' time, the same on every retry.
+        personal_data_days: The policy's ``[archive] personal_data_days``.
+        limit: At most this many streams in this run (oldest first).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    now: AwareDatetime
+    personal_data_days: int = Field(ge=1, le=PERSONAL_DATA_DAYS_MAX)
+    limit: int = Field(default=500, ge=1, le=ERASURE_BATCH_MAX)
+
+
+class DueErasureResult(BaseModel):
+    """What one automatic erasure run did.
+
+    Attributes:
+        before: The cutoff: streams resolved before it were due.
+        erased: The streams erased in this run, oldest resolution first.
+        more: More streams were due than ``limit``; the next run takes them.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    before: AwareDatetime
+    erased: tuple[str, ...] = ()
+    more: bool = False

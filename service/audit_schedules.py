@@ -208,8 +208,17 @@ def _spec_key(spec: ScheduleSpec) -> tuple[Any, ...]:
     )
 
 
-async def _same(client: Client, current: Schedule, wanted: Schedule) -> bool:
-    """Whether ``current`` (as described) already does what ``wanted`` says."""
+async def schedule_matches(
+    client: Client, current: Schedule, wanted: Schedule, arg_type: type[BaseModel]
+) -> bool:
+    """Whether ``current`` (as described) already does what ``wanted`` says.
+
+    Args:
+        client: Its data converter decodes the described schedule's argument.
+        current: The schedule as the server describes it.
+        wanted: The schedule as built now.
+        arg_type: The model of the started workflow's one argument.
+    """
     have, want = current.action, wanted.action
     if not (
         isinstance(have, ScheduleActionStartWorkflow)
@@ -232,7 +241,7 @@ async def _same(client: Client, current: Schedule, wanted: Schedule) -> bool:
         return False
     # Compared decoded: encrypted payloads (SLA_CODEC_KEYS) differ on every encoding.
     try:
-        (args,) = await client.data_converter.decode(list(have.args), [AuditInput])
+        (args,) = await client.data_converter.decode(list(have.args), [arg_type])
     except Exception:
         return False  # not our input any more (e.g. an older shape): replace it
     return bool(args == want.args[0])
@@ -286,7 +295,7 @@ async def apply_audit_schedules(
         ) -> ScheduleUpdate | None:
             nonlocal changed
             current = update.description.schedule
-            if await _same(client, current, wanted):
+            if await schedule_matches(client, current, wanted, AuditInput):
                 return None
             changed = True
             return ScheduleUpdate(

@@ -43,20 +43,26 @@ async def audit(stack: CliStack, *args: str) -> Any:
 
 async def test_schedules_apply_twice_list_and_delete(dev_cli: CliStack) -> None:
     prefix = f"cli-{uuid.uuid4().hex[:8]}-"
-    ids = [f"{prefix}audit-daily", f"{prefix}audit-weekly"]
+    # The audits, and the erasure of personal data ([archive] personal_data_days = 730).
+    ids = [f"{prefix}audit-daily", f"{prefix}audit-weekly", f"{prefix}personal-data-erasure"]
     try:
         first = loads(await sla(dev_cli, "schedules", "apply", "--prefix", prefix, "--json"))
         again = loads(await sla(dev_cli, "schedules", "apply", "--prefix", prefix, "--json"))
         assert [(a["schedule_id"], a["change"]) for a in first] == [(i, "created") for i in ids]
-        assert [a["change"] for a in again] == ["unchanged", "unchanged"]
+        assert [a["change"] for a in again] == ["unchanged"] * 3
+        assert [a["kind"] for a in first] == ["daily", "weekly", "erasure"]
+        assert first[2]["personal_data_days"] == 730
         text = ok(await sla(dev_cli, "schedules", "apply", "--prefix", prefix)).stdout
-        assert text == "".join(f"{i}: unchanged\n" for i in ids)
+        assert text == (
+            "".join(f"{i}: unchanged\n" for i in ids[:2])
+            + f"{ids[2]}: unchanged (personal_data_days = 730)\n"
+        )
 
         listed = loads(await sla(dev_cli, "schedules", "list", "--prefix", prefix, "--json"))
         assert [(s["schedule_id"], s["exists"], s["paused"]) for s in listed] == [
             (i, True, False) for i in ids
         ]
-        assert [s["when"] for s in listed] == ["Mon–Fri 08:15", "Mon 08:30"]
+        assert [s["when"] for s in listed] == ["Mon–Fri 08:15", "Mon 08:30", "Sun–Sat 03:30"]
         assert {s["timezone"] for s in listed} == {"Europe/Berlin"}
         first_daily = datetime.fromisoformat(listed[0]["next_runs"][0]).astimezone(BERLIN)
         assert (first_daily.hour, first_daily.minute, first_daily.isoweekday() <= 5) == (
@@ -65,7 +71,7 @@ async def test_schedules_apply_twice_list_and_delete(dev_cli: CliStack) -> None:
             True,
         )
         table = ok(await sla(dev_cli, "schedules", "list", "--prefix", prefix)).stdout
-        assert "Mon–Fri 08:15" in table and "Mon 08:30" in table
+        assert "Mon–Fri 08:15" in table and "Mon 08:30" in table and "03:30" in table
         assert "Europe/Berlin" in table and "active" in table
     finally:
         deleted = ok(await sla(dev_cli, "schedules", "delete", "--prefix", prefix)).stdout
