@@ -29,6 +29,10 @@ with workflow.unsafe.imports_passed_through():
 ERASURE_RUN_TIMEOUT = timedelta(hours=1)
 """Start-to-close of one attempt: a batch of erasures, each a transaction of its own."""
 
+ERASURE_GIVE_UP = timedelta(hours=20)
+"""All attempts of one run together: an archive down all day gives up before the next
+night's run (the schedule skips overlaps), which erases what is due then."""
+
 ERASURE_HEARTBEAT = timedelta(minutes=2)
 """The activity heartbeats after every erased stream; silence this long means a lost worker."""
 
@@ -64,6 +68,7 @@ class PersonalDataErasureWorkflow:
             DueErasure(now=now, personal_data_days=input.personal_data_days, limit=input.limit),
             result_type=DueErasureResult,
             start_to_close_timeout=ERASURE_RUN_TIMEOUT,
+            schedule_to_close_timeout=ERASURE_GIVE_UP,
             heartbeat_timeout=ERASURE_HEARTBEAT,
             retry_policy=RETRY,
             summary=f"erase personal data resolved over {input.personal_data_days} days ago",
