@@ -250,6 +250,43 @@ async def schedule_matches(
 # -- operations ----------------------------------------------------------------------
 
 
+async def upsert_schedule(
+    client: Client, sid: str, wanted: Schedule, arg_type: type[Any]
+) -> ScheduleChange:
+    """Create schedule ``sid`` as ``wanted``, or update it where it differs.
+
+    The state (paused, note) of an existing schedule stays: applying again
+    never resumes a schedule an operator paused.
+
+    Args:
+        client: The namespace to schedule in.
+        sid: The schedule ID.
+        wanted: The schedule as it should be.
+        arg_type: The started workflow's input type (to compare the arguments).
+    """
+    try:
+        await client.create_schedule(sid, wanted)
+        return ScheduleChange.CREATED
+    except ScheduleAlreadyRunningError:
+        pass
+    changed = False
+
+    async def updater(update: ScheduleUpdateInput) -> ScheduleUpdate | None:
+        nonlocal changed
+        current = update.description.schedule
+        if await schedule_matches(client, current, wanted, arg_type):
+            return None
+        changed = True
+        return ScheduleUpdate(
+            schedule=Schedule(
+                action=wanted.action, spec=wanted.spec, policy=wanted.policy, state=current.state
+            )
+        )
+
+    await client.get_schedule_handle(sid).update(updater)
+    return ScheduleChange.UPDATED if changed else ScheduleChange.UNCHANGED
+
+
 async def apply_audit_schedules(
     client: Client,
     policy: SlaPolicy,
@@ -280,35 +317,7 @@ async def apply_audit_schedules(
             task_queue=task_queue,
             audit_task_queue=audit_task_queue,
         )
-        try:
-            await client.create_schedule(sid, wanted)
-            applied.append(
-                AppliedSchedule(schedule_id=sid, kind=kind, change=ScheduleChange.CREATED)
-            )
-            continue
-        except ScheduleAlreadyRunningError:
-            pass
-        changed = False
-
-        async def updater(
-            update: ScheduleUpdateInput, wanted: Schedule = wanted
-        ) -> ScheduleUpdate | None:
-            nonlocal changed
-            current = update.description.schedule
-            if await schedule_matches(client, current, wanted, AuditInput):
-                return None
-            changed = True
-            return ScheduleUpdate(
-                schedule=Schedule(
-                    action=wanted.action,
-                    spec=wanted.spec,
-                    policy=wanted.policy,
-                    state=current.state,
-                )
-            )
-
-        await client.get_schedule_handle(sid).update(updater)
-        change = ScheduleChange.UPDATED if changed else ScheduleChange.UNCHANGED
+        change = await upsert_schedule(client, sid, wanted, AuditInput)
         applied.append(AppliedSchedule(schedule_id=sid, kind=kind, change=change))
     return applied
 

@@ -26,20 +26,17 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
     ScheduleSpec,
     ScheduleState,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.sla import SlaPolicy
-from service.audit_schedules import DEFAULT_PREFIX, describe_calendar, schedule_matches
+from service.audit_schedules import DEFAULT_PREFIX, describe_calendar, upsert_schedule
 from workflows.erasure import ErasureInput, PersonalDataErasureWorkflow
 from workflows.names import TASK_QUEUE
 
@@ -194,31 +191,10 @@ async def apply_erasure_schedule(
             schedule_id=sid, personal_data_days=0, change=ErasureScheduleChange.DELETED
         )
     wanted = erasure_schedule(policy, prefix=prefix, task_queue=task_queue, limit=limit)
-    try:
-        await client.create_schedule(sid, wanted)
-        return AppliedErasureSchedule(
-            schedule_id=sid, personal_data_days=days, change=ErasureScheduleChange.CREATED
-        )
-    except ScheduleAlreadyRunningError:
-        pass
-    changed = False
-
-    async def updater(update: ScheduleUpdateInput) -> ScheduleUpdate | None:
-        nonlocal changed
-        current = update.description.schedule
-        if await schedule_matches(client, current, wanted, ErasureInput):
-            return None
-        changed = True
-        # The state (paused, note) stays: applying again never resumes a paused schedule.
-        return ScheduleUpdate(
-            schedule=Schedule(
-                action=wanted.action, spec=wanted.spec, policy=wanted.policy, state=current.state
-            )
-        )
-
-    await handle.update(updater)
-    change = ErasureScheduleChange.UPDATED if changed else ErasureScheduleChange.UNCHANGED
-    return AppliedErasureSchedule(schedule_id=sid, personal_data_days=days, change=change)
+    change = await upsert_schedule(client, sid, wanted, ErasureInput)
+    return AppliedErasureSchedule(
+        schedule_id=sid, personal_data_days=days, change=ErasureScheduleChange(change.value)
+    )
 
 
 async def describe_erasure_schedule(
