@@ -32,6 +32,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.archive import ArchiveActivities, embedded_store
 from activities.audit import AuditActivities
 from activities.calendar import CalendarActivities
 from activities.change_requests import ChangeRequestActivities
@@ -190,6 +191,12 @@ def build_activities(
     oncall = OnCallActivities(
         settings.data_dir / "billing" / "oncall.csv", TemporalOnCallLookups(client)
     )
+    # Opened on first use: the worker checked it at start (check_archive).
+    archive = ArchiveActivities(
+        partial(ArchiveStore.from_url, settings.archive)
+        if settings.archive_url
+        else partial(embedded_store, settings.archive)
+    )
     return [
         calendar.compute_incident_clock,
         calendar.compute_next_reminder,
@@ -216,6 +223,7 @@ def build_activities(
         oncall.compute_oncall_reminder,
         oncall.sync_incident_windows,
         oncall.record_oncall_billing,
+        archive.append,
     ]
 
 
@@ -294,17 +302,6 @@ async def run(settings: WorkerSettings | None = None, client: Client | None = No
 
 class ArchiveNotReady(SystemExit):
     """The worker does not start: its archive is unreachable or not migrated (one line)."""
-
-
-def embedded_store(url: str) -> ArchiveStore:
-    """The embedded SQLite archive, migrated on first use (``sla dev``, tests).
-
-    A production database (``SLA_ARCHIVE_URL``) is migrated by ``sla archive
-    migrate`` as a deployment step; the worker refuses to start before.
-    """
-    store = ArchiveStore.from_url(url)
-    store.migrate()
-    return store
 
 
 def check_archive(settings: WorkerSettings) -> None:
