@@ -16,6 +16,9 @@ instants come from local activities. The workflow
   request) in order, in a separate task so that a mail outage never delays a deadline,
 * recomputes its deadlines when the company's booked extended on-call windows
   change (``update_oncall_windows`` signal): those windows are business time,
+* hands every event to the archive (``workflows/archive_feed.py``): an item
+  of the team's effect queue behind each round of events, and a final one
+  before completing,
 * keeps search attributes current and continues as new when history grows.
 """
 
@@ -28,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
+from workflows.archive_feed import ArchiveFeed, ArchiveTurn
 from workflows.delivery import Failed, attempt, deliver_notification
 from workflows.effect_queue import EffectQueue, until_all_drained
 from workflows.metrics import record_incident_metrics
@@ -54,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.change_requests import ChangeRequestActivities, ChangeRequestStartRequest
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink
     from activities.status_page import StatusPostActivities, StatusPostRequest
+    from domain.archive_feed import incident_batch
     from domain.dev_ticket import contact_for
     from domain.effects import (
         ChangeRequestStart,
@@ -125,6 +130,11 @@ LEAN_LIFECYCLE = "lean-lifecycle-2026-11"
 # deadline like one its timer records; runs recorded before replay without it.
 CAUGHT_UP_MISS = "caught-up-miss-reestimate-2026-12"
 
+# Runs started (or continued as new) since this patch hand every event to the
+# archive (workflows/archive_feed.py); runs recorded before replay without it,
+# and feed the archive from their next run on (the carried state has every event).
+ARCHIVE_FEED = "archive-feed-2026-12"
+
 
 class IncidentInput(BaseModel):
     """Start input of :class:`IncidentWorkflow` (also its continue-as-new input).
@@ -162,6 +172,9 @@ class IncidentInput(BaseModel):
             before starters sent it) the workflow computes them in a local
             activity; which path runs is decided by the recorded input, so
             both replay.
+        archived_events: The first event the archive has not confirmed
+            (carried over continue-as-new; a run that did not feed the
+            archive carries 0, and the next run sends every event).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -181,6 +194,11 @@ class IncidentInput(BaseModel):
     oncall_windows: tuple[OnCallWindow, ...] = ()
     search_index: SearchIndex | None = None
     clock: IncidentClock | None = None
+    archived_events: int = 0
+
+
+# One queue item: an event's effects, or a turn of the archive feed (the team's lane).
+_Item = EventEffects | ArchiveTurn
 
 
 @workflow.defn
@@ -193,8 +211,10 @@ class IncidentWorkflow:
         self._input = input
         self._policy = input.policy
         self._state: IncidentState | None = input.state
-        self._effects = EffectQueue(self._deliver, input.pending_effects)
-        self._customer_effects = EffectQueue(self._deliver, input.pending_customer_effects)
+        self._effects: EffectQueue[_Item] = EffectQueue(self._deliver, input.pending_effects)
+        self._customer_effects: EffectQueue[_Item] = EffectQueue(
+            self._deliver, input.pending_customer_effects
+        )
         self._search_attributes = SearchAttributeSync()
         self._clock = ProvenClock()
         self._oncall_windows: tuple[OnCallWindow, ...] = input.oncall_windows
@@ -209,6 +229,12 @@ class IncidentWorkflow:
         # Both decided by the LEAN_LIFECYCLE patch when the run starts.
         self._keep_timer = False
         self._mail_local_first = False
+        self._archive = ArchiveFeed(
+            lambda first: incident_batch(self._current, first),
+            input.policy.effects.give_up_after,
+            input.archived_events,
+        )
+        self._archiving = False  # decided by the ARCHIVE_FEED patch when the run starts
 
     # -- queries, updates, signals -------------------------------------------
 
@@ -509,12 +535,23 @@ class IncidentWorkflow:
                 self._customer_effects.add(customers)
             else:
                 self._effects.add(effects)
+            self._queue_archive_turn()
+
+    def _queue_archive_turn(self, *, final: bool = False) -> None:
+        """Queue a turn of the archive feed behind the effects queued so far (team's lane).
+
+        Behind them, so the e-mails of these events go out first; the turn
+        carries every event recorded up to its delivery (workflows/archive_feed.py).
+        """
+        if self._archiving:
+            self._effects.add([ArchiveTurn(upto=len(self._current.events), final=final)])
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentResult:
         """Run the incident until it is resolved; returns the SLA outcome and the final view."""
         lean = workflow.patched(LEAN_LIFECYCLE)
         self._keep_timer = self._mail_local_first = lean
+        self._archiving = workflow.patched(ARCHIVE_FEED)
         if lean and input.search_index is not None and input.state is None:
             # Set with the start request, and part of this run's input: known from history.
             self._search_attributes.seed(incident_search_attributes(input.search_index))
@@ -542,6 +579,9 @@ class IncidentWorkflow:
                     rules=input.rules,
                 )
             )
+        elif self._archive.archived < len(self._current.events):
+            # Continued as new: what the last run did not get into the archive.
+            self._queue_archive_turn()
         self._effects.start()
         self._customer_effects.start()
         try:
@@ -553,6 +593,11 @@ class IncidentWorkflow:
                 await self._next_timer()
             self._upsert_search_attributes()
             await until_all_drained(self._effects, self._customer_effects)
+            if self._archiving:
+                # After the last effects (their failures are events too): one
+                # final turn, which retries longer (nothing waits behind it).
+                self._queue_archive_turn(final=True)
+                await until_all_drained(self._effects, self._customer_effects)
         finally:
             self._effects.stop()
             self._customer_effects.stop()
@@ -653,7 +698,14 @@ class IncidentWorkflow:
 
     # -- side effects ---------------------------------------------------------
 
-    async def _deliver(self, effects: EventEffects) -> None:
+    async def _deliver(self, item: _Item) -> None:
+        """Deliver one queue item: an archive turn, or an event's effects."""
+        if isinstance(item, ArchiveTurn):
+            await self._archive.deliver(item)
+        else:
+            await self._deliver_effects(item)
+
+    async def _deliver_effects(self, effects: EventEffects) -> None:
         """Deliver one event's e-mails, status post and change request (the effect queue's)."""
         for notification in effects.notifications:
             await self._send(notification)
@@ -770,11 +822,18 @@ class IncidentWorkflow:
             self._input.model_copy(
                 update={
                     "state": self._current,
-                    "pending_effects": self._effects.carried(),
-                    "pending_customer_effects": self._customer_effects.carried(),
+                    "pending_effects": _effects_only(self._effects.carried()),
+                    "pending_customer_effects": _effects_only(self._customer_effects.carried()),
                     "oncall_windows": self._oncall_windows,
                     "search_index": None,  # the next run starts with this run's values
                     "clock": None,  # the carried state holds the deadlines
+                    # Where the archive stands; archive turns are not carried:
+                    # the next run queues one when the archive lacks events.
+                    "archived_events": self._archive.archived if self._archiving else 0,
                 }
             )
         )
+
+
+def _effects_only(items: tuple[_Item, ...]) -> tuple[EventEffects, ...]:
+    return tuple(item for item in items if isinstance(item, EventEffects))
