@@ -1,58 +1,77 @@
 """The archive feed of a workflow: its events to the archive, in order, each once.
 
 The archive (DESIGN §5) is the system of record once Temporal has forgotten a
-stream. A workflow records its events first and hands them to the archive
-afterwards, as an item of its own effect queue (:class:`ArchiveTurn`, queued
-behind the effects of the events it follows).
+stream. Each time the workflow records events (an operator's update, a signal,
+a timer), the code that recorded them starts one ``archive_append`` activity
+right there, in the same step (:meth:`ArchiveFeed.send`), and never awaits it:
+nothing in the workflow waits for the archive but its completion.
 
-Why in the effect queue, not in a task of its own: the queue delivers one item
-after the other, so every archive activity is scheduled at a place in the
-queue's own sequence, the way a mail's retrying activity is. Whether a turn
-schedules an activity depends only on values that replay identically: the
-event count when the turn was queued (``upto``: the event order is the
-history's) and the position the archive confirmed (the recorded results of the
-earlier turns). Neither depends on when a local activity resolves or how the
-server's jobs are split into activations; a separate feed task racing the
-effect queue's local mail attempt for the shared activity sequence, or a
-handle polled from the main loop, did (both failed cacheless replay).
+Why there, and why never awaited — replay determinism. A command must be
+issued at the same place in every replay. Two things differ between a live
+run and a replay and must not decide where an archive command goes:
 
-A turn sends everything recorded up to the moment it is delivered: while one
-batch is on its way, the events recorded meanwhile go with the next turn, and
-turns the previous batch already covered schedule nothing. Normally that is
-one activity per round of events.
+* How jobs are grouped into activations. Live, an update and an activity's
+  completion that arrive in the same workflow task come in one activation,
+  and the SDK applies the update first; a replay (``SLA_TEST_CACHELESS=1``
+  shows it on every task) gets the completion in an activation of its own
+  first and the update after it. Code that runs when an activity completes
+  and then issues a command therefore issues it after the update's commands
+  live, before them in replay ("Activity machine does not handle
+  TimerCanceled"). This is what broke every design that waited for the
+  previous append before starting the next one: a feed task of its own, a
+  handle polled from the main loop's fixed point, and a turn queued in the
+  effect queue (all tried; all failed cacheless replay).
+* When a local activity resolves (the effect queue's first mail attempt):
+  local and regular activities share one sequence counter.
+
+So the feed's command is issued only by code that records events in order
+(update and signal handlers, the main loop, the start of a run), never by a
+continuation of an activity; and a completed append only moves the position
+(a done-callback: no command). Whether a command is issued never depends on
+which appends have completed: one per round of events, unconditionally.
+
+What an append carries is built when it starts: from the position the archive
+last confirmed (or this round's first event, if earlier) up to now, so a
+round during an outage also carries the backlog of the rounds whose appends
+failed; the archive stores each ``(stream_id, seq)`` once, so overlapping
+batches cost nothing. Appends may run side by side; a batch never starts
+beyond what the archive confirmed, so the archive never sees a gap (if it
+lost events, it says so and the next batch resends them).
 
 The trade-offs, stated:
 
-* An archive outage delays no deadline (the main loop never waits for the
-  queue) and no operator's update. The queue's later items (e-mails, status
-  posts) wait behind a failing turn for at most :data:`TURN_GIVE_UP` (a few
-  short attempts); then the turn gives up, the position stays, and the next
-  turn carries the backlog. So during an outage each round of events delays
-  the e-mails behind it by at most that long, and the backlog drains once
-  the database is back, with the next event or at the end.
-* A mail outage delays the archive: a turn waits behind the e-mails queued
-  before it (at most the policy's ``[effects] give_up_after`` each).
-* A completing workflow drains the feed with one final turn that retries for
-  the policy's ``give_up_after``; if the archive is still down then, it logs
-  and completes (``sla archive rebuild``, future work, fetches the rest from
-  Temporal while it retains the run).
+* Cost: one activity per round of events (an operator command, a timer, a
+  signal) — in practice one per workflow task that records events — and the
+  workflow task that takes its completion.
+* Events the effect queue records (a delivery failure, the change request's
+  ID) start no append (they are recorded in an activity's continuation); they
+  go with the next round's batch, or the drain before completing.
+* An archive outage delays no deadline, update or e-mail. Each append retries
+  for :data:`FEED_GIVE_UP`; one that gives up leaves the position where it
+  was, and the next round (or the drain) carries its events.
+* A completing workflow waits for its appends, then sends what the archive
+  still lacks, retrying for the policy's ``give_up_after``; if the archive is
+  still down then, it logs and completes (``sla archive rebuild``, future
+  work, fetches the rest from Temporal while it retains the run).
+* Continue-as-new does not wait for appends still on their way: the next run
+  starts from the position confirmed so far and resends the rest.
 * The archive is idempotent by ``(stream_id, seq)``: a run reset to an earlier
   point records other events under ``seq`` numbers the archive already has,
   and those are not replaced (a rebuild's task).
 
-The position travels with continue-as-new. The activity is called by name:
-``workflows/`` imports no archive code.
+The activity is called by name: ``workflows/`` imports no archive code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.options import RETRY
 
 with workflow.unsafe.imports_passed_through():
     from domain.archive import ArchiveBatch
@@ -66,76 +85,76 @@ ARCHIVE_GAP = "ArchiveGap"
 ATTEMPT_TIMEOUT = timedelta(seconds=15)
 """Start-to-close of one append (SQLite waits up to 10 s for another writer's lock)."""
 
-TURN_GIVE_UP = timedelta(seconds=30)
-"""Schedule-to-close of a turn's append: how long it may hold up the effects behind it."""
+FEED_GIVE_UP = timedelta(hours=1)
+"""Schedule-to-close of a round's append; after that, later rounds carry its events."""
 
-TURN_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-)
-"""A few quick attempts within :data:`TURN_GIVE_UP`; the next turn tries again."""
+BATCH_LIMIT = 100
+"""Events per append: a backlog goes in several, so no activity input grows large."""
 
-MAX_GAP_RESENDS = 3
-"""How often one turn resends from the position the archive asks for (then: next turn)."""
-
-
-@dataclass(frozen=True)
-class ArchiveTurn:
-    """An effect-queue item: hand the events recorded so far to the archive.
-
-    Attributes:
-        upto: How many events the stream had when the turn was queued; the
-            turn schedules nothing when the archive has them all already.
-        final: The drain before the workflow completes: it retries for
-            the policy's give-up time instead of :data:`TURN_GIVE_UP`.
-    """
-
-    upto: int
-    final: bool = False
+Build = Callable[[int, int], ArchiveBatch | None]
+"""``build(first, limit)``: the batch of at most ``limit`` events from ``first`` on, or ``None``."""
 
 
 class ArchiveFeed:
-    """Where the archive stands, and the delivery of :class:`ArchiveTurn` items.
+    """Where the archive stands, and the appends on their way.
 
     Args:
-        build: The batch of the stream's events from a position on (``None``:
-            none), built when the turn is delivered.
-        give_up: How long the final turn retries (the policy's ``give_up_after``).
-        archived: The first event the archive does not have yet (carried over
+        build: Builds a batch from the stream's current state.
+        count: How many events the stream has recorded.
+        give_up: How long the drain before completion retries (the policy's
+            ``give_up_after``).
+        archived: The first event the archive has not confirmed (carried over
             continue-as-new; 0 on first start).
     """
 
     def __init__(
         self,
-        build: Callable[[int], ArchiveBatch | None],
+        build: Build,
+        count: Callable[[], int],
         give_up: timedelta,
         archived: int = 0,
     ) -> None:
         self._build = build
+        self._count = count
         self._give_up = give_up
         self._archived = archived
+        self._in_flight = 0
 
     @property
     def archived(self) -> int:
         """The position of the first event the archive has not confirmed."""
         return self._archived
 
-    async def deliver(self, turn: ArchiveTurn) -> None:
-        """Send the events from the confirmed position on, until the archive has ``turn.upto``.
+    def send(self, first: int) -> None:
+        """Start one append for the events from ``first`` on (recorded just now); never waits.
 
-        Never raises for the archive's failures: a turn that gives up leaves
-        the position where it was, and the next turn carries the backlog.
+        Call it from the code that recorded the events, in the same step, and
+        only there (see the module's docstring).
         """
-        resends = 0
-        while self._archived < turn.upto:
-            try:
-                batch = self._build(self._archived)
-            except ValueError as error:
-                # The state does not fit the archive's bounds (a bug, not an
-                # outage): the incident goes on, the archive misses it.
-                workflow.logger.error("archive batch from %d not built: %s", self._archived, error)
-                return
+        batch = self._batch(min(self._archived, first))
+        if batch is None:
+            return
+        handle = workflow.start_activity(
+            ARCHIVE_APPEND,
+            batch,
+            result_type=int,
+            start_to_close_timeout=ATTEMPT_TIMEOUT,
+            schedule_to_close_timeout=FEED_GIVE_UP,
+            retry_policy=RETRY,
+            summary=f"archive events {batch.first_seq}..{batch.last_seq}",
+        )
+        self._in_flight += 1
+        handle.add_done_callback(partial(self._settled, batch))
+
+    async def drain(self) -> None:
+        """Before completing: wait for the appends on their way, then send what is missing.
+
+        One batch after the other, each retried for ``give_up``; a batch that
+        fails for good is logged and ends the drain (the workflow completes).
+        """
+        await workflow.wait_condition(lambda: self._in_flight == 0)
+        while self._archived < self._count():
+            batch = self._batch(self._archived)
             if batch is None:
                 return
             try:
@@ -144,39 +163,58 @@ class ArchiveFeed:
                     batch,
                     result_type=int,
                     start_to_close_timeout=ATTEMPT_TIMEOUT,
-                    schedule_to_close_timeout=self._give_up if turn.final else TURN_GIVE_UP,
-                    retry_policy=TURN_RETRY,
-                    summary=f"archive events {batch.first_seq}..{batch.last_seq}",
+                    schedule_to_close_timeout=self._give_up,
+                    retry_policy=RETRY,
+                    summary=f"archive events {batch.first_seq}..{batch.last_seq} (last)",
                 )
             except ActivityError as error:
-                expected = _gap(error)
-                if expected is not None and resends < MAX_GAP_RESENDS:
-                    # The archive lacks earlier events: resend from there.
-                    resends += 1
-                    self._archived = expected
-                    continue
-                workflow.logger.warning(
-                    "archive did not take events %d..%d of %s%s: %s",
-                    batch.first_seq,
-                    batch.last_seq,
-                    batch.stream_id,
-                    " (given up before completion)" if turn.final else " (next turn retries)",
-                    error.cause or error,
-                )
-                return
-            # The recorded answer, not the batch built here, moves the position:
-            # a replay builds its batch from its own state and still agrees.
+                if not self._refused(batch, error, final=True):
+                    return
+                continue
             if last_seq + 1 <= self._archived:
-                return  # no progress (cannot happen with a sound archive): no loop
+                return  # no progress (not with a sound archive): no loop
             self._archived = last_seq + 1
 
-
-def _gap(error: ActivityError) -> int | None:
-    """The position the archive asks for, when that is why the append failed."""
-    cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.type == ARCHIVE_GAP and cause.details:
+    def _batch(self, first: int) -> ArchiveBatch | None:
         try:
-            return int(cause.details[0])
-        except (TypeError, ValueError):
+            return self._build(first, BATCH_LIMIT)
+        except ValueError as error:
+            # The state does not fit the archive's bounds (a bug, not an
+            # outage): the incident goes on, the archive misses these events.
+            workflow.logger.error("archive batch from %d not built: %s", first, error)
             return None
-    return None
+
+    def _settled(self, batch: ArchiveBatch, handle: workflow.ActivityHandle[int]) -> None:
+        """A done-callback: moves the position; issues no command."""
+        self._in_flight -= 1
+        if handle.cancelled():
+            return
+        error = handle.exception()
+        if error is None:
+            self._archived = max(self._archived, handle.result() + 1)
+        elif isinstance(error, ActivityError):
+            self._refused(batch, error, final=False)
+        else:
+            workflow.logger.warning("archive append of %s failed: %r", batch.stream_id, error)
+
+    def _refused(self, batch: ArchiveBatch, error: ActivityError, *, final: bool) -> bool:
+        """Note why the archive did not take ``batch``; True when resending can help."""
+        cause = error.cause
+        if isinstance(cause, ApplicationError) and cause.type == ARCHIVE_GAP and cause.details:
+            try:
+                expected = int(cause.details[0])
+            except (TypeError, ValueError):
+                expected = None
+            if expected is not None and expected < self._archived:
+                # The archive lacks earlier events (restored from a backup?): resend them.
+                self._archived = expected
+                return True
+        workflow.logger.warning(
+            "archive did not take events %d..%d of %s (%s): %s",
+            batch.first_seq,
+            batch.last_seq,
+            batch.stream_id,
+            "given up before completing" if final else "the next round carries them",
+            cause or error,
+        )
+        return False

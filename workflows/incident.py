@@ -16,9 +16,9 @@ instants come from local activities. The workflow
   request) in order, in a separate task so that a mail outage never delays a deadline,
 * recomputes its deadlines when the company's booked extended on-call windows
   change (``update_oncall_windows`` signal): those windows are business time,
-* hands every event to the archive (``workflows/archive_feed.py``): an item
-  of the team's effect queue behind each round of events, and a final one
-  before completing,
+* hands every event to the archive (``workflows/archive_feed.py``): the code
+  that records events starts one append, never awaited; a completing run
+  waits for its appends and sends what the archive still lacks,
 * keeps search attributes current and continues as new when history grows.
 """
 
@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from workflows.archive_feed import ArchiveFeed, ArchiveTurn
+from workflows.archive_feed import ArchiveFeed
 from workflows.delivery import Failed, attempt, deliver_notification
 from workflows.effect_queue import EffectQueue, until_all_drained
 from workflows.metrics import record_incident_metrics
@@ -197,10 +197,6 @@ class IncidentInput(BaseModel):
     archived_events: int = 0
 
 
-# One queue item: an event's effects, or a turn of the archive feed (the team's lane).
-_Item = EventEffects | ArchiveTurn
-
-
 @workflow.defn
 class IncidentWorkflow:
     """The durable SLA clock of one incident."""
@@ -211,10 +207,8 @@ class IncidentWorkflow:
         self._input = input
         self._policy = input.policy
         self._state: IncidentState | None = input.state
-        self._effects: EffectQueue[_Item] = EffectQueue(self._deliver, input.pending_effects)
-        self._customer_effects: EffectQueue[_Item] = EffectQueue(
-            self._deliver, input.pending_customer_effects
-        )
+        self._effects = EffectQueue(self._deliver, input.pending_effects)
+        self._customer_effects = EffectQueue(self._deliver, input.pending_customer_effects)
         self._search_attributes = SearchAttributeSync()
         self._clock = ProvenClock()
         self._oncall_windows: tuple[OnCallWindow, ...] = input.oncall_windows
@@ -230,7 +224,8 @@ class IncidentWorkflow:
         self._keep_timer = False
         self._mail_local_first = False
         self._archive = ArchiveFeed(
-            lambda first: incident_batch(self._current, first),
+            lambda first, limit: incident_batch(self._current, first, limit),
+            lambda: len(self._state.events) if self._state is not None else 0,
             input.policy.effects.give_up_after,
             input.archived_events,
         )
@@ -519,8 +514,14 @@ class IncidentWorkflow:
 
     # -- core ---------------------------------------------------------------
 
-    def _apply(self, command: Command, at: datetime | None = None) -> None:
-        """Decide ``command`` at ``at`` (a timer's instant) or now (operator commands)."""
+    def _apply(self, command: Command, at: datetime | None = None, *, archive: bool = True) -> None:
+        """Decide ``command`` at ``at`` (a timer's instant) or now (operator commands).
+
+        The new events go to the archive at once (``archive``), from this very
+        step. The effect queue passes ``archive=False``: it records events in an
+        activity's continuation, where a command would not replay in place
+        (workflows/archive_feed.py); its events go with the next round.
+        """
         events = decide(self._state, command, at or self._clock.now())
         if events:
             first = len(self._state.events) if self._state is not None else 0
@@ -535,16 +536,8 @@ class IncidentWorkflow:
                 self._customer_effects.add(customers)
             else:
                 self._effects.add(effects)
-            self._queue_archive_turn()
-
-    def _queue_archive_turn(self, *, final: bool = False) -> None:
-        """Queue a turn of the archive feed behind the effects queued so far (team's lane).
-
-        Behind them, so the e-mails of these events go out first; the turn
-        carries every event recorded up to its delivery (workflows/archive_feed.py).
-        """
-        if self._archiving:
-            self._effects.add([ArchiveTurn(upto=len(self._current.events), final=final)])
+            if archive and self._archiving:
+                self._archive.send(first)
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentResult:
@@ -579,9 +572,9 @@ class IncidentWorkflow:
                     rules=input.rules,
                 )
             )
-        elif self._archive.archived < len(self._current.events):
-            # Continued as new: what the last run did not get into the archive.
-            self._queue_archive_turn()
+        elif self._archiving and self._archive.archived < len(self._current.events):
+            # Continued as new: what the archive has not confirmed yet.
+            self._archive.send(self._archive.archived)
         self._effects.start()
         self._customer_effects.start()
         try:
@@ -594,10 +587,8 @@ class IncidentWorkflow:
             self._upsert_search_attributes()
             await until_all_drained(self._effects, self._customer_effects)
             if self._archiving:
-                # After the last effects (their failures are events too): one
-                # final turn, which retries longer (nothing waits behind it).
-                self._queue_archive_turn(final=True)
-                await until_all_drained(self._effects, self._customer_effects)
+                # After the last effects: their failures are events too.
+                await self._archive.drain()
         finally:
             self._effects.stop()
             self._customer_effects.stop()
@@ -698,14 +689,7 @@ class IncidentWorkflow:
 
     # -- side effects ---------------------------------------------------------
 
-    async def _deliver(self, item: _Item) -> None:
-        """Deliver one queue item: an archive turn, or an event's effects."""
-        if isinstance(item, ArchiveTurn):
-            await self._archive.deliver(item)
-        else:
-            await self._deliver_effects(item)
-
-    async def _deliver_effects(self, effects: EventEffects) -> None:
+    async def _deliver(self, effects: EventEffects) -> None:
         """Deliver one event's e-mails, status post and change request (the effect queue's)."""
         for notification in effects.notifications:
             await self._send(notification)
@@ -733,7 +717,8 @@ class IncidentWorkflow:
                         message_kind="status_post",
                         to=(self._input.status_page_id,),
                         error=posted.error,
-                    )
+                    ),
+                    archive=False,
                 )
         if effects.change_request is not None:
             await self._start_change_request(effects.change_request)
@@ -770,7 +755,8 @@ class IncidentWorkflow:
                     message_kind=notification.kind.value,
                     to=undelivered.to,
                     error=undelivered.error,
-                )
+                ),
+                archive=False,
             )
 
     async def _start_change_request(self, start: ChangeRequestStart) -> None:
@@ -796,11 +782,12 @@ class IncidentWorkflow:
             self._apply(
                 RecordDeliveryFailure(
                     message_kind="change_request", to=(start.request.email,), error=started.error
-                )
+                ),
+                archive=False,
             )
             return
         # Its e-mail to the reporter (with the ID) queues behind the current effects.
-        self._apply(RecordChangeRequest(change_request_id=started.change_request_id))
+        self._apply(RecordChangeRequest(change_request_id=started.change_request_id), archive=False)
 
     # -- search attributes and continue-as-new ---------------------------------
 
@@ -822,18 +809,14 @@ class IncidentWorkflow:
             self._input.model_copy(
                 update={
                     "state": self._current,
-                    "pending_effects": _effects_only(self._effects.carried()),
-                    "pending_customer_effects": _effects_only(self._customer_effects.carried()),
+                    "pending_effects": self._effects.carried(),
+                    "pending_customer_effects": self._customer_effects.carried(),
                     "oncall_windows": self._oncall_windows,
                     "search_index": None,  # the next run starts with this run's values
                     "clock": None,  # the carried state holds the deadlines
-                    # Where the archive stands; archive turns are not carried:
-                    # the next run queues one when the archive lacks events.
+                    # Where the archive stands (appends still on their way are
+                    # not waited for: the next run resends from here).
                     "archived_events": self._archive.archived if self._archiving else 0,
                 }
             )
         )
-
-
-def _effects_only(items: tuple[_Item, ...]) -> tuple[EventEffects, ...]:
-    return tuple(item for item in items if isinstance(item, EventEffects))
