@@ -1,51 +1,54 @@
 """The archive feed of a workflow: its events to the archive, in order, each once.
 
 The archive (DESIGN §5) is the system of record once Temporal has forgotten a
-stream. Each time the workflow records events (an operator's update, a signal,
-a timer), the code that recorded them starts one ``archive_append`` activity
-right there, in the same step (:meth:`ArchiveFeed.send`), and never awaits it:
-nothing in the workflow waits for the archive but its completion.
+stream. The code that records events marks them due (:meth:`ArchiveFeed.mark_due`);
+the workflow's main loop, at the fixed point where it upserts its search
+attributes, starts one ``archive_append`` activity for what is due
+(:meth:`ArchiveFeed.send_due`) and never awaits it. Nothing in the workflow
+waits for the archive but its completion.
 
 Why there, and why never awaited — replay determinism. A command must be
-issued at the same place in every replay. Two things differ between a live
-run and a replay and must not decide where an archive command goes:
+issued at the same place in every replay, and two things differ between a
+live run and a replay of it:
 
 * How jobs are grouped into activations. Live, an update and an activity's
   completion that arrive in the same workflow task come in one activation,
   and the SDK applies the update first; a replay (``SLA_TEST_CACHELESS=1``
-  shows it on every task) gets the completion in an activation of its own
-  first and the update after it. Code that runs when an activity completes
-  and then issues a command therefore issues it after the update's commands
-  live, before them in replay ("Activity machine does not handle
-  TimerCanceled"). This is what broke every design that waited for the
-  previous append before starting the next one: a feed task of its own, a
-  handle polled from the main loop's fixed point, and a turn queued in the
-  effect queue (all tried; all failed cacheless replay).
-* When a local activity resolves (the effect queue's first mail attempt):
-  local and regular activities share one sequence counter.
+  shows it on every task) gets the completion in an activation of its own,
+  first, and the update after it. Code that runs when an activity completes
+  and then issues a command issues it after the update's commands live,
+  before them in replay ("Activity machine does not handle TimerCanceled").
+  That broke every design that waited for the previous append before
+  starting the next: a feed task of its own, a handle polled from the main
+  loop (``done()``), and a turn queued in the effect queue (all tried).
+* The order of handlers in one activation: a re-applied update and signal
+  after a reset (tests/cli/test_repair_e2e.py) run update first live, signal
+  first in replay. An append started by each handler would swap places with
+  the update's completion; so handlers only mark events due.
 
-So the feed's command is issued only by code that records events in order
-(update and signal handlers, the main loop, the start of a run), never by a
-continuation of an activity; and a completed append only moves the position
-(a done-callback: no command). Whether a command is issued never depends on
-which appends have completed: one per round of events, unconditionally.
+So whether and where an append starts depends only on values every replay
+computes alike: the events recorded (``due``) and the appends started
+(``sent``), both moved in the workflow's own order, and the main loop's
+turns, which follow its wake-ups on state changes and timers. A completed
+append only moves the confirmed position (a done-callback: no command, and
+the main loop does not wake for it); no decision reads that position.
 
 What an append carries is built when it starts: from the position the archive
-last confirmed (or this round's first event, if earlier) up to now, so a
-round during an outage also carries the backlog of the rounds whose appends
-failed; the archive stores each ``(stream_id, seq)`` once, so overlapping
-batches cost nothing. Appends may run side by side; a batch never starts
-beyond what the archive confirmed, so the archive never sees a gap (if it
-lost events, it says so and the next batch resends them).
+last confirmed (or the first unsent event, if earlier) up to now. A round
+during an outage therefore also carries the backlog of the rounds whose
+appends failed; the archive stores each ``(stream_id, seq)`` once, so
+overlapping batches cost nothing. Appends may run side by side; a batch never
+starts beyond what the archive confirmed, so the archive never sees a gap (if
+it lost events, it says so and later batches resend them).
 
 The trade-offs, stated:
 
-* Cost: one activity per round of events (an operator command, a timer, a
-  signal) — in practice one per workflow task that records events — and the
-  workflow task that takes its completion.
+* Cost: one activity per turn of the main loop that finds events due — in
+  practice one per workflow task that records events — and the workflow task
+  that takes its completion.
 * Events the effect queue records (a delivery failure, the change request's
-  ID) start no append (they are recorded in an activity's continuation); they
-  go with the next round's batch, or the drain before completing.
+  ID) are not marked due (they are recorded in an activity's continuation):
+  they go with the next round's batch, or the drain before completing.
 * An archive outage delays no deadline, update or e-mail. Each append retries
   for :data:`FEED_GIVE_UP`; one that gives up leaves the position where it
   was, and the next round (or the drain) carries its events.
@@ -96,7 +99,7 @@ Build = Callable[[int, int], ArchiveBatch | None]
 
 
 class ArchiveFeed:
-    """Where the archive stands, and the appends on their way.
+    """Where the archive stands, what is due for it, and the appends on their way.
 
     Args:
         build: Builds a batch from the stream's current state.
@@ -117,7 +120,12 @@ class ArchiveFeed:
         self._build = build
         self._count = count
         self._give_up = give_up
+        # Confirmed by the archive (moved by completed appends: timing, not history).
         self._archived = archived
+        # Sent and due: moved only by recorded events and the main loop's turns,
+        # so they are the same in every replay; only they decide on commands.
+        self._sent = archived
+        self._due = archived
         self._in_flight = 0
 
     @property
@@ -125,13 +133,22 @@ class ArchiveFeed:
         """The position of the first event the archive has not confirmed."""
         return self._archived
 
-    def send(self, first: int) -> None:
-        """Start one append for the events from ``first`` on (recorded just now); never waits.
+    def mark_due(self) -> None:
+        """The events recorded so far are due for the archive (from the code that recorded them)."""
+        self._due = max(self._due, self._count())
 
-        Call it from the code that recorded the events, in the same step, and
-        only there (see the module's docstring).
+    def send_due(self) -> None:
+        """Start one append if events are due that no append carried yet; never waits.
+
+        Called only from the workflow's main loop, where it upserts its search
+        attributes (see the module's docstring). The batch runs from the
+        position the archive confirmed (or the first unsent event, if earlier)
+        up to now, at most :data:`BATCH_LIMIT` events.
         """
-        batch = self._batch(min(self._archived, first))
+        if self._due <= self._sent:
+            return
+        batch = self._batch(min(self._archived, self._sent))
+        self._sent = self._due
         if batch is None:
             return
         handle = workflow.start_activity(

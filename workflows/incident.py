@@ -16,9 +16,9 @@ instants come from local activities. The workflow
   request) in order, in a separate task so that a mail outage never delays a deadline,
 * recomputes its deadlines when the company's booked extended on-call windows
   change (``update_oncall_windows`` signal): those windows are business time,
-* hands every event to the archive (``workflows/archive_feed.py``): the code
-  that records events starts one append, never awaited; a completing run
-  waits for its appends and sends what the archive still lacks,
+* hands every event to the archive (``workflows/archive_feed.py``): the main
+  loop starts one append for the events recorded since its last turn, never
+  awaited; a completing run waits for its appends and sends what is missing,
 * keeps search attributes current and continues as new when history grows.
 """
 
@@ -517,10 +517,11 @@ class IncidentWorkflow:
     def _apply(self, command: Command, at: datetime | None = None, *, archive: bool = True) -> None:
         """Decide ``command`` at ``at`` (a timer's instant) or now (operator commands).
 
-        The new events go to the archive at once (``archive``), from this very
-        step. The effect queue passes ``archive=False``: it records events in an
-        activity's continuation, where a command would not replay in place
-        (workflows/archive_feed.py); its events go with the next round.
+        The new events are due for the archive (``archive``): the main loop's
+        next turn sends them. The effect queue passes ``archive=False``: it
+        records events in an activity's continuation, where the main loop's
+        wake-up would not replay in place (workflows/archive_feed.py); its
+        events go with the next round.
         """
         events = decide(self._state, command, at or self._clock.now())
         if events:
@@ -537,7 +538,7 @@ class IncidentWorkflow:
             else:
                 self._effects.add(effects)
             if archive and self._archiving:
-                self._archive.send(first)
+                self._archive.mark_due()
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentResult:
@@ -572,9 +573,9 @@ class IncidentWorkflow:
                     rules=input.rules,
                 )
             )
-        elif self._archiving and self._archive.archived < len(self._current.events):
-            # Continued as new: what the archive has not confirmed yet.
-            self._archive.send(self._archive.archived)
+        elif self._archiving:
+            # Continued as new: what the archive has not confirmed yet is due.
+            self._archive.mark_due()
         self._effects.start()
         self._customer_effects.start()
         try:
@@ -794,6 +795,9 @@ class IncidentWorkflow:
     def _upsert_search_attributes(self) -> None:
         state = self._current
         self._search_attributes.sync(incident_search_attributes(search_index(state)))
+        if self._archiving:
+            # The same fixed point for the archive's one command (never awaited).
+            self._archive.send_due()
         # Not a command (served by the UI's metadata query): no history cost.
         workflow.set_current_details(current_details(state))
 
