@@ -31,7 +31,8 @@ computes alike: the events recorded (``due``) and the appends started
 (``sent``), both moved in the workflow's own order, and the main loop's
 turns, which follow its wake-ups on state changes and timers. A completed
 append only moves the confirmed position (a done-callback: no command, and
-the main loop does not wake for it); no decision reads that position.
+the main loop does not wake for it); no decision reads that position while
+appends are on their way (the drain reads it once they have all completed).
 
 What an append carries is built when it starts: from the position the archive
 last confirmed (or the first unsent event, if earlier) up to now. A round
@@ -52,9 +53,10 @@ The trade-offs, stated:
 * An archive outage delays no deadline, update or e-mail. Each append retries
   for :data:`FEED_GIVE_UP`; one that gives up leaves the position where it
   was, and the next round (or the drain) carries its events.
-* A completing workflow waits for its appends, then sends what the archive
-  still lacks, retrying for the policy's ``give_up_after``; if the archive is
-  still down then, it logs and completes (``sla archive rebuild``, future
+* A completing workflow waits for its appends (each gives up after at most
+  :data:`FEED_GIVE_UP`), then sends what the archive still lacks, retrying
+  for the policy's ``give_up_after``; if the archive is still down then, it
+  logs and completes (``sla archive rebuild``, future
   work, fetches the rest from Temporal while it retains the run).
 * Continue-as-new does not wait for appends still on their way: the next run
   starts from the position confirmed so far and resends the rest.
