@@ -620,7 +620,13 @@ class IncidentWorkflow:
             return
         await self._clock.sleep_until(
             timers[0].at if timers else None,
-            lambda: self._state is not state or self._should_continue_as_new(),
+            # Closed already (an update resolved it while the main loop awaited a
+            # local activity, e.g. the follow-ups'): no state change would come.
+            lambda: (
+                self._state is not state
+                or not self._current.is_open
+                or self._should_continue_as_new()
+            ),
             summary=type(timers[0].command).__name__ if timers else None,
             keep_timer=self._keep_timer,
         )
