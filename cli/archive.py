@@ -29,14 +29,19 @@ from cli.common import (
     CliError,
     JsonOption,
     PolicyOption,
+    client,
     fail,
     parse_instant,
     policy_or_fail,
     print_json,
+    run,
+    warn_unreadable,
 )
 from cli.terminal import neutralise, safe
 from domain.sla_report import ReportMonth, ReportMonthError
 from service.archive import open_archive
+from service.archive_rebuild import RebuildResult, rebuild_archive
+from service.queries import Unreadable
 
 T = TypeVar("T")
 
@@ -107,6 +112,39 @@ def migrate_command(as_json: JsonOption = False) -> None:
         print_json({"archive": where, "revision": revision})
     else:
         print(f"archive at {where} is at revision {revision}")
+
+
+@archive_app.command("rebuild")
+def rebuild_command(
+    task_queue: Annotated[
+        str | None, typer.Option("--task-queue", help="Only incidents on this task queue.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Refill the archive from Temporal: every incident it still retains (idempotent).
+
+    For a new or restored database, or one that missed events: what the
+    archive has already stays, what it lacks is appended; erased streams stay
+    erased. Incidents past Temporal's retention cannot come back this way.
+    """
+    queue = _line(task_queue, "--task-queue", 200)
+
+    def work(store: ArchiveStore) -> RebuildResult:
+        async def body() -> RebuildResult:
+            return await rebuild_archive(await client(), store, task_queue=queue)
+
+        return run(body)
+
+    result = _with_archive(work)
+    warn_unreadable([Unreadable(ticket_id, reason) for ticket_id, reason in result.unreadable])
+    if as_json:
+        print_json(result)
+        return
+    print(
+        f"rebuilt {result.streams} incidents from Temporal: {result.events_appended} events "
+        f"appended, {result.events_present} already archived"
+        + (f", {len(result.unreadable)} unreadable" if result.unreadable else "")
+    )
 
 
 @archive_app.command("status")

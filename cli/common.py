@@ -18,6 +18,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from archive.errors import ArchiveError
 from cli.terminal import neutralise
 from domain.errors import DomainError, IntakeError, describe_validation_error
 from domain.sla import PolicyError, SlaPolicy
@@ -139,7 +140,13 @@ def describe_failure(error: BaseException, ticket_id: str | None = None) -> str:
     """One readable line for any failure a command can meet."""
     if isinstance(
         error,
-        CliError | IntakeError | PolicyError | DomainError | CodecConfigError | IncidentNotFound,
+        CliError
+        | IntakeError
+        | PolicyError
+        | DomainError
+        | CodecConfigError
+        | IncidentNotFound
+        | ArchiveError,
     ):
         return str(error)
     if isinstance(error, ValidationError):
