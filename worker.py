@@ -32,7 +32,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.archive import ArchiveActivities, embedded_store
+from activities.archive import ArchiveActivities, LazyArchive, embedded_store
 from activities.audit import AuditActivities
 from activities.calendar import CalendarActivities
 from activities.change_requests import ChangeRequestActivities
@@ -179,24 +179,21 @@ def build_activities(
     dev_tickets = DevTicketActivities(tracker)
     change_requests = ChangeRequestActivities(partial(start_for_incident, client))
     maintenance = MaintenanceActivities(partial(open_overrun_incident, client))
-    # [archive] personal_data_days: the archive is opened on first use (checked at start).
-    erasure = ErasureActivities(
+    # Opened on first use (the worker checked it at start, check_archive); the feed
+    # and the automatic erasure ([archive] personal_data_days) share it.
+    store = LazyArchive(
         partial(ArchiveStore.from_url, settings.archive)
         if settings.archive_url
         else partial(embedded_store, settings.archive)
     )
+    erasure = ErasureActivities(store)
     audit = AuditActivities(
         TemporalAuditReader(client), settings.data_dir / "audits", tracker=tracker
     )
     oncall = OnCallActivities(
         settings.data_dir / "billing" / "oncall.csv", TemporalOnCallLookups(client)
     )
-    # Opened on first use: the worker checked it at start (check_archive).
-    archive = ArchiveActivities(
-        partial(ArchiveStore.from_url, settings.archive)
-        if settings.archive_url
-        else partial(embedded_store, settings.archive)
-    )
+    archive = ArchiveActivities(store)
     return [
         calendar.compute_incident_clock,
         calendar.compute_next_reminder,

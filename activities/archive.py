@@ -26,8 +26,10 @@ ARCHIVE_GAP = "ArchiveGap"
 """``ApplicationError`` type: resend from the position in the error's details."""
 
 
-class ArchiveActivities:
-    """Activities over one archive, opened on first use (the worker checked the schema).
+class LazyArchive:
+    """One archive store for a worker's activities, opened on first use (the worker checked it).
+
+    The feed and the automatic erasure share it: one connection pool per worker.
 
     Args:
         open_store: Opens the store (``ArchiveStore.from_url``; the embedded
@@ -39,18 +41,34 @@ class ArchiveActivities:
         self._store: ArchiveStore | None = None
         self._lock = threading.Lock()
 
-    def _opened(self) -> ArchiveStore:
+    def opened(self) -> ArchiveStore:
+        """The store, opened now if it was not yet (blocking: call it in a thread)."""
         with self._lock:
             if self._store is None:
                 self._store = self._open_store()
             return self._store
 
     def close(self) -> None:
-        """Release the database connections (worker shutdown)."""
+        """Release the database connections (worker shutdown, tests)."""
         with self._lock:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+
+
+class ArchiveActivities:
+    """The feed's activity over one archive.
+
+    Args:
+        archive: The worker's archive, or how to open one (tests).
+    """
+
+    def __init__(self, archive: LazyArchive | Callable[[], ArchiveStore]) -> None:
+        self._archive = archive if isinstance(archive, LazyArchive) else LazyArchive(archive)
+
+    def close(self) -> None:
+        """Release the database connections (worker shutdown)."""
+        self._archive.close()
 
     @activity.defn(name="archive_append")
     async def append(self, batch: ArchiveBatch) -> int:
@@ -62,7 +80,7 @@ class ArchiveActivities:
                 (not retryable) when the schema is behind the program.
         """
         try:
-            result = await asyncio.to_thread(lambda: self._opened().append(batch))
+            result = await asyncio.to_thread(lambda: self._archive.opened().append(batch))
         except ArchiveGap as gap:
             raise ApplicationError(
                 str(gap), gap.expected, type=ARCHIVE_GAP, non_retryable=True

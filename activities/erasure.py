@@ -14,7 +14,6 @@ so a retried or repeated run only erases what is still left.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -22,6 +21,7 @@ from functools import partial
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.archive import LazyArchive
 from archive.errors import ArchiveNotMigrated, UnknownStream
 from archive.store import ArchiveStore
 from domain.archive import (
@@ -33,30 +33,18 @@ from domain.archive import (
 
 
 class ErasureActivities:
-    """The automatic erasure over one archive, opened on first use (the worker checked it).
+    """The automatic erasure over one archive.
 
     Args:
-        open_store: Opens the store (``ArchiveStore.from_url``; the embedded
-            SQLite default migrates itself there).
+        archive: The worker's archive, or how to open one (tests).
     """
 
-    def __init__(self, open_store: Callable[[], ArchiveStore]) -> None:
-        self._open_store = open_store
-        self._store: ArchiveStore | None = None
-        self._lock = threading.Lock()
-
-    def _opened(self) -> ArchiveStore:
-        with self._lock:
-            if self._store is None:
-                self._store = self._open_store()
-            return self._store
+    def __init__(self, archive: LazyArchive | Callable[[], ArchiveStore]) -> None:
+        self._archive = archive if isinstance(archive, LazyArchive) else LazyArchive(archive)
 
     def close(self) -> None:
         """Release the database connections (worker shutdown, tests)."""
-        with self._lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+        self._archive.close()
 
     @activity.defn(name=ERASE_DUE_ACTIVITY)
     async def erase_due(self, request: DueErasure) -> DueErasureResult:
@@ -77,7 +65,7 @@ class ErasureActivities:
         by = f"automatic erasure ({info.workflow_id})" if info.workflow_id else "automatic erasure"
         reason = automatic_erasure_reason(request.personal_data_days)
         try:
-            store = await asyncio.to_thread(self._opened)
+            store = await asyncio.to_thread(self._archive.opened)
             # One more than the limit tells whether the next run has work left.
             due = await asyncio.to_thread(store.due_for_erasure, before, request.limit + 1)
             erased: list[str] = []

@@ -50,7 +50,8 @@ SEARCH_TEXT_MAX = 500
 COMPANY_MAX = 200
 LIMIT_MAX = 1_000
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""What no single-line option may contain: control, line-separator and bidi characters."""
 _STATUS = re.compile(r"^[a-z_]{1,32}$")
 
 archive_app = typer.Typer(
@@ -74,18 +75,21 @@ def _with_archive(work: Callable[[ArchiveStore], T], *, check: bool = True) -> T
         store.close()
 
 
-def _line(value: str | None, what: str, maximum: int) -> str | None:
-    """A single-line option, refused when empty, too long or with control characters."""
-    if value is None:
-        return None
-    if _CONTROL.search(value):
-        fail(f"{what} must not contain control characters")
+def one_line(value: str, what: str, maximum: int) -> str:
+    """A single-line option, stripped; refused when empty, too long or with control characters."""
+    if CONTROL.search(value):
+        fail(f"{what} must be one line without control characters")
     stripped = value.strip()
     if not stripped:
         fail(f"{what} must not be empty")
     if len(stripped) > maximum:
         fail(f"{what} is {len(stripped)} characters long, at most {maximum} are allowed")
     return stripped
+
+
+def _line(value: str | None, what: str, maximum: int) -> str | None:
+    """:func:`one_line` for an option that may be left out."""
+    return None if value is None else one_line(value, what, maximum)
 
 
 def _instant(value: str | None, what: str, zone: str) -> datetime | None:

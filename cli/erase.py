@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -24,6 +23,7 @@ from temporalio.service import RPCError
 from archive.errors import ArchiveError
 from archive.records import ErasureRecord
 from archive.store import ERASED_BY_MAX
+from cli.archive import CONTROL, one_line
 from cli.common import CliError, JsonOption, client, describe_failure, fail, print_json, run
 from cli.terminal import neutralise
 from domain.archive import StreamId
@@ -33,20 +33,7 @@ from service.erasure import ErasureRefused, erase_closed
 REASON_MAX = 500
 """Characters of a reason: a legal ground and a request reference, not a letter."""
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _STREAM_ID: TypeAdapter[str] = TypeAdapter(StreamId)
-
-
-def _line(value: str, what: str, maximum: int) -> str:
-    """A single-line option, refused when empty, too long or with control characters."""
-    if _CONTROL.search(value):
-        fail(f"{what} must be one line without control characters")
-    stripped = value.strip()
-    if not stripped:
-        fail(f"{what} must not be empty")
-    if len(stripped) > maximum:
-        fail(f"{what} is {len(stripped)} characters long, at most {maximum} are allowed")
-    return stripped
 
 
 def _ticket(value: str) -> str:
@@ -62,7 +49,7 @@ def operator_name() -> str:
         name = getpass.getuser().strip()
     except Exception:  # KeyError/OSError: a uid without a passwd entry (the worker image)
         name = ""
-    if name and not _CONTROL.search(name):
+    if name and not CONTROL.search(name):
         return name[:ERASED_BY_MAX]
     return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown operator"
 
@@ -96,8 +83,8 @@ def erase(
     Temporal still holds open is refused: it is still being worked on.
     """
     ticket = _ticket(ticket_id)
-    why = _line(reason, "--reason", REASON_MAX)
-    who = _line(by, "--by", ERASED_BY_MAX) if by is not None else operator_name()
+    why = one_line(reason, "--reason", REASON_MAX)
+    who = one_line(by, "--by", ERASED_BY_MAX) if by is not None else operator_name()
     at = datetime.now(UTC)
 
     async def body() -> ErasureRecord:
