@@ -57,7 +57,6 @@ from bench.stack import Stack, Worker, cpu_seconds
 from domain.incident import Acknowledge, Resolve
 from domain.sla import Severity, SlaPolicy
 from starter import report_incident
-from workflows.archive_feed import ARCHIVE_APPEND
 from workflows.incident import IncidentWorkflow
 
 Row = dict[str, object]
@@ -208,7 +207,6 @@ class Phase:
     actions: list[Counter[str]] = field(default_factory=list)
     sequences: list[list[str]] = field(default_factory=list)
     sizes: list[Counter[str]] = field(default_factory=list)
-    archive_appends: list[int] = field(default_factory=list)
     mails_per_lifecycle: float = 0.0
 
     @classmethod
@@ -377,14 +375,6 @@ async def read_histories(client: Client, ids: Sequence[str], phase: Phase) -> No
             sizes[event_type_name(event)] += event.ByteSize()
         phase.sizes.append(sizes)
         phase.actions.append(billable_actions(events))
-        # The archive feed's cost: one append per main-loop turn that recorded events.
-        phase.archive_appends.append(
-            sum(
-                e.activity_task_scheduled_event_attributes.activity_type.name == ARCHIVE_APPEND
-                for e in events
-                if e.HasField("activity_task_scheduled_event_attributes")
-            )
-        )
 
     await asyncio.gather(*(one(i) for i in ids))
 
@@ -507,13 +497,6 @@ def figures(engine: Phase, base: Phase, paced: Phase, paced_base: Phase, n: int)
         _row("billable actions per lifecycle, mean", round(a_mean_e, 2), round(a_mean_b, 2))
     )
     rows.append(_row("billable actions per lifecycle, max", a_max_e, a_max_b))
-    rows.append(
-        _row(
-            "archive appends per lifecycle, mean",
-            round(statistics.fmean(engine.archive_appends or [0]), 2),
-            round(statistics.fmean(base.archive_appends or [0]), 2),
-        )
-    )
     rows.append(
         _row(
             "e-mails / no-op activities per lifecycle",

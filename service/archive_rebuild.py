@@ -1,14 +1,15 @@
-"""``sla archive rebuild``: the archive refilled from Temporal, for the streams it still retains.
+"""``sla archive rebuild``: the archive filled from Temporal, for the streams it still retains.
 
-For a new archive database, one restored from an older backup, or one that
-missed events (an outage longer than the feed's give-up time, a run reset):
-every incident workflow Temporal lists, running or completed, is read (its
-view carries every event of every run, as ``sla show --json`` prints it),
-its state is folded from those events, and it is appended in batches exactly
-as the workflow's feed would (:func:`domain.archive_feed.incident_batch`).
-The archive stores each ``(stream_id, seq)`` once, so a rebuild can run any
-number of times, beside the live feed, and only adds what was missing; an
-erased stream stays erased (later appends arrive erased).
+How incidents reach the archive today (the per-task feed from the workflows
+is not on main: it cost too much, see the README), and how a new or restored
+database, or one that missed events, is refilled: every incident workflow
+Temporal lists, running or completed, is read (its view carries every event
+of every run, as ``sla show --json`` prints it), its state is folded from
+those events and appended in the batches
+:func:`domain.archive_feed.incident_batch` cuts. The archive stores each
+``(stream_id, seq)`` once, so a rebuild can run any number of times and only
+adds what was missing; an erased stream stays erased (later appends arrive
+erased). Run it more often than the namespace retention (30 days in compose).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 
 from archive.store import ArchiveStore
-from domain.archive import BATCH_EVENTS_MAX
 from domain.archive_feed import incident_batch
 from domain.incident import fold
 from service.queries import Unreadable, gather_readable, incident_view
@@ -80,7 +80,7 @@ async def rebuild_archive(
         view = await incident_view(client, ticket_id, found[ticket_id])
         state = fold(None, view.events)
         first = 0
-        while (batch := incident_batch(state, first, BATCH_EVENTS_MAX)) is not None:
+        while (batch := incident_batch(state, first)) is not None:
             result = await asyncio.to_thread(store.append, batch)
             counts.appended += result.appended
             counts.present += len(batch.events) - result.appended

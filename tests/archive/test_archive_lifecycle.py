@@ -1,12 +1,10 @@
-"""An incident outlives its Temporal run: fed to the archive, deleted, still found (issue 17).
+"""An incident outlives its Temporal run: archived, deleted, still found (issue 17).
 
-On the real dev server with a worker whose archive is the embedded SQLite file
-of its data dir (as ``sla dev`` runs it): the incident is reported,
-acknowledged and resolved, its run is deleted through the client (what the
-namespace retention does after 30 days), and ``sla show``, ``sla search`` and
-the SLA report's gathering still find it, from the archive. ``sla archive
-rebuild`` refills a new, empty database from Temporal while the run is there,
-and a second rebuild adds nothing.
+On the real dev server with a worker: the incident is reported, acknowledged
+and resolved; ``sla archive rebuild`` archives it from Temporal (every event,
+once: a second rebuild adds nothing); its run is deleted through the client
+(what the namespace retention does after 30 days), and ``sla show``,
+``sla search`` and the SLA report's gathering still find it, from the archive.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ from domain.sla import Severity
 from domain.sla_report import ReportMonth
 from reporting.gather import incident_views
 from tests.conftest import Stack
-from tests.workflows.test_archive_feed import archive_of, archived_as_recorded
 from tests.workflows.test_incident_workflow import POLICY, Harness, harness_for
 from tests.workflows.waiting import eventually, result_of
 from workflows.incident import IncidentWorkflow
@@ -47,12 +44,12 @@ async def h(dev_stack: Stack) -> AsyncIterator[Harness]:
         yield harness
 
 
-async def sla(stack: Stack, *args: str, archive_url: str | None = None) -> Result:
+async def sla(stack: Stack, *args: str, archive_url: str) -> Result:
     env = {
         "TEMPORAL_ADDRESS": stack.client.service_client.config.target_host,
         "TEMPORAL_NAMESPACE": "default",
         "SLA_DATA_DIR": str(stack.data_dir),
-        "SLA_ARCHIVE_URL": archive_url or f"sqlite:///{archive_of(stack)}",
+        "SLA_ARCHIVE_URL": archive_url,
         "COLUMNS": "120",
     }
     return await asyncio.to_thread(runner.invoke, app, list(args), env=env)
@@ -105,10 +102,9 @@ async def test_a_resolved_incident_is_found_after_its_run_is_deleted(
     await handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="Treiber getauscht"))
     outcome = await result_of(handle)
     assert outcome.status is IncidentStatus.RESOLVED and outcome.view is not None
-    await archived_as_recorded(stack, handle)
 
-    # A new, empty database refilled from Temporal while it still has the run.
-    fresh = f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
+    # Archived from Temporal while it still has the run.
+    fresh = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
     ok(await sla(stack, "archive", "migrate", archive_url=fresh))
     rebuilt = ok(
         await sla(
@@ -145,18 +141,17 @@ async def test_a_resolved_incident_is_found_after_its_run_is_deleted(
 
     await delete_run(stack, incident.ticket)
 
-    shown = ok(await sla(stack, "show", incident.ticket, "--json"))
+    shown = ok(await sla(stack, "show", incident.ticket, "--json", archive_url=fresh))
     assert shown["source"] == "archive"
     assert shown["status"] == "resolved"
     assert [e["type"] for e in shown["events"]] == [e.type for e in outcome.view.events]
 
-    found = ok(await sla(stack, "search", "Etikettendrucker", "--json"))
+    found = ok(await sla(stack, "search", "Etikettendrucker", "--json", archive_url=fresh))
     assert [row["stream_id"] for row in found] == [incident.ticket]
 
     month = ReportMonth.parse(outcome.view.received_at.astimezone(POLICY_ZONE).strftime("%Y-%m"))
-    url = f"sqlite:///{archive_of(stack)}"
     views, _ = await incident_views(
-        stack.client, POLICY, month, archive=lambda: ArchiveStore.from_url(url)
+        stack.client, POLICY, month, archive=lambda: ArchiveStore.from_url(fresh)
     )
     assert incident.ticket in {v.ticket_id for v in views}
     without, _ = await incident_views(stack.client, POLICY, month, archive=None)
