@@ -15,21 +15,23 @@ from typing import Any
 
 from rich.console import Console
 
-from cli.common import JsonOption, client, print_json, run
+from cli.common import JsonOption, PolicyOption, client, policy_or_fail, print_json, run
 from cli.terminal import safe
 from service.doctor import (
     Check,
     Stuck,
     archive_migrated,
     audit_schedules,
+    erasure_schedule,
     search_attributes,
     smtp_reachable,
     stuck_workflows,
 )
 
 
-def doctor(as_json: JsonOption = False) -> None:
+def doctor(policy: PolicyOption = None, as_json: JsonOption = False) -> None:
     """Check the setup (Temporal, search attributes, schedules, SMTP, archive); list stuck ones."""
+    sla_policy = policy_or_fail(policy)
 
     async def body() -> tuple[list[Check], list[Stuck]]:
         c = await client()  # a refusal here is the first finding: Temporal is not reachable
@@ -37,6 +39,7 @@ def doctor(as_json: JsonOption = False) -> None:
             Check("temporal", True, f"namespace {c.namespace} answers"),
             await search_attributes(c),
             await audit_schedules(c),
+            await erasure_schedule(c, sla_policy),
             # Blocking clients (smtplib, SQLAlchemy): off the event loop.
             await asyncio.to_thread(smtp_reachable),
             await asyncio.to_thread(archive_migrated),

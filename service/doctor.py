@@ -23,8 +23,10 @@ from temporalio.client import Client
 from activities.mail import smtp_mailer_from_env
 from archive.config import data_dir
 from archive.errors import ArchiveError, ArchiveNotMigrated
+from domain.sla import SlaPolicy
 from service.archive import open_archive
-from service.audit_schedules import describe_audit_schedules
+from service.audit_schedules import DEFAULT_PREFIX, describe_audit_schedules
+from service.erasure_schedule import describe_erasure_schedule
 from service.repair import stuck_query
 from service.visibility import executions
 from workflows.names import SEARCH_ATTRIBUTES
@@ -79,6 +81,32 @@ async def audit_schedules(client: Client) -> Check:
     paused = [s.schedule_id for s in statuses if s.paused]
     detail = "daily and weekly applied" + (f"; paused: {', '.join(paused)}" if paused else "")
     return Check("audit schedules", True, detail)
+
+
+async def erasure_schedule(
+    client: Client, policy: SlaPolicy, *, prefix: str = DEFAULT_PREFIX
+) -> Check:
+    """The automatic erasure's schedule is there exactly when the policy asks for it."""
+    status = await describe_erasure_schedule(client, prefix=prefix)
+    days = policy.archive.personal_data_days
+    if days < 1:
+        if status.exists:
+            return Check(
+                "erasure schedule",
+                False,
+                f"{status.schedule_id} exists but [archive] personal_data_days is 0: "
+                "`sla schedules apply` deletes it",
+            )
+        return Check("erasure schedule", True, "off ([archive] personal_data_days = 0)")
+    if not status.exists:
+        return Check(
+            "erasure schedule",
+            False,
+            f"missing {status.schedule_id} ([archive] personal_data_days = {days}): start a "
+            "worker (it applies it) or `sla schedules apply`",
+        )
+    detail = f"{status.when} ({status.timezone}), {days} days after resolution"
+    return Check("erasure schedule", True, detail + ("; paused" if status.paused else ""))
 
 
 SMTP_TIMEOUT = 5.0

@@ -598,6 +598,8 @@ async def test_doctor_checks_the_setup_and_says_what_to_fix(dev_cli: CliStack) -
     assert checks["search attributes"]["ok"] is True  # registered by the test environment
     schedules = checks["audit schedules"]
     assert schedules["ok"] or "sla schedules apply" in schedules["detail"]
+    erasure = checks["erasure schedule"]
+    assert erasure["ok"] or "sla schedules apply" in erasure["detail"]
     assert result.exit_code == (0 if report["ok"] else 1)
     # No SMTP server configured: mails go to the outbox, nothing to reach.
     assert checks["smtp"]["ok"] is True

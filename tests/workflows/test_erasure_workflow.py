@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from archive.store import ArchiveStore
 from domain.archive import DueErasureResult
 from domain.sla import SlaPolicy
+from service.doctor import erasure_schedule
 from service.erasure_schedule import (
     ErasureScheduleChange,
     apply_erasure_schedule,
@@ -268,3 +269,24 @@ async def test_a_triggered_schedule_runs_the_erasure(dev_erasure_stack: Stack) -
             f"automatic erasure ({workflow_id})",
         )
     ]
+
+
+async def test_doctor_says_whether_the_erasure_schedule_follows_the_policy(
+    dev_env: WorkflowEnvironment,
+) -> None:
+    client = dev_env.client
+    prefix = f"test-{uuid.uuid4().hex[:8]}-"
+    off = policy_with(0)
+    try:
+        missing = await erasure_schedule(client, POLICY, prefix=prefix)
+        assert not missing.ok and "sla schedules apply" in missing.detail
+        assert (await erasure_schedule(client, off, prefix=prefix)).ok
+
+        await apply_erasure_schedule(client, POLICY, prefix=prefix)
+        applied = await erasure_schedule(client, POLICY, prefix=prefix)
+        assert applied.ok and "730 days after resolution" in applied.detail
+        # Turned off in the policy, but the schedule still runs: say how to remove it.
+        stale = await erasure_schedule(client, off, prefix=prefix)
+        assert not stale.ok and "deletes it" in stale.detail
+    finally:
+        await delete_erasure_schedule(client, prefix=prefix)
