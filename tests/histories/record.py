@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
 from domain.incident import (
     Acknowledge,
@@ -36,16 +35,13 @@ from domain.incident import (
 )
 from domain.report import ReportChanges
 from domain.sla import Severity
-from service.connect import ensure_search_attributes
 from service.duplicates import link_duplicate
 from starter import report_incident
-from tests.conftest import Stack, make_stack, report
-from tests.servers import installed_binary
+from tests.conftest import Stack, make_stack, report, start_time_skipping
+from tests.histories.saving import save_history
 from tests.workflows.oncall_support import terminate_settled
-from workflows.converter import sla_data_converter
 from workflows.incident import IncidentWorkflow
 
-HERE = Path(__file__).parent
 Scenario = Callable[[Stack], Awaitable[list[WorkflowHandle[Any, Any]]]]
 
 
@@ -217,12 +213,8 @@ SCENARIOS: dict[str, Scenario] = {
 
 async def record(only: Sequence[str] = ()) -> None:
     """Run every scenario (or those named in ``only``) and write ``<scenario>-<workflow>.json``."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=sla_data_converter,
-        test_server_existing_path=installed_binary("temporal-test-server"),
-    )
+    env = await start_time_skipping()
     try:
-        await ensure_search_attributes(env.client)
         for name, scenario in SCENARIOS.items():
             if only and name not in only:
                 continue
@@ -231,7 +223,6 @@ async def record(only: Sequence[str] = ()) -> None:
                 async with stack.worker:
                     handles = await scenario(stack)
                     for index, handle in enumerate(handles):
-                        history = await handle.fetch_history()
                         kind = (
                             "status_page"
                             if handle.id == stack.status_page_id
@@ -239,9 +230,7 @@ async def record(only: Sequence[str] = ()) -> None:
                             if index == 0
                             else "duplicate"
                         )
-                        path = HERE / f"{name}-{kind}.json"
-                        path.write_text(history.to_json(), "utf-8")
-                        print(f"recorded {path.name}: {len(history.events)} events")
+                        await save_history(handle, name, kind)
                     # The status page runs on with a timer; left on a task queue
                     # nobody polls, it stops the server from skipping time for
                     # the next scenario ("Timeout expired" in its first skip).

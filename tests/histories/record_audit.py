@@ -22,12 +22,12 @@ from domain.audit import AuditKind
 from domain.sla import SlaPolicy
 from starter import report_incident
 from tests.conftest import Stack, make_stack, report
+from tests.histories.saving import save_history
 from tests.servers import installed_binary
 from workflows.audit import AuditInput, AuditWorkflow
 from workflows.converter import sla_data_converter
 from workflows.names import SEARCH_ATTRIBUTES
 
-HERE = Path(__file__).parent
 POLICY = SlaPolicy.default()
 BERLIN = ZoneInfo("Europe/Berlin")
 Scenario = Callable[[Stack], Awaitable[WorkflowHandle[Any, Any]]]
@@ -111,10 +111,7 @@ async def record() -> None:
                 stack = make_stack(env.client, None, Path(data_dir))
                 async with stack.worker:
                     handle = await scenario(stack)
-                    history = await handle.fetch_history()
-                    path = HERE / f"{name}-audit.json"
-                    path.write_text(history.to_json(), "utf-8")
-                    print(f"recorded {path.name}: {len(history.events)} events")
+                    await save_history(handle, name, "audit")
     finally:
         await env.shutdown()
 

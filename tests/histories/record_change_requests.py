@@ -16,18 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
 from activities.dev_tickets import IncidentLink, NewDevTicket, SqliteDevTicketTracker
 from domain.change_request import Decline, Discuss, PlanRelease
 from domain.dev_ticket import DevTicketKind, DevTicketStatus, IncidentContact
 from domain.sla import Severity
 from service.change_requests import submit_change_request
-from service.connect import ensure_search_attributes
-from tests.conftest import Stack, make_stack
-from tests.servers import installed_binary
+from tests.conftest import Stack, make_stack, start_time_skipping
+from tests.histories.saving import save_history
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
-from workflows.converter import sla_data_converter
 from workflows.dev_ticket import (
     DevTicketMove,
     DevTicketRead,
@@ -35,7 +32,6 @@ from workflows.dev_ticket import (
     TransitionDevTicketWorkflow,
 )
 
-HERE = Path(__file__).parent
 Scenario = Callable[[Stack], Awaitable[WorkflowHandle[Any, Any]]]
 
 REQUEST = {
@@ -158,21 +154,14 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
 
 async def record() -> None:
     """Run every scenario and write ``<scenario>-<workflow>.json`` histories."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=sla_data_converter,
-        test_server_existing_path=installed_binary("temporal-test-server"),
-    )
+    env = await start_time_skipping()
     try:
-        await ensure_search_attributes(env.client)
         for name, (kind, scenario) in SCENARIOS.items():
             with tempfile.TemporaryDirectory() as data_dir:
                 stack = make_stack(env.client, env, Path(data_dir))
                 async with stack.worker:
                     handle = await scenario(stack)
-                    history = await handle.fetch_history()
-                    path = HERE / f"{name}-{kind}.json"
-                    path.write_text(history.to_json(), "utf-8")
-                    print(f"recorded {path.name}: {len(history.events)} events")
+                    await save_history(handle, name, kind)
     finally:
         await env.shutdown()
 

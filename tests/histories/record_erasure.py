@@ -22,9 +22,9 @@ from temporalio.client import WorkflowHandle
 from archive.store import ArchiveStore
 from tests.archive.streams import synthetic_batch
 from tests.conftest import Stack, make_stack, start_time_skipping
+from tests.histories.saving import save_history
 from workflows.erasure import ErasureInput, PersonalDataErasureWorkflow
 
-HERE = Path(__file__).parent
 BERLIN = ZoneInfo("Europe/Berlin")
 Scenario = Callable[[Stack], Awaitable[WorkflowHandle[Any, Any]]]
 
@@ -73,10 +73,7 @@ async def record() -> None:
                 stack = make_stack(env.client, env, Path(data_dir))
                 async with stack.worker:
                     handle = await scenario(stack)
-                    history = await handle.fetch_history()
-                    path = HERE / f"{name}-personal_data_erasure.json"
-                    path.write_text(history.to_json(), "utf-8")
-                    print(f"recorded {path.name}: {len(history.events)} events")
+                    await save_history(handle, name, "personal_data_erasure")
     finally:
         await env.shutdown()
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
 from domain.maintenance import (
     CancelMaintenance,
@@ -24,16 +23,13 @@ from domain.maintenance import (
     MaintenanceStatus,
     RescheduleMaintenance,
 )
-from service.connect import ensure_search_attributes
 from service.maintenance import start_maintenance
-from tests.conftest import Stack, make_stack
+from tests.conftest import Stack, make_stack, start_time_skipping
+from tests.histories.saving import save_history
 from tests.maintenance_support import directory_policy
-from tests.servers import installed_binary
-from workflows.converter import sla_data_converter
 from workflows.maintenance import MaintenanceWorkflow
 from workflows.status_page import StatusPageWorkflow
 
-HERE = Path(__file__).parent
 Scenario = Callable[[Stack], Awaitable[WorkflowHandle[Any, Any]]]
 
 
@@ -105,12 +101,8 @@ SCENARIOS: dict[str, Scenario] = {
 
 async def record() -> None:
     """Run every scenario; write ``<scenario>-maintenance.json`` and ``-status_page.json``."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=sla_data_converter,
-        test_server_existing_path=installed_binary("temporal-test-server"),
-    )
+    env = await start_time_skipping()
     try:
-        await ensure_search_attributes(env.client)
         for name, scenario in SCENARIOS.items():
             with tempfile.TemporaryDirectory() as data_dir:
                 stack = make_stack(env.client, env, Path(data_dir))
@@ -118,10 +110,7 @@ async def record() -> None:
                     handle = await scenario(stack)
                     page = stack.client.get_workflow_handle(stack.status_page_id)
                     for kind, recorded in (("maintenance", handle), ("status_page", page)):
-                        history = await recorded.fetch_history()
-                        path = HERE / f"{name}-{kind}.json"
-                        path.write_text(history.to_json(), "utf-8")
-                        print(f"recorded {path.name}: {len(history.events)} events")
+                        await save_history(recorded, name, kind)
                     await page.terminate("recorded")
     finally:
         await env.shutdown()

@@ -17,16 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
 from domain.incident import Resolve
 from domain.oncall import CancelBooking, check_booking
 from domain.sla import SlaPolicy
-from service.connect import ensure_search_attributes
 from service.oncall import book_oncall
 from starter import report_incident
-from tests.conftest import Stack, report
-from tests.servers import installed_binary
+from tests.conftest import Stack, report, start_time_skipping
+from tests.histories.saving import save_history
 from tests.workflows.oncall_support import (
     Directory,
     at,
@@ -34,11 +32,9 @@ from tests.workflows.oncall_support import (
     oncall_stack,
     terminate_settled,
 )
-from workflows.converter import sla_data_converter
 from workflows.incident import IncidentWorkflow
 from workflows.oncall import OnCallBookingWorkflow
 
-HERE = Path(__file__).parent
 POLICY = SlaPolicy.default()
 COMPANY = "Beispiel Versand GmbH"
 Scenario = Callable[[Stack, Directory], Awaitable[list[tuple[str, WorkflowHandle[Any, Any]]]]]
@@ -105,22 +101,15 @@ SCENARIOS: dict[str, Scenario] = {
 
 async def record() -> None:
     """Run every scenario and write ``<scenario>-<workflow>.json`` histories."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=sla_data_converter,
-        test_server_existing_path=installed_binary("temporal-test-server"),
-    )
+    env = await start_time_skipping()
     try:
-        await ensure_search_attributes(env.client)
         for name, scenario in SCENARIOS.items():
             with tempfile.TemporaryDirectory() as data_dir:
                 directory = Directory()
                 stack, _ = oncall_stack(env.client, env, Path(data_dir), directory)
                 async with stack.worker:
                     for kind, handle in await scenario(stack, directory):
-                        history = await handle.fetch_history()
-                        path = HERE / f"{name}-{kind}.json"
-                        path.write_text(history.to_json(), "utf-8")
-                        print(f"recorded {path.name}: {len(history.events)} events")
+                        await save_history(handle, name, kind)
                     # Nothing may run on with timers on a queue nobody polls
                     # (it stops the server from skipping time).
                     await terminate_settled(env.client, [stack.status_page_id])
