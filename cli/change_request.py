@@ -56,7 +56,7 @@ from domain.incident import LinkDevTicket
 from domain.report import ChangeRequest
 from service.change_requests import parse_change_request, submit_change_request
 from service.dev_tickets import incident_contact, root_message
-from service.queries import Unreadable, gather_readable, query_settled
+from service.queries import Unreadable, describe_kind, gather_readable, query_settled
 from service.visibility import Query, listed_ids
 from workflows import names
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
@@ -143,16 +143,14 @@ def _submit(file: Path, policy: Path | None, as_json: bool) -> None:
 
 async def _handle(c: Client, change_request_id: str) -> WorkflowHandle[Any, Any]:
     """The workflow of ``change_request_id``, refusing unknown IDs and incident tickets."""
-    handle = c.get_workflow_handle(change_request_id)
-    try:
-        description = await handle.describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise CliError(f"unknown change request {change_request_id}") from None
-        raise
-    if description.workflow_type != ChangeRequestWorkflow.__name__:
-        raise CliError(f"{change_request_id} is not a change request")
-    return handle
+    await describe_kind(
+        c,
+        change_request_id,
+        ChangeRequestWorkflow,
+        unknown=f"unknown change request {change_request_id}",
+        other=f"{change_request_id} is not a change request",
+    )
+    return c.get_workflow_handle(change_request_id)
 
 
 async def _view(c: Client, change_request_id: str) -> ChangeRequestView:
@@ -408,14 +406,13 @@ def link_incident_bug(
 
     async def body() -> tuple[DevTicket, bool]:
         c = await client()
-        try:
-            found = await c.get_workflow_handle(link.ticket_id).describe()
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise CliError(f"unknown ticket {link.ticket_id}") from None
-            raise
-        if found.workflow_type != IncidentWorkflow.__name__:
-            raise CliError(f"{link.ticket_id} is not an incident ticket")
+        found = await describe_kind(
+            c,
+            link.ticket_id,
+            IncidentWorkflow,
+            unknown=f"unknown ticket {link.ticket_id}",
+            other=f"{link.ticket_id} is not an incident ticket",
+        )
         if found.status is WorkflowExecutionStatus.RUNNING:
             ticket = await _link_through_incident(c, link)
             if ticket is not None:

@@ -27,7 +27,7 @@ from domain.values import check_instant
 from service.codec import CodecConfigError
 from service.connect import connect
 from service.incident_source import IncidentNotFound
-from service.queries import Unreadable
+from service.queries import Unreadable, WorkflowLookupError
 
 T = TypeVar("T")
 
@@ -146,7 +146,8 @@ def describe_failure(error: BaseException, ticket_id: str | None = None) -> str:
         | DomainError
         | CodecConfigError
         | IncidentNotFound
-        | ArchiveError,
+        | ArchiveError
+        | WorkflowLookupError,
     ):
         return str(error)
     if isinstance(error, ValidationError):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 
 from domain.incident import (
     IncidentState,
@@ -30,7 +29,7 @@ from domain.incident import (
 from domain.read_model import IncidentSummary
 from domain.report import RequestId
 from service.incident_updates import send_update
-from service.queries import incident_view
+from service.queries import WorkflowLookupError, describe_kind, incident_view
 from workflows.incident import IncidentWorkflow
 
 __all__ = ["DuplicateLink", "DuplicateRefused", "link_duplicate"]
@@ -50,15 +49,16 @@ class DuplicateLink(BaseModel):
 
 
 async def _running_state(client: Client, ticket_id: str, role: str) -> IncidentState:
-    handle = client.get_workflow_handle_for(IncidentWorkflow.run, ticket_id)
     try:
-        described = await handle.describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise DuplicateRefused(f"unknown ticket {ticket_id} ({role})") from None
-        raise
-    if described.workflow_type != IncidentWorkflow.__name__:
-        raise DuplicateRefused(f"{ticket_id} is not an incident ticket ({role})")
+        described = await describe_kind(
+            client,
+            ticket_id,
+            IncidentWorkflow,
+            unknown=f"unknown ticket {ticket_id} ({role})",
+            other=f"{ticket_id} is not an incident ticket ({role})",
+        )
+    except WorkflowLookupError as error:
+        raise DuplicateRefused(str(error)) from None
     if described.status != WorkflowExecutionStatus.RUNNING:
         raise DuplicateRefused(
             f"{ticket_id} ({role}) is resolved or closed; only open incidents can be linked"

@@ -24,11 +24,12 @@ from typing import TypeVar
 
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.read_model import IncidentView
 from workflows.incident import IncidentWorkflow
@@ -93,6 +94,37 @@ async def gather_readable(
 
     await asyncio.gather(*(one(i) for i in items))
     return found, skipped
+
+
+class WorkflowLookupError(LookupError):
+    """An ID that names no workflow, or one of another kind; ``str()`` is one clear line."""
+
+
+async def describe_kind(
+    client: Client, workflow_id: str, workflow: type, unknown: str, other: str
+) -> WorkflowExecutionDescription:
+    """Describe ``workflow_id``, refusing an unknown ID and a workflow of another type.
+
+    Args:
+        client: Temporal.
+        workflow_id: What the operator typed.
+        workflow: The workflow class it must be.
+        unknown: The refusal when Temporal does not know the ID.
+        other: The refusal when it is another kind of workflow.
+
+    Raises:
+        WorkflowLookupError: With ``unknown`` or ``other``.
+        RPCError: Temporal failed otherwise.
+    """
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise WorkflowLookupError(unknown) from None
+        raise
+    if described.workflow_type != workflow.__name__:
+        raise WorkflowLookupError(other)
+    return described
 
 
 QUERY_TIMEOUT = timedelta(seconds=10)
