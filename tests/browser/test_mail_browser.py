@@ -12,26 +12,22 @@ text, which must neither widen the page nor become markup. Screenshots go to
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from activities.mail import OutboxMailer
 from activities.notifications import NotificationActivities
 from domain.notifications import MessageKind, Notification
 from tests.activities.test_notifications import RENDERER, SCENARIO, SENDER, TICKET
+from tests.browser.chromium import ARTIFACTS, CHROMIUM, skip_reason
 from tests.browser.test_status_page_browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     OVERFLOW_JS,
     SMALLEST_FONT_JS,
     Viewport,
     open_page,
-    skip_reason,
 )
 from tests.mail_checks import parts_of
 
@@ -101,19 +97,6 @@ def mail_files(tmp_path_factory: pytest.TempPathFactory) -> dict[MessageKind, Pa
         path.write_text(html, encoding="utf-8")
         files[notification.kind] = path
     return files
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM is not None
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.mark.parametrize("viewport", [PHONE, NARROW, DESKTOP], ids=lambda v: v.name)

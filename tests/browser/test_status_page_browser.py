@@ -14,59 +14,23 @@ Without a browser the tests skip with the reason the setup step recorded.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from activities.status_page import StatusSiteActivities, StatusSnapshot
 from domain.maintenance import MaintenancePost, MaintenanceStatus
 from domain.sla import Severity
 from domain.status import StatusBoard, StatusPost, StatusPostKind, public_reference
+from tests.browser.chromium import ARTIFACTS, CHROMIUM, skip_reason
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-UNAVAILABLE = ARTIFACTS / "chromium-unavailable.txt"
-
-
-def find_chromium() -> str | None:
-    """``$SLA_CHROMIUM`` if set and executable, else Debian's ``/usr/bin/chromium``."""
-    for candidate in (os.environ.get("SLA_CHROMIUM"), "/usr/bin/chromium"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def skip_reason() -> str:
-    why = (
-        UNAVAILABLE.read_text(encoding="utf-8").strip()
-        if UNAVAILABLE.exists()
-        else "/usr/bin/chromium is missing; run `make chromium` (tests/browser/ensure_chromium.sh)"
-    )
-    return f"no Chromium for the browser test: {why}"
-
-
-CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=skip_reason())
-
-# Without the background-networking flags Chromium keeps dialling Google services,
-# which this network refuses noisily.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 ACTIVE = "INC-20261125-7QK2AB"
 RESOLVED = "INC-20261124-M4P9XZ"
@@ -164,19 +128,6 @@ async def site_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[st
         server.shutdown()
         server.server_close()
         thread.join()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM is not None
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @dataclass(frozen=True)
