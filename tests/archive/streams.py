@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.archive import ArchiveBatch, ArchivedEvent, StreamColumns, StreamKind
+from domain.archive_feed import incident_columns
 from domain.commands import Acknowledge, ExtendEstimate, OpenIncident, Resolve
-from domain.incident import Command, Event, IncidentState, execute
+from domain.incident import Command, IncidentState, execute
 from domain.read_model import build_view
 from domain.report import IncidentReport
 from domain.sla import Severity, SlaPolicy
@@ -43,36 +44,6 @@ def report(**changes: Any) -> IncidentReport:
     return IncidentReport.model_validate(data)
 
 
-def timeline_text(events: tuple[Event, ...]) -> str:
-    """The free texts of the timeline, as a workflow would hand them to the index."""
-    texts: list[str] = []
-    for event in events:
-        dumped = event.model_dump(mode="json")
-        for key in ("reason", "summary", "message", "decision", "text", "note", "title"):
-            value = dumped.get(key)
-            if isinstance(value, str):
-                texts.append(value)
-        if event.type == "reported":
-            texts.append(dumped["report"].get("description") or "")
-    return "\n".join(texts)
-
-
-def columns_of(state: IncidentState) -> StreamColumns:
-    view = build_view(state)
-    return StreamColumns(
-        kind=StreamKind.INCIDENT,
-        stream_id=view.ticket_id,
-        company=view.company,
-        status=view.status.value,
-        severity=view.severity.value,
-        reporter_name=state.report.full_name,
-        reporter_email=state.report.email,
-        opened_at=view.received_at,
-        resolved_at=view.resolved_at,
-        search_text=timeline_text(view.events),
-    )
-
-
 def batch_of(state: IncidentState, first_seq: int) -> ArchiveBatch:
     """The events of ``state`` from ``first_seq`` on, with the view after them."""
     events = tuple(
@@ -85,7 +56,7 @@ def batch_of(state: IncidentState, first_seq: int) -> ArchiveBatch:
         kind=StreamKind.INCIDENT,
         events=events,
         view=build_view(state).model_dump(mode="json"),
-        columns=columns_of(state),
+        columns=incident_columns(state),
     )
 
 
