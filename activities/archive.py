@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from archive.errors import ArchiveGap, ArchiveNotMigrated
+from archive.errors import ArchiveGap, ArchiveNotMigrated, ArchiveUnavailable
+from archive.records import AppendResult
 from archive.store import ArchiveStore
 from domain.archive import ArchiveBatch
 
@@ -56,6 +58,100 @@ class LazyArchive:
                 self._store = None
 
 
+GROUP_MAX = 200
+"""Batches one group commit takes at most (one transaction, one lock)."""
+
+STALLED = 2.0
+"""Seconds a group may be writing before new batches are refused at once (a lock outage)."""
+
+RESTING = 10.0
+"""Seconds after a failed group during which new batches are refused at once."""
+
+
+class GroupCommit:
+    """The worker's appends, written by one writer in shared transactions.
+
+    Every incident workflow hands over a batch per workflow task, many at
+    once under load. Each in its own transaction, they would queue for
+    SQLite's single write lock (its busy handler polls with sleeps) or for
+    PostgreSQL's row locks and WAL flushes, and hold activity slots the
+    e-mails need. Here one writer takes whatever batches wait, applies them
+    in one transaction (each in a savepoint: a gap answers that batch only)
+    and answers each; while it writes, the next group gathers.
+
+    Args:
+        archive: The worker's archive.
+    """
+
+    def __init__(self, archive: LazyArchive) -> None:
+        self._archive = archive
+        self._waiting: list[tuple[ArchiveBatch, asyncio.Future[AppendResult | ArchiveGap]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._writing_since: float | None = None
+        self._failed_at: float | None = None
+
+    async def append(self, batch: ArchiveBatch) -> AppendResult:
+        """Store ``batch`` with whatever else waits; its answer alone.
+
+        Raises:
+            ArchiveGap: The archive needs earlier events of this stream first.
+            ArchiveError: The database failed (every batch of the group gets it).
+        """
+        self._refuse_while_down()
+        answer: asyncio.Future[AppendResult | ArchiveGap] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiting.append((batch, answer))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        result = await answer
+        if isinstance(result, ArchiveGap):
+            raise result
+        return result
+
+    def _refuse_while_down(self) -> None:
+        """Fail at once while the archive is down: the workflow task waits for a local attempt.
+
+        Raises:
+            ArchiveUnavailable: A group has been writing for :data:`STALLED`
+                seconds (a lock held elsewhere) or failed in the last
+                :data:`RESTING` seconds; the workflow hands the batch to a
+                regular activity, which retries with backoff.
+        """
+        now = time.monotonic()
+        if self._writing_since is not None and now - self._writing_since > STALLED:
+            raise ArchiveUnavailable(
+                f"the archive has been writing for {now - self._writing_since:.0f} s; "
+                "trying again later"
+            )
+        if self._failed_at is not None and now - self._failed_at < RESTING:
+            raise ArchiveUnavailable(
+                f"the archive failed {now - self._failed_at:.0f} s ago; trying again later"
+            )
+
+    def _append_many(self, batches: list[ArchiveBatch]) -> list[AppendResult | ArchiveGap]:
+        return self._archive.opened().append_many(batches)
+
+    async def _write(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting[:GROUP_MAX], self._waiting[GROUP_MAX:]
+            self._writing_since = time.monotonic()
+            try:
+                answers = await asyncio.to_thread(self._append_many, [b for b, _ in group])
+            except Exception as error:  # each caller gets the failure to retry
+                self._failed_at = time.monotonic()
+                for _, answer in group:
+                    if not answer.done():
+                        answer.set_exception(error)
+                continue
+            finally:
+                self._writing_since = None
+            self._failed_at = None
+            for (_, answer), result in zip(group, answers, strict=True):
+                if not answer.done():
+                    answer.set_result(result)
+
+
 class ArchiveActivities:
     """The feed's activity over one archive.
 
@@ -65,6 +161,7 @@ class ArchiveActivities:
 
     def __init__(self, archive: LazyArchive | Callable[[], ArchiveStore]) -> None:
         self._archive = archive if isinstance(archive, LazyArchive) else LazyArchive(archive)
+        self._group = GroupCommit(self._archive)
 
     def close(self) -> None:
         """Release the database connections (worker shutdown)."""
@@ -80,7 +177,7 @@ class ArchiveActivities:
                 (not retryable) when the schema is behind the program.
         """
         try:
-            result = await asyncio.to_thread(lambda: self._archive.opened().append(batch))
+            result = await self._group.append(batch)
         except ArchiveGap as gap:
             raise ApplicationError(
                 str(gap), gap.expected, type=ARCHIVE_GAP, non_retryable=True

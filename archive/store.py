@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -163,58 +163,97 @@ class ArchiveStore:
         """
         now = self._clock()
         with self._errors(), self._write() as connection:
-            row = self._lock_stream(connection, batch, now)
-            last = int(row.last_seq)
-            new = [e for e in batch.events if e.seq > last]
-            if not new:
-                return AppendResult(stream_id=batch.stream_id, appended=0, last_seq=last)
-            if new[0].seq != last + 1:
-                raise ArchiveGap(batch.stream_id, last + 1, new[0].seq)
-            erased = row.erased_at is not None
-            connection.execute(
-                events.insert(),
-                [
-                    {
-                        "stream_id": batch.stream_id,
-                        "seq": e.seq,
-                        "type": e.type,
-                        "at": e.at,
-                        "payload": scrub_personal(e.payload) if erased else e.payload,
-                    }
-                    for e in new
-                ],
-            )
+            return self._append_in(connection, batch, now)
+
+    def append_many(self, batches: Sequence[ArchiveBatch]) -> list[AppendResult | ArchiveGap]:
+        """:meth:`append` for several batches in one transaction (a group commit).
+
+        Many workflows hand over a batch at the same time; one transaction (one
+        lock, one WAL sync) for all of them costs little more than one. Each
+        batch is applied in a savepoint of its own, so a batch the archive
+        answers with a gap leaves the others stored; its answer is the
+        :class:`ArchiveGap` in its place. Batches of one stream apply in the
+        order given.
+
+        Raises:
+            ArchiveUnavailable: The database failed: none of the batches is stored.
+        """
+        now = self._clock()
+        answers: list[AppendResult | ArchiveGap] = []
+        with self._errors(), self._write() as connection:
+            for batch in batches:
+                try:
+                    with connection.begin_nested():
+                        answers.append(self._append_in(connection, batch, now))
+                except ArchiveGap as gap:
+                    answers.append(gap)
+        return answers
+
+    def _append_in(
+        self, connection: Connection, batch: ArchiveBatch, now: datetime
+    ) -> AppendResult:
+        values = self._stream_values(batch.columns, batch.view, -1, now)
+        row, created = self._lock_stream(connection, batch.stream_id, values)
+        last = int(row.last_seq)
+        new = [e for e in batch.events if e.seq > last]
+        if not new:
+            return AppendResult(stream_id=batch.stream_id, appended=0, last_seq=last)
+        if new[0].seq != last + 1:
+            raise ArchiveGap(batch.stream_id, last + 1, new[0].seq)
+        erased = row.erased_at is not None
+        connection.execute(
+            events.insert(),
+            [
+                {
+                    "stream_id": batch.stream_id,
+                    "seq": e.seq,
+                    "type": e.type,
+                    "at": e.at,
+                    "payload": scrub_personal(e.payload) if erased else e.payload,
+                }
+                for e in new
+            ],
+        )
+        if created:
+            # Inserted with this batch's view and columns a moment ago.
+            update: dict[str, Any] = {"last_seq": batch.last_seq}
+        else:
             view = scrub_personal(batch.view) if erased else batch.view
             columns = scrub_columns(batch.columns) if erased else batch.columns
-            connection.execute(
-                streams.update()
-                .where(streams.c.id == row.id)
-                .values(**self._stream_values(columns, view, batch.last_seq, now))
-            )
+            update = self._stream_values(columns, view, batch.last_seq, now)
+            if update["search_text"] == row.search_text:
+                # Unchanged text: the full-text index is not rewritten (its trigger
+                # fires on every SET of the column, whatever the value).
+                del update["search_text"]
+        connection.execute(streams.update().where(streams.c.id == row.id).values(**update))
         return AppendResult(stream_id=batch.stream_id, appended=len(new), last_seq=batch.last_seq)
 
-    def _lock_stream(self, connection: Connection, batch: ArchiveBatch, now: datetime) -> Any:
-        """The stream's row, locked; created (``last_seq`` -1) when new.
+    def _lock_stream(
+        self, connection: Connection, stream_id: str, values: dict[str, Any]
+    ) -> tuple[Any, bool]:
+        """The stream's row, locked, and whether this call created it (with ``values``).
 
-        ``INSERT … ON CONFLICT DO NOTHING`` first: two appends of a new stream
-        must not both insert it; the second waits for the first's commit and
-        then reads (and locks) the row the first wrote.
+        Read first: a stream's later batches (most of them) find their row at
+        once. A new stream is inserted with ``INSERT … ON CONFLICT DO NOTHING``:
+        two appends of a new stream must not both insert it; the second waits
+        for the first's commit and then reads (and locks) the row the first
+        wrote.
         """
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        connection.execute(
-            insert(streams)
-            .values(
-                stream_id=batch.stream_id,
-                **self._stream_values(batch.columns, batch.view, -1, now),
-            )
-            .on_conflict_do_nothing(index_elements=[streams.c.stream_id])
-        )
-        query = sa.select(streams.c.id, streams.c.last_seq, streams.c.erased_at).where(
-            streams.c.stream_id == batch.stream_id
-        )
+        query = sa.select(
+            streams.c.id, streams.c.last_seq, streams.c.erased_at, streams.c.search_text
+        ).where(streams.c.stream_id == stream_id)
         if self.dialect == "postgresql":
             query = query.with_for_update()
-        return connection.execute(query).one()
+        row = connection.execute(query).one_or_none()
+        if row is not None:
+            return row, False
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        inserted = connection.execute(
+            insert(streams)
+            .values(stream_id=stream_id, **values)
+            .on_conflict_do_nothing(index_elements=[streams.c.stream_id])
+        )
+        return connection.execute(query).one(), inserted.rowcount == 1
 
     @staticmethod
     def _stream_values(

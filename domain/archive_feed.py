@@ -55,12 +55,15 @@ def incident_columns(state: IncidentState) -> StreamColumns:
     )
 
 
-def incident_batch(state: IncidentState, first: int) -> ArchiveBatch | None:
+def incident_batch(
+    state: IncidentState, first: int, limit: int = BATCH_EVENTS_MAX
+) -> ArchiveBatch | None:
     """The events of ``state`` from position ``first`` on, or ``None`` when there are none.
 
-    At most :data:`~domain.archive.BATCH_EVENTS_MAX` events: a longer backlog
-    (a run that carried many events over continue-as-new before it fed the
-    archive) goes in several batches.
+    At most ``limit`` events (and never more than
+    :data:`~domain.archive.BATCH_EVENTS_MAX`): a longer backlog (a run that
+    carried many events over continue-as-new before it fed the archive) goes
+    in several batches.
     """
     if first >= len(state.events):
         return None
@@ -71,7 +74,9 @@ def incident_batch(state: IncidentState, first: int) -> ArchiveBatch | None:
             ArchivedEvent(
                 seq=seq, type=event.type, at=event.at, payload=event.model_dump(mode="json")
             )
-            for seq, event in enumerate(state.events[first : first + BATCH_EVENTS_MAX], start=first)
+            for seq, event in enumerate(
+                state.events[first : first + min(limit, BATCH_EVENTS_MAX)], start=first
+            )
         ),
         view=build_view(state).model_dump(mode="json", exclude={"events"}),
         columns=incident_columns(state),

@@ -16,6 +16,9 @@ instants come from local activities. The workflow
   request) in order, in a separate task so that a mail outage never delays a deadline,
 * recomputes its deadlines when the company's booked extended on-call windows
   change (``update_oncall_windows`` signal): those windows are business time,
+* hands every event to the archive (``workflows/archive_feed.py``): the main
+  loop starts one append for the events recorded since its last turn, never
+  awaited; a completing run waits for its appends and sends what is missing,
 * keeps search attributes current and continues as new when history grows.
 """
 
@@ -28,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
+from workflows.archive_feed import ArchiveFeed
 from workflows.delivery import Failed, attempt, deliver_notification
 from workflows.effect_queue import EffectQueue, until_all_drained
 from workflows.metrics import record_incident_metrics
@@ -54,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.change_requests import ChangeRequestActivities, ChangeRequestStartRequest
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink
     from activities.status_page import StatusPostActivities, StatusPostRequest
+    from domain.archive_feed import incident_batch
     from domain.dev_ticket import contact_for
     from domain.effects import (
         ChangeRequestStart,
@@ -125,6 +130,11 @@ LEAN_LIFECYCLE = "lean-lifecycle-2026-11"
 # deadline like one its timer records; runs recorded before replay without it.
 CAUGHT_UP_MISS = "caught-up-miss-reestimate-2026-12"
 
+# Runs started (or continued as new) since this patch hand every event to the
+# archive (workflows/archive_feed.py); runs recorded before replay without it,
+# and feed the archive from their next run on (the carried state has every event).
+ARCHIVE_FEED = "archive-feed-2026-12"
+
 
 class IncidentInput(BaseModel):
     """Start input of :class:`IncidentWorkflow` (also its continue-as-new input).
@@ -162,6 +172,9 @@ class IncidentInput(BaseModel):
             before starters sent it) the workflow computes them in a local
             activity; which path runs is decided by the recorded input, so
             both replay.
+        archived_events: The first event the archive has not confirmed
+            (carried over continue-as-new; a run that did not feed the
+            archive carries 0, and the next run sends every event).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -181,6 +194,7 @@ class IncidentInput(BaseModel):
     oncall_windows: tuple[OnCallWindow, ...] = ()
     search_index: SearchIndex | None = None
     clock: IncidentClock | None = None
+    archived_events: int = 0
 
 
 @workflow.defn
@@ -209,6 +223,13 @@ class IncidentWorkflow:
         # Both decided by the LEAN_LIFECYCLE patch when the run starts.
         self._keep_timer = False
         self._mail_local_first = False
+        self._archive = ArchiveFeed(
+            lambda first, limit: incident_batch(self._current, first, limit),
+            lambda: len(self._state.events) if self._state is not None else 0,
+            input.policy.effects.give_up_after,
+            input.archived_events,
+        )
+        self._archiving = False  # decided by the ARCHIVE_FEED patch when the run starts
 
     # -- queries, updates, signals -------------------------------------------
 
@@ -493,8 +514,15 @@ class IncidentWorkflow:
 
     # -- core ---------------------------------------------------------------
 
-    def _apply(self, command: Command, at: datetime | None = None) -> None:
-        """Decide ``command`` at ``at`` (a timer's instant) or now (operator commands)."""
+    def _apply(self, command: Command, at: datetime | None = None, *, archive: bool = True) -> None:
+        """Decide ``command`` at ``at`` (a timer's instant) or now (operator commands).
+
+        The new events are due for the archive (``archive``): the main loop's
+        next turn sends them. The effect queue passes ``archive=False``: it
+        records events in an activity's continuation, where the main loop's
+        wake-up would not replay in place (workflows/archive_feed.py); its
+        events go with the next round.
+        """
         events = decide(self._state, command, at or self._clock.now())
         if events:
             first = len(self._state.events) if self._state is not None else 0
@@ -509,12 +537,15 @@ class IncidentWorkflow:
                 self._customer_effects.add(customers)
             else:
                 self._effects.add(effects)
+            if archive and self._archiving:
+                self._archive.mark_due()
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentResult:
         """Run the incident until it is resolved; returns the SLA outcome and the final view."""
         lean = workflow.patched(LEAN_LIFECYCLE)
         self._keep_timer = self._mail_local_first = lean
+        self._archiving = workflow.patched(ARCHIVE_FEED)
         if lean and input.search_index is not None and input.state is None:
             # Set with the start request, and part of this run's input: known from history.
             self._search_attributes.seed(incident_search_attributes(input.search_index))
@@ -542,6 +573,9 @@ class IncidentWorkflow:
                     rules=input.rules,
                 )
             )
+        elif self._archiving:
+            # Continued as new: what the archive has not confirmed yet is due.
+            self._archive.mark_due()
         self._effects.start()
         self._customer_effects.start()
         try:
@@ -553,6 +587,9 @@ class IncidentWorkflow:
                 await self._next_timer()
             self._upsert_search_attributes()
             await until_all_drained(self._effects, self._customer_effects)
+            if self._archiving:
+                # After the last effects: their failures are events too.
+                await self._archive.drain()
         finally:
             self._effects.stop()
             self._customer_effects.stop()
@@ -687,7 +724,8 @@ class IncidentWorkflow:
                         message_kind="status_post",
                         to=(self._input.status_page_id,),
                         error=posted.error,
-                    )
+                    ),
+                    archive=False,
                 )
         if effects.change_request is not None:
             await self._start_change_request(effects.change_request)
@@ -724,7 +762,8 @@ class IncidentWorkflow:
                     message_kind=notification.kind.value,
                     to=undelivered.to,
                     error=undelivered.error,
-                )
+                ),
+                archive=False,
             )
 
     async def _start_change_request(self, start: ChangeRequestStart) -> None:
@@ -750,17 +789,21 @@ class IncidentWorkflow:
             self._apply(
                 RecordDeliveryFailure(
                     message_kind="change_request", to=(start.request.email,), error=started.error
-                )
+                ),
+                archive=False,
             )
             return
         # Its e-mail to the reporter (with the ID) queues behind the current effects.
-        self._apply(RecordChangeRequest(change_request_id=started.change_request_id))
+        self._apply(RecordChangeRequest(change_request_id=started.change_request_id), archive=False)
 
     # -- search attributes and continue-as-new ---------------------------------
 
     def _upsert_search_attributes(self) -> None:
         state = self._current
         self._search_attributes.sync(incident_search_attributes(search_index(state)))
+        if self._archiving:
+            # The same fixed point for the archive's one command (never awaited).
+            self._archive.send_due()
         # Not a command (served by the UI's metadata query): no history cost.
         workflow.set_current_details(current_details(state))
 
@@ -781,6 +824,9 @@ class IncidentWorkflow:
                     "oncall_windows": self._oncall_windows,
                     "search_index": None,  # the next run starts with this run's values
                     "clock": None,  # the carried state holds the deadlines
+                    # Where the archive stands (appends still on their way are
+                    # not waited for: the next run resends from here).
+                    "archived_events": self._archive.archived if self._archiving else 0,
                 }
             )
         )

@@ -23,6 +23,7 @@ PASSTHROUGH_MODULES = (
     "activities",
     "jinja2",
     "workflows.names",
+    "workflows.archive_feed",
     "workflows.converter",
     "workflows.delivery",
     "workflows.effect_queue",

@@ -1,8 +1,9 @@
 """An incident outlives its Temporal run: archived, deleted, still found (issue 17).
 
 On the real dev server with a worker: the incident is reported, acknowledged
-and resolved; ``sla archive rebuild`` archives it from Temporal (every event,
-once: a second rebuild adds nothing); its run is deleted through the client
+and resolved; the workflow's feed has archived every event by the time it
+completes; ``sla archive rebuild`` fills a new database from Temporal (every
+event, once: a second rebuild adds nothing); its run is deleted through the client
 (what the namespace retention does after 30 days), and ``sla show``,
 ``sla search`` and the SLA report's gathering still find it, from the archive.
 """
@@ -103,8 +104,17 @@ async def test_a_resolved_incident_is_found_after_its_run_is_deleted(
     outcome = await result_of(handle)
     assert outcome.status is IncidentStatus.RESOLVED and outcome.view is not None
 
-    # Archived from Temporal while it still has the run.
-    fresh = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+    # The workflow fed its worker's archive before it completed: every event, in order.
+    fed = ArchiveStore.from_url(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+    try:
+        archived = fed.get(incident.ticket)
+    finally:
+        fed.close()
+    assert [e.seq for e in archived.events] == list(range(len(outcome.view.events)))
+    assert archived.status == "resolved"
+
+    # A new database is filled from Temporal while it still has the run.
+    fresh = f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
     ok(await sla(stack, "archive", "migrate", archive_url=fresh))
     rebuilt = ok(
         await sla(
