@@ -1,12 +1,14 @@
 """The archive feed's activity: append one batch of a stream's events (idempotent).
 
-The workflows hand over what each workflow task recorded (``domain.archive``);
-this activity stores it through :class:`archive.store.ArchiveStore`, exactly
-once by ``(stream_id, seq)``. An unreachable database raises, and Temporal
-retries with backoff while the incident goes on (its deadlines never wait for
-the archive); a batch that starts after a missing event is answered with the
-position the archive needs (``ArchiveGap``, not retryable: the workflow resends
-from there).
+The workflows hand over what each workflow task recorded (``domain.archive``,
+``workflows/archive_feed.py``): first as a local activity inside the task, and
+only when that fails as a regular activity that Temporal retries with backoff.
+This activity stores it through :class:`archive.store.ArchiveStore`, exactly
+once by ``(stream_id, seq)``, in group commits (:class:`GroupCommit`). While
+the database is down it answers at once (the workflow task must not wait for
+it; the incident's deadlines never do); a batch that starts after a missing
+event is answered with the position the archive needs (``ArchiveGap``, not
+retryable: the workflow resends from there).
 """
 
 from __future__ import annotations

@@ -16,7 +16,12 @@ first), a fixed-seed mix of queries per operation:
   name, a reporter's surname, a ticket ID, with and without a company or
   date filter (limit 50, as ``sla search``);
 * **list** — no filter, by status, by company, by severity, by a month's
-  date range (limit 200, as ``sla list --all``).
+  date range (limit 200, as ``sla list --all``);
+* **append a lifecycle** — what the archive feed costs the database per
+  incident: a real lifecycle's batches (reported, acknowledged, extended,
+  resolved), each its own transaction as a quiet worker writes them (under
+  load the worker's group commit shares one transaction among many), on top
+  of the N streams.
 
 PostgreSQL is Debian's server started in a temporary directory
 (``tests/realservers/postgres.py``, as the tests do); without it the
@@ -38,6 +43,7 @@ from typing import Any
 from archive import fulltext
 from archive.store import ArchiveStore
 from archive.tables import events, streams
+from domain.archive import ArchiveBatch
 
 Row = dict[str, object]
 
@@ -214,6 +220,49 @@ def _measure(store: ArchiveStore, calls: list[Callable[[ArchiveStore], object]])
     return timings
 
 
+APPENDED_LIFECYCLES = 200
+"""Lifecycles the append row writes (each its batches one by one, as a quiet worker does)."""
+
+
+def _lifecycle_batches() -> list[ArchiveBatch]:
+    """A real critical incident's batches (reported, acknowledged, extended, resolved)."""
+    from tests.archive.streams import incident_batches  # the tests' real lifecycle
+
+    return incident_batches("INC-20261124-BENCH0")
+
+
+def _append_row(database: str, store: ArchiveStore, count: int) -> Row:
+    """What the feed costs the database: one lifecycle's appends, on top of ``count`` streams."""
+    batches = _lifecycle_batches()
+    timings: list[float] = []
+    for n in range(APPENDED_LIFECYCLES):
+        stream_id = f"INC-20261124-B{n:05d}"
+        renamed = [
+            b.model_copy(
+                update={
+                    "stream_id": stream_id,
+                    "columns": b.columns.model_copy(update={"stream_id": stream_id}),
+                }
+            )
+            for b in batches
+        ]
+        began = time.perf_counter()
+        for batch in renamed:
+            store.append(batch)
+        timings.append((time.perf_counter() - began) * 1000)
+    ordered = sorted(timings)
+    return {
+        "database": database,
+        "operation": f"append a lifecycle ({len(batches)} batches)",
+        "streams": count,
+        "queries": len(timings),
+        "p50_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+        "max_ms": round(ordered[-1], 2),
+        "within_target": statistics.median(timings) <= TARGET_MS,
+    }
+
+
 def _rows(database: str, store: ArchiveStore, count: int) -> list[Row]:
     rows: list[Row] = []
     for operation, calls in _queries(count).items():
@@ -232,6 +281,7 @@ def _rows(database: str, store: ArchiveStore, count: int) -> list[Row]:
                 "within_target": p50 <= TARGET_MS,
             }
         )
+    rows.append(_append_row(database, store, count))
     return rows
 
 

@@ -1,15 +1,15 @@
 """``sla archive rebuild``: the archive filled from Temporal, for the streams it still retains.
 
-How incidents reach the archive today (the per-task feed from the workflows
-is not on main: it cost too much, see the README), and how a new or restored
-database, or one that missed events, is refilled: every incident workflow
+How a new or restored database, or one that missed events (the feed gave up
+after an hour-long outage, or a run predates the feed), is filled: every incident workflow
 Temporal lists, running or completed, is read (its view carries every event
 of every run, as ``sla show --json`` prints it), its state is folded from
 those events and appended in the batches
 :func:`domain.archive_feed.incident_batch` cuts. The archive stores each
 ``(stream_id, seq)`` once, so a rebuild can run any number of times and only
 adds what was missing; an erased stream stays erased (later appends arrive
-erased). Run it more often than the namespace retention (30 days in compose).
+erased). It must run before the namespace retention (30 days in compose)
+deletes what the archive lacks.
 """
 
 from __future__ import annotations

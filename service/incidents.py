@@ -293,6 +293,7 @@ async def _start(
             customer_lane=True,
             publish_unconfirmed=publish_unconfirmed,
             rules=RULES,
+            archive_feed=True,
         ),
         id=ticket_id,
         task_queue=task_queue,

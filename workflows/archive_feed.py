@@ -3,8 +3,12 @@
 The archive (DESIGN §5) is the system of record once Temporal has forgotten a
 stream. The code that records events marks them due (:meth:`ArchiveFeed.mark_due`);
 the workflow's main loop, at the fixed point where it upserts its search
-attributes, starts one ``archive_append`` activity for what is due
-(:meth:`ArchiveFeed.send_due`) and never awaits it. Nothing in the workflow
+attributes, starts one append for what is due (:meth:`ArchiveFeed.send_due`)
+in a task of its own and never awaits it. The append is a local activity
+(one attempt, inside the workflow task: a marker in the history, no activity
+task and no workflow task of its own); only when that attempt fails does the
+task hand the batch to a regular ``archive_append`` activity that retries with
+backoff (the pattern of ``workflows/delivery.py``). Nothing in the workflow
 waits for the archive but its completion.
 
 Why there, and why never awaited — replay determinism. A command must be
@@ -34,6 +38,13 @@ append only moves the confirmed position (a done-callback: no command, and
 the main loop does not wake for it); no decision reads that position while
 appends are on their way (the drain reads it once they have all completed).
 
+The one command issued in a continuation — the regular activity after a failed
+local attempt — is safe for the reason the e-mails' local-first delivery is: a
+local attempt resolves inside the workflow task that started it (it gives up
+after :data:`LOCAL_ATTEMPT`, well before the task would have to be heartbeated
+at 80 % of its 10 s timeout), so no update or signal can share its activation,
+and a replay resolves it from its marker at the same place.
+
 What an append carries is built when it starts: from the position the archive
 last confirmed (or the first unsent event, if earlier) up to now. A round
 during an outage therefore also carries the backlog of the rounds whose
@@ -44,20 +55,24 @@ it lost events, it says so and later batches resend them).
 
 The trade-offs, stated:
 
-* Cost: one activity per turn of the main loop that finds events due — in
-  practice one per workflow task that records events — and the workflow task
-  that takes its completion.
+* Cost: one local activity per turn of the main loop that finds events due
+  — in practice one per workflow task that records events; a workflow task
+  completes once its local attempt has (milliseconds; the worker refuses at
+  once while the archive is down, see ``activities/archive.py``). Measured in
+  docs/PERFORMANCE.md.
 * Events the effect queue records (a delivery failure, the change request's
   ID) are not marked due (they are recorded in an activity's continuation):
   they go with the next round's batch, or the drain before completing.
-* An archive outage delays no deadline, update or e-mail. Each append retries
+* An archive outage delays no deadline or e-mail; a workflow task waits for
+  a local attempt at most :data:`LOCAL_ATTEMPT` (the first one to meet the
+  outage; later ones are refused at once). The regular activity then retries
   for :data:`FEED_GIVE_UP`; one that gives up leaves the position where it
   was, and the next round (or the drain) carries its events.
 * A completing workflow waits for its appends (each gives up after at most
   :data:`FEED_GIVE_UP`), then sends what the archive still lacks, retrying
   for the policy's ``give_up_after``; if the archive is still down then, it
-  logs and completes (``sla archive rebuild``, future
-  work, fetches the rest from Temporal while it retains the run).
+  logs and completes (``sla archive rebuild`` fetches the rest from
+  Temporal while it retains the run).
 * Continue-as-new does not wait for appends still on their way: the next run
   starts from the position confirmed so far and resends the rest.
 * The archive is idempotent by ``(stream_id, seq)``: a run reset to an earlier
@@ -87,7 +102,11 @@ ARCHIVE_GAP = "ArchiveGap"
 """Its answer when the archive needs earlier events first (detail: the ``seq``)."""
 
 LOCAL_ATTEMPT = timedelta(seconds=3)
-"""The local attempt inside the workflow task (the task completes when it has)."""
+"""The local attempt inside the workflow task (the task completes when it has).
+
+Must stay well below 8 s (80 % of the workflow task timeout): a longer local
+activity makes the SDK heartbeat the task, and its result could then share an
+activation with an update (see the module's docstring)."""
 
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 

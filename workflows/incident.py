@@ -130,11 +130,6 @@ LEAN_LIFECYCLE = "lean-lifecycle-2026-11"
 # deadline like one its timer records; runs recorded before replay without it.
 CAUGHT_UP_MISS = "caught-up-miss-reestimate-2026-12"
 
-# Runs started (or continued as new) since this patch hand every event to the
-# archive (workflows/archive_feed.py); runs recorded before replay without it,
-# and feed the archive from their next run on (the carried state has every event).
-ARCHIVE_FEED = "archive-feed-2026-12"
-
 
 class IncidentInput(BaseModel):
     """Start input of :class:`IncidentWorkflow` (also its continue-as-new input).
@@ -172,6 +167,12 @@ class IncidentInput(BaseModel):
             before starters sent it) the workflow computes them in a local
             activity; which path runs is decided by the recorded input, so
             both replay.
+        archive_feed: Hand every event to the archive (``workflows/archive_feed.py``).
+            Starters set it; runs started before it existed did not feed the
+            archive and replay that way; their next run (continue-as-new)
+            feeds it from the first event. Decided by the recorded input, not
+            by a patch: a patch costs every run a marker and a search-attribute
+            upsert (two history events).
         archived_events: The first event the archive has not confirmed
             (carried over continue-as-new; a run that did not feed the
             archive carries 0, and the next run sends every event).
@@ -194,6 +195,7 @@ class IncidentInput(BaseModel):
     oncall_windows: tuple[OnCallWindow, ...] = ()
     search_index: SearchIndex | None = None
     clock: IncidentClock | None = None
+    archive_feed: bool = False
     archived_events: int = 0
 
 
@@ -229,7 +231,7 @@ class IncidentWorkflow:
             input.policy.effects.give_up_after,
             input.archived_events,
         )
-        self._archiving = False  # decided by the ARCHIVE_FEED patch when the run starts
+        self._archiving = input.archive_feed
 
     # -- queries, updates, signals -------------------------------------------
 
@@ -545,7 +547,6 @@ class IncidentWorkflow:
         """Run the incident until it is resolved; returns the SLA outcome and the final view."""
         lean = workflow.patched(LEAN_LIFECYCLE)
         self._keep_timer = self._mail_local_first = lean
-        self._archiving = workflow.patched(ARCHIVE_FEED)
         if lean and input.search_index is not None and input.state is None:
             # Set with the start request, and part of this run's input: known from history.
             self._search_attributes.seed(incident_search_attributes(input.search_index))
@@ -827,6 +828,7 @@ class IncidentWorkflow:
                     # Where the archive stands (appends still on their way are
                     # not waited for: the next run resends from here).
                     "archived_events": self._archive.archived if self._archiving else 0,
+                    "archive_feed": True,  # a run that did not feed begins with this one
                 }
             )
         )

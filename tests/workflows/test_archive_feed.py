@@ -211,6 +211,7 @@ async def test_continue_as_new_carries_the_archive_position(h: Harness) -> None:
             customer_lane=True,
             rules=RULES,
             max_history_events=60,
+            archive_feed=True,
         ),
         id=ticket,
         task_queue=stack.task_queue,
