@@ -646,7 +646,9 @@ def describe(event: Event, lang: Language, zone: tzinfo) -> str:
                 else (f"von {event.by}" if de else f"by {event.by}")
             )
             if de:
-                return f"Wieder eröffnet {who}: {_quote(event.reason, lang)} – Reaktion bis {reaction}"
+                return (
+                    f"Wieder eröffnet {who}: {_quote(event.reason, lang)} – Reaktion bis {reaction}"
+                )
             return f"Reopened {who}: {_quote(event.reason, lang)} — reaction due {reaction}"
         case _:
             assert_never(event)
