@@ -15,14 +15,23 @@ one line, for the service to refuse before it starts anything.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from domain.calendar import BusinessCalendar
-
-if TYPE_CHECKING:
-    from domain.incident import IncidentState
+from domain.events import ClassifiedAsChangeRequest
 
 __all__ = ["refusal", "window_end"]
+
+
+class IncidentState(Protocol):
+    """What the reopen rules read of ``domain.incident.IncidentState`` (which imports this)."""
+
+    @property
+    def ticket_id(self) -> str: ...
+    @property
+    def is_open(self) -> bool: ...
+    @property
+    def classification(self) -> ClassifiedAsChangeRequest | None: ...
 
 
 def window_end(

@@ -16,7 +16,10 @@ instants come from local activities. The workflow
   request) in order, in a separate task so that a mail outage never delays a deadline,
 * recomputes its deadlines when the company's booked extended on-call windows
   change (``update_oncall_windows`` signal): those windows are business time,
-* keeps search attributes current and continues as new when history grows.
+* keeps search attributes current and continues as new when history grows,
+* reopens a resolved ticket in a new run of the same workflow ID, started with
+  the closed state (``IncidentInput.reopen``), or keeps a customer's reply on
+  it in a short run that ends closed again (``IncidentInput.note``).
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ with workflow.unsafe.imports_passed_through():
         LinkAsDuplicate,
         LinkDevTicket,
         MissEstimate,
+        NoteReply,
         OpenIncident,
         PageOnDuty,
         PostStatusUpdate,
@@ -91,6 +95,8 @@ with workflow.unsafe.imports_passed_through():
         RecordDevTicketLink,
         RecordDiscussion,
         RegisterDuplicate,
+        Reopen,
+        ReopenSource,
         Resolve,
         TimerDue,
         check_link,
@@ -113,6 +119,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.report import IncidentReport
     from domain.sla import IncidentClock, SlaPolicy
+    from domain.values import NonEmptyText, SingleLineText
     from workflows import names
 
 # Incidents started since this patch send e-mail local first and keep their
@@ -124,6 +131,28 @@ LEAN_LIFECYCLE = "lean-lifecycle-2026-11"
 # command arrives after the estimate, before its timer fired) gets its new-estimate
 # deadline like one its timer records; runs recorded before replay without it.
 CAUGHT_UP_MISS = "caught-up-miss-reestimate-2026-12"
+
+
+class Reopening(BaseModel):
+    """A reopen of a closed ticket, asked by ``sla reopen`` or a customer's reply.
+
+    Attributes:
+        reason: Why (told to the customer and the team).
+        by: Who asked (an operator's name, or the replying address).
+        source: An operator, or a customer's reply.
+        window_end: When the policy's reopen window closes
+            (``domain.reopen.window_end``, computed by the caller from the
+            resolution); the run refuses a reopen after it.
+        erased: The reporter's personal data was erased (the run refuses).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: NonEmptyText
+    by: SingleLineText
+    source: ReopenSource = ReopenSource.OPERATOR
+    window_end: datetime
+    erased: bool = False
 
 
 class IncidentInput(BaseModel):
@@ -162,6 +191,12 @@ class IncidentInput(BaseModel):
             before starters sent it) the workflow computes them in a local
             activity; which path runs is decided by the recorded input, so
             both replay.
+        reopen: Set on the start of a new run of a closed ticket (with the
+            closed ``state``): the run reopens it with a new reaction clock
+            from now. Never carried over continue-as-new.
+        note: Set on the start of a short run of a closed ticket (with the
+            closed ``state``): the customer's reply is recorded, the team
+            told, and the run completes with the ticket still closed.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -181,6 +216,8 @@ class IncidentInput(BaseModel):
     oncall_windows: tuple[OnCallWindow, ...] = ()
     search_index: SearchIndex | None = None
     clock: IncidentClock | None = None
+    reopen: Reopening | None = None
+    note: NoteReply | None = None
 
 
 @workflow.defn
@@ -414,7 +451,7 @@ class IncidentWorkflow:
             clock = await workflow.execute_local_activity_method(
                 CalendarActivities.compute_incident_clock,
                 ClockRequest(
-                    policy=self._policy, received_at=self._input.received_at, windows=windows
+                    policy=self._policy, received_at=self._current.clock_start, windows=windows
                 ),
                 start_to_close_timeout=LOCAL_TIMEOUT,
                 summary="deadlines with on-call windows",
@@ -542,6 +579,12 @@ class IncidentWorkflow:
                     rules=input.rules,
                 )
             )
+        elif input.reopen is not None:
+            # Only runs started by a reopen take this path: histories recorded
+            # before it existed have no ``reopen`` in their input.
+            await self._reopen(input.reopen)
+        elif input.note is not None:
+            self._apply_or_refuse(input.note)
         self._effects.start()
         self._customer_effects.start()
         try:
@@ -563,6 +606,41 @@ class IncidentWorkflow:
             summary="SLA outcome",
         )
         return IncidentResult(**dict(outcome), view=build_view(self._current))
+
+    async def _reopen(self, reopening: Reopening) -> None:
+        """Reopen the closed incident: the new period's clock runs from now."""
+        now = self._clock.now()
+        clock = await workflow.execute_local_activity_method(
+            CalendarActivities.compute_incident_clock,
+            ClockRequest(policy=self._policy, received_at=now, windows=self._oncall_windows),
+            start_to_close_timeout=LOCAL_TIMEOUT,
+            summary="deadlines of the reopened period",
+        )
+        self._apply_or_refuse(
+            Reopen(
+                reason=reopening.reason,
+                by=reopening.by,
+                source=reopening.source,
+                deadlines=clock.deadlines,
+                next_opening_page=clock.next_opening_page,
+                window_end=reopening.window_end,
+                erased=reopening.erased,
+            ),
+            now,
+        )
+
+    def _apply_or_refuse(self, command: Command, at: datetime | None = None) -> None:
+        """Apply the command a run was started for; a refusal fails the run, visibly.
+
+        The service checked it before starting; a refusal here is a race (the
+        window closed meanwhile) and the run must not pretend it reopened.
+        """
+        try:
+            self._apply(command, at)
+        except DomainError as error:
+            raise ApplicationError(
+                error.message, type=f"{type(command).__name__}Refused", non_retryable=True
+            ) from None
 
     @property
     def _current(self) -> IncidentState:
@@ -781,6 +859,8 @@ class IncidentWorkflow:
                     "oncall_windows": self._oncall_windows,
                     "search_index": None,  # the next run starts with this run's values
                     "clock": None,  # the carried state holds the deadlines
+                    "reopen": None,  # done in this run: the carried state is reopened
+                    "note": None,
                 }
             )
         )
