@@ -297,6 +297,16 @@ class NoteReply(_Command):
     text: FreeText
     attachments: Attachments = ()
 
+    def as_message(self) -> RecordCustomerMessage:
+        """The same reply as a customer message on an open incident (after a reopen)."""
+        return RecordCustomerMessage(
+            message_id=self.message_id,
+            sender=self.sender,
+            subject=self.subject,
+            text=self.text,
+            attachments=self.attachments,
+        )
+
 
 class RecordAlert(_Command):
     """Another notification of the monitoring alert group this incident was opened for.

@@ -563,17 +563,7 @@ def _note_reply(state: IncidentState, command: NoteReply, now: datetime) -> list
         raise WrongStatus(
             f"incident {state.ticket_id} is open; its customer messages are recorded as they come"
         )
-    return _customer_message(
-        state,
-        RecordCustomerMessage(
-            message_id=command.message_id,
-            sender=command.sender,
-            subject=command.subject,
-            text=command.text,
-            attachments=command.attachments,
-        ),
-        now,
-    )
+    return _customer_message(state, command.as_message(), now)
 
 
 def _acknowledge(state: IncidentState, command: Acknowledge, now: datetime) -> list[Event]:

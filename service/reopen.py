@@ -198,6 +198,7 @@ async def reopen_incident(
     now: datetime | None = None,
     archive: ArchiveOpener | None = open_archive_if_any,
     wait: timedelta = APPLIED_WAIT,
+    reply: NoteReply | None = None,
 ) -> ReopenResult:
     """Reopen the closed ticket ``ticket_id`` in a new run with the same workflow ID.
 
@@ -212,6 +213,7 @@ async def reopen_incident(
         now: The instant the window is judged at (default: now).
         archive: Opens the archive for tickets Temporal no longer has.
         wait: How long to wait for the new run to report its deadlines.
+        reply: The customer's reply that reopens it (recorded after the reopen).
 
     Raises:
         IncidentNotFound: Unknown ticket.
@@ -231,7 +233,7 @@ async def reopen_incident(
         reopening = Reopening(reason=reason, by=by, source=source, window_end=end)
     except ValidationError as error:
         raise ReopenRefused(f"reopen refused: {describe_validation_error(error)}") from None
-    handle = await _start_run(client, ticket, policy, targets, reopen=reopening)
+    handle = await _start_run(client, ticket, policy, targets, reopen=reopening, note=reply)
     applied = await _reopened_event(client, ticket_id, len(state.events), wait)
     deadlines = applied.deadlines[applied.severity] if applied is not None else None
     return ReopenResult(
@@ -320,6 +322,7 @@ async def reply_to_closed(
         now=now,
         archive=archive,
         wait=timedelta(0),
+        reply=reply,
     )
     return ReplyOutcome.REOPENED
 

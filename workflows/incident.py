@@ -196,7 +196,8 @@ class IncidentInput(BaseModel):
             from now. Never carried over continue-as-new.
         note: Set on the start of a short run of a closed ticket (with the
             closed ``state``): the customer's reply is recorded, the team
-            told, and the run completes with the ticket still closed.
+            told, and the run completes with the ticket still closed. With
+            ``reopen`` too: the reply that reopened it, recorded after the reopen.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -579,12 +580,15 @@ class IncidentWorkflow:
                     rules=input.rules,
                 )
             )
-        elif input.reopen is not None:
-            # Only runs started by a reopen take this path: histories recorded
-            # before it existed have no ``reopen`` in their input.
-            await self._reopen(input.reopen)
-        elif input.note is not None:
-            self._apply_or_refuse(input.note)
+        else:
+            # Only runs started for a reopen or a reply take these paths:
+            # histories recorded before they existed have neither in their input.
+            if input.reopen is not None:
+                await self._reopen(input.reopen)
+            if input.note is not None:
+                # A reply that reopened the ticket joins it as any customer message.
+                reply = input.note
+                self._apply_or_refuse(reply.as_message() if self._current.is_open else reply)
         self._effects.start()
         self._customer_effects.start()
         try:
