@@ -42,7 +42,9 @@ from domain.incident import (
     pending_timers,
     period_states,
 )
+from domain.read_model import build_view, period_views
 from domain.sla import PolicyError, ReplyHandling, Severity, SlaPolicy
+from domain.sla_report import ReportMonth, build_report
 from tests.domain.test_incident import BERLIN, POLICY, acked, apply, at, opened, refused
 
 RESOLVED_AT = at(11)
@@ -333,3 +335,40 @@ def test_a_reply_that_reopens_names_the_customer_as_the_source() -> None:
     reopened_event = state.events[-2]
     assert isinstance(reopened_event, IncidentReopened)
     assert reopened_event.source is ReopenSource.CUSTOMER_REPLY
+
+
+# -- reports count both periods -------------------------------------------------------
+
+
+def test_the_sla_report_counts_each_period_as_its_own_measurement() -> None:
+    # Period 1: acknowledged after 30 min, resolved at 11:00 (in time). Period 2:
+    # reopened Tue 01.12. 14:00, nobody acknowledges: the reaction breaches at 15:00.
+    state = apply(reopened(), BreachReaction(), at(15, day=1, month=12))
+    view = build_view(state)
+    first, second = period_views(view)
+    assert (first.received_at, second.received_at) == (at(9, 30), REOPEN_AT)
+    assert first.events[0].type == "reported" and second.events[0].type == "reopened"
+
+    as_of = at(16, day=1, month=12)
+    november = build_report([view], POLICY, ReportMonth(year=2026, month=11), as_of)
+    december = build_report([view, view], POLICY, ReportMonth(year=2026, month=12), as_of)
+    assert november.total.incidents == 1 and november.total.reaction.met == 1
+    assert november.total.time_to_react.values_seconds == (1800.0,)
+    assert december.total.incidents == 1  # passed twice, counted once
+    assert december.total.reaction.breached == 1
+    assert december.total.resolution.open == 1
+    assert [b.received_at for b in december.breached_incidents] == [REOPEN_AT]
+
+
+def test_a_report_over_both_periods_counts_the_ticket_twice() -> None:
+    state = apply(
+        reopened(),
+        Acknowledge(severity=Severity.MAJOR, estimate=at(17, day=1, month=12)),
+        at(14, 20, day=1, month=12),
+    )
+    state = apply(state, Resolve(summary="wieder behoben"), at(16, day=1, month=12))
+    views = period_views(build_view(state))
+    assert [v.ticket_id for v in views] == [state.ticket_id] * 2
+    assert [v.resolved_at for v in views] == [RESOLVED_AT, at(16, day=1, month=12)]
+    assert [v.reaction_breached for v in views] == [False, False]
+    assert period_views(build_view(resolved())) == [build_view(resolved())]
