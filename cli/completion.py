@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 from service.connect import connect
-from service.incident_list import OpenTicket, open_tickets
+from service.incident_list import OpenTicket, closed_tickets, open_tickets
 
 COMPLETION_TIMEOUT = 2.0
 """Seconds a Tab may take before it completes nothing: connect and one listing."""
@@ -47,6 +47,28 @@ def ticket_candidates(incomplete: str, *, timeout: float = COMPLETION_TIMEOUT) -
         # Completion runs inside the shell's prompt: a traceback there would be
         # worse than no candidates, and the next command reports the real error.
         return []
+
+
+async def _closed_tickets(prefix: str) -> list[OpenTicket]:
+    return await closed_tickets(await connect(), prefix=prefix, limit=COMPLETION_LIMIT)
+
+
+def closed_ticket_candidates(
+    incomplete: str, *, timeout: float = COMPLETION_TIMEOUT
+) -> list[OpenTicket]:
+    """Resolved incidents Temporal still holds whose ID starts with ``incomplete`` (``sla reopen``).
+
+    ``[]`` on any error or timeout, as :func:`ticket_candidates`.
+    """
+    try:
+        return asyncio.run(asyncio.wait_for(_closed_tickets(incomplete), timeout))
+    except Exception:
+        return []  # see ticket_candidates: never a traceback in the prompt
+
+
+def complete_closed_ticket(incomplete: str) -> list[tuple[str, str]]:
+    """Typer ``autocompletion`` callback of ``sla reopen``: recently resolved incidents."""
+    return [(t.ticket_id, t.describe()) for t in closed_ticket_candidates(incomplete)]
 
 
 def complete_open_ticket(incomplete: str) -> list[tuple[str, str]]:

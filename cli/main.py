@@ -54,6 +54,7 @@ from cli.erase import erase as erase_command
 from cli.groups import GROUPS
 from cli.mail_intake import mail_intake
 from cli.render import incidents_table, show_incident, table_width, word
+from cli.reopen import reopen as reopen_command
 from cli.repair import repair
 from cli.sla_report import sla_report
 from cli.watch import watch
@@ -723,6 +724,7 @@ app.command("mail-intake")(mail_intake)
 app.command("search")(search_command)
 app.command("export")(export_command)
 app.command("erase")(erase_command)
+app.command("reopen")(reopen_command)
 
 
 def main() -> None:

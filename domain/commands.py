@@ -8,7 +8,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.dev_ticket import DevTicketId
-from domain.events import DeadlineKind, EscalatedBy, FollowUp, PageReason
+from domain.events import DeadlineKind, EscalatedBy, FollowUp, PageReason, ReopenSource
 from domain.oncall import OnCallWindow
 from domain.report import IncidentReport, ReportChanges, RequestId
 from domain.sla import Deadlines, Severity
@@ -263,6 +263,51 @@ class RecordCustomerMessage(_Command):
     attachments: Attachments = ()
 
 
+class Reopen(_Command):
+    """Reopen a resolved incident within the policy's window (``[reopen]``).
+
+    ``deadlines`` (every severity) and ``next_opening_page`` are the clock of
+    the new period, computed from the reopen instant like a receipt's;
+    ``window_end`` is when the window closes (``domain.reopen.window_end``);
+    ``erased`` says the reporter's personal data was erased (then nobody can be
+    told, so nothing reopens).
+    """
+
+    kind: Literal["reopen"] = "reopen"
+    reason: NonEmptyText
+    by: SingleLineText
+    source: ReopenSource = ReopenSource.OPERATOR
+    deadlines: dict[Severity, Deadlines]
+    next_opening_page: datetime | None = None
+    window_end: AwareDatetime
+    erased: bool = False
+
+
+class NoteReply(_Command):
+    """Keep a customer's reply to a resolved incident on its timeline (nothing reopens).
+
+    ``[reopen] on_reply = "note"``: the reply within the window is recorded as
+    a customer message, the team is told; idempotent by ``message_id``.
+    """
+
+    kind: Literal["note_reply"] = "note_reply"
+    message_id: SingleLineText
+    sender: EmailAddress
+    subject: SingleLineText = ""
+    text: FreeText
+    attachments: Attachments = ()
+
+    def as_message(self) -> RecordCustomerMessage:
+        """The same reply as a customer message on an open incident (after a reopen)."""
+        return RecordCustomerMessage(
+            message_id=self.message_id,
+            sender=self.sender,
+            subject=self.subject,
+            text=self.text,
+            attachments=self.attachments,
+        )
+
+
 class RecordAlert(_Command):
     """Another notification of the monitoring alert group this incident was opened for.
 
@@ -383,6 +428,8 @@ Command = (
     | LinkAsDuplicate
     | RegisterDuplicate
     | FollowMaster
+    | Reopen
+    | NoteReply
 )
 """Any incident command."""
 

@@ -383,6 +383,31 @@ class LinkedAsDuplicate(_Event):
     merged_status: bool = False
 
 
+class ReopenSource(StrEnum):
+    """Who asked for a reopen."""
+
+    OPERATOR = "operator"  # sla reopen
+    CUSTOMER_REPLY = "customer_reply"  # a reply in the window, ``on_reply = "reopen"``
+
+
+class IncidentReopened(_Event):
+    """A resolved incident was reopened: a new period with a new reaction clock.
+
+    The period's deadlines (every severity, so a reclassification needs no
+    calendar) run from the reopen instant ``at``; breaches, warnings, estimates
+    and escalation start fresh, and the earlier periods' events stay as they
+    were (their figures are kept, see ``IncidentState.period_events``).
+    """
+
+    type: Literal["reopened"] = "reopened"
+    reason: str
+    by: str
+    source: ReopenSource = ReopenSource.OPERATOR
+    severity: Severity  # the incident's, under which the new period's clock runs
+    deadlines: dict[Severity, Deadlines]
+    next_opening_page: datetime | None = None
+
+
 class DuplicateRegistered(_Event):
     """Another report of the same disturbance follows this one (its master)."""
 
@@ -418,7 +443,8 @@ Event = Annotated[
     | ReestimateOverdue
     | DiscussionRecorded
     | LinkedAsDuplicate
-    | DuplicateRegistered,
+    | DuplicateRegistered
+    | IncidentReopened,
     Field(discriminator="type"),
 ]
 """Any incident event (discriminated by ``type``)."""

@@ -75,6 +75,8 @@ class IncidentState(Protocol):
     def master(self) -> str | None: ...  # noqa: D102
     @property
     def events(self) -> tuple[Event, ...]: ...  # noqa: D102
+    @property
+    def period_events(self) -> tuple[Event, ...]: ...  # noqa: D102
 
 
 FOLLOW_UP_RULES = 3
@@ -141,7 +143,7 @@ def active_follow_ups(state: IncidentState) -> dict[FollowUp, ActiveFollowUp]:
     """
     if state.rules < FOLLOW_UP_RULES or not state.is_open or state.master is not None:
         return {}
-    events = state.events
+    events = state.period_events
     found: dict[FollowUp, ActiveFollowUp | None] = {}
     acknowledged = state.status is IncidentStatus.ACKNOWLEDGED
     if acknowledged and state.estimate_failed:
@@ -210,10 +212,12 @@ def pending_reestimate(state: IncidentState) -> EstimateMissed | None:
         return None
     if state.master is not None:
         return None  # the master's new estimate is awaited (and judged) on the master
-    missed = next((e for e in reversed(state.events) if isinstance(e, EstimateMissed)), None)
+    missed = next((e for e in reversed(state.period_events) if isinstance(e, EstimateMissed)), None)
     if missed is None or missed.reestimate_due is None:
         return None
-    if any(isinstance(e, ReestimateOverdue) and e.missed_at == missed.at for e in state.events):
+    if any(
+        isinstance(e, ReestimateOverdue) and e.missed_at == missed.at for e in state.period_events
+    ):
         return None
     return missed
 

@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from domain import follow_up
+from domain import follow_up, reopen
 from domain.calendar import BusinessCalendar
 from domain.commands import (
     Acknowledge,
@@ -44,6 +44,7 @@ from domain.commands import (
     LinkDevTicket,
     MasterFacts,
     MissEstimate,
+    NoteReply,
     OpenIncident,
     PageOnDuty,
     PostStatusUpdate,
@@ -58,6 +59,7 @@ from domain.commands import (
     RecordReestimateOverdue,
     RegisterDuplicate,
     RemindFollowUp,
+    Reopen,
     Resolve,
     TimerCommand,
     WarnDeadline,
@@ -99,6 +101,7 @@ from domain.events import (
     Event,
     FollowUp,
     FollowUpReminded,
+    IncidentReopened,
     IncidentReported,
     IncidentStatus,
     LinkedAsDuplicate,
@@ -107,6 +110,7 @@ from domain.events import (
     ReactionBreached,
     Reclassified,
     ReestimateOverdue,
+    ReopenSource,
     ReportAmended,
     ResolutionBreached,
     Resolved,
@@ -178,6 +182,7 @@ __all__ = [
     "FollowUp",
     "FollowUpReminded",
     "IncidentOutcome",
+    "IncidentReopened",
     "IncidentReported",
     "IncidentState",
     "IncidentStatus",
@@ -186,6 +191,7 @@ __all__ = [
     "LinkedAsDuplicate",
     "MasterFacts",
     "MissEstimate",
+    "NoteReply",
     "OnDutyPaged",
     "OpenIncident",
     "PageOnDuty",
@@ -205,6 +211,8 @@ __all__ = [
     "ReestimateOverdue",
     "RegisterDuplicate",
     "RemindFollowUp",
+    "Reopen",
+    "ReopenSource",
     "ReportAmended",
     "ResolutionBreached",
     "Resolve",
@@ -226,6 +234,7 @@ __all__ = [
     "master_facts",
     "outcome",
     "pending_timers",
+    "period_states",
     "resolution_communicated_in_time",
     "resolved_within_target",
     "stage_rank",
@@ -268,7 +277,31 @@ class IncidentState(BaseModel):
     master: str | None = None
     duplicates: tuple[str, ...] = ()
     rules: int = 1
+    # Index in ``events`` of the ``IncidentReopened`` that began the current
+    # period, and its instant (0 and ``None``: the first period, from receipt).
+    period_start: int = 0
+    clock_started_at: datetime | None = None
     events: tuple[Event, ...] = ()
+
+    @property
+    def period_events(self) -> tuple[Event, ...]:
+        """The events of the current period (all of them until a reopen).
+
+        Rules that look back (was an extension sent, when was it resolved,
+        which follow-up is open) judge the current period only: a reopened
+        incident starts afresh, and the earlier periods keep their figures.
+        """
+        return self.events[self.period_start :]
+
+    @property
+    def clock_start(self) -> datetime:
+        """When the current period's clock started: receipt, or the last reopen."""
+        return self.clock_started_at or self.received_at
+
+    @property
+    def period(self) -> int:
+        """The number of the current period: 1, then 2 after the first reopen, and so on."""
+        return 1 + sum(isinstance(e, IncidentReopened) for e in self.events)
 
     @property
     def current_deadlines(self) -> Deadlines:
@@ -302,7 +335,9 @@ class IncidentState(BaseModel):
     @property
     def classification(self) -> ClassifiedAsChangeRequest | None:
         """The event that classified the report as a change request, if one did."""
-        return next((e for e in self.events if isinstance(e, ClassifiedAsChangeRequest)), None)
+        return next(
+            (e for e in self.period_events if isinstance(e, ClassifiedAsChangeRequest)), None
+        )
 
 
 # -- decide --------------------------------------------------------------------
@@ -346,6 +381,11 @@ def decide(state: IncidentState | None, command: Command, now: datetime) -> list
         return _record_dev_ticket_link(state, command, now)
     if isinstance(command, FollowMaster) and not state.is_open:
         return []  # resolved by hand (or with the master) before the master's news came
+    # The only commands for a resolved incident: both start a new run of it.
+    if isinstance(command, Reopen):
+        return _reopen(state, command, now)
+    if isinstance(command, NoteReply):
+        return _note_reply(state, command, now)
     if not state.is_open:
         raise WrongStatus(
             f"incident {state.ticket_id} is resolved; nothing can change after resolution"
@@ -496,6 +536,34 @@ def _customer_message(
             attachments=command.attachments,
         )
     ]
+
+
+def _reopen(state: IncidentState, command: Reopen, now: datetime) -> list[Event]:
+    why = reopen.refusal(state, now, command.window_end, erased=command.erased)
+    if why is not None:
+        raise WrongStatus(why)
+    missing = [s.value for s in Severity if s not in command.deadlines]
+    if missing:
+        raise ValueError(f"deadlines missing for severities: {', '.join(missing)}")
+    return [
+        IncidentReopened(
+            at=now,
+            reason=_text(command.reason, "a reason"),
+            by=command.by,
+            source=command.source,
+            severity=state.severity,
+            deadlines=command.deadlines,
+            next_opening_page=command.next_opening_page,
+        )
+    ]
+
+
+def _note_reply(state: IncidentState, command: NoteReply, now: datetime) -> list[Event]:
+    if state.is_open:
+        raise WrongStatus(
+            f"incident {state.ticket_id} is open; its customer messages are recorded as they come"
+        )
+    return _customer_message(state, command.as_message(), now)
 
 
 def _acknowledge(state: IncidentState, command: Acknowledge, now: datetime) -> list[Event]:
@@ -759,9 +827,9 @@ DUPLICATE_RESOLUTION_SUMMARY = "Die gemeldete Störung wurde behoben."
 
 def master_facts(state: IncidentState) -> MasterFacts:
     """What the duplicates of ``state`` follow: acknowledgement, estimate, resolution."""
-    resolved = next((e for e in reversed(state.events) if isinstance(e, Resolved)), None)
+    resolved = next((e for e in reversed(state.period_events) if isinstance(e, Resolved)), None)
     reason: str | None = None
-    for event in reversed(state.events):
+    for event in reversed(state.period_events):
         if isinstance(event, EstimateExtended):
             reason = event.reason
             break
@@ -1090,7 +1158,7 @@ def _extended_beyond(state: IncidentState, due: datetime) -> bool:
     An extension always carries a reason; an acknowledgement or a
     reclassification does when its estimate lies after the deadline (rules 3).
     """
-    for e in state.events:
+    for e in state.period_events:
         if e.at > due:
             break
         if isinstance(e, EstimateExtended) and e.estimate > due:
@@ -1120,7 +1188,8 @@ def resolution_communicated_in_time(state: IncidentState) -> bool | None:
     """
     due = state.resolution_due
     closed = next(
-        (e for e in state.events if isinstance(e, Resolved | ClassifiedAsChangeRequest)), None
+        (e for e in state.period_events if isinstance(e, Resolved | ClassifiedAsChangeRequest)),
+        None,
     )
     if closed is not None and closed.at <= due:
         return True
@@ -1266,6 +1335,37 @@ def evolve(state: IncidentState | None, event: Event) -> IncidentState:
                 changes["on_status_page"] = False
         case DuplicateRegistered():
             changes["duplicates"] = (*state.duplicates, event.ticket_id)
+        case IncidentReopened():
+            # A new period: open again under the incident's severity, with the
+            # clock of the reopen instant; what the earlier periods recorded
+            # stays in ``events`` (and in their figures), nothing of it carries
+            # on into the new period's deadlines, warnings, breaches or stages.
+            changes |= {
+                "status": IncidentStatus.NEW,
+                "deadlines": event.deadlines,
+                "estimate": None,
+                "estimate_failed": False,
+                "failed_estimates": 0,
+                "escalation_stage": 0,
+                "all_users": False,
+                "on_status_page": False,
+                "reaction_breached": False,
+                "resolution_breached": False,
+                "acknowledged_at": None,
+                "resolved_at": None,
+                "resolution_summary": None,
+                "management_decision": None,
+                "warned": (),
+                "pages_sent": 0,
+                "next_opening_page": event.next_opening_page,
+                "next_reminder_at": None,
+                # Followed no master and tells no duplicates any more: those
+                # were closed with the first period.
+                "master": None,
+                "duplicates": (),
+                "period_start": len(state.events),
+                "clock_started_at": event.at,
+            }
         case ReportAmended():
             changes["report"] = event.report
         case _:
@@ -1322,7 +1422,7 @@ def pending_timers(
     if state.severity is Severity.CRITICAL:
         if state.pages_sent == 0:
             timers.append(
-                TimerDue(at=state.received_at, command=PageOnDuty(reason=PageReason.RECEIVED))
+                TimerDue(at=state.clock_start, command=PageOnDuty(reason=PageReason.RECEIVED))
             )
         elif new and state.next_opening_page is not None:
             timers.append(
@@ -1396,7 +1496,8 @@ def outcome(state: IncidentState, calendar: BusinessCalendar) -> IncidentOutcome
     reacted_at = state.acknowledged_at or state.resolved_at
     # A report classified as a change request closes like a resolved one.
     resolved: Resolved | ClassifiedAsChangeRequest | None = next(
-        (e for e in state.events if isinstance(e, Resolved | ClassifiedAsChangeRequest)), None
+        (e for e in state.period_events if isinstance(e, Resolved | ClassifiedAsChangeRequest)),
+        None,
     )
     return IncidentOutcome(
         ticket_id=state.ticket_id,
@@ -1409,10 +1510,10 @@ def outcome(state: IncidentState, calendar: BusinessCalendar) -> IncidentOutcome
         ),
         resolution_met=resolved.resolution_met if resolved else None,
         time_to_react=(
-            calendar.between(state.received_at, reacted_at) if reacted_at is not None else None
+            calendar.between(state.clock_start, reacted_at) if reacted_at is not None else None
         ),
         time_to_resolve=(
-            calendar.between(state.received_at, state.resolved_at)
+            calendar.between(state.clock_start, state.resolved_at)
             if state.resolved_at is not None
             else None
         ),
@@ -1424,3 +1525,17 @@ def outcome(state: IncidentState, calendar: BusinessCalendar) -> IncidentOutcome
         resolution_communicated_in_time=resolution_communicated_in_time(state),
         resolved_within_target=resolved_within_target(state),
     )
+
+
+# -- periods ------------------------------------------------------------------
+
+
+def period_states(state: IncidentState) -> list[IncidentState]:
+    """The state of every period of ``state``, oldest first (one until a reopen).
+
+    Each earlier period is the state just before the reopen that ended it:
+    its figures as they were when it closed (the SLA reports count each period
+    as its own measurement). The last entry is ``state`` itself.
+    """
+    cuts = [i for i, e in enumerate(state.events) if isinstance(e, IncidentReopened)]
+    return [fold(None, state.events[:cut]) for cut in cuts] + [state]

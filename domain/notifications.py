@@ -31,6 +31,7 @@ from domain.incident import (
     Event,
     FollowUp,
     FollowUpReminded,
+    IncidentReopened,
     IncidentReported,
     IncidentState,
     OnDutyPaged,
@@ -69,6 +70,8 @@ class MessageKind(StrEnum):
     FOLLOW_UP_REMINDER = "follow_up_reminder"
     REESTIMATE_OVERDUE = "reestimate_overdue"
     BUG_LINKED = BUG_LINKED
+    REOPENED = "reopened"
+    REOPENED_TEAM = "reopened_team"
 
 
 class IncidentFacts(BaseModel):
@@ -339,6 +342,9 @@ def _recipients(
             return MessageKind.ON_DUTY_PAGE, (contacts.on_duty,)
         case Resolved():
             return MessageKind.RESOLUTION, reporter
+        case IncidentReopened():
+            # The customer's mail; the team's notice comes beside it (_TEAM_NOTICES).
+            return MessageKind.REOPENED, reporter
         case ChangeRequestRecorded():
             # Sent once the change request ID is known, not at classification.
             return MessageKind.CLASSIFIED_AS_CHANGE_REQUEST, reporter
@@ -365,6 +371,10 @@ def _recipients(
     return None
 
 
+_TEAM_NOTICES: dict[str, MessageKind] = {"reopened": MessageKind.REOPENED_TEAM}
+"""Events that tell the team as well as the customer, in a notice of their own."""
+
+
 def _follow_up_recipients(kind: FollowUp, contacts: Contacts) -> tuple[str, ...]:
     """Who owns a follow-up: management decides at stage 3; on-duty works the rest."""
     if kind is FollowUp.DECISION:
@@ -389,6 +399,7 @@ CUSTOMER_VISIBLE_EVENTS = frozenset(
         "resolved",
         "report_amended",
         "customer_message",
+        "reopened",
     }
 )
 """Event types a customer may read in a mail's timeline; the rest are the team's own
@@ -424,12 +435,30 @@ def notifications_for(
         mail_domain: Right-hand side of generated Message-IDs.
 
     Returns:
-        Zero or one notification (a list so that rules may grow).
+        Zero or one notification; two for a reopen (the customer's mail
+        and the team's notice).
     """
     event = state.events[sequence]
-    routed = _recipients(event, state, policy)
-    if routed is None:
-        return []
+    routes = [_recipients(event, state, policy)]
+    team_notice = _TEAM_NOTICES.get(event.type)
+    if team_notice is not None:
+        routes.append((team_notice, (policy.contacts.support_lead, policy.contacts.on_duty)))
+    return [
+        notification
+        for routed in routes
+        if routed is not None
+        for notification in _notification(state, sequence, event, routed, policy, mail_domain)
+    ]
+
+
+def _notification(
+    state: IncidentState,
+    sequence: int,
+    event: Event,
+    routed: tuple[MessageKind, tuple[str, ...]],
+    policy: SlaPolicy,
+    mail_domain: str,
+) -> list[Notification]:
     kind, to = routed
     if not to:
         return []  # a customer message, and the reporter left no e-mail address

@@ -10,8 +10,11 @@ from domain.incident import (
     EscalationStage,
     Event,
     IncidentOutcome,
+    IncidentReopened,
     IncidentState,
     IncidentStatus,
+    fold,
+    period_states,
     resolution_communicated_in_time,
     resolved_within_target,
 )
@@ -133,6 +136,27 @@ def summarize(state: IncidentState) -> IncidentSummary:
 def build_view(state: IncidentState) -> IncidentView:
     """The :class:`IncidentView` of ``state``."""
     return IncidentView(**_summary_fields(state), report=state.report, events=state.events)
+
+
+def period_views(view: IncidentView) -> list[IncidentView]:
+    """One view per period of a reopened incident (just ``[view]`` until a reopen).
+
+    For the SLA report, where each period is a measurement of its own: a
+    period's view has that period's figures (as they were when it closed, for
+    an earlier one), its ``received_at`` is the instant its clock started
+    (receipt, or the reopen), and its ``events`` are that period's only, so
+    an escalation is counted in the period that reached it. Such a view is
+    for counting, not for folding (a later period's events do not start with
+    the report).
+    """
+    if not any(isinstance(e, IncidentReopened) for e in view.events):
+        return [view]
+    return [
+        build_view(period).model_copy(
+            update={"received_at": period.clock_start, "events": period.period_events}
+        )
+        for period in period_states(fold(None, view.events))
+    ]
 
 
 def _summary_fields(state: IncidentState) -> dict[str, object]:

@@ -274,6 +274,42 @@ class ArchivePolicy(BaseModel):
     )
 
 
+REOPEN_WINDOW_BUSINESS_DAYS_MAX = 260
+"""The longest ``[reopen] window_business_days``: about a year of business days."""
+
+
+class ReplyHandling(StrEnum):
+    """What a customer's reply within the reopen window does (``[reopen] on_reply``)."""
+
+    NOTE = "note"  # recorded on the closed ticket's timeline, the team told; nothing reopens
+    REOPEN = "reopen"  # reopens the ticket, naming the reply as the reason
+
+
+class ReopenPolicy(BaseModel):
+    """The ``[reopen]`` section: how long after resolution a ticket can be reopened.
+
+    ``window_business_days`` business days of the policy's calendar after the
+    day of resolution (weekends, NRW holidays and ``closed_dates`` do not
+    count); the window lasts to the end of the last of them (Berlin midnight).
+    ``0`` (or no ``[reopen]`` section) turns reopening off: a policy that does
+    not say so keeps today's behaviour, where a later message opens a new
+    report. ``on_reply`` decides what a customer's reply within the window does.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window_business_days: int = Field(
+        default=0,
+        ge=0,
+        le=REOPEN_WINDOW_BUSINESS_DAYS_MAX,
+        description="business days after resolution a ticket can be reopened (0: never)",
+    )
+    on_reply: ReplyHandling = Field(
+        default=ReplyHandling.NOTE,
+        description="a reply within the window: 'note' (timeline + team told) or 'reopen'",
+    )
+
+
 class LimitsPolicy(BaseModel):
     """The ``[limits]`` section: maximum sizes of what intake accepts.
 
@@ -603,6 +639,7 @@ class SlaPolicy(BaseModel):
     oncall: OnCallPolicy = OnCallPolicy()
     audit: AuditPolicy = AuditPolicy()
     archive: ArchivePolicy = ArchivePolicy()
+    reopen: ReopenPolicy = ReopenPolicy()
     follow_up: FollowUpPolicy = FollowUpPolicy()
     limits: LimitsPolicy = LimitsPolicy()
     mail: MailPolicy = MailPolicy()

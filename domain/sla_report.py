@@ -11,6 +11,11 @@ Rules (one place, so that the HTML, the JSON and the tests agree):
 * **Month**: an incident belongs to the month in which it was *received*, in the
   policy's time zone (Europe/Berlin). Everything about it counts there, even an
   escalation or a resolution in the next month.
+* **Reopened incidents** count each period as its own incident
+  (:func:`domain.read_model.period_views`): the first from receipt to its
+  resolution, each reopened one from its reopen instant, with its own
+  reaction and resolution measurement, verdicts and escalations. A period
+  belongs to the month its clock started in (receipt or reopen).
 * **Change requests**: a report classified as a change request is no
   disturbance (SLA "Störungsmeldung oder Änderungswunsch?"): it is counted
   apart (``change_requests``) and in no severity figure.
@@ -69,7 +74,7 @@ from domain.events import (
     ReestimateOverdue,
 )
 from domain.oncall import BillingRecord, OnCallBooking
-from domain.read_model import IncidentView
+from domain.read_model import IncidentView, period_views
 from domain.sla import Severity, SlaPolicy
 
 PERCENTILE_METHOD = (
@@ -540,7 +545,8 @@ def build_report(
 
     Args:
         incidents: Incident views; those received outside ``month`` are
-            ignored, so a caller may pass more. A ticket passed twice counts once.
+            ignored, so a caller may pass more. A ticket passed twice counts
+            once; a reopened one counts once per period (``period_views``).
         policy: Time zone and business calendar for the figures.
         month: The report month.
         as_of: The instant open incidents are judged at (aware).
@@ -553,7 +559,12 @@ def build_report(
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise ValueError("as_of must be an aware datetime")
     timezone = policy.calendar_spec.timezone
-    unique = {i.ticket_id: i for i in incidents if month.contains(i.received_at, timezone)}
+    unique = {
+        (p.ticket_id, _utc(p.received_at)): p
+        for i in incidents
+        for p in period_views(i)
+        if month.contains(p.received_at, timezone)
+    }
     of_month = sorted(unique.values(), key=lambda i: (_utc(i.received_at), i.ticket_id))
     disturbances = [i for i in of_month if not is_change_request(i)]
     return SlaReport(

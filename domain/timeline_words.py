@@ -47,6 +47,7 @@ from domain.events import (
     Event,
     FollowUp,
     FollowUpReminded,
+    IncidentReopened,
     IncidentReported,
     IncidentStatus,
     LinkedAsDuplicate,
@@ -55,6 +56,7 @@ from domain.events import (
     ReactionBreached,
     Reclassified,
     ReestimateOverdue,
+    ReopenSource,
     ReportAmended,
     ResolutionBreached,
     Resolved,
@@ -135,6 +137,7 @@ _LABELS: dict[Language, dict[str, str]] = {
         "discussion_recorded": "Vorgehen mit dem Kunden besprochen (Stufe 2)",
         "linked_as_duplicate": "Als weitere Meldung einer bekannten Störung zugeordnet",
         "duplicate_registered": "Weitere Meldung derselben Störung zugeordnet",
+        "reopened": "Wieder eröffnet",
     },
     EN: {
         "reported": "Report received",
@@ -165,6 +168,7 @@ _LABELS: dict[Language, dict[str, str]] = {
         "discussion_recorded": "Next steps discussed with the customer (stage 2)",
         "linked_as_duplicate": "Linked as another report of a known disturbance",
         "duplicate_registered": "Another report of this disturbance linked",
+        "reopened": "Reopened",
     },
 }
 
@@ -634,6 +638,18 @@ def describe(event: Event, lang: Language, zone: tzinfo) -> str:
             if de:
                 return f"Weitere Meldung derselben Störung: {event.ticket_id}"
             return f"Another report of this disturbance: {event.ticket_id}"
+        case IncidentReopened():
+            reaction = t(event.deadlines[event.severity].reaction_due)
+            who = (
+                ("vom Kunden per Antwort" if de else "by the customer's reply")
+                if event.source is ReopenSource.CUSTOMER_REPLY
+                else (f"von {event.by}" if de else f"by {event.by}")
+            )
+            if de:
+                return (
+                    f"Wieder eröffnet {who}: {_quote(event.reason, lang)} – Reaktion bis {reaction}"
+                )
+            return f"Reopened {who}: {_quote(event.reason, lang)} — reaction due {reaction}"
         case _:
             assert_never(event)
 

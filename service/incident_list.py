@@ -15,7 +15,7 @@ from service.visibility import Query, executions, listed
 from workflows import names
 from workflows.incident import IncidentWorkflow
 
-__all__ = ["OpenTicket", "list_incidents", "open_tickets"]
+__all__ = ["OpenTicket", "closed_tickets", "list_incidents", "open_tickets"]
 
 
 async def list_incidents(
@@ -95,6 +95,31 @@ async def open_tickets(client: Client, *, prefix: str = "", limit: int = 100) ->
     found: dict[str, OpenTicket] = {}
     async for execution in executions(client, query.running()):
         if execution.status is not WorkflowExecutionStatus.RUNNING:
+            continue
+        if not execution.id.startswith(prefix) or execution.id in found:
+            continue
+        attributes = execution.typed_search_attributes
+        found[execution.id] = OpenTicket(
+            ticket_id=execution.id,
+            severity=attributes.get(names.SEVERITY),
+            status=attributes.get(names.TICKET_STATUS),
+            company=attributes.get(names.COMPANY),
+        )
+        if len(found) >= limit:
+            break
+    return sorted(found.values(), key=lambda t: t.ticket_id)
+
+
+async def closed_tickets(client: Client, *, prefix: str = "", limit: int = 100) -> list[OpenTicket]:
+    """Resolved incidents whose run has closed and whose ticket ID starts with ``prefix``.
+
+    The candidates of ``sla reopen``'s completion: one visibility listing, as
+    :func:`open_tickets` (Temporal keeps closed runs for its retention only).
+    """
+    query = Query.workflows(IncidentWorkflow).where(names.TICKET_STATUS, IncidentStatus.RESOLVED)
+    found: dict[str, OpenTicket] = {}
+    async for execution in executions(client, query):
+        if execution.status is WorkflowExecutionStatus.RUNNING:
             continue
         if not execution.id.startswith(prefix) or execution.id in found:
             continue

@@ -19,7 +19,10 @@ instants come from local activities. The workflow
 * hands every event to the archive (``workflows/archive_feed.py``): the main
   loop starts one append for the events recorded since its last turn, never
   awaited; a completing run waits for its appends and sends what is missing,
-* keeps search attributes current and continues as new when history grows.
+* keeps search attributes current and continues as new when history grows,
+* reopens a resolved ticket in a new run of the same workflow ID, started with
+  the closed state (``IncidentInput.reopen``), or keeps a customer's reply on
+  it in a short run that ends closed again (``IncidentInput.note``).
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ with workflow.unsafe.imports_passed_through():
         LinkAsDuplicate,
         LinkDevTicket,
         MissEstimate,
+        NoteReply,
         OpenIncident,
         PageOnDuty,
         PostStatusUpdate,
@@ -96,6 +100,8 @@ with workflow.unsafe.imports_passed_through():
         RecordDevTicketLink,
         RecordDiscussion,
         RegisterDuplicate,
+        Reopen,
+        ReopenSource,
         Resolve,
         TimerDue,
         check_link,
@@ -118,6 +124,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.report import IncidentReport
     from domain.sla import IncidentClock, SlaPolicy
+    from domain.values import NonEmptyText, SingleLineText
     from workflows import names
 
 # Incidents started since this patch send e-mail local first and keep their
@@ -129,6 +136,28 @@ LEAN_LIFECYCLE = "lean-lifecycle-2026-11"
 # command arrives after the estimate, before its timer fired) gets its new-estimate
 # deadline like one its timer records; runs recorded before replay without it.
 CAUGHT_UP_MISS = "caught-up-miss-reestimate-2026-12"
+
+
+class Reopening(BaseModel):
+    """A reopen of a closed ticket, asked by ``sla reopen`` or a customer's reply.
+
+    Attributes:
+        reason: Why (told to the customer and the team).
+        by: Who asked (an operator's name, or the replying address).
+        source: An operator, or a customer's reply.
+        window_end: When the policy's reopen window closes
+            (``domain.reopen.window_end``, computed by the caller from the
+            resolution); the run refuses a reopen after it.
+        erased: The reporter's personal data was erased (the run refuses).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: NonEmptyText
+    by: SingleLineText
+    source: ReopenSource = ReopenSource.OPERATOR
+    window_end: datetime
+    erased: bool = False
 
 
 class IncidentInput(BaseModel):
@@ -176,6 +205,13 @@ class IncidentInput(BaseModel):
         archived_events: The first event the archive has not confirmed
             (carried over continue-as-new; a run that did not feed the
             archive carries 0, and the next run sends every event).
+        reopen: Set on the start of a new run of a closed ticket (with the
+            closed ``state``): the run reopens it with a new reaction clock
+            from now. Never carried over continue-as-new.
+        note: Set on the start of a short run of a closed ticket (with the
+            closed ``state``): the customer's reply is recorded, the team
+            told, and the run completes with the ticket still closed. With
+            ``reopen`` too: the reply that reopened it, recorded after the reopen.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -197,6 +233,8 @@ class IncidentInput(BaseModel):
     clock: IncidentClock | None = None
     archive_feed: bool = False
     archived_events: int = 0
+    reopen: Reopening | None = None
+    note: NoteReply | None = None
 
 
 @workflow.defn
@@ -437,7 +475,7 @@ class IncidentWorkflow:
             clock = await workflow.execute_local_activity_method(
                 CalendarActivities.compute_incident_clock,
                 ClockRequest(
-                    policy=self._policy, received_at=self._input.received_at, windows=windows
+                    policy=self._policy, received_at=self._current.clock_start, windows=windows
                 ),
                 start_to_close_timeout=LOCAL_TIMEOUT,
                 summary="deadlines with on-call windows",
@@ -574,9 +612,19 @@ class IncidentWorkflow:
                     rules=input.rules,
                 )
             )
-        elif self._archiving:
-            # Continued as new: what the archive has not confirmed yet is due.
-            self._archive.mark_due()
+        else:
+            if self._archiving:
+                # Continued as new, or a new run of a closed ticket: what the
+                # archive has not confirmed yet is due.
+                self._archive.mark_due()
+            # Only runs started for a reopen or a reply take these paths:
+            # histories recorded before they existed have neither in their input.
+            if input.reopen is not None:
+                await self._reopen(input.reopen)
+            if input.note is not None:
+                # A reply that reopened the ticket joins it as any customer message.
+                reply = input.note
+                self._apply_or_refuse(reply.as_message() if self._current.is_open else reply)
         self._effects.start()
         self._customer_effects.start()
         try:
@@ -601,6 +649,41 @@ class IncidentWorkflow:
             summary="SLA outcome",
         )
         return IncidentResult(**dict(outcome), view=build_view(self._current))
+
+    async def _reopen(self, reopening: Reopening) -> None:
+        """Reopen the closed incident: the new period's clock runs from now."""
+        now = self._clock.now()
+        clock = await workflow.execute_local_activity_method(
+            CalendarActivities.compute_incident_clock,
+            ClockRequest(policy=self._policy, received_at=now, windows=self._oncall_windows),
+            start_to_close_timeout=LOCAL_TIMEOUT,
+            summary="deadlines of the reopened period",
+        )
+        self._apply_or_refuse(
+            Reopen(
+                reason=reopening.reason,
+                by=reopening.by,
+                source=reopening.source,
+                deadlines=clock.deadlines,
+                next_opening_page=clock.next_opening_page,
+                window_end=reopening.window_end,
+                erased=reopening.erased,
+            ),
+            now,
+        )
+
+    def _apply_or_refuse(self, command: Command, at: datetime | None = None) -> None:
+        """Apply the command a run was started for; a refusal fails the run, visibly.
+
+        The service checked it before starting; a refusal here is a race (the
+        window closed meanwhile) and the run must not pretend it reopened.
+        """
+        try:
+            self._apply(command, at)
+        except DomainError as error:
+            raise ApplicationError(
+                error.message, type=f"{type(command).__name__}Refused", non_retryable=True
+            ) from None
 
     @property
     def _current(self) -> IncidentState:
@@ -829,6 +912,8 @@ class IncidentWorkflow:
                     # not waited for: the next run resends from here).
                     "archived_events": self._archive.archived if self._archiving else 0,
                     "archive_feed": True,  # a run that did not feed begins with this one
+                    "reopen": None,  # done in this run: the carried state is reopened
+                    "note": None,
                 }
             )
         )

@@ -53,6 +53,7 @@ from domain.incident import (
     RecordDevTicketLink,
     RecordReestimateOverdue,
     RemindFollowUp,
+    Reopen,
     Resolve,
     WarnDeadline,
     execute,
@@ -247,7 +248,27 @@ def bug_linked_scenario(rules: int = RULES) -> Scenario:
     return scenario
 
 
+def reopened_scenario() -> Scenario:
+    """Resolved, then reopened the next day: the customer and the team are told."""
+    received = WINTER
+    incident_report = IncidentReport.model_validate(report(login_impossible=False))
+    scenario = Scenario(open_incident_from(incident_report, received, rules=RULES))
+    scenario.run(Resolve(summary="Index neu aufgebaut"), received + timedelta(hours=1))
+    reopen_at = received + timedelta(days=1)
+    scenario.run(
+        Reopen(
+            reason="Der Fehler tritt erneut auf.",
+            by="ops",
+            deadlines=POLICY.all_deadlines(reopen_at),
+            window_end=reopen_at + timedelta(days=10),
+        ),
+        reopen_at,
+    )
+    return scenario
+
+
 CLASSIFIED = classified_scenario()
+REOPENED = reopened_scenario()
 MISSED = missed_scenario()
 FOLLOWED_UP = follow_up_scenario()
 BUG_LINKED = bug_linked_scenario()
@@ -257,6 +278,8 @@ OWN_SCENARIO = {
     MessageKind.FOLLOW_UP_REMINDER: FOLLOWED_UP,
     MessageKind.REESTIMATE_OVERDUE: FOLLOWED_UP,
     MessageKind.BUG_LINKED: BUG_LINKED,
+    MessageKind.REOPENED: REOPENED,
+    MessageKind.REOPENED_TEAM: REOPENED,
 }
 
 
@@ -296,6 +319,8 @@ SUBJECTS: dict[MessageKind, str] = {
     MessageKind.FOLLOW_UP_REMINDER: "Erinnerung: neue Zeitabschätzung fällig",
     MessageKind.REESTIMATE_OVERDUE: "Neue Zeitabschätzung überfällig",
     MessageKind.BUG_LINKED: "Programmfehler erfasst – Entwicklungs-Ticket DEV-0042",
+    MessageKind.REOPENED: "Ihre Störungsmeldung wurde wieder eröffnet",
+    MessageKind.REOPENED_TEAM: "Wieder eröffnet: Beispiel Versand GmbH",
 }
 CUSTOMER_KINDS = {
     MessageKind.ESTIMATE_MISSED,
@@ -308,6 +333,7 @@ CUSTOMER_KINDS = {
     MessageKind.RESOLUTION,
     MessageKind.CLASSIFIED_AS_CHANGE_REQUEST,
     MessageKind.BUG_LINKED,
+    MessageKind.REOPENED,
 }
 
 
@@ -908,3 +934,16 @@ def test_the_first_page_never_says_start_now_outside_business_hours(
         opening = POLICY.critical_pages(received)[1]
         assert "außerhalb der Bereitschaftszeit eingegangen" in body
         assert f"{berlin_text(opening)} bearbeitet" in body
+
+
+def test_a_reopen_tells_the_customer_the_reason_and_the_new_reaction_deadline_in_berlin() -> None:
+    mail = REOPENED.of_kind(MessageKind.REOPENED)
+    assert mail.to == (REPORTER,)
+    _, body = RENDERER.render(mail)
+    assert "wurde am Mittwoch, 25.11.2026, 10:00 Uhr wieder eröffnet" in body
+    assert "Grund: Der Fehler tritt erneut auf." in body
+    # Major: 1 business hour from Wed 10:00 Berlin.
+    assert "Mittwoch, 25.11.2026, 11:00 Uhr" in body
+    team = REOPENED.of_kind(MessageKind.REOPENED_TEAM)
+    assert set(team.to) == {POLICY.contacts.support_lead, POLICY.contacts.on_duty}
+    assert "von ops" in RENDERER.render(team)[1]

@@ -5,7 +5,9 @@ and resolved; the workflow's feed has archived every event by the time it
 completes; ``sla archive rebuild`` fills a new database from Temporal (every
 event, once: a second rebuild adds nothing); its run is deleted through the client
 (what the namespace retention does after 30 days), and ``sla show``,
-``sla search`` and the SLA report's gathering still find it, from the archive.
+``sla search`` and the SLA report's gathering still find it, from the archive;
+``sla reopen`` continues it from the archive's state: a new run with the same
+ticket ID whose events carry on after the archived ones.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from typer.testing import CliRunner, Result
 from archive.store import ArchiveStore
 from cli.main import app
 from domain.incident import Acknowledge, IncidentStatus, Resolve
+from domain.read_model import IncidentView
 from domain.sla import Severity
 from domain.sla_report import ReportMonth
 from reporting.gather import incident_views
+from service.queries import incident_view
 from tests.conftest import Stack
 from tests.workflows.test_incident_workflow import POLICY, Harness, harness_for
 from tests.workflows.waiting import eventually, result_of
@@ -166,3 +170,32 @@ async def test_a_resolved_incident_is_found_after_its_run_is_deleted(
     assert incident.ticket in {v.ticket_id for v in views}
     without, _ = await incident_views(stack.client, POLICY, month, archive=None)
     assert incident.ticket not in {v.ticket_id for v in without}
+
+    # Reopened from the archive: a new run, same ticket ID, the events continue.
+    reopened = ok(
+        await sla(
+            stack,
+            "reopen",
+            incident.ticket,
+            "--reason",
+            "Drucker druckt wieder leere Seiten",
+            "--task-queue",
+            stack.task_queue,
+            "--json",
+            archive_url=fresh,
+        )
+    )
+    assert reopened["source"] == "archive" and reopened["period"] == 2
+    assert reopened["reaction_due"] is not None
+    view = await eventually(lambda: reopened_view(stack, incident.ticket))
+    assert view.events[: len(outcome.view.events)] == outcome.view.events
+    assert view.events[len(outcome.view.events)].type == "reopened"
+    assert view.status is IncidentStatus.NEW
+    await handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="wieder behoben"))
+    assert (await result_of(handle)).status is IncidentStatus.RESOLVED
+
+
+async def reopened_view(stack: Stack, ticket: str) -> IncidentView:
+    view = await incident_view(stack.client, ticket)
+    assert "reopened" in [e.type for e in view.events]
+    return view

@@ -23,7 +23,13 @@ from pathlib import Path
 import pytest
 
 from cli import completion
-from cli.completion import COMPLETION_TIMEOUT, complete_open_ticket, ticket_candidates
+from cli.completion import (
+    COMPLETION_TIMEOUT,
+    closed_ticket_candidates,
+    complete_closed_ticket,
+    complete_open_ticket,
+    ticket_candidates,
+)
 from service.incident_list import OpenTicket
 from tests.cli.conftest import TICKET, CliStack, eventually
 from tests.conftest import report
@@ -157,6 +163,19 @@ def test_candidates_carry_severity_status_and_company_as_help(
     assert complete_open_ticket("INC-") == [
         ("INC-20261124-7QK2AB", "critical, new, Beispiel Versand GmbH")
     ]
+
+
+def test_reopen_completes_resolved_tickets_and_nothing_without_a_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = [OpenTicket("INC-20261124-7QK2AB", "major", "resolved", "Beispiel Versand GmbH")]
+    monkeypatch.setattr(completion, "closed_ticket_candidates", lambda incomplete: found)
+    assert complete_closed_ticket("INC-") == [
+        ("INC-20261124-7QK2AB", "major, resolved, Beispiel Versand GmbH")
+    ]
+    monkeypatch.undo()
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+    assert closed_ticket_candidates("INC-", timeout=1.0) == []
 
 
 def test_no_server_completes_nothing_in_the_shell_and_prints_no_traceback() -> None:

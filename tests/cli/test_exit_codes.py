@@ -134,6 +134,12 @@ async def test_show_unknown_ticket_exits_1(dev_cli: CliStack) -> None:
     assert run.stderr == "error: unknown ticket NOPE\n"
 
 
+async def test_reopen_of_an_unknown_ticket_exits_1_with_one_line(dev_cli: CliStack) -> None:
+    run = await sla(dev_cli, "reopen", "INC-20261124-ZZZZZZ", "--reason", "wieder kaputt")
+
+    one_error_line(run, "unknown ticket INC-20261124-ZZZZZZ")
+
+
 async def test_unreachable_server_exits_1_without_noise(dev_cli: CliStack) -> None:
     run = await sla(dev_cli, "list", TEMPORAL_ADDRESS="127.0.0.1:1")
 

@@ -37,6 +37,7 @@ from domain.events import (
     Event,
     FollowUp,
     FollowUpReminded,
+    IncidentReopened,
     IncidentReported,
     LinkedAsDuplicate,
     OnDutyPaged,
@@ -157,6 +158,13 @@ def _samples() -> dict[str, Event]:
         DiscussionRecorded(at=AT, note="Workaround per CSV", experts=("Datenbankteam",)),
         LinkedAsDuplicate(at=AT, master_ticket_id="INC-20261124-MASTER", merged_status=True),
         DuplicateRegistered(at=AT, ticket_id="INC-20261124-DUPLIC"),
+        IncidentReopened(
+            at=AT,
+            reason="Fehler tritt erneut auf",
+            by="ops",
+            severity=Severity.CRITICAL,
+            deadlines=deadlines,
+        ),
     ]
     return {event.type: event for event in events}
 
@@ -255,6 +263,11 @@ def test_acknowledgement_reads_as_the_issue_asks() -> None:
             "on_duty_paged",
             "Bereitschaft erinnert (noch unbestätigt), nächste Erinnerung Mi 02.12. 11:00",
             "On-duty reminded (still unacknowledged), next reminder Wed 02.12. 11:00",
+        ),
+        (
+            "reopened",
+            "Wieder eröffnet von ops: „Fehler tritt erneut auf“ – Reaktion bis Mi 02.12. 10:30",
+            "Reopened by ops: “Fehler tritt erneut auf” — reaction due Wed 02.12. 10:30",
         ),
         (
             "follow_up_reminded",

@@ -63,6 +63,7 @@ from domain.incident import (
     RecordDevTicketLink,
     RecordReestimateOverdue,
     RemindFollowUp,
+    Reopen,
     Resolve,
     WarnDeadline,
     execute,
@@ -484,6 +485,16 @@ def every_message(report: IncidentReport, texts: OperatorTexts) -> list[Notifica
     # Rules 4: the reporter is told the bug's development ticket ID.
     full.run(RecordDevTicketLink(dev_ticket_id="DEV-0042", title=texts.title), after + minute)
     full.run(Resolve(summary=texts.summary), after + 2 * minute)
+    reopened_at = after + 3 * minute
+    full.run(
+        Reopen(
+            reason=texts.escalation.strip() or "erneut",
+            by=texts.title or "ops",
+            deadlines=POLICY.all_deadlines(reopened_at),
+            window_end=reopened_at + timedelta(days=14),
+        ),
+        reopened_at,
+    )
 
     classified = Incident("INC-20261124-PROPCD", report)
     classified.run(
