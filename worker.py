@@ -188,7 +188,10 @@ def build_activities(
     )
     erasure = ErasureActivities(store)
     audit = AuditActivities(
-        TemporalAuditReader(client), settings.data_dir / "audits", tracker=tracker
+        # Open incidents the feed has archived are read from there (one read for all).
+        TemporalAuditReader(client, archive=store.opened),
+        settings.data_dir / "audits",
+        tracker=tracker,
     )
     oncall = OnCallActivities(
         settings.data_dir / "billing" / "oncall.csv", TemporalOnCallLookups(client)
