@@ -52,6 +52,7 @@ from service.audit_schedules import apply_audit_schedules
 from service.change_requests import start_for_incident
 from service.connect import connect, ensure_search_attributes
 from service.erasure_schedule import apply_erasure_schedule
+from service.mail_parse import remove_attachments
 from service.maintenance import open_overrun_incident
 from service.oncall import TemporalOnCallLookups
 from service.repair import repair_stuck
@@ -186,9 +187,14 @@ def build_activities(
         if settings.archive_url
         else partial(embedded_store, settings.archive)
     )
-    erasure = ErasureActivities(store)
+    erasure = ErasureActivities(
+        store, remove_attachments=partial(remove_attachments, settings.data_dir)
+    )
     audit = AuditActivities(
-        TemporalAuditReader(client), settings.data_dir / "audits", tracker=tracker
+        # Open incidents the feed has archived are read from there (one read for all).
+        TemporalAuditReader(client, archive=store.opened),
+        settings.data_dir / "audits",
+        tracker=tracker,
     )
     oncall = OnCallActivities(
         settings.data_dir / "billing" / "oncall.csv", TemporalOnCallLookups(client)

@@ -37,10 +37,18 @@ class ErasureActivities:
 
     Args:
         archive: The worker's archive, or how to open one (tests).
+        remove_attachments: Deletes a ticket's saved attachment files with its
+            personal data (the worker passes ``service.mail_parse.remove_attachments``
+            on its data directory); ``None``: none kept here.
     """
 
-    def __init__(self, archive: LazyArchive | Callable[[], ArchiveStore]) -> None:
+    def __init__(
+        self,
+        archive: LazyArchive | Callable[[], ArchiveStore],
+        remove_attachments: Callable[[str], int] | None = None,
+    ) -> None:
         self._archive = archive if isinstance(archive, LazyArchive) else LazyArchive(archive)
+        self._remove_attachments = remove_attachments
 
     def close(self) -> None:
         """Release the database connections (worker shutdown, tests)."""
@@ -77,6 +85,8 @@ class ErasureActivities:
                         )
                     except UnknownStream:
                         continue  # removed since it was listed: nothing left to erase
+                    if self._remove_attachments is not None:
+                        await asyncio.to_thread(self._remove_attachments, stream_id)
                     erased.append(stream_id)
                     activity.heartbeat(len(erased))
             finally:

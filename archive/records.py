@@ -74,6 +74,8 @@ class ErasureRecord(BaseModel):
         reason: Why (the legal ground or request).
         events_scrubbed: Events whose payload was rewritten.
         erased_by: Who erased (an operator, or the automatic erasure's schedule).
+        attachments_removed: Attachment files deleted from the data directory
+            (not recorded in the archive: the files are gone).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -83,3 +85,4 @@ class ErasureRecord(BaseModel):
     reason: str
     events_scrubbed: int
     erased_by: str | None = None
+    attachments_removed: int = 0

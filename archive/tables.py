@@ -105,6 +105,8 @@ erasures = sa.Table(
     sa.Column("erased_by", sa.String(200)),
 )
 sa.Index("ix_erasures_stream_id", erasures.c.stream_id)
+# Revision 0003: the monthly report finds a reopened period by its ``reopened`` event.
+sa.Index("ix_events_type_at", events.c.type, events.c.at)
 
 LIST_INDEXES = (
     ("ix_streams_opened_at", ("opened_at", "id")),

@@ -1,8 +1,9 @@
 """``sla erase TICKET --reason …``: erase a reporter's personal data from the archive (GDPR).
 
 Removes the reporter's name, phone, e-mail, free texts and attachment
-references from the archived view, events and search index; keeps the SLA
-figures; records who erased, when and why. Refused with one line for an
+references from the archived view, events and search index, and deletes the
+attachment files the mailbox intake saved (``$SLA_DATA_DIR/attachments/<ticket>/``);
+keeps the SLA figures; records who erased, when and why. Refused with one line for an
 unknown ticket, a bad reason, an unmigrated archive, and an incident Temporal
 still holds open (it is still being worked on). The work is
 :func:`service.erasure.erase_closed`'s.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import getpass
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -77,7 +79,8 @@ def erase(
     """Erase the reporter's personal data from the archive; the SLA figures stay.
 
     Name, phone, e-mail, free texts and attachment references leave the
-    archived view, every archived event and the search index; timestamps,
+    archived view, every archived event and the search index, and the saved
+    attachment files ($SLA_DATA_DIR/attachments/TICKET/) are deleted; timestamps,
     deadlines, breaches, severity and company stay, so reports still count
     the incident. The erasure is recorded (who, when, why). An incident that
     Temporal still holds open is refused: it is still being worked on.
@@ -102,7 +105,16 @@ def erase(
                 ) from None
 
         try:
-            return await erase_closed(connect, store, ticket, why, by=who, at=at)
+            return await erase_closed(
+                connect,
+                store,
+                ticket,
+                why,
+                by=who,
+                at=at,
+                # The mailbox intake's saved files (attachments/<ticket>/).
+                attachments_root=Path(os.environ.get("SLA_DATA_DIR", ".sla")),
+            )
         except (ArchiveError, ErasureRefused) as error:
             raise CliError(str(error)) from None
         except RPCError as error:
@@ -119,6 +131,7 @@ def erase(
         return
     print(
         f"{record.stream_id}: personal data erased from the archive "
-        f"({record.events_scrubbed} events scrubbed, SLA figures kept); "
+        f"({record.events_scrubbed} events scrubbed, {record.attachments_removed} "
+        "attachment files deleted, SLA figures kept); "
         f"recorded {record.at:%Y-%m-%d %H:%M} UTC by {neutralise(record.erased_by or '–')}"
     )

@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from archive.records import ErasureRecord
 from archive.store import ArchiveStore
+from service.mail_parse import remove_attachments
 
 
 class ErasureRefused(Exception):
@@ -49,6 +51,7 @@ async def erase_closed(
     *,
     by: str | None,
     at: datetime,
+    attachments_root: Path | None = None,
 ) -> ErasureRecord:
     """Erase ``stream_id``'s personal data from the archive, unless Temporal still holds it open.
 
@@ -63,6 +66,9 @@ async def erase_closed(
         reason: Why (legal ground, request reference); checked by the caller.
         by: Who erases.
         at: When the erasure was asked for (aware).
+        attachments_root: The data directory whose ``attachments/<ticket>/``
+            the mailbox intake filled (``$SLA_DATA_DIR``); its files are
+            deleted after the archive's erasure. ``None``: none kept here.
 
     Raises:
         UnknownStream: Nothing archived under ``stream_id``.
@@ -77,4 +83,8 @@ async def erase_closed(
             f"{stream_id} is still open in Temporal: it is still being worked on; "
             "erase it after it is resolved and its workflow has closed"
         )
-    return await asyncio.to_thread(lambda: store.erase(stream_id, reason, at, by=by))
+    record = await asyncio.to_thread(lambda: store.erase(stream_id, reason, at, by=by))
+    if attachments_root is None:
+        return record
+    removed = await asyncio.to_thread(remove_attachments, attachments_root, stream_id)
+    return record.model_copy(update={"attachments_removed": removed})

@@ -92,22 +92,7 @@ async def open_tickets(client: Client, *, prefix: str = "", limit: int = 100) ->
     query = Query.workflows(IncidentWorkflow).where_not(
         names.TICKET_STATUS, IncidentStatus.RESOLVED
     )
-    found: dict[str, OpenTicket] = {}
-    async for execution in executions(client, query.running()):
-        if execution.status is not WorkflowExecutionStatus.RUNNING:
-            continue
-        if not execution.id.startswith(prefix) or execution.id in found:
-            continue
-        attributes = execution.typed_search_attributes
-        found[execution.id] = OpenTicket(
-            ticket_id=execution.id,
-            severity=attributes.get(names.SEVERITY),
-            status=attributes.get(names.TICKET_STATUS),
-            company=attributes.get(names.COMPANY),
-        )
-        if len(found) >= limit:
-            break
-    return sorted(found.values(), key=lambda t: t.ticket_id)
+    return await _tickets(client, query.running(), prefix, limit, running=True)
 
 
 async def closed_tickets(client: Client, *, prefix: str = "", limit: int = 100) -> list[OpenTicket]:
@@ -117,9 +102,16 @@ async def closed_tickets(client: Client, *, prefix: str = "", limit: int = 100) 
     :func:`open_tickets` (Temporal keeps closed runs for its retention only).
     """
     query = Query.workflows(IncidentWorkflow).where(names.TICKET_STATUS, IncidentStatus.RESOLVED)
+    return await _tickets(client, query, prefix, limit, running=False)
+
+
+async def _tickets(
+    client: Client, query: Query, prefix: str, limit: int, *, running: bool
+) -> list[OpenTicket]:
+    """Up to ``limit`` tickets of ``query`` starting with ``prefix``, running or closed, by ID."""
     found: dict[str, OpenTicket] = {}
     async for execution in executions(client, query):
-        if execution.status is WorkflowExecutionStatus.RUNNING:
+        if (execution.status is WorkflowExecutionStatus.RUNNING) is not running:
             continue
         if not execution.id.startswith(prefix) or execution.id in found:
             continue

@@ -342,6 +342,38 @@ def save_attachments(root: Path, ticket_id: str, attachments: Sequence[Attachmen
     return names
 
 
+def remove_attachments(root: Path, ticket_id: str) -> int:
+    """Delete the ticket's saved attachments (GDPR erasure); returns how many files went.
+
+    Only ``root/attachments/<ticket_id>/`` is touched: its entries are
+    unlinked (a symbolic link is removed, never followed), then the folder.
+    A stream ID that is no ticket ID, or a ticket without attachments, has
+    nothing to remove.
+
+    Raises:
+        ValueError: The folder leads out of ``root`` (a planted link).
+        OSError: A file cannot be removed.
+    """
+    try:
+        folder = _ticket_folder(root, ticket_id, create=False)
+    except ValueError:
+        if isinstance(ticket_id, str) and _TICKET_ID.fullmatch(ticket_id):
+            raise  # a ticket's folder that leads elsewhere: say so
+        return 0
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            continue  # never written by intake; left for a person to look at
+        entry.unlink()
+        removed += 1
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # left when something unexpected stays inside
+    _fsync_dir(folder.parent)
+    return removed
+
+
 # -- classification ------------------------------------------------------------------
 
 

@@ -472,13 +472,8 @@ class IncidentWorkflow:
             windows = self._oncall_windows  # the latest, if several changes queued up
             if windows == self._clock_windows or not self._current.is_open:
                 return
-            clock = await workflow.execute_local_activity_method(
-                CalendarActivities.compute_incident_clock,
-                ClockRequest(
-                    policy=self._policy, received_at=self._current.clock_start, windows=windows
-                ),
-                start_to_close_timeout=LOCAL_TIMEOUT,
-                summary="deadlines with on-call windows",
+            clock = await self._incident_clock(
+                self._current.clock_start, windows, "deadlines with on-call windows"
             )
             self._clock_windows = windows
             try:
@@ -591,15 +586,8 @@ class IncidentWorkflow:
         if self._state is None:
             clock = input.clock
             if clock is None:
-                clock = await workflow.execute_local_activity_method(
-                    CalendarActivities.compute_incident_clock,
-                    ClockRequest(
-                        policy=self._policy,
-                        received_at=input.received_at,
-                        windows=self._oncall_windows,
-                    ),
-                    start_to_close_timeout=LOCAL_TIMEOUT,
-                    summary="deadlines in business time",
+                clock = await self._incident_clock(
+                    input.received_at, self._oncall_windows, "deadlines in business time"
                 )
             self._apply(
                 OpenIncident(
@@ -653,11 +641,8 @@ class IncidentWorkflow:
     async def _reopen(self, reopening: Reopening) -> None:
         """Reopen the closed incident: the new period's clock runs from now."""
         now = self._clock.now()
-        clock = await workflow.execute_local_activity_method(
-            CalendarActivities.compute_incident_clock,
-            ClockRequest(policy=self._policy, received_at=now, windows=self._oncall_windows),
-            start_to_close_timeout=LOCAL_TIMEOUT,
-            summary="deadlines of the reopened period",
+        clock = await self._incident_clock(
+            now, self._oncall_windows, "deadlines of the reopened period"
         )
         self._apply_or_refuse(
             Reopen(
@@ -670,6 +655,17 @@ class IncidentWorkflow:
                 erased=reopening.erased,
             ),
             now,
+        )
+
+    async def _incident_clock(
+        self, start: datetime, windows: tuple[OnCallWindow, ...], summary: str
+    ) -> IncidentClock:
+        """Deadlines (and the late page) of a clock started at ``start``, in a local activity."""
+        return await workflow.execute_local_activity_method(
+            CalendarActivities.compute_incident_clock,
+            ClockRequest(policy=self._policy, received_at=start, windows=windows),
+            start_to_close_timeout=LOCAL_TIMEOUT,
+            summary=summary,
         )
 
     def _apply_or_refuse(self, command: Command, at: datetime | None = None) -> None:

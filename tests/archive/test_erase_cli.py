@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from archive.store import ArchiveStore
 from domain.archive import ERASED
+from service.mail_parse import Attachment, save_attachments
 from tests.archive.streams import EMAIL, incident_batches
 from tests.archive.test_cli import NOISE, REPO, Run, refused
 
@@ -212,6 +213,10 @@ async def test_the_default_archive_is_the_data_dirs_sqlite_file(
     data = tmp_path / "data"
     known = ticket()
     _archive(f"sqlite:///{data / 'archive.sqlite3'}", known)
+    # What the mailbox intake saved for it goes too (GDPR: attachments are personal data).
+    save_attachments(data, known, [Attachment("screenshot.png", b"PNG", "image/png")])
     done = await sla("", address(dev_env), "erase", known, "--reason", "x", data_dir=data)
     assert done.code == 0, done
+    assert "1 attachment files deleted" in done.stdout
     assert _stored(f"sqlite:///{data / 'archive.sqlite3'}", known)[0] is None
+    assert not (data / "attachments" / known).exists()

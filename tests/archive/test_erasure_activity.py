@@ -47,11 +47,19 @@ STREAMS: dict[str, datetime | None] = {
 DUE = ["INC-20260101-OLDEST", "INC-20260601-OLDER0", "INC-20261130-JUSTDU"]
 
 
-async def run(store: ArchiveStore, limit: int = 500) -> tuple[DueErasureResult, list[object]]:
+async def run(
+    store: ArchiveStore, limit: int = 500, removed: list[str] | None = None
+) -> tuple[DueErasureResult, list[object]]:
     heartbeats: list[object] = []
     env = ActivityEnvironment()
     env.on_heartbeat = lambda *details: heartbeats.extend(details)
-    activities = ErasureActivities(lambda: store)
+
+    def remove(stream_id: str) -> int:
+        if removed is not None:
+            removed.append(stream_id)
+        return 0
+
+    activities = ErasureActivities(lambda: store, remove_attachments=remove)
     request = DueErasure(now=NOW, personal_data_days=DAYS, limit=limit)
     return await env.run(activities.erase_due, request), heartbeats
 
@@ -62,7 +70,9 @@ def erased(store: ArchiveStore) -> set[str]:
 
 async def test_only_streams_resolved_before_the_cutoff_are_erased(store: ArchiveStore) -> None:
     archive_resolved(store, STREAMS)
-    result, heartbeats = await run(store)
+    removed: list[str] = []
+    result, heartbeats = await run(store, removed=removed)
+    assert removed == DUE  # their saved attachment files go with them
     assert result == DueErasureResult(before=CUTOFF, erased=tuple(DUE), more=False)
     assert heartbeats == [1, 2, 3]
     assert erased(store) == set(DUE)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from archive import migrate
 from archive.errors import ArchiveGap, ArchiveNotMigrated, UnknownStream
 from archive.store import ArchiveStore
-from domain.archive import StreamKind
+from domain.archive import ArchivedEvent, StreamKind
 from tests.archive.streams import TUESDAY, incident_batches, synthetic_batch
 
 pytestmark = pytest.mark.timeout(60)
@@ -228,6 +228,34 @@ def test_month_holds_streams_opened_or_resolved_in_it_by_berlin_calendar(
     assert december == ["INC-20261201-EDGE01", "INC-20261205-BBBBB2"]
     assert [r.stream_id for r in store.month(2026, 11, kind=StreamKind.CHANGE_REQUEST)] == [
         "CR-20261104-CCCCC1"
+    ]
+
+
+def test_a_month_covers_a_period_reopened_in_it(store: ArchiveStore) -> None:
+    """Opened and resolved in October, reopened in December, resolved again in January."""
+    opened = datetime(2026, 10, 6, 9, tzinfo=UTC)
+    first = synthetic_batch(
+        "INC-20261006-REOP01",
+        seqs=range(2),
+        status="resolved",
+        opened_at=opened,
+        resolved_at=datetime(2027, 1, 5, 9, tzinfo=UTC),
+    )
+    reopened = ArchivedEvent(
+        seq=2,
+        type="reopened",
+        at=datetime(2026, 12, 3, 10, tzinfo=UTC),
+        payload={"type": "reopened", "reason": "Fehler tritt erneut auf"},
+    )
+    store.append(first.model_copy(update={"events": (*first.events, reopened)}))
+    # Another stream of October, never reopened, is not December's.
+    store.append(synthetic_batch("INC-20261006-OTHER1", opened_at=opened))
+    assert [r.stream_id for r in store.month(2026, 12)] == ["INC-20261006-REOP01"]
+    assert [s.stream_id for s in store.month_streams(2026, 12)] == ["INC-20261006-REOP01"]
+    assert [r.stream_id for r in store.month(2026, 11)] == []
+    assert [r.stream_id for r in store.month(2026, 10)] == [
+        "INC-20261006-REOP01",
+        "INC-20261006-OTHER1",
     ]
 
 

@@ -36,6 +36,8 @@ from domain.incident import (
 from domain.report import ReportChanges
 from domain.sla import Severity
 from service.duplicates import link_duplicate
+from service.incidents import Targets
+from service.reopen import reopen_incident
 from starter import report_incident
 from tests.conftest import Stack, make_stack, report, start_time_skipping
 from tests.histories.saving import save_history
@@ -201,6 +203,38 @@ async def duplicate_followed(stack: Stack) -> list[WorkflowHandle[Any, Any]]:
     return [master, duplicate]
 
 
+async def reopened(stack: Stack) -> list[WorkflowHandle[Any, Any]]:
+    """Resolved, reopened by an operator (a second run, same ticket), acknowledged, resolved."""
+    handle = await _open(stack, login_impossible=False)
+    now = await stack.now()
+    await handle.execute_update(
+        IncidentWorkflow.acknowledge,
+        Acknowledge(severity=Severity.MAJOR, estimate=now + timedelta(hours=4)),
+    )
+    await handle.execute_update(IncidentWorkflow.resolve, Resolve(summary="Dienst neu gestartet"))
+    await handle.result()
+    first = stack.client.get_workflow_handle(handle.id, run_id=handle.result_run_id)
+    await reopen_incident(
+        stack.client,
+        handle.id,
+        reason="Fehler tritt erneut auf",
+        by="ops",
+        targets=Targets(task_queue=stack.task_queue, status_page_id=stack.status_page_id),
+        now=await stack.now(),
+        archive=None,
+    )
+    second = stack.client.get_workflow_handle_for(IncidentWorkflow.run, handle.id)
+    now = await stack.now()
+    await second.execute_update(
+        IncidentWorkflow.acknowledge,
+        Acknowledge(severity=Severity.MAJOR, estimate=now + timedelta(hours=4)),
+    )
+    await second.execute_update(IncidentWorkflow.resolve, Resolve(summary="Speicher erweitert"))
+    await second.result()
+    run = (await second.describe()).run_id
+    return [first, stack.client.get_workflow_handle(handle.id, run_id=run)]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "critical_escalated": critical_escalated,
     "minor_reclassified_breached": minor_reclassified_breached,
@@ -208,6 +242,7 @@ SCENARIOS: dict[str, Scenario] = {
     "incomplete_amended": incomplete_amended,
     "monitoring_alerts": monitoring_alerts,
     "duplicate_followed": duplicate_followed,
+    "reopened": reopened,
 }
 
 
@@ -228,6 +263,8 @@ async def record(only: Sequence[str] = ()) -> None:
                             if handle.id == stack.status_page_id
                             else "incident"
                             if index == 0
+                            else "reopened_run"
+                            if handle.id == handles[0].id
                             else "duplicate"
                         )
                         await save_history(handle, name, kind)

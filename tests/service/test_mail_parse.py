@@ -23,6 +23,7 @@ from service.mail_parse import (
     Reply,
     classify,
     planned_attachment_names,
+    remove_attachments,
     sanitise_filename,
     save_attachments,
     ticket_in_message_id,
@@ -517,6 +518,34 @@ def test_reply_attachments_travel_with_the_reply() -> None:
 
 def files(*pairs: tuple[str, bytes]) -> list[Attachment]:
     return [Attachment(name, content, "application/octet-stream") for name, content in pairs]
+
+
+def test_erasure_removes_the_tickets_attachments_and_nothing_else(tmp_path: Path) -> None:
+    other = "INC-20261202-OTHER1"
+    save_attachments(tmp_path, TICKET, files(("a.txt", b"A"), ("b.png", b"B")))
+    save_attachments(tmp_path, other, files(("c.txt", b"C")))
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not ours")
+    (tmp_path / "attachments" / TICKET / "link.txt").symlink_to(outside)
+
+    assert remove_attachments(tmp_path, TICKET) == 3
+    assert not (tmp_path / "attachments" / TICKET).exists()
+    assert outside.read_bytes() == b"not ours"  # a link is removed, never followed
+    assert [p.name for p in (tmp_path / "attachments" / other).iterdir()] == ["c.txt"]
+    # Again, or a ticket without attachments, or a stream that is no ticket: nothing to do.
+    assert remove_attachments(tmp_path, TICKET) == 0
+    assert remove_attachments(tmp_path, "CR-20261202-ABC123") == 0
+
+
+def test_erasure_refuses_a_ticket_folder_that_leads_out_of_the_data_dir(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_bytes(b"K")
+    (tmp_path / "data" / "attachments").mkdir(parents=True)
+    (tmp_path / "data" / "attachments" / TICKET).symlink_to(elsewhere)
+    with pytest.raises(ValueError, match="leads out of"):
+        remove_attachments(tmp_path / "data", TICKET)
+    assert (elsewhere / "keep.txt").exists()
 
 
 def test_save_writes_under_the_ticket_and_leaves_no_temporary_files(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from activities.audit import AuditActivities, AuditDayRequest, CollectRequest
 from activities.mail import OutboxMailer
 from activities.notifications import NotificationActivities
 from activities.rendering import MessageRenderer
+from archive.store import ArchiveStore
 from domain.audit import AuditKind, AuditReport, SkipReason
 from domain.incident import Acknowledge, Resolve
 from domain.messages import make_message_id
@@ -49,6 +50,7 @@ from service.audit_schedules import (
 )
 from service.visibility import Query
 from starter import report_incident
+from tests.archive.streams import incident_batches
 from tests.conftest import Stack, make_stack, report, skip_time
 from tests.workflows.test_dev_server import eventually
 from worker import WORKFLOWS
@@ -504,6 +506,58 @@ async def test_an_incident_that_does_not_answer_is_reported_unreadable(
     assert result.open_tickets == 0
     assert [u.ticket_id for u in result.unreadable] == [ticket]
     assert result.needs_attention
+
+
+@pytest.mark.parametrize("archived_rounds", [1, 2], ids=["same-status", "other-status"])
+async def test_the_audit_reads_open_incidents_the_archive_has_at_their_listed_status(
+    dev_env: WorkflowEnvironment, tmp_path: Path, archived_rounds: int
+) -> None:
+    """Archived at the status visibility lists: read from the archive (no query).
+
+    The incident runs on a queue nobody polls, so it could not answer a query:
+    the audit still reads it when the archive has it at the listed status
+    ("new"), and reports it unreadable when the archive is at another status
+    than Temporal (here one round ahead; during an archive outage, behind).
+    """
+    orphan_queue = f"nobody-{uuid.uuid4()}"
+    ticket = await report_incident(dev_env.client, report(), task_queue=orphan_queue)
+    store = ArchiveStore.from_url(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+    try:
+        store.migrate()
+        for batch in incident_batches(ticket, resolve=False)[:archived_rounds]:
+            store.append(batch)
+
+        async def visible() -> bool:
+            return await listed(dev_env.client, incident_query(orphan_queue)) == {ticket}
+
+        await eventually(visible)
+        activities = AuditActivities(
+            TemporalAuditReader(
+                dev_env.client,
+                query_timeout=timedelta(milliseconds=500),
+                archive=lambda: store,
+            ),
+            tmp_path,
+        )
+        day = business_day_ahead(1)
+        result = await ActivityEnvironment().run(
+            activities.audit_support_tickets,
+            CollectRequest(
+                audit_id="audit-archived",
+                policy=POLICY,
+                at=on(day, 9),
+                day=day,
+                task_queue=orphan_queue,
+            ),
+        )
+    finally:
+        store.close()
+        await dev_env.client.get_workflow_handle(ticket).terminate(reason="test over")
+    if archived_rounds == 1:
+        assert (result.open_tickets, tuple(result.unreadable)) == (1, ())
+    else:
+        assert result.open_tickets == 0
+        assert [u.ticket_id for u in result.unreadable] == [ticket]
 
 
 class NoTickets:
