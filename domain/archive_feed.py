@@ -2,7 +2,8 @@
 
 Pure (workflow code builds it): :func:`stream_batch` cuts the events from a
 position on into one :class:`~domain.archive.ArchiveBatch`; each stream's
-builder (:func:`incident_batch`, :func:`maintenance_batch`) adds its view as
+builder (:func:`incident_batch`, :func:`maintenance_batch`,
+:func:`change_request_batch`) adds its view as
 its ``show`` command prints it (for an incident without the events, which the
 archive keeps as rows: the batch stays small however long the incident runs)
 and the columns lists, reports and search filter on.
@@ -23,12 +24,16 @@ from domain.archive import (
     StreamColumns,
     StreamKind,
 )
+from domain.change_request import ChangeRequestState
+from domain.change_request import build_view as change_request_view
 from domain.incident import Event, IncidentState
 from domain.maintenance import MaintenanceState
 from domain.read_model import build_view
 
 __all__ = [
     "TEXT_KEYS",
+    "change_request_batch",
+    "change_request_columns",
     "event_texts",
     "incident_batch",
     "incident_columns",
@@ -163,4 +168,41 @@ def maintenance_batch(
         limit,
         lambda: state.model_dump(mode="json", exclude={"events"}),
         lambda: maintenance_columns(state),
+    )
+
+
+def change_request_columns(state: ChangeRequestState) -> StreamColumns:
+    """The archive's filter and search columns of a change request.
+
+    The requester is the reporter (personal data, erased like an incident's);
+    it ends when it is planned or declined.
+    """
+    request = state.request
+    return StreamColumns(
+        kind=StreamKind.CHANGE_REQUEST,
+        stream_id=state.change_request_id,
+        company=request.company,
+        status=state.status.value,
+        reporter_name=request.full_name,
+        reporter_email=request.email,
+        opened_at=state.received_at,
+        resolved_at=state.closed_at,
+        search_text=event_texts(state.events, (request.title, request.description)),
+    )
+
+
+def change_request_batch(
+    state: ChangeRequestState, first: int, limit: int = BATCH_EVENTS_MAX
+) -> ArchiveBatch | None:
+    """The events of a change request from ``first`` on, or ``None`` when there are none.
+
+    The view is the ``view`` query's (``sla change-request show --json``)
+    without its events, as for an incident.
+    """
+    return stream_batch(
+        state.events,
+        first,
+        limit,
+        lambda: change_request_view(state).model_dump(mode="json", exclude={"events"}),
+        lambda: change_request_columns(state),
     )

@@ -5,13 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain.archive import StreamKind
-from domain.archive_feed import event_texts, maintenance_batch, maintenance_columns
+from domain.archive_feed import (
+    change_request_batch,
+    event_texts,
+    maintenance_batch,
+    maintenance_columns,
+)
+from domain.change_request import PlanRelease, build_view
 from domain.maintenance import (
     CancelMaintenance,
     CompleteMaintenance,
     ExtendMaintenance,
     execute,
 )
+from tests.domain.test_change_request import REQUEST, discussed, run, submitted
 from tests.domain.test_maintenance import MONDAY_BEFORE, RULES, planned, started
 
 
@@ -67,3 +74,28 @@ def test_a_cancelled_window_ends_at_its_cancellation() -> None:
 def test_event_texts_keep_the_free_texts_after_the_extra_ones() -> None:
     state, _ = execute(planned(), CancelMaintenance(reason="Grund"), MONDAY_BEFORE, RULES)
     assert event_texts(state.events, ("Vorweg", None, "")) == "Vorweg\nGrund"
+
+
+def test_a_change_request_is_archived_with_its_requester_and_texts() -> None:
+    opened = change_request_batch(submitted(), 0)
+    assert opened is not None
+    assert opened.kind is StreamKind.CHANGE_REQUEST
+    assert [(e.seq, e.type) for e in opened.events] == [(0, "submitted")]
+    columns = opened.columns
+    assert columns.company == REQUEST.company
+    assert columns.reporter_name == REQUEST.full_name
+    assert columns.reporter_email == REQUEST.email
+    assert columns.status == "submitted" and columns.resolved_at is None
+    assert REQUEST.title in columns.search_text and REQUEST.description in columns.search_text
+
+    planned = run(discussed(), PlanRelease(release="2027.1"))
+    batch = change_request_batch(planned, 1)
+    assert batch is not None
+    assert [e.type for e in batch.events] == ["dev_ticket_created", "discussed", "planned"]
+    assert batch.columns.status == "planned"
+    assert planned.closed_at is not None
+    assert batch.columns.resolved_at == planned.closed_at
+    assert "Wir prüfen den Aufwand." in batch.columns.search_text
+    # The view query's answer (sla change-request show --json) without its events.
+    assert batch.view == build_view(planned).model_dump(mode="json", exclude={"events"})
+    assert change_request_batch(planned, len(planned.events)) is None
