@@ -56,6 +56,7 @@ async def start_maintenance(
             planned_at=now,
             policy=policy,
             status_page_id=status_page_id,
+            archive_feed=True,
         ),
         id=workflow_id,
         task_queue=task_queue,

@@ -15,7 +15,11 @@ Orchestration only; the rules live in :mod:`domain.maintenance`. The workflow
   updates (validated first, so a refusal never reaches history) and answers
   the ``view`` query,
 * keeps the ``WindowStart`` and ``LifecycleState`` search attributes and the
-  ``window_end`` memo current, for ``sla maintenance list``.
+  ``window_end`` memo current, for ``sla maintenance list``,
+* hands every event to the archive (``workflows/archive_feed.py``) as the
+  incident workflow does: recorded events are marked due, the main loop sends
+  them where it upserts its search attributes, and the run drains them
+  before it completes.
 
 Only UTC instants are handled here: the usual-window check and the maintenance
 ID need the calendar zone and are computed on the client
@@ -31,6 +35,7 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.archive_feed import ArchiveFeed
 from workflows.delivery import Failed, attempt, deliver_message
 from workflows.effect_queue import EffectQueue
 from workflows.options import ACTIVITY_TIMEOUT, LOCAL_TIMEOUT, RETRY, checked_input, refusal
@@ -41,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.calendar import CalendarActivities, OpeningRequest
     from activities.maintenance import MaintenanceActivities, OverrunIncidentRequest
     from activities.status_page import MaintenancePostRequest, StatusPostActivities
+    from domain.archive_feed import maintenance_batch
     from domain.errors import DomainError
     from domain.maintenance import (
         CancelMaintenance,
@@ -88,6 +94,11 @@ class MaintenanceInput(BaseModel):
         planned_at: When the operator planned it; the notice period counts from here.
         policy: Policy snapshot: notice period, customer directory, time zone.
         status_page_id: Workflow ID of the status page (tests use their own).
+        archive_feed: Hand every event to the archive (``workflows/archive_feed.py``).
+            Starters set it; windows planned before it existed did not feed
+            the archive and replay that way. Decided by the recorded input,
+            not by a patch (a patch costs every run two history events). The
+            workflow never continues as new, so no position is carried.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -97,6 +108,7 @@ class MaintenanceInput(BaseModel):
     planned_at: datetime
     policy: SlaPolicy
     status_page_id: str = names.STATUS_PAGE_WORKFLOW_ID
+    archive_feed: bool = False
 
 
 @workflow.defn
@@ -112,6 +124,12 @@ class MaintenanceWorkflow:
         self._effects = EffectQueue(self._deliver)
         self._invalid: DomainError | None = None
         self._clock = ProvenClock()
+        self._archive = ArchiveFeed(
+            lambda first, limit: maintenance_batch(self._current, first, limit),
+            lambda: len(self._state.events) if self._state is not None else 0,
+            input.policy.effects.give_up_after,
+        )
+        self._archiving = input.archive_feed
         try:
             # The notice period counts from when the operator planned, which
             # the client checked; a slow start must not turn it into a refusal.
@@ -200,13 +218,23 @@ class MaintenanceWorkflow:
         assert self._state is not None, "maintenance not planned"
         return self._state
 
-    def _apply(self, command: MaintenanceCommand, now: datetime) -> None:
+    def _apply(self, command: MaintenanceCommand, now: datetime, *, archive: bool = True) -> None:
+        """Decide ``command`` at ``now``, fold its events and queue their effects.
+
+        The new events are due for the archive (``archive``): the main loop's
+        next turn sends them. The effect queue passes ``archive=False``: it
+        records events in an activity's continuation, where the main loop's
+        wake-up would not replay in place (workflows/archive_feed.py); its
+        events go with the next round or the drain.
+        """
         events = decide(self._state, command, now, self._policy.maintenance)
         if not events:
             return
         first = len(self._state.events) if self._state is not None else 0
         self._state = fold(self._state, events)
         self._effects.add(effects_of(self._state, first, self._policy))
+        if archive and self._archiving:
+            self._archive.mark_due()
 
     @workflow.run
     async def run(self, input: MaintenanceInput) -> MaintenanceState:
@@ -220,6 +248,9 @@ class MaintenanceWorkflow:
                 await self._next_timer()
             self._upsert_visibility()
             await self._effects.until_drained()
+            if self._archiving:
+                # After the last effects: their failures are events too.
+                await self._archive.drain()
         finally:
             self._effects.stop()
         return self._current
@@ -285,6 +316,7 @@ class MaintenanceWorkflow:
                         error=posted.error,
                     ),
                     self._clock.now(),
+                    archive=False,
                 )
 
     async def _open_overrun_incident(self) -> None:
@@ -313,9 +345,12 @@ class MaintenanceWorkflow:
                     error=opened.error,
                 ),
                 self._clock.now(),
+                archive=False,
             )
             return
-        self._apply(RecordOverrunIncident(ticket_id=opened.ticket_id), self._clock.now())
+        self._apply(
+            RecordOverrunIncident(ticket_id=opened.ticket_id), self._clock.now(), archive=False
+        )
 
     async def _send(self, message: OutgoingMessage) -> None:
         undelivered = await deliver_message(message, RETRY, self._policy.effects.give_up_after)
@@ -327,6 +362,7 @@ class MaintenanceWorkflow:
                     template=message.template, to=undelivered.to, error=undelivered.error
                 ),
                 self._clock.now(),
+                archive=False,
             )
 
     # -- visibility -------------------------------------------------------------------
@@ -338,6 +374,9 @@ class MaintenanceWorkflow:
             (names.LIFECYCLE_STATE, state.status.value),
         ]
         self._search_attributes.sync(values)
+        if self._archiving:
+            # The same fixed point for the archive's one command (never awaited).
+            self._archive.send_due()
         memo = visibility_memo(state.end, state.services, state.message)
         if memo != self._memo:
             self._memo = memo
