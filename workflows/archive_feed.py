@@ -188,11 +188,23 @@ class ArchiveFeed:
         if batch is None:
             return
         self._in_flight += 1
-        # A task of the workflow's own event loop: it runs deterministically and
-        # the main loop goes on at once (nothing waits for the archive).
-        asyncio.get_running_loop().create_task(self._append(batch))
+        # The command is issued here, in the main loop's own step: a task that
+        # issued it when it first ran would let another coroutine's activity
+        # (an effect's) take the next activity ID first in a replay, and the
+        # IDs would not match the history (a cache-less replay found it). A
+        # task of the workflow's own event loop then waits for the result, so
+        # the main loop goes on at once.
+        local = workflow.start_local_activity(
+            ARCHIVE_APPEND,
+            batch,
+            result_type=int,
+            start_to_close_timeout=LOCAL_ATTEMPT,
+            retry_policy=ONE_ATTEMPT,
+            summary=f"archive events {batch.first_seq}..{batch.last_seq}",
+        )
+        asyncio.get_running_loop().create_task(self._append(batch, local))
 
-    async def _append(self, batch: ArchiveBatch) -> None:
+    async def _append(self, batch: ArchiveBatch, local: workflow.ActivityHandle[int]) -> None:
         """One local attempt inside this workflow task; during an outage, a regular activity.
 
         The local attempt costs no activity task and no workflow task of its
@@ -204,14 +216,7 @@ class ArchiveFeed:
         """
         try:
             try:
-                last_seq = await workflow.execute_local_activity(
-                    ARCHIVE_APPEND,
-                    batch,
-                    result_type=int,
-                    start_to_close_timeout=LOCAL_ATTEMPT,
-                    retry_policy=ONE_ATTEMPT,
-                    summary=f"archive events {batch.first_seq}..{batch.last_seq}",
-                )
+                last_seq = await local
             except FailureError as error:
                 # A local attempt fails with the activity's own error (a
                 # regular activity wraps it in an ActivityError).
