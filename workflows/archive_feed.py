@@ -194,14 +194,21 @@ class ArchiveFeed:
         # IDs would not match the history (a cache-less replay found it). A
         # task of the workflow's own event loop then waits for the result, so
         # the main loop goes on at once.
-        local = workflow.start_local_activity(
-            ARCHIVE_APPEND,
-            batch,
-            result_type=int,
-            start_to_close_timeout=LOCAL_ATTEMPT,
-            retry_policy=ONE_ATTEMPT,
-            summary=f"archive events {batch.first_seq}..{batch.last_seq}",
-        )
+        try:
+            local = workflow.start_local_activity(
+                ARCHIVE_APPEND,
+                batch,
+                result_type=int,
+                start_to_close_timeout=LOCAL_ATTEMPT,
+                retry_policy=ONE_ATTEMPT,
+                summary=f"archive events {batch.first_seq}..{batch.last_seq}",
+            )
+        except ValueError as error:
+            # A worker without the archive activity (raised before any command):
+            # the incident goes on; the drain or a rebuild carries these events.
+            self._in_flight -= 1
+            workflow.logger.error("archive append not started: %s", error)
+            return
         asyncio.get_running_loop().create_task(self._append(batch, local))
 
     async def _append(self, batch: ArchiveBatch, local: workflow.ActivityHandle[int]) -> None:
