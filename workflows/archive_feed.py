@@ -3,8 +3,9 @@
 The archive (DESIGN §5) is the system of record once Temporal has forgotten a
 stream. The code that records events marks them due (:meth:`ArchiveFeed.mark_due`);
 the workflow's main loop, at the fixed point where it upserts its search
-attributes, starts one append for what is due (:meth:`ArchiveFeed.send_due`)
-in a task of its own and never awaits it. The append is a local activity
+attributes, starts one append for what is due (:meth:`ArchiveFeed.send_due`):
+its command is issued right there, and a task of its own waits for the result,
+so the main loop never awaits it. The append is a local activity
 (one attempt, inside the workflow task: a marker in the history, no activity
 task and no workflow task of its own); only when that attempt fails does the
 task hand the batch to a regular ``archive_append`` activity that retries with
