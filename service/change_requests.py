@@ -183,6 +183,7 @@ async def _start(
             recipients=customer_recipients(request, policy),
             timezone=policy.calendar_spec.timezone,
             give_up_after=policy.effects.give_up_after,
+            archive_feed=True,
         ),
         id=change_request_id,
         task_queue=task_queue,

@@ -170,6 +170,11 @@ class ArchiveFeed:
         """The position of the first event the archive has not confirmed."""
         return self._archived
 
+    @property
+    def has_due(self) -> bool:
+        """Whether events are due that no append carried yet (what :meth:`send_due` would send)."""
+        return self._due > self._sent
+
     def mark_due(self) -> None:
         """The events recorded so far are due for the archive (from the code that recorded them)."""
         self._due = max(self._due, self._count())

@@ -9,7 +9,11 @@ No SLA clock and no timers: the workflow
   refusals never reach history), each notified to the customer and mirrored
   on the development ticket,
 * keeps the ``Company``, ``LifecycleState`` and ``DevTicket`` search attributes
-  current, and completes once planned or declined and every effect is delivered.
+  current, and completes once planned or declined and every effect is delivered,
+* hands every event to the archive (``workflows/archive_feed.py``): updates
+  mark their events due, and the run's own loop, the one place where nothing
+  but a new event wakes it, starts the append (a change request has no timers,
+  so that loop is its main loop's fixed point).
 
 ``LinkBugWorkflow`` runs the ``link_incident`` activity for ``sla change-request
 link-bug``, so that the tracker is only ever touched by the worker's adapter.
@@ -25,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 
+from workflows.archive_feed import ArchiveFeed
 from workflows.delivery import Failed, attempt, deliver_message
 from workflows.dev_ticket import start_reporter_mails
 from workflows.effect_queue import EffectQueue
@@ -40,6 +45,7 @@ from workflows.visibility import SearchAttributeSync
 
 with workflow.unsafe.imports_passed_through():
     from activities.dev_tickets import DevTicket, DevTicketActivities, IncidentLink, NewDevTicket
+    from domain.archive_feed import change_request_batch
     from domain.change_request import (
         ChangeRequestEffects,
         ChangeRequestState,
@@ -77,6 +83,11 @@ class ChangeRequestInput(BaseModel):
         timezone: Zone for times in German texts.
         give_up_after: How long a side effect is retried (the policy's
             ``[effects] give_up_after``; ``None``: the default of older starts).
+        archive_feed: Hand every event to the archive (``workflows/archive_feed.py``).
+            Starters set it; requests submitted before it existed did not feed
+            the archive and replay that way (decided by the recorded input, not
+            by a patch, as for an incident). The workflow never continues as
+            new, so no position is carried.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -87,6 +98,7 @@ class ChangeRequestInput(BaseModel):
     recipients: tuple[str, ...]
     timezone: str = "Europe/Berlin"
     give_up_after: timedelta | None = None
+    archive_feed: bool = False
 
 
 @workflow.defn
@@ -112,6 +124,14 @@ class ChangeRequestWorkflow:
             ),
         )
         self._search_attributes = SearchAttributeSync()
+        self._archiving = input.archive_feed
+        self._archive = ArchiveFeed(
+            lambda first, limit: change_request_batch(self._state, first, limit),
+            lambda: len(self._state.events),
+            self._give_up,
+        )
+        if self._archiving:
+            self._archive.mark_due()  # the submission: sent once the run's loop starts
 
     # -- query and updates ---------------------------------------------------
 
@@ -166,7 +186,15 @@ class ChangeRequestWorkflow:
 
     # -- core ----------------------------------------------------------------
 
-    def _apply(self, command: Command) -> None:
+    def _apply(self, command: Command, *, archive: bool = True) -> None:
+        """Decide ``command`` now and queue what it causes.
+
+        The new events are due for the archive (``archive``); the run's loop
+        sends them. The effect queue passes ``archive=False``: it records
+        events in an activity's continuation, where a command would not replay
+        in place (workflows/archive_feed.py); they go with the next round or
+        the drain.
+        """
         events = decide(self._state, command, workflow.now())
         if events:
             first = len(self._state.events)
@@ -180,6 +208,8 @@ class ChangeRequestWorkflow:
                 )
             )
             self._upsert_search_attributes()
+            if archive and self._archiving:
+                self._archive.mark_due()
 
     @workflow.run
     async def run(self, input: ChangeRequestInput) -> ChangeRequestView:
@@ -217,11 +247,32 @@ class ChangeRequestWorkflow:
         self._effects.start()
         try:
             self._apply(RecordDevTicket(dev_ticket_id=ticket.id))
-            await workflow.wait_condition(lambda: not self._state.is_open)
+            if self._archiving:
+                await self._archive_until_closed()
+            else:
+                await workflow.wait_condition(lambda: not self._state.is_open)
             await self._effects.until_drained()
+            if self._archiving:
+                # After the last effects: their failures are events too.
+                await self._archive.drain()
         finally:
             self._effects.stop()
         return build_view(self._state)
+
+    async def _archive_until_closed(self) -> None:
+        """The main loop: send what is due to the archive, until planned or declined.
+
+        The one place that starts appends (never a handler, never an effect's
+        continuation: workflows/archive_feed.py says why). It wakes only when
+        an update marked events due or closed the request. Events recorded
+        while the development ticket could not be created yet (tracker
+        failures) go with the first round, once it exists.
+        """
+        while True:
+            self._archive.send_due()
+            if not self._state.is_open:
+                return
+            await workflow.wait_condition(lambda: self._archive.has_due or not self._state.is_open)
 
     async def _deliver(self, effects: ChangeRequestEffects) -> None:
         """Mirror one event on the development ticket and e-mail the customer (the queue's)."""
@@ -243,7 +294,8 @@ class ChangeRequestWorkflow:
                 self._apply(
                     RecordTrackerFailure(
                         action="move", dev_ticket_id=transition.dev_ticket_id, error=moved.error
-                    )
+                    ),
+                    archive=False,
                 )
         if effects.message is not None:
             await self._send(effects.message)
@@ -255,7 +307,8 @@ class ChangeRequestWorkflow:
             self._apply(
                 RecordDeliveryFailure(
                     template=message.template, to=undelivered.to, error=undelivered.error
-                )
+                ),
+                archive=False,
             )
 
     def _upsert_search_attributes(self) -> None:

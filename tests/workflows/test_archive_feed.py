@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHandle
@@ -65,25 +66,55 @@ def archived(stack: Stack, ticket: str) -> ArchivedStream:
         store.close()
 
 
+class Recorded(NamedTuple):
+    """What a stream's workflow holds (its ``view`` query), to compare with the archive."""
+
+    events: Sequence[BaseModel]
+    status: str
+    view: dict[str, Any] | None = None
+    """The archived view, when the test checks it (JSON, without the events)."""
+
+
+async def stream_archived(
+    stack: Stack,
+    stream_id: str,
+    current: Callable[[], Awaitable[Recorded]],
+    timeout: float = PATIENCE,
+) -> ArchivedStream:
+    """Wait until the archive holds exactly a stream's events, each once, in order.
+
+    ``current`` reads what the stream's workflow holds; the archive must agree
+    on the events, the status and (when given) the view.
+    """
+
+    async def complete() -> ArchivedStream:
+        recorded = await current()
+        try:
+            stream = archived(stack, stream_id)
+        except (UnknownStream, ArchiveNotMigrated) as missing:
+            raise AssertionError(str(missing)) from None
+        assert [e.seq for e in stream.events] == list(range(len(recorded.events)))
+        assert [e.payload for e in stream.events] == [
+            e.model_dump(mode="json") for e in recorded.events
+        ]
+        assert stream.status == recorded.status
+        if recorded.view is not None:
+            assert stream.view == recorded.view
+        return stream
+
+    return await eventually(complete, timeout)
+
+
 async def archived_as_recorded(
     stack: Stack, handle: Handle, timeout: float = PATIENCE
 ) -> ArchivedStream:
     """Wait until the archive holds exactly the incident's events, each once, in order."""
 
-    async def complete() -> ArchivedStream:
+    async def current() -> Recorded:
         view: IncidentView = await handle.query(IncidentWorkflow.view)
-        try:
-            stream = archived(stack, handle.id)
-        except (UnknownStream, ArchiveNotMigrated) as missing:
-            raise AssertionError(str(missing)) from None
-        assert [e.seq for e in stream.events] == list(range(len(view.events)))
-        assert [e.payload for e in stream.events] == [
-            e.model_dump(mode="json") for e in view.events
-        ]
-        assert stream.status == view.status.value
-        return stream
+        return Recorded(view.events, view.status.value)
 
-    return await eventually(complete, timeout)
+    return await stream_archived(stack, handle.id, current, timeout)
 
 
 class Appends(NamedTuple):

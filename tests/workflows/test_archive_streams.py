@@ -1,4 +1,4 @@
-"""The archive feed of the other streams (issue 17): maintenance windows.
+"""The archive feed of the other streams (issue 17): maintenance windows, change requests.
 
 As for incidents (tests/workflows/test_archive_feed.py): the worker's archive
 is the embedded SQLite file in its data dir, read back with
@@ -9,24 +9,42 @@ histories without a cache.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
-from archive.errors import ArchiveNotMigrated, UnknownStream
+from activities.mail import OutboxMailer
 from archive.records import ArchivedStream
+from archive.store import ArchiveStore
 from domain.archive import StreamKind
+from domain.change_request import (
+    ChangeRequestView,
+    CustomerNotReached,
+    Decline,
+    Discuss,
+    PlanRelease,
+)
 from domain.maintenance import (
     CancelMaintenance,
     ExtendMaintenance,
     MaintenanceState,
     MaintenanceStatus,
 )
-from tests.conftest import Stack
-from tests.workflows.test_archive_feed import appends_of, archived, replays
+from tests.conftest import Stack, make_stack
+from tests.workflows import test_change_request_workflow as cr
+from tests.workflows.test_archive_feed import (
+    Recorded,
+    appends_of,
+    archive_of,
+    replays,
+    stream_archived,
+)
 from tests.workflows.test_maintenance_workflow import Handle, Harness, status_is
-from tests.workflows.waiting import PATIENCE, eventually
+from workflows.change_request import ChangeRequestWorkflow
 from workflows.maintenance import MaintenanceWorkflow
 
 
@@ -40,23 +58,14 @@ async def h(stack: Stack) -> AsyncIterator[Harness]:
 
 
 async def maintenance_archived(stack: Stack, handle: Handle) -> ArchivedStream:
-    """Wait until the archive holds exactly the window's events, each once, in order."""
+    """Wait until the archive holds exactly the window's events and its view."""
 
-    async def complete() -> ArchivedStream:
+    async def current() -> Recorded:
         state: MaintenanceState = await handle.query(MaintenanceWorkflow.view)
-        try:
-            stream = archived(stack, handle.id)
-        except (UnknownStream, ArchiveNotMigrated) as missing:
-            raise AssertionError(str(missing)) from None
-        assert [e.seq for e in stream.events] == list(range(len(state.events)))
-        assert [e.payload for e in stream.events] == [
-            e.model_dump(mode="json") for e in state.events
-        ]
-        assert stream.status == state.status.value
-        assert stream.view == state.model_dump(mode="json", exclude={"events"})
-        return stream
+        view = state.model_dump(mode="json", exclude={"events"})
+        return Recorded(state.events, state.status.value, view)
 
-    return await eventually(complete, PATIENCE)
+    return await stream_archived(stack, handle.id, current)
 
 
 async def test_a_maintenance_window_reaches_the_archive_once_in_order(h: Harness) -> None:
@@ -98,4 +107,125 @@ async def test_a_cancelled_window_is_archived_as_cancelled(h: Harness) -> None:
     assert [e.type for e in stream.events] == ["planned", "cancelled"]
     assert stream.status == "cancelled"
     assert stream.resolved_at == final.cancelled_at
+    await replays(handle)
+
+
+# -- change requests ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def crh(stack: Stack) -> AsyncIterator[cr.Harness]:
+    harness = cr.Harness(stack.client, stack.task_queue, stack)
+    try:
+        yield harness
+    finally:
+        await harness.cleanup()
+
+
+async def change_request_archived(stack: Stack, handle: cr.Handle) -> ArchivedStream:
+    """Wait until the archive holds exactly the change request's events and its view."""
+
+    async def current() -> Recorded:
+        return _recorded(await handle.query(ChangeRequestWorkflow.view))
+
+    return await stream_archived(stack, handle.id, current)
+
+
+def _recorded(view: ChangeRequestView) -> Recorded:
+    return Recorded(
+        view.events, view.status.value, view.model_dump(mode="json", exclude={"events"})
+    )
+
+
+def found(stack: Stack, text: str) -> list[str]:
+    """The stream IDs the archive's full-text search finds for ``text``."""
+    store = ArchiveStore.from_url(f"sqlite:///{archive_of(stack)}")
+    try:
+        return [record.stream_id for record in store.search(text, kind=StreamKind.CHANGE_REQUEST)]
+    finally:
+        store.close()
+
+
+async def test_a_change_request_reaches_the_archive_once_in_order(crh: cr.Harness) -> None:
+    # The discussion comes before the development ticket exists: the update
+    # waits for it, and the archive gets the events in the order recorded.
+    _, handle = await crh.submit()
+    await handle.execute_update(
+        ChangeRequestWorkflow.discuss, Discuss(note="Wir prüfen den Aufwand.")
+    )
+    discussed = await change_request_archived(crh.stack, handle)
+    assert discussed.kind is StreamKind.CHANGE_REQUEST
+    assert discussed.status == "under_discussion"
+    assert discussed.company == "Beispiel Versand GmbH"
+    assert discussed.resolved_at is None
+    assert found(crh.stack, "Aufwand Sendungsliste") == [handle.id]
+
+    await handle.execute_update(ChangeRequestWorkflow.plan, PlanRelease(release="2027.1"))
+    final = await handle.result()
+    stream = await change_request_archived(crh.stack, handle)
+    assert [e.type for e in stream.events] == [
+        "submitted",
+        "dev_ticket_created",
+        "discussed",
+        "planned",
+    ]
+    assert stream.status == "planned"
+    assert stream.opened_at == final.received_at
+    assert stream.resolved_at == final.closed_at
+    # Each round went with a local attempt inside its workflow task, none retried.
+    appends = await appends_of(handle)
+    assert appends.local >= 2 and appends.retried == 0
+    await replays(handle)
+
+
+async def test_a_declined_change_request_is_archived_as_declined(crh: cr.Harness) -> None:
+    _, handle = await crh.submit()
+    await crh.with_dev_ticket(handle)
+    await handle.execute_update(ChangeRequestWorkflow.discuss, Discuss(note="Wir prüfen das."))
+    await handle.execute_update(
+        ChangeRequestWorkflow.decline, Decline(reason="Passt nicht zur Produktstrategie.")
+    )
+    final = await handle.result()
+    stream = await change_request_archived(crh.stack, handle)
+    assert [e.type for e in stream.events] == [
+        "submitted",
+        "dev_ticket_created",
+        "discussed",
+        "declined",
+    ]
+    assert stream.status == "declined"
+    assert stream.resolved_at == final.closed_at
+    assert found(crh.stack, "Produktstrategie") == [handle.id]
+    await replays(handle)
+
+
+async def test_delivery_failures_of_a_change_request_reach_the_archive_before_it_completes(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    # Recorded by the effect queue, not marked due: the drain before completion carries them.
+    stack = make_stack(
+        time_env.client,
+        time_env,
+        tmp_path,
+        mailer=cr.BouncingMailer(OutboxMailer(tmp_path / "outbox")),
+    )
+    harness = cr.Harness(stack.client, stack.task_queue, stack)
+    async with stack.worker:
+        try:
+            _, handle = await harness.submit()
+            await handle.execute_update(ChangeRequestWorkflow.discuss, Discuss(note="Prüfen."))
+            await handle.execute_update(ChangeRequestWorkflow.plan, PlanRelease(release="2027.1"))
+            final = await handle.result()
+        finally:
+            await harness.cleanup()
+    failures = [e for e in final.events if isinstance(e, CustomerNotReached)]
+    assert len(failures) == 3
+    # The workflow completed: the archive has every event already, no waiting.
+    stream = await stream_archived(
+        stack,
+        handle.id,
+        lambda: asyncio.sleep(0, _recorded(final)),
+        timeout=0.1,
+    )
+    assert [e.type for e in stream.events][-1] == "customer_not_reached"
     await replays(handle)
