@@ -3,7 +3,7 @@
 Pure (workflow code builds it): :func:`stream_batch` cuts the events from a
 position on into one :class:`~domain.archive.ArchiveBatch`; each stream's
 builder (:func:`incident_batch`, :func:`maintenance_batch`,
-:func:`change_request_batch`) adds its view as
+:func:`change_request_batch`, :func:`oncall_batch`) adds its view as
 its ``show`` command prints it (for an incident without the events, which the
 archive keeps as rows: the batch stays small however long the incident runs)
 and the columns lists, reports and search filter on.
@@ -28,6 +28,8 @@ from domain.change_request import ChangeRequestState
 from domain.change_request import build_view as change_request_view
 from domain.incident import Event, IncidentState
 from domain.maintenance import MaintenanceState
+from domain.oncall import OnCallBooking
+from domain.oncall_events import BookingEvent
 from domain.read_model import build_view
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "incident_columns",
     "maintenance_batch",
     "maintenance_columns",
+    "oncall_batch",
+    "oncall_columns",
     "stream_batch",
     "timeline_text",
 ]
@@ -205,4 +209,41 @@ def change_request_batch(
         limit,
         lambda: change_request_view(state).model_dump(mode="json", exclude={"events"}),
         lambda: change_request_columns(state),
+    )
+
+
+def oncall_columns(booking: OnCallBooking, events: tuple[BookingEvent, ...]) -> StreamColumns:
+    """The archive's filter and search columns of an on-call booking.
+
+    No reporter (a booking names the company and an operator, not a person
+    of the customer's); it ends when it completes or is cancelled.
+    """
+    return StreamColumns(
+        kind=StreamKind.ONCALL,
+        stream_id=booking.booking_id,
+        company=booking.company,
+        status=booking.status.value,
+        opened_at=booking.booked_at,
+        resolved_at=booking.completed_at or booking.cancelled_at,
+        search_text=event_texts(events, (booking.reason, booking.operator)),
+    )
+
+
+def oncall_batch(
+    booking: OnCallBooking,
+    events: tuple[BookingEvent, ...],
+    first: int,
+    limit: int = BATCH_EVENTS_MAX,
+) -> ArchiveBatch | None:
+    """The events of an on-call booking from ``first`` on, or ``None`` when there are none.
+
+    ``events`` are those its workflow recorded (:func:`domain.oncall_events.booking_changes`);
+    the view is the ``view`` query's (``sla oncall show --json``).
+    """
+    return stream_batch(
+        events,
+        first,
+        limit,
+        lambda: booking.model_dump(mode="json"),
+        lambda: oncall_columns(booking, events),
     )

@@ -110,7 +110,11 @@ async def book_oncall(
     async def start(booking_id: str) -> None:
         await client.start_workflow(
             OnCallBookingWorkflow.run,
-            OnCallBookingInput(booking=new_booking(booking_id, request, booked_at), policy=policy),
+            OnCallBookingInput(
+                booking=new_booking(booking_id, request, booked_at),
+                policy=policy,
+                archive_feed=True,
+            ),
             id=booking_id,
             task_queue=task_queue,
             # A booking ID is never reused, not even after the booking ended.

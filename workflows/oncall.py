@@ -15,7 +15,12 @@ Orchestration only; the rules live in :mod:`domain.oncall`. The workflow
   reach history),
 * keeps the ``LifecycleState`` search attribute current; ``Company`` and
   ``WindowStart`` are set at start, the window end travels in the memo, and
-  so does the operator (upserted when it changes).
+  so does the operator (upserted when it changes),
+* hands what changes to the archive as events (``domain.oncall_events``,
+  ``workflows/archive_feed.py``): every change of the booking goes through
+  :meth:`OnCallBookingWorkflow._change`, which records the events that take
+  the old snapshot to the new one; the main loop sends them where it upserts
+  the search attribute.
 
 Replay: what a booking is billed is decided by its ``terms``, recorded in the
 start input; bookings started before terms existed have none and are billed
@@ -28,11 +33,12 @@ delays the window's state changes.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 
+from workflows.archive_feed import ArchiveFeed
 from workflows.delivery import Failed, attempt, deliver_message
 from workflows.effect_queue import EffectQueue
 from workflows.options import (
@@ -51,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         OnCallReminderRequest,
         SyncWindowsRequest,
     )
+    from domain.archive_feed import oncall_batch
     from domain.errors import DomainError
     from domain.messages import OutgoingMessage
     from domain.oncall import (
@@ -74,6 +81,7 @@ with workflow.unsafe.imports_passed_through():
         with_billing,
         with_note,
     )
+    from domain.oncall_events import BookingEvent, booking_changes
     from domain.sla import SlaPolicy
     from workflows import names
 
@@ -88,12 +96,18 @@ class OnCallBookingInput(BaseModel):
     Attributes:
         booking: The new booking (state ``booked``), validated by the client.
         policy: The policy snapshot (contacts, customer directory, rate, calendar).
+        archive_feed: Hand the booking's events to the archive
+            (``workflows/archive_feed.py``). Starters set it; bookings made
+            before it existed did not feed the archive and replay that way
+            (decided by the recorded input, not by a patch, as for an
+            incident). The workflow never continues as new.
     """
 
     model_config = ConfigDict(frozen=True)
 
     booking: OnCallBooking
     policy: SlaPolicy
+    archive_feed: bool = False
 
 
 @workflow.defn
@@ -108,6 +122,18 @@ class OnCallBookingWorkflow:
         self._mail = EffectQueue(self._send)
         self._search_attributes = SearchAttributeSync()
         self._clock = ProvenClock()
+        # The booking's events for the archive (the snapshot is what the rules read).
+        self._events: tuple[BookingEvent, ...] = booking_changes(
+            None, input.booking, input.booking.booked_at
+        )
+        self._archiving = input.archive_feed
+        self._archive = ArchiveFeed(
+            lambda first, limit: oncall_batch(self._booking, self._events, first, limit),
+            lambda: len(self._events),
+            input.policy.effects.give_up_after,
+        )
+        if self._archiving:
+            self._archive.mark_due()  # the booking: sent at the main loop's first turn
 
     # -- query and update ------------------------------------------------------
 
@@ -119,8 +145,9 @@ class OnCallBookingWorkflow:
     @workflow.update
     async def cancel(self, command: CancelBooking) -> OnCallBooking:
         """Cancel the booking: free before the start, started hours billed after it."""
+        now = self._clock.now()
         try:
-            self._booking = cancel(self._booking, command, self._clock.now())
+            self._change(cancel(self._booking, command, now), now)
         except DomainError as error:
             raise refusal(error) from None
         return self._booking
@@ -136,8 +163,9 @@ class OnCallBookingWorkflow:
     @workflow.update
     async def assign(self, command: AssignOperator) -> OnCallBooking:
         """Name the operator, or replace the one named; the customer and on-duty are told."""
+        now = self._clock.now()
         try:
-            self._booking = assign_operator(self._booking, command, self._clock.now())
+            self._change(assign_operator(self._booking, command, now), now)
         except DomainError as error:
             raise refusal(error) from None
         # ``sla oncall list`` reads the operator from visibility, not from the workflow.
@@ -166,7 +194,7 @@ class OnCallBookingWorkflow:
                 start_to_close_timeout=LOCAL_TIMEOUT,
                 summary="reminder: opening of the previous business day",
             )
-            self._booking = schedule_reminder(self._booking, reminder_at)
+            self._change(schedule_reminder(self._booking, reminder_at), workflow.now())
             self._mail.add([confirmation_message(self._booking, self._policy)])
             if not self._booking.is_finished:
                 await self._sync_incidents()
@@ -176,6 +204,9 @@ class OnCallBookingWorkflow:
             self._upsert_lifecycle()
             await self._finish()
             await self._mail.until_drained()
+            if self._archiving:
+                # After the billing and the last e-mails: their notes are events too.
+                await self._archive.drain()
         finally:
             self._mail.stop()
         return self._booking
@@ -196,12 +227,28 @@ class OnCallBookingWorkflow:
             )
             return
         if step.kind is StepKind.REMIND:
-            self._booking = remind(booking, step.at)
+            self._change(remind(booking, step.at), step.at)
             self._mail.add([reminder_message(self._booking, self._policy, step.at)])
         elif step.kind is StepKind.ACTIVATE:
-            self._booking = activate(booking, step.at)
+            self._change(activate(booking, step.at), step.at)
         else:
-            self._booking = complete(booking, step.at)
+            self._change(complete(booking, step.at), step.at)
+
+    def _change(self, booking: OnCallBooking, at: datetime, *, archive: bool = True) -> None:
+        """Take the booking to ``booking`` (a step at ``at``) and record what changed as events.
+
+        The events are due for the archive (``archive``): the main loop's next
+        turn sends them. Code running in an activity's continuation (the
+        billing, notes of failed effects) passes ``archive=False``: a command
+        there would not replay in place (workflows/archive_feed.py); those
+        events go with the drain before completion.
+        """
+        events = booking_changes(self._booking, booking, at)
+        self._booking = booking
+        if events:
+            self._events = (*self._events, *events)
+            if archive and self._archiving:
+                self._archive.mark_due()
 
     async def _finish(self) -> None:
         """Bill what was used, tell the customer and the incidents about a cancellation."""
@@ -223,12 +270,16 @@ class OnCallBookingWorkflow:
             )
             if isinstance(billed, Failed):
                 # The record stays in the workflow's history; operators see the note.
-                self._booking = with_note(
-                    self._booking,
-                    f"billing of {record.hours} h not written to the ledger: {billed.error}",
+                self._change(
+                    with_note(
+                        self._booking,
+                        f"billing of {record.hours} h not written to the ledger: {billed.error}",
+                    ),
+                    workflow.now(),
+                    archive=False,
                 )
             else:
-                self._booking = with_billing(self._booking, record)
+                self._change(with_billing(self._booking, record), workflow.now(), archive=False)
 
     async def _sync_incidents(self) -> None:
         """Send the company's windows, with this booking's as it now counts, to its incidents."""
@@ -249,8 +300,13 @@ class OnCallBookingWorkflow:
         )
         if isinstance(synced, Failed):
             # Permanent (no visibility): the booking stands; operators see the note.
-            self._booking = with_note(
-                self._booking, f"open incidents were not told about the window: {synced.error}"
+            self._change(
+                with_note(
+                    self._booking,
+                    f"open incidents were not told about the window: {synced.error}",
+                ),
+                workflow.now(),
+                archive=False,
             )
 
     # -- e-mail --------------------------------------------------------------------
@@ -260,11 +316,16 @@ class OnCallBookingWorkflow:
         undelivered = await deliver_message(message, RETRY, self._policy.effects.give_up_after)
         if undelivered is not None:
             what = "refused for" if undelivered.partial else "not delivered:"
-            self._booking = with_note(
-                self._booking, f"{message.template} {what} {undelivered.error}"
+            self._change(
+                with_note(self._booking, f"{message.template} {what} {undelivered.error}"),
+                workflow.now(),
+                archive=False,
             )
 
     # -- search attributes ----------------------------------------------------------
 
     def _upsert_lifecycle(self) -> None:
         self._search_attributes.sync([(names.LIFECYCLE_STATE, self._booking.status.value)])
+        if self._archiving:
+            # The same fixed point for the archive's one command (never awaited).
+            self._archive.send_due()

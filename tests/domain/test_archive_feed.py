@@ -10,6 +10,7 @@ from domain.archive_feed import (
     event_texts,
     maintenance_batch,
     maintenance_columns,
+    oncall_batch,
 )
 from domain.change_request import PlanRelease, build_view
 from domain.maintenance import (
@@ -18,8 +19,11 @@ from domain.maintenance import (
     ExtendMaintenance,
     execute,
 )
+from domain.oncall import CancelBooking, cancel
+from domain.oncall_events import booking_changes
 from tests.domain.test_change_request import REQUEST, discussed, run, submitted
 from tests.domain.test_maintenance import MONDAY_BEFORE, RULES, planned, started
+from tests.domain.test_oncall import booking
 
 
 def test_a_planned_window_is_one_event_without_company_or_reporter() -> None:
@@ -99,3 +103,31 @@ def test_a_change_request_is_archived_with_its_requester_and_texts() -> None:
     # The view query's answer (sla change-request show --json) without its events.
     assert batch.view == build_view(planned).model_dump(mode="json", exclude={"events"})
     assert change_request_batch(planned, len(planned.events)) is None
+
+
+def test_an_oncall_booking_is_archived_with_its_company_reason_and_events() -> None:
+    first = booking()
+    events = booking_changes(None, first, first.booked_at)
+    opened = oncall_batch(first, events, 0)
+    assert opened is not None
+    assert opened.kind is StreamKind.ONCALL
+    assert opened.stream_id == first.booking_id
+    assert [(e.seq, e.type) for e in opened.events] == [(0, "booked")]
+    columns = opened.columns
+    assert (columns.company, columns.status) == (first.company, "booked")
+    assert columns.reporter_name is None and columns.reporter_email is None
+    assert columns.opened_at == first.booked_at and columns.resolved_at is None
+    assert first.reason in columns.search_text
+
+    at = first.booked_at + timedelta(hours=1)
+    cancelled = cancel(first, CancelBooking(reason="Migration verschoben"), at)
+    events = (*events, *booking_changes(first, cancelled, at))
+    batch = oncall_batch(cancelled, events, 1)
+    assert batch is not None
+    assert [(e.seq, e.type) for e in batch.events] == [(1, "cancelled")]
+    assert batch.columns.status == "cancelled"
+    assert batch.columns.resolved_at == at
+    assert "Migration verschoben" in batch.columns.search_text
+    # The view query's answer (sla oncall show --json).
+    assert batch.view == cancelled.model_dump(mode="json")
+    assert oncall_batch(cancelled, events, len(events)) is None

@@ -1,4 +1,4 @@
-"""The archive feed of the other streams (issue 17): maintenance windows, change requests.
+"""The archive feed of the other streams (issue 17): maintenance, change requests, on-call.
 
 As for incidents (tests/workflows/test_archive_feed.py): the worker's archive
 is the embedded SQLite file in its data dir, read back with
@@ -34,18 +34,23 @@ from domain.maintenance import (
     MaintenanceState,
     MaintenanceStatus,
 )
+from domain.oncall import AssignOperator, CancelBooking
 from tests.conftest import Stack, make_stack
 from tests.workflows import test_change_request_workflow as cr
+from tests.workflows import test_oncall_workflow as oncall
 from tests.workflows.test_archive_feed import (
     Recorded,
     appends_of,
     archive_of,
+    archived,
     replays,
     stream_archived,
 )
 from tests.workflows.test_maintenance_workflow import Handle, Harness, status_is
+from tests.workflows.waiting import eventually
 from workflows.change_request import ChangeRequestWorkflow
 from workflows.maintenance import MaintenanceWorkflow
+from workflows.oncall import OnCallBookingWorkflow
 
 
 @pytest.fixture
@@ -228,4 +233,59 @@ async def test_delivery_failures_of_a_change_request_reach_the_archive_before_it
         timeout=0.1,
     )
     assert [e.type for e in stream.events][-1] == "customer_not_reached"
+    await replays(handle)
+
+
+# -- on-call bookings ----------------------------------------------------------------
+
+
+async def test_an_oncall_booking_reaches_the_archive_as_events(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with oncall.running(time_env, tmp_path) as (run, _):
+        start, end = await run.saturday()
+        handle = await run.book(start, end, operator=None)
+
+        async def reminder_scheduled() -> None:
+            booking = await handle.query(OnCallBookingWorkflow.view)
+            assert booking.reminder_at is not None
+
+        await eventually(reminder_scheduled)
+        await handle.execute_update(
+            OnCallBookingWorkflow.assign, AssignOperator(operator="Erika Beispiel")
+        )
+        await run.stack.skip_to(start + timedelta(minutes=30))
+        await handle.execute_update(
+            OnCallBookingWorkflow.cancel, CancelBooking(reason="Migration früher fertig")
+        )
+        final = await handle.result()
+
+    # Completed: the drain put every event in the archive before the result.
+    stream = archived(run.stack, handle.id)
+    assert stream.kind is StreamKind.ONCALL
+    assert [e.type for e in stream.events] == [
+        "booked",
+        "reminder_scheduled",
+        "operator_assigned",
+        "reminded",
+        "activated",
+        "cancelled",
+        "billed",
+    ]
+    assert [e.seq for e in stream.events] == list(range(7))
+    assert stream.status == "cancelled"
+    assert stream.company == final.company
+    assert stream.opened_at == final.booked_at
+    assert stream.resolved_at == final.cancelled_at
+    assert stream.view == final.model_dump(mode="json")
+    assigned = stream.events[2].payload
+    assert (assigned["operator"], assigned["previous"]) == ("Erika Beispiel", None)
+    assert stream.events[5].payload["reason"] == "Migration früher fertig"
+    assert final.billing is not None
+    assert stream.events[6].payload["billing"] == final.billing.model_dump(mode="json")
+    # Each step went with a local attempt inside its workflow task; the billing,
+    # recorded in an activity's continuation, with the drain's regular append.
+    appends = await appends_of(handle)
+    assert (appends.retried, appends.given_up) == (1, 0)
+    assert appends.local >= 3
     await replays(handle)
