@@ -18,6 +18,11 @@ with the same four async methods that maps ``DevTicketStatus`` to its own
 workflow states and uses its own idempotency means (e.g. a Jira entity property
 or a GitHub issue label carrying the key, searched before creating); wire it in
 ``worker.py`` instead of the ledger. Nothing else changes.
+
+The activities hand every ticket they change to the archive (issue 17): a dev
+ticket has no event stream, so its events are derived from the tracker's
+ticket (``domain.dev_ticket_archive``), which requires the tracker to stamp a
+ticket's changes in the order it records them (see ``transition`` and ``link``).
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol, Self
 
@@ -37,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.archive import ArchiveBatch
 from domain.dev_ticket import (
     DevTicket,
     DevTicketId,
@@ -49,14 +55,17 @@ from domain.dev_ticket import (
     check_transition,
     select,
 )
+from domain.dev_ticket_archive import dev_ticket_batch
 from domain.errors import DomainError
 from domain.report import RequestId
 from domain.sla import Severity
 
 __all__ = [
+    "ARCHIVE_WAIT",
     "ILLEGAL_DEV_TICKET_TRANSITION",
     "LEDGER_FILE",
     "UNKNOWN_DEV_TICKET",
+    "ArchiveAppend",
     "DevTicket",
     "DevTicketActivities",
     "DevTicketList",
@@ -151,6 +160,8 @@ class DevTicketTracker(DevTicketLookup, Protocol):
         """Move a ticket to a new status (a repeated ``change.key`` changes nothing).
 
         The move must be one ``domain.dev_ticket.check_transition`` allows.
+        Its ``at`` is later than every earlier change and link of the ticket
+        (the archive orders a ticket's events by it: ``domain.dev_ticket_archive``).
 
         Raises:
             ApplicationError: ``UnknownDevTicket`` or ``IllegalDevTicketTransition``
@@ -164,7 +175,9 @@ class DevTicketTracker(DevTicketLookup, Protocol):
         """Record that support ticket ``ticket_id`` belongs to the dev ticket (idempotent).
 
         ``contact`` (whom to tell when the fix is released) is stored with the
-        link; linking again with a contact fills in one that was missing.
+        link; linking again with a contact fills in one that was missing. A new
+        link's ``at`` is later than every earlier change and link of the ticket;
+        a repeated link keeps its first ``at``.
 
         Raises:
             ApplicationError: ``UnknownDevTicket`` (not retryable).
@@ -343,7 +356,7 @@ class SqliteDevTicketTracker:
                     (
                         change.dev_ticket_id,
                         change.key,
-                        self._now(),
+                        self._later_than(current),
                         current.status.value,
                         change.status.value,
                         change.note,
@@ -363,7 +376,7 @@ class SqliteDevTicketTracker:
         """Blocking :meth:`link`."""
         known = contact or IncidentContact()
         with self._write() as db:
-            self._load(db, dev_ticket_id)  # refuses unknown IDs
+            current = self._load(db, dev_ticket_id)  # refuses unknown IDs
             # A repeated link keeps its time; it fills in contact data the first
             # one lacked (a link recorded before contacts were stored).
             db.execute(
@@ -377,7 +390,7 @@ class SqliteDevTicketTracker:
                 (
                     dev_ticket_id,
                     ticket_id,
-                    self._now(),
+                    self._later_than(current),
                     known.email,
                     known.name,
                     known.company,
@@ -401,6 +414,25 @@ class SqliteDevTicketTracker:
 
     def _now(self) -> str:
         return self._clock().astimezone(UTC).isoformat()
+
+    def _later_than(self, ticket: DevTicket) -> str:
+        """Now, or just after the ticket's latest change if the clock is not past it.
+
+        The archive derives a ticket's events in the order of their ``at``
+        (``domain.dev_ticket_archive``) and keeps each by its position, so a
+        change must never sort before one recorded earlier: not when two
+        changes fall on the same microsecond, nor when the clock was set back.
+        Called inside the write transaction, which orders the changes.
+        """
+        latest = max(
+            (
+                ticket.created_at,
+                *(change.at for change in ticket.history),
+                *(link.at for link in ticket.linked),
+            )
+        )
+        now = self._clock().astimezone(UTC)
+        return max(now, latest + timedelta(microseconds=1)).astimezone(UTC).isoformat()
 
     def _connect(self) -> sqlite3.Connection:
         # Autocommit mode: transactions are opened explicitly below. The
@@ -609,19 +641,64 @@ class DevTicketList(BaseModel):
     tickets: tuple[DevTicket, ...] = ()
 
 
-class DevTicketActivities:
-    """Development-ticket activities; the tracker is injected (``worker.py`` wires it)."""
+ArchiveAppend = Callable[[ArchiveBatch], Awaitable[int]]
+"""Stores a batch in the archive and returns the stream's last ``seq`` afterwards
+(``ArchiveActivities.feed``, the worker's group commit).
 
-    def __init__(self, tracker: DevTicketTracker) -> None:
-        """Create the activities around ``tracker``."""
+Raises whatever the archive raises (unreachable, refusing at once while down).
+"""
+
+ARCHIVE_WAIT = 3.0
+"""Seconds a tracker activity waits for the archive before it goes on without it."""
+
+
+class DevTicketActivities:
+    """Development-ticket activities; the tracker is injected (``worker.py`` wires it).
+
+    With ``archive``, every ticket a create, transition or link returns is
+    handed to the archive afterwards: its whole derived history
+    (``domain.dev_ticket_archive``), of which the archive stores what it
+    lacks. The tracker's change has happened by then and is the answer: an
+    archive that fails or takes longer than :data:`ARCHIVE_WAIT` seconds is
+    logged and skipped (the workflow must not retry a change that went
+    through, nor wait for a database that is down). What it missed goes with
+    the ticket's next change, or with ``sla archive rebuild``.
+    """
+
+    def __init__(self, tracker: DevTicketTracker, archive: ArchiveAppend | None = None) -> None:
+        """Create the activities around ``tracker``, feeding ``archive`` if given."""
         self._tracker = tracker
+        self._archive = archive
+
+    async def _archived(self, ticket: DevTicket) -> DevTicket:
+        """``ticket``, after handing its events to the archive (best effort, bounded)."""
+        if self._archive is None:
+            return ticket
+        try:
+            await asyncio.wait_for(self._feed(self._archive, ticket), ARCHIVE_WAIT)
+        except Exception as error:  # any archive failure: the tracker's change stands
+            activity.logger.warning(
+                "dev ticket %s not archived now (%s: %s); its next change or "
+                "`sla archive rebuild` archives it",
+                ticket.id,
+                type(error).__name__,
+                error,
+            )
+        return ticket
+
+    @staticmethod
+    async def _feed(archive: ArchiveAppend, ticket: DevTicket) -> None:
+        first = 0
+        while (batch := dev_ticket_batch(ticket, first)) is not None:
+            last = await archive(batch)
+            first = max(last, batch.last_seq) + 1
 
     @activity.defn
     async def create_dev_ticket(self, ticket: NewDevTicket) -> DevTicket:
         """Create the development ticket (idempotent per ``ticket.key``)."""
         created = await self._tracker.create(ticket)
         activity.logger.info("dev ticket %s (%s) for %s", created.id, created.kind, ticket.key)
-        return created
+        return await self._archived(created)
 
     @activity.defn
     async def transition_dev_ticket(self, change: DevTicketTransition) -> DevTicket:
@@ -633,7 +710,7 @@ class DevTicketActivities:
         """
         moved = await self._tracker.transition(change)
         activity.logger.info("dev ticket %s is now %s", moved.id, moved.status)
-        return moved
+        return await self._archived(moved)
 
     @activity.defn
     async def get_dev_ticket(self, ref: DevTicketRef) -> DevTicket:
@@ -675,4 +752,5 @@ class DevTicketActivities:
             dev_ticket_id = created.id
         linked = await self._tracker.link(dev_ticket_id, link.ticket_id, link.contact)
         activity.logger.info("incident %s linked to dev ticket %s", link.ticket_id, linked.id)
-        return linked
+        # One hand-over for a ticket created here too: its events include the creation.
+        return await self._archived(linked)
