@@ -177,7 +177,6 @@ def build_activities(
     )
     posts = StatusPostActivities(TemporalStatusPoster(client))
     tracker = SqliteDevTicketTracker.in_data_dir(settings.data_dir)
-    dev_tickets = DevTicketActivities(tracker)
     change_requests = ChangeRequestActivities(partial(start_for_incident, client))
     maintenance = MaintenanceActivities(partial(open_overrun_incident, client))
     # Opened on first use (the worker checked it at start, check_archive); the feed
@@ -200,6 +199,9 @@ def build_activities(
         settings.data_dir / "billing" / "oncall.csv", TemporalOnCallLookups(client)
     )
     archive = ArchiveActivities(store)
+    # Dev tickets have no workflow of their own: the tracker's activities feed
+    # the archive after each change, through the feed's group commit.
+    dev_tickets = DevTicketActivities(tracker, archive=archive.feed)
     return [
         calendar.compute_incident_clock,
         calendar.compute_next_reminder,

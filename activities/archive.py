@@ -169,6 +169,22 @@ class ArchiveActivities:
         """Release the database connections (worker shutdown)."""
         self._archive.close()
 
+    async def feed(self, batch: ArchiveBatch) -> int:
+        """Store a batch an activity built (a dev ticket's): through the same group commit.
+
+        Not an activity: the tracker's activities call it after their change
+        (``DevTicketActivities``). While the archive is down it fails at once,
+        as for the workflows' local attempts.
+
+        Returns:
+            The stream's last ``seq`` in the archive afterwards.
+
+        Raises:
+            ArchiveError: Unreachable or refusing (``ArchiveUnavailable``), or
+                ``ArchiveGap`` for a batch that starts after a missing event.
+        """
+        return (await self._group.append(batch)).last_seq
+
     @activity.defn(name="archive_append")
     async def append(self, batch: ArchiveBatch) -> int:
         """Store the batch's new events and the view after them; returns the last ``seq`` stored.
