@@ -121,15 +121,21 @@ def migrate_command(as_json: JsonOption = False) -> None:
 @archive_app.command("rebuild")
 def rebuild_command(
     task_queue: Annotated[
-        str | None, typer.Option("--task-queue", help="Only incidents on this task queue.")
+        str | None,
+        typer.Option(
+            "--task-queue",
+            help="Only incidents on this task queue; its worker reads the dev tickets.",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Refill the archive from Temporal: every incident it still retains (idempotent).
+    """Refill the archive from Temporal: every incident it still retains, every dev ticket.
 
     For a new or restored database, or one that missed events: what the
     archive has already stays, what it lacks is appended; erased streams stay
-    erased. Incidents past Temporal's retention cannot come back this way.
+    erased (idempotent). Incidents past Temporal's retention cannot come back
+    this way. Dev tickets are read from the tracker through a running worker
+    (on --task-queue); without one they are reported unreadable.
     """
     queue = _line(task_queue, "--task-queue", 200)
 
@@ -145,7 +151,8 @@ def rebuild_command(
         print_json(result)
         return
     print(
-        f"rebuilt {result.streams} incidents from Temporal: {result.events_appended} events "
+        f"rebuilt {result.streams} incidents from Temporal and {result.dev_tickets} dev tickets "
+        f"from the tracker: {result.events_appended} events "
         f"appended, {result.events_present} already archived"
         + (f", {len(result.unreadable)} unreadable" if result.unreadable else "")
     )

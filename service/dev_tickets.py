@@ -9,6 +9,7 @@ as :class:`DevTicketRefused` with the tracker's own words.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from temporalio.client import (
     Client,
@@ -56,11 +57,21 @@ async def read_dev_tickets(
     status: tuple[DevTicketStatus, ...] = (),
     kind: DevTicketKind | None = None,
     task_queue: str = names.TASK_QUEUE,
+    timeout: timedelta | None = None,
 ) -> list[DevTicket]:
     """One ticket (``dev_ticket_id``) or every ticket matching ``status`` and ``kind``.
 
+    Args:
+        client: Reaches the worker's task queue.
+        dev_ticket_id: One ticket; ``None``: every ticket matching the filters.
+        status: Only tickets in one of these (empty: any).
+        kind: Only tickets of this kind (``None``: any).
+        task_queue: The worker's task queue.
+        timeout: Give up after this long (the read's execution timeout);
+            ``None``: wait for a worker however long it takes.
+
     Raises:
-        DevTicketRefused: E.g. an unknown ``dev_ticket_id``.
+        DevTicketRefused: E.g. an unknown ``dev_ticket_id``, or the timeout.
     """
     read = DevTicketRead(dev_ticket_id=dev_ticket_id, status=status, kind=kind)
     try:
@@ -69,6 +80,7 @@ async def read_dev_tickets(
             read,
             id=f"dev-ticket-read.{uuid.uuid4().hex}",
             task_queue=task_queue,
+            execution_timeout=timeout,
         )
     except WorkflowFailureError as error:
         raise DevTicketRefused(root_message(error)) from None
