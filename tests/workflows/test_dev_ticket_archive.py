@@ -28,6 +28,7 @@ from domain.dev_ticket import DevTicketStatus
 from domain.dev_ticket_archive import dev_ticket_events
 from service.archive_rebuild import rebuild_archive
 from service.dev_tickets import transition_dev_ticket
+from tests.archive.test_archive_lifecycle import ok, sla
 from tests.conftest import Stack
 from tests.workflows.test_archive_feed import archived
 from tests.workflows.test_change_request_workflow import Harness
@@ -160,3 +161,23 @@ async def test_rebuild_without_a_worker_reports_the_dev_tickets_unreadable(
     assert rebuilt.dev_tickets == 0
     ((what, why),) = rebuilt.unreadable
     assert what == "dev-tickets" and "no worker" in why
+
+
+async def test_sla_archive_rebuild_reports_the_dev_tickets(
+    dev_stack: Stack, tmp_path: Path
+) -> None:
+    bug = await link_bug(dev_stack, "INC-20261124-DDDDDD", title="Suche findet keine Umlaute")
+    await dev_ticket_archived(dev_stack, bug.id)
+    fresh = f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
+    ok(await sla(dev_stack, "archive", "migrate", archive_url=fresh))
+    queue = ("--task-queue", dev_stack.task_queue)
+    rebuilt = ok(await sla(dev_stack, "archive", "rebuild", *queue, "--json", archive_url=fresh))
+    assert rebuilt == {
+        "streams": 0,
+        "events_appended": 2,
+        "events_present": 0,
+        "unreadable": [],
+        "dev_tickets": 1,
+    }
+    said = ok(await sla(dev_stack, "archive", "rebuild", *queue, archive_url=fresh))
+    assert "1 dev tickets" in said and "0 events appended, 2 already archived" in said
