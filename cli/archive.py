@@ -124,18 +124,19 @@ def rebuild_command(
         str | None,
         typer.Option(
             "--task-queue",
-            help="Only incidents on this task queue; its worker reads the dev tickets.",
+            help="Only workflows on this task queue; its worker reads the dev tickets.",
         ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Refill the archive from Temporal: every incident it still retains, every dev ticket.
+    """Refill the archive from Temporal: every stream it still retains (idempotent).
 
-    For a new or restored database, or one that missed events: what the
-    archive has already stays, what it lacks is appended; erased streams stay
-    erased (idempotent). Incidents past Temporal's retention cannot come back
-    this way. Dev tickets are read from the tracker through a running worker
-    (on --task-queue); without one they are reported unreadable.
+    Incidents, maintenance windows, change requests and on-call bookings from
+    Temporal; dev tickets from the tracker, through a running worker (on
+    --task-queue; without one they are reported unreadable). For a new or
+    restored database, or one that missed events: what the archive has
+    already stays, what it lacks is appended; erased streams stay erased.
+    Streams past Temporal's retention cannot come back this way.
     """
     queue = _line(task_queue, "--task-queue", 200)
 
@@ -150,10 +151,11 @@ def rebuild_command(
     if as_json:
         print_json(result)
         return
+    kinds = ", ".join(f"{count} {kind}" for kind, count in result.by_kind.items() if count)
     print(
-        f"rebuilt {result.streams} incidents from Temporal and {result.dev_tickets} dev tickets "
-        f"from the tracker: {result.events_appended} events "
-        f"appended, {result.events_present} already archived"
+        f"rebuilt {result.streams} streams"
+        + (f" ({kinds})" if kinds else "")
+        + f": {result.events_appended} events appended, {result.events_present} already archived"
         + (f", {len(result.unreadable)} unreadable" if result.unreadable else "")
     )
 

@@ -142,6 +142,11 @@ class OnCallBookingWorkflow:
         """The booking as it stands."""
         return self._booking
 
+    @workflow.query
+    def events(self) -> tuple[BookingEvent, ...]:
+        """The booking's events as the archive keeps them (``sla archive rebuild`` reads them)."""
+        return self._events
+
     @workflow.update
     async def cancel(self, command: CancelBooking) -> OnCallBooking:
         """Cancel the booking: free before the start, started hours billed after it."""

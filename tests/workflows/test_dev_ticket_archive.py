@@ -132,7 +132,7 @@ async def test_rebuild_brings_every_dev_ticket_into_a_new_archive_once(
     fresh.migrate()
     try:
         rebuilt = await rebuild_archive(dev_stack.client, fresh, task_queue=dev_stack.task_queue)
-        assert (rebuilt.streams, rebuilt.dev_tickets, rebuilt.unreadable) == (0, 1, ())
+        assert (rebuilt.streams, rebuilt.by_kind["dev_ticket"], rebuilt.unreadable) == (1, 1, ())
         assert (rebuilt.events_appended, rebuilt.events_present) == (3, 0)
         stream = fresh.get(bug.id)
         assert [e.payload for e in stream.events] == [e.payload for e in fed.events]
@@ -140,7 +140,11 @@ async def test_rebuild_brings_every_dev_ticket_into_a_new_archive_once(
         assert [r.stream_id for r in fresh.search("Treiber")] == [bug.id]
 
         again = await rebuild_archive(dev_stack.client, fresh, task_queue=dev_stack.task_queue)
-        assert (again.dev_tickets, again.events_appended, again.events_present) == (1, 0, 3)
+        assert (again.by_kind["dev_ticket"], again.events_appended, again.events_present) == (
+            1,
+            0,
+            3,
+        )
     finally:
         fresh.close()
     assert len(dev_ticket_events(ticket)) == 3
@@ -158,7 +162,7 @@ async def test_rebuild_without_a_worker_reports_the_dev_tickets_unreadable(
         )
     finally:
         fresh.close()
-    assert rebuilt.dev_tickets == 0
+    assert rebuilt.by_kind["dev_ticket"] == 0
     ((what, why),) = rebuilt.unreadable
     assert what == "dev-tickets" and "no worker" in why
 
@@ -173,11 +177,18 @@ async def test_sla_archive_rebuild_reports_the_dev_tickets(
     queue = ("--task-queue", dev_stack.task_queue)
     rebuilt = ok(await sla(dev_stack, "archive", "rebuild", *queue, "--json", archive_url=fresh))
     assert rebuilt == {
-        "streams": 0,
+        "streams": 1,
+        "by_kind": {
+            "incident": 0,
+            "maintenance": 0,
+            "change_request": 0,
+            "oncall": 0,
+            "dev_ticket": 1,
+        },
         "events_appended": 2,
         "events_present": 0,
         "unreadable": [],
-        "dev_tickets": 1,
     }
     said = ok(await sla(dev_stack, "archive", "rebuild", *queue, archive_url=fresh))
-    assert "1 dev tickets" in said and "0 events appended, 2 already archived" in said
+    assert "rebuilt 1 streams (1 dev_ticket)" in said
+    assert "0 events appended, 2 already archived" in said
