@@ -36,6 +36,7 @@ from archive.export import export as render_export
 from archive.records import AppendResult, ArchivedStream, ErasureRecord, StreamRecord
 from archive.tables import erasures, events, streams
 from domain.archive import (
+    PERSONAL_DATA_KINDS,
     ArchiveBatch,
     ArchivedEvent,
     StreamColumns,
@@ -382,7 +383,8 @@ class ArchiveStore:
         The automatic erasure (``[archive] personal_data_days``) takes these
         in bounded runs: the oldest go first, and whatever ``limit`` leaves
         is the next run's. A stream without ``resolved_at`` (still open) is
-        never due.
+        never due, nor one of a kind that names no person
+        (:data:`~domain.archive.PERSONAL_DATA_KINDS`).
 
         Args:
             before: Resolved strictly before this instant (aware).
@@ -396,6 +398,7 @@ class ArchiveStore:
             sa.select(streams.c.stream_id)
             .where(streams.c.resolved_at < before)
             .where(streams.c.erased_at.is_(None))
+            .where(streams.c.kind.in_(sorted(kind.value for kind in PERSONAL_DATA_KINDS)))
             .order_by(streams.c.resolved_at, streams.c.id)
             .limit(bounded)
         )

@@ -72,6 +72,18 @@ class StreamKind(StrEnum):
     DEV_TICKET = "dev_ticket"
 
 
+PERSONAL_DATA_KINDS = frozenset({StreamKind.INCIDENT, StreamKind.CHANGE_REQUEST, StreamKind.ONCALL})
+"""Streams the automatic erasure (``[archive] personal_data_days``) takes.
+
+They name people: an incident's reporter, a change request's requester, a
+booking's operator and the customer's reason. A maintenance window is a public
+announcement, and a dev ticket's stream carries incident IDs only (the
+reporters' contacts stay in the tracker): their texts are the product's
+record, and erasing them would only blank what the tracker keeps anyway.
+``sla erase`` still erases any stream it is asked to.
+"""
+
+
 class ArchivedEvent(BaseModel):
     """One domain event of a stream, at its place ``seq`` (0, 1, 2 …) in the stream.
 

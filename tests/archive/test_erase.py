@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from archive.errors import UnknownStream
 from archive.store import ArchiveStore
-from domain.archive import ERASED, scrub_personal
+from domain.archive import ERASED, StreamKind, scrub_personal
 from tests.archive.streams import EMAIL, PHONE, incident_batches, synthetic_batch
 
 pytestmark = pytest.mark.timeout(60)
@@ -251,6 +251,33 @@ def test_due_for_erasure_lists_resolved_streams_not_yet_erased_oldest_first(
     assert store.due_for_erasure(cutoff) == due[1:]
     # A limit outside the bounds is brought into them, not refused.
     assert store.due_for_erasure(cutoff, limit=0) == due[1:2]
+
+
+def test_due_for_erasure_takes_only_streams_that_name_people(store: ArchiveStore) -> None:
+    cutoff = datetime(2025, 1, 1, tzinfo=UTC)
+    long_ago = datetime(2023, 6, 1, tzinfo=UTC)
+    for stream_id, kind in [
+        ("INC-20230601-AAAAAA", StreamKind.INCIDENT),
+        ("CR-20230601-AAAAAA", StreamKind.CHANGE_REQUEST),
+        ("ONC-20230601-AAAA", StreamKind.ONCALL),
+        ("MNT-20230601-AAAAAA", StreamKind.MAINTENANCE),
+        ("DEV-0001", StreamKind.DEV_TICKET),
+    ]:
+        store.append(
+            synthetic_batch(
+                stream_id,
+                kind=kind,
+                status="closed",
+                opened_at=long_ago - timedelta(days=1),
+                resolved_at=long_ago,
+            )
+        )
+    # A maintenance announcement and a dev ticket's stream name nobody: kept.
+    assert sorted(store.due_for_erasure(cutoff)) == [
+        "CR-20230601-AAAAAA",
+        "INC-20230601-AAAAAA",
+        "ONC-20230601-AAAA",
+    ]
 
 
 def test_a_batch_of_erasures_purges_the_index_once_and_leaves_no_word(
