@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.mail import OutboxMailer
 from archive.records import ArchivedStream
 from archive.store import ArchiveStore
 from domain.archive import StreamKind
@@ -35,7 +34,7 @@ from domain.maintenance import (
     MaintenanceStatus,
 )
 from domain.oncall import AssignOperator, CancelBooking
-from tests.conftest import Stack, make_stack
+from tests.conftest import Stack
 from tests.workflows import test_change_request_workflow as cr
 from tests.workflows import test_oncall_workflow as oncall
 from tests.workflows.test_archive_feed import (
@@ -120,11 +119,8 @@ async def test_a_cancelled_window_is_archived_as_cancelled(h: Harness) -> None:
 
 @pytest.fixture
 async def crh(stack: Stack) -> AsyncIterator[cr.Harness]:
-    harness = cr.Harness(stack.client, stack.task_queue, stack)
-    try:
+    async with cr.harness_of(stack) as harness:
         yield harness
-    finally:
-        await harness.cleanup()
 
 
 async def change_request_archived(stack: Stack, handle: cr.Handle) -> ArchivedStream:
@@ -208,21 +204,7 @@ async def test_delivery_failures_of_a_change_request_reach_the_archive_before_it
     time_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     # Recorded by the effect queue, not marked due: the drain before completion carries them.
-    stack = make_stack(
-        time_env.client,
-        time_env,
-        tmp_path,
-        mailer=cr.BouncingMailer(OutboxMailer(tmp_path / "outbox")),
-    )
-    harness = cr.Harness(stack.client, stack.task_queue, stack)
-    async with stack.worker:
-        try:
-            _, handle = await harness.submit()
-            await handle.execute_update(ChangeRequestWorkflow.discuss, Discuss(note="Prüfen."))
-            await handle.execute_update(ChangeRequestWorkflow.plan, PlanRelease(release="2027.1"))
-            final = await handle.result()
-        finally:
-            await harness.cleanup()
+    stack, handle, final = await cr.planned_while_mail_bounces(time_env, tmp_path)
     failures = [e for e in final.events if isinstance(e, CustomerNotReached)]
     assert len(failures) == 3
     # The workflow completed: the archive has every event already, no waiting.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable
-from contextlib import suppress
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
@@ -155,13 +155,20 @@ class Harness:
                     await handle.terminate("test over")
 
 
-@pytest.fixture
-async def h(stack: Stack) -> AsyncIterator[Harness]:
+@asynccontextmanager
+async def harness_of(stack: Stack) -> AsyncIterator[Harness]:
+    """A harness on ``stack`` that leaves nothing running when the test ends."""
     harness = Harness(stack.client, stack.task_queue, stack)
     try:
         yield harness
     finally:
         await harness.cleanup()
+
+
+@pytest.fixture
+async def h(stack: Stack) -> AsyncIterator[Harness]:
+    async with harness_of(stack) as harness:
+        yield harness
 
 
 def ledger(stack: Stack) -> SqliteDevTicketTracker:
@@ -300,24 +307,27 @@ class BouncingMailer:
         return report.model_copy(update={"refused": {COMPANY_CONTACT: "550 unknown user"}})
 
 
-async def test_undeliverable_messages_are_recorded_and_the_request_still_completes(
+async def planned_while_mail_bounces(
     time_env: WorkflowEnvironment, tmp_path: Path
-) -> None:
+) -> tuple[Stack, Handle, ChangeRequestView]:
+    """A request discussed and planned while the mail server bounces (:class:`BouncingMailer`)."""
     stack = make_stack(
         time_env.client,
         time_env,
         tmp_path,
         mailer=BouncingMailer(OutboxMailer(tmp_path / "outbox")),
     )
-    h = Harness(stack.client, stack.task_queue, stack)
-    async with stack.worker:
-        try:
-            _, handle = await h.submit()
-            await handle.execute_update(ChangeRequestWorkflow.discuss, Discuss(note="Prüfen."))
-            await handle.execute_update(ChangeRequestWorkflow.plan, PlanRelease(release="2027.1"))
-            final = await handle.result()
-        finally:
-            await h.cleanup()
+    async with stack.worker, harness_of(stack) as h:
+        _, handle = await h.submit()
+        await handle.execute_update(ChangeRequestWorkflow.discuss, Discuss(note="Prüfen."))
+        await handle.execute_update(ChangeRequestWorkflow.plan, PlanRelease(release="2027.1"))
+        return stack, handle, await handle.result()
+
+
+async def test_undeliverable_messages_are_recorded_and_the_request_still_completes(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    _, _, final = await planned_while_mail_bounces(time_env, tmp_path)
     failures = [e for e in final.events if isinstance(e, CustomerNotReached)]
     assert [(f.template, f.to) for f in failures] == [
         ("change_request_received", (COMPANY_CONTACT,)),

@@ -31,18 +31,15 @@ from service.dev_tickets import transition_dev_ticket
 from tests.archive.test_archive_lifecycle import ok, sla
 from tests.conftest import Stack
 from tests.workflows.test_archive_feed import archived
-from tests.workflows.test_change_request_workflow import Harness
+from tests.workflows.test_change_request_workflow import Harness, harness_of
 from tests.workflows.waiting import eventually
 from workflows.change_request import ChangeRequestWorkflow, LinkBugWorkflow
 
 
 @pytest.fixture
 async def h(stack: Stack) -> AsyncIterator[Harness]:
-    harness = Harness(stack.client, stack.task_queue, stack)
-    try:
+    async with harness_of(stack) as harness:
         yield harness
-    finally:
-        await harness.cleanup()
 
 
 async def dev_ticket_archived(stack: Stack, dev_ticket_id: str) -> tuple[ArchivedStream, DevTicket]:
