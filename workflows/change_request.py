@@ -215,6 +215,12 @@ class ChangeRequestWorkflow:
     async def run(self, input: ChangeRequestInput) -> ChangeRequestView:
         """Run until planned or declined and every message is out; returns the final view."""
         self._upsert_search_attributes()
+        if self._archiving:
+            # The submission, before the tracker is asked: an outage of the
+            # tracker must not keep it out of the archive. The run's first
+            # step, where no handler has issued anything (updates wait for the
+            # development ticket).
+            self._archive.send_due()
         request = input.request
         new = NewDevTicket(
             key=input.change_request_id,
@@ -264,9 +270,10 @@ class ChangeRequestWorkflow:
 
         The one place that starts appends (never a handler, never an effect's
         continuation: workflows/archive_feed.py says why). It wakes only when
-        an update marked events due or closed the request. Events recorded
-        while the development ticket could not be created yet (tracker
-        failures) go with the first round, once it exists.
+        an update marked events due or closed the request. The submission
+        went at the run's start; tracker failures recorded while the
+        development ticket could not be created go with the first round here,
+        once it exists.
         """
         while True:
             self._archive.send_due()

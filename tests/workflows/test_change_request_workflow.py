@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.archive import ArchiveActivities, LazyArchive, embedded_store
 from activities.dev_tickets import (
     UNKNOWN_DEV_TICKET,
     DevTicket,
@@ -44,6 +46,7 @@ from activities.dev_tickets import (
 from activities.mail import DeliveryReport, OutboxMailer
 from activities.notifications import NotificationActivities
 from activities.rendering import MessageRenderer
+from archive.store import ArchiveStore
 from domain.change_request import (
     ChangeRequestStatus,
     ChangeRequestView,
@@ -513,6 +516,10 @@ async def test_a_tracker_outage_is_recorded_after_the_give_up_time_and_the_creat
         OutboxMailer(dev_stack.outbox), MessageRenderer(), "Support <support@myconvento.com>"
     )
     dev_tickets = DevTicketActivities(tracker)
+    # The archive of the worker's data dir: the submission reaches it while
+    # the tracker is still down (the run sends it before asking the tracker).
+    archive_url = f"sqlite:///{dev_stack.data_dir / 'outage-archive.sqlite3'}"
+    archive = ArchiveActivities(LazyArchive(partial(embedded_store, archive_url)))
     task_queue = f"tq-{uuid.uuid4()}"
     client = dev_stack.client
     harness = Harness(client, task_queue, dev_stack)
@@ -527,6 +534,7 @@ async def test_a_tracker_outage_is_recorded_after_the_give_up_time_and_the_creat
             dev_tickets.create_dev_ticket,
             dev_tickets.transition_dev_ticket,
             notifications.send_message,
+            archive.append,
         ],
         workflow_runner=workflow_runner(),
     ):
@@ -547,6 +555,12 @@ async def test_a_tracker_outage_is_recorded_after_the_give_up_time_and_the_creat
                 assert "tracker unreachable" in failures[0].error
 
             await eventually(recorded, seconds=60)
+            store = ArchiveStore.from_url(archive_url)
+            try:
+                submitted = store.get(receipt.change_request_id)
+            finally:
+                store.close()
+            assert [e.type for e in submitted.events][:1] == ["submitted"]
             DownTracker.up = True
             # Real time: the next attempt comes after the current retry's backoff.
             view = await harness.with_dev_ticket(handle, seconds=60)
@@ -555,6 +569,7 @@ async def test_a_tracker_outage_is_recorded_after_the_give_up_time_and_the_creat
         finally:
             DownTracker.up = True
             await harness.cleanup()
+            archive.close()
 
 
 async def test_link_bug_creates_one_bug_ticket_per_incident_and_reuses_named_ones(
