@@ -78,7 +78,7 @@ class GroupCommit:
     SQLite's single write lock (its busy handler polls with sleeps) or for
     PostgreSQL's row locks and WAL flushes, and hold activity slots the
     e-mails need. Here one writer takes whatever batches wait, applies them
-    in one transaction (each in a savepoint: a gap answers that batch only)
+    in one transaction (a gap answers that batch only: it writes nothing)
     and answers each; while it writes, the next group gathers.
 
     Args:

@@ -69,6 +69,11 @@ _RECORD_COLUMNS = (
 )
 
 
+# Built once: an append runs for every workflow task (the columns set come with the parameters).
+_UPDATE_STREAM = streams.update().where(streams.c.id == sa.bindparam("row_id"))
+_INSERT_EVENTS = events.insert()
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -101,6 +106,20 @@ class ArchiveStore:
         self.engine = engine
         self._clock = clock
         self.where = engine.url.render_as_string(hide_password=True)
+        # The append's statements, built once: it runs for every workflow task.
+        row = sa.select(
+            streams.c.id, streams.c.last_seq, streams.c.erased_at, streams.c.search_text
+        ).where(streams.c.stream_id == sa.bindparam("stream_id"))
+        self._stream_row = row.with_for_update() if self.dialect == "postgresql" else row
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        # RETURNING says whether the row was inserted: the rowcount does not
+        # (psycopg reports -1 for an INSERT with RETURNING, which SQLAlchemy
+        # adds for the generated key).
+        self._new_stream = (
+            insert(streams)
+            .on_conflict_do_nothing(index_elements=[streams.c.stream_id])
+            .returning(streams.c.id)
+        )
 
     @classmethod
     def from_url(cls, url: str | None = None) -> ArchiveStore:
@@ -170,11 +189,10 @@ class ArchiveStore:
         """:meth:`append` for several batches in one transaction (a group commit).
 
         Many workflows hand over a batch at the same time; one transaction (one
-        lock, one WAL sync) for all of them costs little more than one. Each
-        batch is applied in a savepoint of its own, so a batch the archive
-        answers with a gap leaves the others stored; its answer is the
-        :class:`ArchiveGap` in its place. Batches of one stream apply in the
-        order given.
+        lock, one WAL sync) for all of them costs little more than one. A batch
+        the archive answers with a gap writes nothing, so the others are stored;
+        its answer is the :class:`ArchiveGap` in its place. Batches of one
+        stream apply in the order given.
 
         Raises:
             ArchiveUnavailable: The database failed: none of the batches is stored.
@@ -183,9 +201,11 @@ class ArchiveStore:
         answers: list[AppendResult | ArchiveGap] = []
         with self._errors(), self._write() as connection:
             for batch in batches:
+                # No savepoint per batch (two statements each): a gap is found
+                # before the batch writes anything, or inside the savepoint of
+                # its own that :meth:`_create_stream` takes for that rare case.
                 try:
-                    with connection.begin_nested():
-                        answers.append(self._append_in(connection, batch, now))
+                    answers.append(self._append_in(connection, batch, now))
                 except ArchiveGap as gap:
                     answers.append(gap)
         return answers
@@ -193,8 +213,18 @@ class ArchiveStore:
     def _append_in(
         self, connection: Connection, batch: ArchiveBatch, now: datetime
     ) -> AppendResult:
-        values = self._stream_values(batch.columns, batch.view, -1, now)
-        row, created = self._lock_stream(connection, batch.stream_id, values)
+        """Apply ``batch``; three statements: read (and lock) the row, insert events, update.
+
+        Raises:
+            ArchiveGap: Found before this batch wrote anything (see :meth:`_create_stream`).
+        """
+        row = connection.execute(self._stream_row, {"stream_id": batch.stream_id}).one_or_none()
+        if row is None:
+            created = self._create_stream(connection, batch, now)
+            if created is not None:
+                return created
+            # Another transaction created it a moment ago: append to its row.
+            row = connection.execute(self._stream_row, {"stream_id": batch.stream_id}).one()
         last = int(row.last_seq)
         new = [e for e in batch.events if e.seq > last]
         if not new:
@@ -202,11 +232,68 @@ class ArchiveStore:
         if new[0].seq != last + 1:
             raise ArchiveGap(batch.stream_id, last + 1, new[0].seq)
         erased = row.erased_at is not None
+        self._insert_events(connection, batch.stream_id, new, erased=erased)
+        view = scrub_personal(batch.view) if erased else batch.view
+        columns = scrub_columns(batch.columns) if erased else batch.columns
+        update = self._stream_values(columns, view, batch.last_seq, now)
+        if update["search_text"] == row.search_text:
+            # Unchanged text: the full-text index is not rewritten (its trigger
+            # fires on every SET of the column, whatever the value).
+            del update["search_text"]
+        connection.execute(_UPDATE_STREAM, {**update, "row_id": row.id})
+        return AppendResult(stream_id=batch.stream_id, appended=len(new), last_seq=batch.last_seq)
+
+    def _create_stream(
+        self, connection: Connection, batch: ArchiveBatch, now: datetime
+    ) -> AppendResult | None:
+        """Store ``batch`` as a new stream; ``None`` when another append created its row first.
+
+        The row is inserted with ``INSERT … ON CONFLICT DO NOTHING``: two
+        appends of a new stream must not both insert it; the second waits for
+        the first's commit and then appends to the row the first wrote. A
+        batch that begins at ``seq`` 0 (every new stream's first) inserts its
+        row complete, view and ``last_seq``, and its events: two statements.
+
+        Raises:
+            ArchiveGap: The batch does not begin at 0 and no other append
+                created the row: nothing of it is stored.
+        """
+        new = [e for e in batch.events if e.seq >= 0]
+        if new and new[0].seq != 0:
+            # A gap unless a concurrent append creates the row meanwhile: only
+            # the insert waits for that one, so the row is inserted as before
+            # (``last_seq`` -1) in a savepoint that the gap rolls back.
+            with connection.begin_nested():
+                if self._insert_stream(connection, batch, -1, now):
+                    raise ArchiveGap(batch.stream_id, 0, new[0].seq)
+            return None
+        last_seq = batch.last_seq if new else -1
+        if not self._insert_stream(connection, batch, last_seq, now):
+            return None
+        self._insert_events(connection, batch.stream_id, new, erased=False)
+        return AppendResult(stream_id=batch.stream_id, appended=len(new), last_seq=last_seq)
+
+    def _insert_stream(
+        self, connection: Connection, batch: ArchiveBatch, last_seq: int, now: datetime
+    ) -> bool:
+        """Insert the stream's row unless it exists; whether this call inserted it."""
+        values = self._stream_values(batch.columns, batch.view, last_seq, now)
+        values["stream_id"] = batch.stream_id
+        return connection.execute(self._new_stream, values).first() is not None
+
+    @staticmethod
+    def _insert_events(
+        connection: Connection,
+        stream_id: str,
+        new: Sequence[ArchivedEvent],
+        *,
+        erased: bool,
+    ) -> None:
         connection.execute(
-            events.insert(),
+            _INSERT_EVENTS,
             [
                 {
-                    "stream_id": batch.stream_id,
+                    "stream_id": stream_id,
                     "seq": e.seq,
                     "type": e.type,
                     "at": e.at,
@@ -215,46 +302,6 @@ class ArchiveStore:
                 for e in new
             ],
         )
-        if created:
-            # Inserted with this batch's view and columns a moment ago.
-            update: dict[str, Any] = {"last_seq": batch.last_seq}
-        else:
-            view = scrub_personal(batch.view) if erased else batch.view
-            columns = scrub_columns(batch.columns) if erased else batch.columns
-            update = self._stream_values(columns, view, batch.last_seq, now)
-            if update["search_text"] == row.search_text:
-                # Unchanged text: the full-text index is not rewritten (its trigger
-                # fires on every SET of the column, whatever the value).
-                del update["search_text"]
-        connection.execute(streams.update().where(streams.c.id == row.id).values(**update))
-        return AppendResult(stream_id=batch.stream_id, appended=len(new), last_seq=batch.last_seq)
-
-    def _lock_stream(
-        self, connection: Connection, stream_id: str, values: dict[str, Any]
-    ) -> tuple[Any, bool]:
-        """The stream's row, locked, and whether this call created it (with ``values``).
-
-        Read first: a stream's later batches (most of them) find their row at
-        once. A new stream is inserted with ``INSERT … ON CONFLICT DO NOTHING``:
-        two appends of a new stream must not both insert it; the second waits
-        for the first's commit and then reads (and locks) the row the first
-        wrote.
-        """
-        query = sa.select(
-            streams.c.id, streams.c.last_seq, streams.c.erased_at, streams.c.search_text
-        ).where(streams.c.stream_id == stream_id)
-        if self.dialect == "postgresql":
-            query = query.with_for_update()
-        row = connection.execute(query).one_or_none()
-        if row is not None:
-            return row, False
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        inserted = connection.execute(
-            insert(streams)
-            .values(stream_id=stream_id, **values)
-            .on_conflict_do_nothing(index_elements=[streams.c.stream_id])
-        )
-        return connection.execute(query).one(), inserted.rowcount == 1
 
     @staticmethod
     def _stream_values(

@@ -93,6 +93,52 @@ def test_a_new_stream_must_start_at_its_first_event(store: ArchiveStore) -> None
         store.get(incident_batches()[1].stream_id)
 
 
+def test_a_new_stream_is_stored_complete_by_its_first_batch(store: ArchiveStore) -> None:
+    first = incident_batches()[0]
+    result = store.append(first)
+    assert (result.appended, result.last_seq) == (len(first.events), first.last_seq)
+    stored = store.get(first.stream_id)
+    assert stored.last_seq == first.last_seq
+    assert stored.view == first.view
+    assert stored.status == first.columns.status
+    assert [e.payload for e in stored.events] == [e.payload for e in first.events]
+    assert [r.stream_id for r in store.search(first.stream_id)] == [first.stream_id]
+
+
+def test_a_group_commit_answers_each_batch_and_a_gap_stores_nothing_of_its_batch(
+    store: ArchiveStore,
+) -> None:
+    a, b, c = (incident_batches(f"INC-20261124-GROUP{n}") for n in "ABC")
+    store.append(c[0])
+    answers = store.append_many([a[0], b[1], a[1], c[2], c[1], a[0]])
+    assert [type(x).__name__ for x in answers] == [
+        "AppendResult",
+        "ArchiveGap",  # a new stream must begin at its first event
+        "AppendResult",
+        "ArchiveGap",  # c[1] is missing
+        "AppendResult",
+        "AppendResult",  # already stored: nothing to do
+    ]
+    gap = answers[3]
+    assert isinstance(gap, ArchiveGap)
+    assert (gap.expected, gap.got) == (c[0].last_seq + 1, c[2].first_seq)
+    assert [getattr(x, "appended", None) for x in answers] == [
+        len(a[0].events),
+        None,
+        len(a[1].events),
+        None,
+        len(c[1].events),
+        0,
+    ]
+    with pytest.raises(UnknownStream):
+        store.get(b[0].stream_id)
+    assert store.get(a[0].stream_id).last_seq == a[1].last_seq
+    assert store.get(a[0].stream_id).view == a[1].view
+    assert store.get(c[0].stream_id).last_seq == c[1].last_seq
+    assert store.counts()["streams"] == 2
+    assert store.counts()["events"] == sum(len(x.events) for x in (a[0], a[1], c[0], c[1]))
+
+
 def test_concurrent_appends_of_the_same_batches_store_each_event_exactly_once(
     url: str, store: ArchiveStore
 ) -> None:
