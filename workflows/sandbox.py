@@ -27,6 +27,7 @@ PASSTHROUGH_MODULES = (
     "workflows.converter",
     "workflows.delivery",
     "workflows.effect_queue",
+    "workflows.incident_input",
     "workflows.metrics",
     "workflows.options",
     "workflows.timers",
