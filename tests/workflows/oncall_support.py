@@ -10,7 +10,7 @@ of ``worker.build_activities``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -28,7 +28,7 @@ from activities.oncall import OnCallActivities
 from domain.oncall import OnCallWindow, earliest_start_day
 from domain.sla import SlaPolicy
 from service.oncall import TemporalOnCallLookups
-from tests.conftest import CACHELESS, Stack, max_cached_workflows
+from tests.conftest import Stack, max_cached_workflows
 from tests.workflows import waiting
 from worker import WORKFLOWS, WorkerSettings, build_activities
 from workflows.oncall import OnCallBookingWorkflow
@@ -109,17 +109,6 @@ def bookable_day(policy: SlaPolicy, now: datetime, weekday: int) -> date:
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), BERLIN)
-
-
-async def eventually(check: Callable[[], Awaitable[T]], seconds: float = waiting.PATIENCE) -> T:
-    """:func:`tests.workflows.waiting.eventually`, at least 30 s without a workflow cache."""
-    if CACHELESS:
-        # Why: with no workflow cache, core buffers a workflow task while
-        # another run's local activity holds the (empty) cache ("Buffering WFT
-        # because cache is full"); that task then waits out a 10 s task timeout
-        # and runs on the retry. Two of those fit in 30 s.
-        seconds = max(seconds, 30.0)
-    return await waiting.eventually(check, seconds)
 
 
 async def terminate_settled(client: Client, workflow_ids: list[str]) -> None:

@@ -50,12 +50,11 @@ from tests.workflows.oncall_support import (
     Directory,
     at,
     bookable_day,
-    eventually,
     ledger_of,
     oncall_stack,
     terminate_settled,
 )
-from tests.workflows.waiting import settled
+from tests.workflows.waiting import eventually, settled
 from worker import WORKFLOWS
 from workflows import names
 from workflows.converter import sla_data_converter

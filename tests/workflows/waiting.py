@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 
+from tests.conftest import CACHELESS
+
 T = TypeVar("T")
 
 PATIENCE = 30.0
@@ -24,13 +26,28 @@ nothing on a quick machine, while on a loaded one (CI, ``make test-loaded``)
 workflow tasks, activities and mail can take seconds each. A tight limit only
 turned load into failures."""
 
+CACHELESS_PATIENCE = 90.0
+"""The least a test waits without a workflow cache (``SLA_TEST_CACHELESS=1``).
+
+With no cache, core keeps a run pinned while its local activity runs and
+buffers every other run's workflow task meanwhile ("Buffering WFT because
+cache is full", temporalio/sdk-rust#886); the buffered task then waits out the
+10 s workflow task timeout and runs on the retry. Every task that records
+events also appends them to the archive as a local activity, so a chain of
+tasks across two workflows (an on-call booking telling an open incident about
+its window) meets that stall several times: 40 s measured alone, more under
+load. A cache of any size (production: 1000) has no such stall."""
+
 
 async def eventually(check: Callable[[], Awaitable[T]], seconds: float = PATIENCE) -> T:
     """Retry ``check`` (which asserts) until it passes or ``seconds`` of real time are up.
 
     Timers fire and activities run asynchronously after the clock moves; a
     query may also come before the incident has opened (``NotOpenYet``).
+    Without a workflow cache, at least :data:`CACHELESS_PATIENCE`.
     """
+    if CACHELESS:
+        seconds = max(seconds, CACHELESS_PATIENCE)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while True:
