@@ -33,6 +33,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -104,6 +105,13 @@ class _Counts:
         self.appended += result.appended
         self.present += len(batch.events) - result.appended
         return result.last_seq
+
+    async def append_all(self, store: ArchiveStore, cut: Cut) -> None:
+        """Append every batch ``cut`` gives, from the stream's first event on (each counted)."""
+        first = 0
+        while (batch := cut(first)) is not None:
+            await self.append(store, batch)
+            first = batch.last_seq + 1
 
 
 Cut = Callable[[int], ArchiveBatch | None]
@@ -197,11 +205,7 @@ async def rebuild_archive(
         )
 
         async def one(workflow_id: str, read: Reader = read, found: Any = found) -> str:
-            cut = await read(client, workflow_id, found[workflow_id])
-            first = 0
-            while (batch := cut(first)) is not None:
-                await counts.append(store, batch)
-                first = batch.last_seq + 1
+            await counts.append_all(store, await read(client, workflow_id, found[workflow_id]))
             return workflow_id
 
         # A few at a time: each is a query to Temporal and a few writes.
@@ -238,9 +242,7 @@ async def _rebuild_dev_tickets(
     refused: list[Unreadable] = []
     for ticket in tickets:
         try:
-            first = 0
-            while (batch := dev_ticket_batch(ticket, first)) is not None:
-                first = max(await counts.append(store, batch), batch.last_seq) + 1
+            await counts.append_all(store, partial(dev_ticket_batch, ticket))
         except ValidationError as error:  # e.g. an ID a stream ID cannot be
             refused.append(Unreadable(ticket.id, f"not archivable: {error.errors()[0]['msg']}"))
             continue
